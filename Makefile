@@ -1,0 +1,22 @@
+# tinyfc Makefile. `make test` is what CI runs.
+CARGO ?= cargo
+
+.PHONY: build test run lint
+
+build:
+	$(CARGO) build --all-targets
+
+test:
+	$(CARGO) test --all-targets
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+# --- tinyfc-local (issue 3) ---
+
+# --- packaging: static, zip, image, size (issue 4) ---
+
+# --- benchmarks (issue 5) ---
+
+# --- hardening: fuzz, soak (issue 6) ---
