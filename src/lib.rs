@@ -1,4 +1,43 @@
-//! tinyfc: a tiny synchronous runtime for Alibaba Cloud Function Compute custom runtimes.
-//! (Skeleton; the core runtime lands next.)
+//! tinyfc: a tiny synchronous runtime for Alibaba Cloud Function Compute (FC) custom runtimes and
+//! custom containers.
+//!
+//! A function is an initializer that builds state, a handler that answers invocations with that
+//! state, and optional lifecycle hooks. tinyfc serves the platform's protocol (`POST /initialize`,
+//! `POST /invoke`, HTTP invocations, `GET /pre-stop`, `GET /pre-freeze`) on its own small
+//! HTTP/1.1 server (std::net + httparse, a bounded worker pool, no async runtime).
+//!
+//! ```no_run
+//! use tinyfc::{Context, Error, Request, Response, Runtime};
+//!
+//! struct App { greeting: String }
+//!
+//! fn main() -> std::io::Result<()> {
+//!     Runtime::from_env()?
+//!         .initializer(|_ctx: &Context| Ok(App { greeting: "Hello, World!".into() }))
+//!         .run(|app: &App, _ctx: &Context, _req: Request| -> Result<Response, Error> {
+//!             Ok(Response::text(app.greeting.clone()))
+//!         })
+//! }
+//! ```
+//!
+//! Modules: [`config`] (environment), `http` (the connection layer), `pool` (workers), `lifecycle`
+//! (the state machine), [`protocol`] (context, request, response), [`error`], `logging`, `server`
+//! (accept/poll loop), and [`client`] (a small HTTP client for tools and tests).
+
+#![warn(missing_docs)]
 
 pub mod client;
+pub mod config;
+pub mod error;
+mod http;
+mod lifecycle;
+mod logging;
+mod pool;
+pub mod protocol;
+mod runtime;
+mod server;
+
+pub use config::Config;
+pub use error::{Error, InitError};
+pub use protocol::{Context, Credentials, Kind, Request, Response};
+pub use runtime::Runtime;

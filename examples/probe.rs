@@ -1,0 +1,155 @@
+//! A function for black-box tests of the runtime and of tinyfc-local. Its contract:
+//!
+//! - env at start: `PROBE_INIT_MS=N` the initializer sleeps N ms; `PROBE_INIT_FAIL=retry:K` the first
+//!   K initializer runs fail retryably, `=fatal` every run fails fatally, `=panic` every run panics;
+//!   `PROBE_PRESTOP_MS=N` pre-stop sleeps N ms; `PROBE_PRESTOP_FAIL=1` pre-stop returns an error.
+//! - paths: `/state` -> JSON `{"init_runs","invocations","prestop_runs"}` (not itself counted);
+//!   `/sleep/N` sleeps N ms; `/panic` panics with "probe panic"; `/error` returns the error
+//!   "probe error"; `/echo` echoes the body with `x-probe-method` and `x-probe-path` headers;
+//!   `/context` -> the context as JSON; anything else -> "hello".
+//! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+use tinyfc::protocol::json_str;
+use tinyfc::{Context, Error, InitError, Request, Response, Runtime};
+
+static INIT_RUNS: AtomicUsize = AtomicUsize::new(0);
+static INVOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static PRESTOP_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+struct Probe;
+
+fn env_ms(key: &str) -> Option<Duration> {
+    std::env::var(key)
+        .ok()?
+        .parse()
+        .ok()
+        .map(Duration::from_millis)
+}
+
+fn init(_ctx: &Context) -> Result<Probe, InitError> {
+    let run = INIT_RUNS.fetch_add(1, SeqCst) + 1;
+    if let Some(d) = env_ms("PROBE_INIT_MS") {
+        std::thread::sleep(d);
+    }
+    match std::env::var("PROBE_INIT_FAIL")
+        .unwrap_or_default()
+        .as_str()
+    {
+        "fatal" => Err(InitError::fatal(Error::typed("ProbeFatal", "probe fatal"))),
+        "panic" => panic!("probe init panic"),
+        f if f.starts_with("retry:") => {
+            let k: usize = f[6..].parse().unwrap_or(0);
+            if run <= k {
+                Err(InitError::retry(Error::typed(
+                    "ProbeRetry",
+                    format!("probe retry {run}/{k}"),
+                )))
+            } else {
+                Ok(Probe)
+            }
+        }
+        _ => Ok(Probe),
+    }
+}
+
+fn pre_stop(_p: &Probe, _ctx: &Context) -> Result<(), Error> {
+    PRESTOP_RUNS.fetch_add(1, SeqCst);
+    if let Some(d) = env_ms("PROBE_PRESTOP_MS") {
+        std::thread::sleep(d);
+    }
+    println!(
+        "probe: pre-stop after {} invocations",
+        INVOCATIONS.load(SeqCst)
+    );
+    if std::env::var("PROBE_PRESTOP_FAIL").as_deref() == Ok("1") {
+        return Err(Error::typed("ProbePreStop", "probe pre-stop error"));
+    }
+    Ok(())
+}
+
+fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
+    let path = req.path.split('?').next().unwrap_or("");
+    if path == "/state" {
+        let body = format!(
+            r#"{{"init_runs":{},"invocations":{},"prestop_runs":{}}}"#,
+            INIT_RUNS.load(SeqCst),
+            INVOCATIONS.load(SeqCst),
+            PRESTOP_RUNS.load(SeqCst)
+        );
+        return Ok(json(body));
+    }
+    INVOCATIONS.fetch_add(1, SeqCst);
+    if let Some(ms) = path.strip_prefix("/sleep/") {
+        let ms: u64 = ms.parse().map_err(|_| Error::msg("bad sleep"))?;
+        std::thread::sleep(Duration::from_millis(ms));
+        return Ok(Response::text(format!("slept {ms}")));
+    }
+    match path {
+        "/panic" => panic!("probe panic"),
+        "/error" => Err(Error::typed("ProbeError", "probe error")),
+        "/echo" => Ok(Response::new(200)
+            .header("x-probe-method", req.method.as_str())
+            .header("x-probe-path", req.path.as_str())
+            .body(req.body)),
+        "/context" => Ok(json(context_json(ctx))),
+        _ => Ok(Response::text("hello")),
+    }
+}
+
+fn json(body: String) -> Response {
+    Response::new(200)
+        .header("content-type", "application/json")
+        .body(body)
+}
+
+fn context_json(ctx: &Context) -> String {
+    let strings = [
+        ("request_id", &ctx.request_id),
+        ("function_name", &ctx.function_name),
+        ("function_handler", &ctx.function_handler),
+        ("region", &ctx.region),
+        ("account_id", &ctx.account_id),
+        ("access_key_id", &ctx.credentials.access_key_id),
+        ("qualifier", &ctx.qualifier),
+        ("version_id", &ctx.version_id),
+        ("service_name", &ctx.service_name),
+        ("log_project", &ctx.log_project),
+        ("log_store", &ctx.log_store),
+        ("control_path", &ctx.control_path),
+        ("log_type", &ctx.log_type),
+    ];
+    let numbers = [
+        ("memory_mb", ctx.memory_mb.map(u64::from)),
+        ("timeout_s", ctx.timeout_s.map(u64::from)),
+        ("retry_count", ctx.retry_count.map(u64::from)),
+        (
+            "remaining_ms",
+            ctx.remaining().map(|d| d.as_millis() as u64),
+        ),
+    ];
+    let mut s = String::from("{");
+    for (k, v) in strings {
+        s.push_str(&format!("\"{k}\":"));
+        json_str(&mut s, v);
+        s.push(',');
+    }
+    for (k, v) in numbers {
+        match v {
+            Some(n) => s.push_str(&format!("\"{k}\":{n},")),
+            None => s.push_str(&format!("\"{k}\":null,")),
+        }
+    }
+    s.pop();
+    s.push('}');
+    s
+}
+
+fn main() -> std::io::Result<()> {
+    Runtime::from_env()?
+        .initializer(init)
+        .pre_stop(pre_stop)
+        .run(handle)
+}

@@ -1,0 +1,143 @@
+//! Configuration from the environment, read once at start-up.
+
+use std::io;
+use std::time::Duration;
+
+/// Runtime settings. Every field has an environment variable and a default; see README.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Port to listen on (on 0.0.0.0): `FC_SERVER_PORT`, else `FC_CUSTOM_LISTEN_PORT`, else `PORT`,
+    /// else 9000. 0 picks a free port.
+    pub port: u16,
+    /// `TINYFC_WORKERS` (default 64): most invocations running at once; worker threads start on demand.
+    pub workers: usize,
+    /// `TINYFC_MAX_HEADER_BYTES` (default 32 KiB): request line + headers; larger heads get 431.
+    pub max_header_bytes: usize,
+    /// `TINYFC_MAX_BODY_BYTES` (default 32 MiB, FC's synchronous limit): larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// `TINYFC_HEADER_TIMEOUT_MS` (default 10 s): a started request head must be complete in time
+    /// (else 408), and a body read may stall no longer than this.
+    pub header_timeout: Duration,
+    /// `TINYFC_IDLE_TIMEOUT_MS` (default 60 s): idle keep-alive connections are closed after this.
+    pub idle_timeout: Duration,
+    /// `TINYFC_DRAIN_MS` (default 10 s): how long pre-stop and SIGTERM wait for in-flight invocations.
+    pub drain: Duration,
+    /// `TINYFC_MAX_CONNECTIONS` (default 4096): open connections at most; past it the longest-idle
+    /// connection is closed to admit a new one.
+    pub max_connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 9000,
+            workers: 64,
+            max_header_bytes: 32 * 1024,
+            max_body_bytes: 32 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            drain: Duration::from_secs(10),
+            max_connections: 4096,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> io::Result<Config> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the configuration through `get` (an environment lookup), for tests and embedding.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> io::Result<Config> {
+        let d = Config::default();
+        let port = ["FC_SERVER_PORT", "FC_CUSTOM_LISTEN_PORT", "PORT"]
+            .iter()
+            .find_map(|k| get(k).filter(|v| !v.trim().is_empty()).map(|v| (*k, v)));
+        let port = match port {
+            Some((k, v)) => parse(k, &v)?,
+            None => d.port,
+        };
+        let num = |key: &str, default: usize| -> io::Result<usize> {
+            match get(key).filter(|v| !v.trim().is_empty()) {
+                Some(v) => parse(key, &v),
+                None => Ok(default),
+            }
+        };
+        let ms = |key: &str, default: Duration| -> io::Result<Duration> {
+            num(key, default.as_millis() as usize).map(|n| Duration::from_millis(n as u64))
+        };
+        let c = Config {
+            port,
+            workers: num("TINYFC_WORKERS", d.workers)?,
+            max_header_bytes: num("TINYFC_MAX_HEADER_BYTES", d.max_header_bytes)?,
+            max_body_bytes: num("TINYFC_MAX_BODY_BYTES", d.max_body_bytes)?,
+            header_timeout: ms("TINYFC_HEADER_TIMEOUT_MS", d.header_timeout)?,
+            idle_timeout: ms("TINYFC_IDLE_TIMEOUT_MS", d.idle_timeout)?,
+            drain: ms("TINYFC_DRAIN_MS", d.drain)?,
+            max_connections: num("TINYFC_MAX_CONNECTIONS", d.max_connections)?,
+        };
+        if c.workers == 0 || c.max_connections == 0 || c.max_header_bytes < 64 {
+            return Err(bad(
+                "TINYFC_WORKERS and TINYFC_MAX_CONNECTIONS must be > 0, TINYFC_MAX_HEADER_BYTES >= 64",
+            ));
+        }
+        Ok(c)
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> io::Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad(&format!("{key}={value:?} is not a valid number")))
+}
+
+fn bad(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(vars: &[(&str, &str)]) -> io::Result<Config> {
+        Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn port_precedence_is_fc_server_port_then_custom_then_port() {
+        assert_eq!(cfg(&[]).unwrap().port, 9000);
+        assert_eq!(cfg(&[("PORT", "1")]).unwrap().port, 1);
+        assert_eq!(
+            cfg(&[("PORT", "1"), ("FC_CUSTOM_LISTEN_PORT", "2")])
+                .unwrap()
+                .port,
+            2
+        );
+        let all = [
+            ("PORT", "1"),
+            ("FC_CUSTOM_LISTEN_PORT", "2"),
+            ("FC_SERVER_PORT", "3"),
+        ];
+        assert_eq!(cfg(&all).unwrap().port, 3);
+    }
+
+    #[test]
+    fn bad_numbers_and_zero_workers_are_rejected() {
+        assert!(cfg(&[("FC_SERVER_PORT", "http")]).is_err());
+        assert!(cfg(&[("TINYFC_WORKERS", "0")]).is_err());
+        assert!(cfg(&[("TINYFC_DRAIN_MS", "-1")]).is_err());
+    }
+
+    #[test]
+    fn limits_and_timeouts_come_from_env() {
+        let c = cfg(&[("TINYFC_MAX_BODY_BYTES", "10"), ("TINYFC_DRAIN_MS", "250")]).unwrap();
+        assert_eq!(c.max_body_bytes, 10);
+        assert_eq!(c.drain, Duration::from_millis(250));
+    }
+}

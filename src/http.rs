@@ -1,0 +1,419 @@
+//! The HTTP/1.1 connection layer on `httparse`: request heads, bodies (Content-Length or chunked),
+//! and responses. It decides what is malformed; the poller and workers decide when to read.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::protocol::Response;
+
+/// The most headers a request may have; more is answered 431.
+const MAX_HEADERS: usize = 128;
+/// The longest chunk-size line (with extensions) accepted.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// A client connection with its read buffer (which may hold pipelined requests).
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
+    /// Bytes read but not yet consumed.
+    pub(crate) buf: Vec<u8>,
+    /// When the current request's first byte arrived (None while idle).
+    pub(crate) head_started: Option<Instant>,
+    /// When the connection last finished a request or was accepted.
+    pub(crate) idle_since: Instant,
+}
+
+/// Connections open right now, parked or in a worker.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// How many connections are open.
+pub(crate) fn open_connections() -> usize {
+    OPEN.load(Ordering::Relaxed)
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream) -> Conn {
+        OPEN.fetch_add(1, Ordering::Relaxed);
+        Conn {
+            stream,
+            buf: Vec::new(),
+            head_started: None,
+            idle_since: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A request head, parsed and checked.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    /// Header names lower-cased, values as text (invalid UTF-8 replaced).
+    pub(crate) headers: Vec<(String, String)>,
+    /// Bytes of the head, including the final blank line.
+    pub(crate) len: usize,
+    pub(crate) body: BodyKind,
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
+}
+
+/// How the request body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    Length(u64),
+    Chunked,
+}
+
+/// A request the server refuses: answered with `status` and the connection closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reject {
+    pub(crate) status: u16,
+    pub(crate) message: &'static str,
+}
+
+const fn reject(status: u16, message: &'static str) -> Reject {
+    Reject { status, message }
+}
+
+/// Parses the head at the start of `buf`: `Ok(None)` while incomplete.
+pub(crate) fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, Reject> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) if n > max_bytes => {
+            return Err(reject(431, "request head too large"))
+        }
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > max_bytes => {
+            return Err(reject(431, "request head too large"))
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(reject(431, "too many headers")),
+        Err(_) => return Err(reject(400, "malformed request")),
+    };
+    let version = req.version.unwrap_or(1);
+    let method = req.method.unwrap_or("").to_string();
+    let path = req.path.unwrap_or("").to_string();
+    if !path.starts_with('/') && path != "*" && !path.starts_with("http") {
+        return Err(reject(400, "bad request target"));
+    }
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|h| {
+            let value = String::from_utf8_lossy(h.value).trim().to_string();
+            (h.name.to_ascii_lowercase(), value)
+        })
+        .collect();
+
+    let mut length: Option<u64> = None;
+    let mut codings: Vec<String> = Vec::new();
+    let mut connection = String::new();
+    let mut expect_continue = false;
+    for (name, value) in &headers {
+        match name.as_str() {
+            "content-length" => {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(reject(400, "invalid content-length"));
+                }
+                let n: u64 = value
+                    .parse()
+                    .map_err(|_| reject(400, "invalid content-length"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(reject(400, "conflicting content-length"));
+                }
+                length = Some(n);
+            }
+            "transfer-encoding" => codings.extend(
+                value
+                    .split(',')
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .filter(|c| !c.is_empty()),
+            ),
+            "connection" => {
+                connection.push_str(&value.to_ascii_lowercase());
+                connection.push(',');
+            }
+            "expect" => expect_continue = value.eq_ignore_ascii_case("100-continue"),
+            _ => {}
+        }
+    }
+    let has_te = headers.iter().any(|(n, _)| n == "transfer-encoding");
+    let body = match (has_te, length) {
+        (true, Some(_)) => return Err(reject(400, "both content-length and transfer-encoding")),
+        (true, None) if version == 0 => {
+            return Err(reject(400, "transfer-encoding in an HTTP/1.0 request"))
+        }
+        (true, None) if codings == ["chunked"] => BodyKind::Chunked,
+        (true, None) if codings.last().is_some_and(|c| c == "chunked") => {
+            return Err(reject(501, "unsupported transfer-encoding"))
+        }
+        (true, None) => return Err(reject(400, "invalid transfer-encoding")),
+        (false, n) => BodyKind::Length(n.unwrap_or(0)),
+    };
+    let has = |token: &str| connection.split(',').any(|t| t.trim() == token);
+    let keep_alive = if version == 0 {
+        has("keep-alive")
+    } else {
+        !has("close")
+    };
+    Ok(Some(Head {
+        method,
+        path,
+        headers,
+        len,
+        body,
+        keep_alive,
+        expect_continue,
+    }))
+}
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Answer this and close.
+    Reject(Reject),
+    /// The client went away or the socket failed: close without answering.
+    Gone,
+}
+
+impl From<Reject> for BodyError {
+    fn from(r: Reject) -> Self {
+        BodyError::Reject(r)
+    }
+}
+
+/// Reads the body of `head` from `conn` (its buffer first, then the socket, which must be in
+/// blocking mode with a read timeout). Consumes the head and body from the buffer.
+pub(crate) fn read_body(conn: &mut Conn, head: &Head, max: usize) -> Result<Vec<u8>, BodyError> {
+    conn.buf.drain(..head.len);
+    match head.body {
+        BodyKind::Length(n) if n > max as u64 => Err(reject(413, "request body too large").into()),
+        BodyKind::Length(n) => {
+            let n = n as usize;
+            if head.expect_continue && n > conn.buf.len() {
+                send_continue(conn)?;
+            }
+            while conn.buf.len() < n {
+                fill(conn, n - conn.buf.len())?;
+            }
+            let rest = conn.buf.split_off(n);
+            Ok(std::mem::replace(&mut conn.buf, rest))
+        }
+        BodyKind::Chunked => {
+            if head.expect_continue && conn.buf.is_empty() {
+                send_continue(conn)?;
+            }
+            read_chunked(conn, max)
+        }
+    }
+}
+
+fn send_continue(conn: &mut Conn) -> Result<(), BodyError> {
+    conn.stream
+        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+        .map_err(|_| BodyError::Gone)
+}
+
+/// Decodes a chunked body: `size[;ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF`.
+fn read_chunked(conn: &mut Conn, max: usize) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    loop {
+        let line = read_line(conn, MAX_CHUNK_LINE)?;
+        let size = line.split(|&b| b == b';').next().unwrap_or(&[]);
+        let size = std::str::from_utf8(size)
+            .ok()
+            .map(|s| s.trim_matches(|c| c == ' ' || c == '\t'))
+            .filter(|s| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|s| u64::from_str_radix(s, 16).ok())
+            .ok_or(reject(400, "invalid chunk size"))?;
+        if size == 0 {
+            // Trailers are read and dropped, bounded like a head.
+            let mut trailer_bytes = 0;
+            loop {
+                let t = read_line(conn, MAX_CHUNK_LINE)?;
+                trailer_bytes += t.len() + 2;
+                if t.is_empty() {
+                    return Ok(body);
+                }
+                if trailer_bytes > MAX_CHUNK_LINE * 4 {
+                    return Err(reject(431, "trailers too large").into());
+                }
+            }
+        }
+        if size > (max - body.len()) as u64 {
+            return Err(reject(413, "request body too large").into());
+        }
+        let size = size as usize;
+        while conn.buf.len() < size + 2 {
+            fill(conn, size + 2 - conn.buf.len())?;
+        }
+        if &conn.buf[size..size + 2] != b"\r\n" {
+            return Err(reject(400, "chunk not followed by CRLF").into());
+        }
+        body.extend_from_slice(&conn.buf[..size]);
+        conn.buf.drain(..size + 2);
+    }
+}
+
+/// Takes one CRLF-terminated line (without the CRLF) off the buffer.
+fn read_line(conn: &mut Conn, max: usize) -> Result<Vec<u8>, BodyError> {
+    let mut scanned = 0;
+    loop {
+        if let Some(i) = conn.buf[scanned..].iter().position(|&b| b == b'\n') {
+            let end = scanned + i;
+            if end == 0 || conn.buf[end - 1] != b'\r' {
+                return Err(reject(400, "bare LF in chunked body").into());
+            }
+            let line = conn.buf[..end - 1].to_vec();
+            conn.buf.drain(..=end);
+            return Ok(line);
+        }
+        scanned = conn.buf.len();
+        if scanned > max {
+            return Err(reject(400, "chunk line too long").into());
+        }
+        fill(conn, 1)?;
+    }
+}
+
+/// Reads at least one more byte into the buffer (up to `want`, at least 16 KiB at a time).
+fn fill(conn: &mut Conn, want: usize) -> Result<(), BodyError> {
+    let old = conn.buf.len();
+    let step = want.clamp(16 * 1024, 1024 * 1024);
+    conn.buf.resize(old + step, 0);
+    let r = conn.stream.read(&mut conn.buf[old..]);
+    conn.buf.truncate(old + *r.as_ref().unwrap_or(&0));
+    match r {
+        Ok(0) => Err(BodyError::Gone),
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(reject(408, "request body timed out").into())
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+        Err(_) => Err(BodyError::Gone),
+    }
+}
+
+/// Writes `resp` with `x-fc-status` already among its headers. Adds Content-Length and, when the
+/// connection will close, `Connection: close`. `head_only` (a HEAD request) sends no body.
+pub(crate) fn write_response(
+    stream: &mut TcpStream,
+    resp: &Response,
+    keep_alive: bool,
+    head_only: bool,
+) -> io::Result<()> {
+    let mut out = Vec::with_capacity(256 + resp.body.len().min(64 * 1024));
+    write!(out, "HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status))?;
+    for (k, v) in &resp.headers {
+        // A header value with CR or LF would split the response: drop it.
+        if k.bytes().chain(v.bytes()).any(|b| b == b'\r' || b == b'\n') {
+            continue;
+        }
+        write!(out, "{k}: {v}\r\n")?;
+    }
+    let bodyless = head_only || resp.status == 204 || resp.status == 304 || resp.status < 200;
+    if resp.status != 204 && resp.status >= 200 {
+        write!(out, "content-length: {}\r\n", resp.body.len())?;
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if bodyless {
+        return stream.write_all(&out);
+    }
+    if resp.body.len() <= 64 * 1024 {
+        out.extend_from_slice(&resp.body);
+        stream.write_all(&out)
+    } else {
+        stream.write_all(&out)?;
+        stream.write_all(&resp.body)
+    }
+}
+
+/// Answers a rejected request (JSON error body) on a stream about to be closed; errors ignored.
+pub(crate) fn write_reject(stream: &mut TcpStream, r: &Reject) {
+    let e = crate::error::Error::typed("BadRequest", r.message);
+    let resp = Response::error(r.status, &e).header("x-fc-status", "404");
+    let _ = write_response(stream, &resp, false, false);
+}
+
+/// The standard reason phrase (clients ignore it, but humans read it).
+fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Option<Head>, Reject> {
+        parse_head(s.as_bytes(), 1024)
+    }
+
+    #[test]
+    fn incomplete_head_waits_and_oversized_head_is_431() {
+        assert!(parse("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+        let long = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(2000));
+        assert_eq!(parse(&long).unwrap_err().status, 431);
+    }
+
+    #[test]
+    fn smuggling_shapes_are_rejected() {
+        let both = "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse(both).unwrap_err().status, 400);
+        let two = "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
+        assert_eq!(parse(two).unwrap_err().status, 400);
+        let gz = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        assert_eq!(parse(gz).unwrap_err().status, 501);
+        let signed = "POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n";
+        assert_eq!(parse(signed).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection_header() {
+        assert!(parse("GET / HTTP/1.1\r\n\r\n").unwrap().unwrap().keep_alive);
+        assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().unwrap().keep_alive);
+        let ka = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
+        assert!(parse(ka).unwrap().unwrap().keep_alive);
+        let close = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+        assert!(!parse(close).unwrap().unwrap().keep_alive);
+    }
+}

@@ -1,0 +1,108 @@
+//! A bounded pool of worker threads, started on demand (so cold start starts none) and kept once
+//! started. Jobs wait in a queue when every worker is busy.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+
+/// The work a job is handed to.
+type Work<J> = dyn Fn(J) + Send + Sync;
+
+struct Queue<J> {
+    jobs: VecDeque<J>,
+    /// Workers waiting for a job.
+    idle: usize,
+    /// Workers started so far.
+    started: usize,
+}
+
+/// A pool of at most `max` threads running `work` on each submitted job.
+pub(crate) struct Pool<J> {
+    queue: Mutex<Queue<J>>,
+    wake: Condvar,
+    max: usize,
+    name: &'static str,
+    work: Box<Work<J>>,
+}
+
+impl<J: Send + 'static> Pool<J> {
+    pub(crate) fn new(
+        name: &'static str,
+        max: usize,
+        work: impl Fn(J) + Send + Sync + 'static,
+    ) -> Arc<Pool<J>> {
+        Arc::new(Pool {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                idle: 0,
+                started: 0,
+            }),
+            wake: Condvar::new(),
+            max,
+            name,
+            work: Box::new(work),
+        })
+    }
+
+    /// Queues a job; starts a worker if none is free and the bound allows.
+    pub(crate) fn submit(self: &Arc<Self>, job: J) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.jobs.push_back(job);
+        if q.jobs.len() > q.idle && q.started < self.max {
+            let pool = self.clone();
+            let spawned = thread::Builder::new()
+                .name(self.name.to_string())
+                .spawn(move || pool.worker());
+            match spawned {
+                Ok(_) => q.started += 1,
+                // Out of threads: the queued job waits for a running worker.
+                Err(e) => log::error!("cannot start a {} thread: {e}", self.name),
+            }
+        }
+        drop(q);
+        self.wake.notify_one();
+    }
+
+    fn worker(&self) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(job) = q.jobs.pop_front() {
+                drop(q);
+                // The work catches user panics itself; this keeps a bug of ours from killing a worker.
+                if catch_unwind(AssertUnwindSafe(|| (self.work)(job))).is_err() {
+                    log::error!("a {} thread recovered from a panic", self.name);
+                }
+                q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            } else {
+                q.idle += 1;
+                q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
+                q.idle -= 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn never_starts_more_than_max_threads() {
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let pool = Pool::new("t", 2, move |n: u32| {
+            thread::sleep(Duration::from_millis(20));
+            tx.lock().unwrap().send(n).unwrap();
+        });
+        for n in 0..6 {
+            pool.submit(n);
+        }
+        let mut got: Vec<u32> = (0..6).map(|_| rx.recv().unwrap()).collect();
+        got.sort();
+        assert_eq!(got, vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(pool.queue.lock().unwrap().started, 2);
+    }
+}

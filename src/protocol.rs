@@ -1,0 +1,344 @@
+//! The FC custom-runtime protocol: which call a request is, the per-request context built from the
+//! `x-fc-*` headers, and the request/response types a handler sees.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// Which platform call a request is, from `x-fc-control-path`, else from the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Call {
+    /// POST /initialize: run the user's initializer.
+    Initialize,
+    /// GET /pre-stop: drain, then run the pre-stop hook.
+    PreStop,
+    /// GET /pre-freeze: run the optional pre-freeze hook.
+    PreFreeze,
+    /// An invocation, event or HTTP.
+    Invoke(Kind),
+}
+
+impl Call {
+    /// Classifies a request by its control path header (if any) and its path.
+    pub(crate) fn of(control_path: Option<&str>, path: &str) -> Call {
+        let p = control_path.unwrap_or_else(|| path.split('?').next().unwrap_or(path));
+        match p {
+            "/initialize" => Call::Initialize,
+            "/pre-stop" => Call::PreStop,
+            "/pre-freeze" => Call::PreFreeze,
+            "/invoke" => Call::Invoke(Kind::Event),
+            _ => Call::Invoke(Kind::Http),
+        }
+    }
+}
+
+/// What kind of invocation a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An event invocation (`POST /invoke`, control path `/invoke`): the body is the event.
+    Event,
+    /// An HTTP invocation (control path `/http-invoke`): the client's own method, path and body.
+    Http,
+}
+
+/// An invocation as the handler sees it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Event or HTTP invocation.
+    pub kind: Kind,
+    /// The request method, e.g. `POST`.
+    pub method: String,
+    /// The path with its query string, e.g. `/users?id=1`.
+    pub path: String,
+    /// All request headers in order, names lower-cased (credential headers included: they are the
+    /// user's to use, never logged by tinyfc).
+    pub headers: Vec<(String, String)>,
+    /// The whole request body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first header named `name` (give it lower-case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find(&self.headers, name)
+    }
+}
+
+/// What a handler answers. For HTTP invocations status, headers and body reach the client; the
+/// platform drops headers starting with `x-fc-` and hop-by-hop ones, so tinyfc drops them too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status, 200 by default.
+    pub status: u16,
+    /// Response headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// An empty response with `status`.
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A 200 `text/plain; charset=utf-8` response.
+    pub fn text(body: impl Into<String>) -> Response {
+        Response::new(200)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(body.into())
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
+        self.body = body.into();
+        self
+    }
+
+    /// The JSON error response the platform expects: `{"errorMessage","errorType","stackTrace"}`.
+    pub(crate) fn error(status: u16, e: &Error) -> Response {
+        Response::new(status)
+            .header("content-type", "application/json")
+            .body(error_json(e))
+    }
+}
+
+impl Default for Response {
+    fn default() -> Self {
+        Response::new(200)
+    }
+}
+
+/// The per-request context, from the platform's request headers.
+#[derive(Clone, Default)]
+pub struct Context {
+    /// `x-fc-request-id`.
+    pub request_id: String,
+    /// `x-fc-access-key-id`, `x-fc-access-key-secret`, `x-fc-security-token`.
+    pub credentials: Credentials,
+    /// `x-fc-function-name`.
+    pub function_name: String,
+    /// `x-fc-function-handler`.
+    pub function_handler: String,
+    /// `x-fc-function-memory`, in MB.
+    pub memory_mb: Option<u32>,
+    /// `x-fc-function-timeout`, in seconds.
+    pub timeout_s: Option<u32>,
+    /// `x-fc-function-initializer`.
+    pub initializer: String,
+    /// `x-fc-initialization-timeout`, in seconds.
+    pub initialization_timeout_s: Option<u32>,
+    /// `x-fc-instance-lifecycle-pre-stop-handler`.
+    pub pre_stop_handler: String,
+    /// `x-fc-instance-lifecycle-pre-freeze-handler`.
+    pub pre_freeze_handler: String,
+    /// `x-fc-region`.
+    pub region: String,
+    /// `x-fc-account-id`.
+    pub account_id: String,
+    /// `x-fc-qualifier`.
+    pub qualifier: String,
+    /// `x-fc-version-id`.
+    pub version_id: String,
+    /// `x-fc-service-name`.
+    pub service_name: String,
+    /// `x-fc-service-logproject`.
+    pub log_project: String,
+    /// `x-fc-service-logstore`.
+    pub log_store: String,
+    /// `x-fc-control-path`.
+    pub control_path: String,
+    /// `x-fc-log-type` (`Tail` when the caller asked for the log tail).
+    pub log_type: String,
+    /// `x-fc-retry-count`, when the platform retries an asynchronous invocation.
+    pub retry_count: Option<u32>,
+    /// When the request arrived plus `x-fc-function-timeout`; `None` without that header.
+    pub deadline: Option<Instant>,
+}
+
+impl Context {
+    /// Builds the context from request headers (names lower-case), received at `arrived`.
+    pub fn from_headers(headers: &[(String, String)], arrived: Instant) -> Context {
+        let s = |name: &str| find(headers, name).unwrap_or("").to_string();
+        let n = |name: &str| find(headers, name).and_then(|v| v.trim().parse().ok());
+        let timeout_s: Option<u32> = n("x-fc-function-timeout");
+        Context {
+            request_id: s("x-fc-request-id"),
+            credentials: Credentials {
+                access_key_id: s("x-fc-access-key-id"),
+                access_key_secret: s("x-fc-access-key-secret"),
+                security_token: s("x-fc-security-token"),
+            },
+            function_name: s("x-fc-function-name"),
+            function_handler: s("x-fc-function-handler"),
+            memory_mb: n("x-fc-function-memory"),
+            timeout_s,
+            initializer: s("x-fc-function-initializer"),
+            initialization_timeout_s: n("x-fc-initialization-timeout"),
+            pre_stop_handler: s("x-fc-instance-lifecycle-pre-stop-handler"),
+            pre_freeze_handler: s("x-fc-instance-lifecycle-pre-freeze-handler"),
+            region: s("x-fc-region"),
+            account_id: s("x-fc-account-id"),
+            qualifier: s("x-fc-qualifier"),
+            version_id: s("x-fc-version-id"),
+            service_name: s("x-fc-service-name"),
+            log_project: s("x-fc-service-logproject"),
+            log_store: s("x-fc-service-logstore"),
+            control_path: s("x-fc-control-path"),
+            log_type: s("x-fc-log-type"),
+            retry_count: n("x-fc-retry-count"),
+            deadline: timeout_s.map(|t| arrived + Duration::from_secs(t.into())),
+        }
+    }
+
+    /// Time left before the function timeout (zero once past it); `None` without a timeout header.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+}
+
+/// Manual so that credentials never reach a log through `{:?}`.
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("request_id", &self.request_id)
+            .field("credentials", &self.credentials)
+            .field("function_name", &self.function_name)
+            .field("region", &self.region)
+            .field("qualifier", &self.qualifier)
+            .field("control_path", &self.control_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The temporary STS credentials the platform passes with every call. Its `Debug` shows none of
+/// them, so printing a context cannot leak them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// `x-fc-access-key-id`.
+    pub access_key_id: String,
+    /// `x-fc-access-key-secret` (secret).
+    pub access_key_secret: String,
+    /// `x-fc-security-token` (secret).
+    pub security_token: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials(<redacted>)")
+    }
+}
+
+/// Headers whose values are secrets: never logged.
+pub(crate) const SECRET_HEADERS: [&str; 3] = [
+    "x-fc-access-key-id",
+    "x-fc-access-key-secret",
+    "x-fc-security-token",
+];
+
+/// True for a response header the platform drops or rejects, so the handler may not set it.
+pub(crate) fn reserved_response_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("x-fc-")
+        || matches!(
+            n.as_str(),
+            "connection"
+                | "content-length"
+                | "date"
+                | "keep-alive"
+                | "server"
+                | "transfer-encoding"
+        )
+}
+
+pub(crate) fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// `{"errorMessage": .., "errorType": .., "stackTrace": [..]}`.
+pub(crate) fn error_json(e: &Error) -> String {
+    let mut s = String::from("{\"errorMessage\":");
+    json_str(&mut s, &e.message);
+    s.push_str(",\"errorType\":");
+    json_str(&mut s, &e.kind);
+    s.push_str(",\"stackTrace\":[");
+    for (i, line) in e.stack.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        json_str(&mut s, line);
+    }
+    s.push_str("]}");
+    s
+}
+
+/// Appends `v` as a JSON string literal.
+pub fn json_str(out: &mut String, v: &str) {
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_path_header_wins_over_path() {
+        assert_eq!(Call::of(None, "/invoke"), Call::Invoke(Kind::Event));
+        assert_eq!(
+            Call::of(Some("/http-invoke"), "/invoke"),
+            Call::Invoke(Kind::Http)
+        );
+        assert_eq!(Call::of(None, "/initialize?x=1"), Call::Initialize);
+        assert_eq!(Call::of(Some("/pre-stop"), "/"), Call::PreStop);
+        assert_eq!(Call::of(None, "/anything"), Call::Invoke(Kind::Http));
+    }
+
+    #[test]
+    fn error_json_escapes_and_lists_stack() {
+        let mut e = Error::typed("T", "a \"b\"\n");
+        e.stack.push("c".into());
+        assert_eq!(
+            error_json(&e),
+            r#"{"errorMessage":"a \"b\"\n","errorType":"T","stackTrace":["c"]}"#
+        );
+    }
+
+    #[test]
+    fn context_debug_hides_credentials() {
+        let h = vec![
+            ("x-fc-access-key-secret".to_string(), "SECRET1".to_string()),
+            ("x-fc-function-timeout".to_string(), "3".to_string()),
+        ];
+        let ctx = Context::from_headers(&h, Instant::now());
+        assert_eq!(ctx.credentials.access_key_secret, "SECRET1");
+        assert!(!format!("{ctx:?}").contains("SECRET1"));
+        assert!(ctx.remaining().unwrap() <= Duration::from_secs(3));
+    }
+}

@@ -1,0 +1,205 @@
+//! The user-facing builder, and the function it builds: how each platform call reaches the user's
+//! code through the lifecycle, and how results become FC responses.
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::error::{Error, InitError};
+use crate::lifecycle::{HookFn, InitFn, Lifecycle};
+use crate::logging::{self, fc_line};
+use crate::protocol::{reserved_response_header, Call, Context, Kind, Request, Response};
+use crate::server::{self, Service};
+
+/// A function instance under construction. `S` is the state the initializer builds and every
+/// invocation and hook borrows.
+///
+/// ```no_run
+/// fn main() -> std::io::Result<()> {
+///     tinyfc::Runtime::from_env()?
+///         .initializer(|_ctx| Ok(String::from("state built once")))
+///         .pre_stop(|_state, _ctx| Ok(()))
+///         .run(|state, _ctx, _req| Ok(tinyfc::Response::text(state.clone())))
+/// }
+/// ```
+pub struct Runtime<S = ()> {
+    config: Config,
+    initializer: InitFn<S>,
+    pre_stop: Option<HookFn<S>>,
+    pre_freeze: Option<HookFn<S>>,
+}
+
+impl Runtime<()> {
+    /// A runtime configured from the environment (see [`Config`]), with no initializer yet.
+    pub fn from_env() -> io::Result<Runtime<()>> {
+        Ok(Runtime::with_config(Config::from_env()?))
+    }
+
+    /// A runtime with an explicit configuration.
+    pub fn with_config(config: Config) -> Runtime<()> {
+        Runtime {
+            config,
+            initializer: Box::new(|_| Ok(())),
+            pre_stop: None,
+            pre_freeze: None,
+        }
+    }
+}
+
+impl<S: Send + Sync + 'static> Runtime<S> {
+    /// Sets the initializer, which builds the state. It runs once, before any invocation: on the
+    /// platform's POST /initialize, or on the first invocation if the platform never calls it.
+    /// Return [`InitError::Retry`] (what `?` gives) to have the platform retry it, or
+    /// [`InitError::Fatal`] to have it restart the instance. Call this before the hooks, which
+    /// take the state's type.
+    pub fn initializer<T, F>(self, f: F) -> Runtime<T>
+    where
+        F: Fn(&Context) -> Result<T, InitError> + Send + Sync + 'static,
+    {
+        Runtime {
+            config: self.config,
+            initializer: Box::new(f),
+            pre_stop: None,
+            pre_freeze: None,
+        }
+    }
+
+    /// Sets the pre-stop hook: run once, on a dedicated thread, after in-flight invocations have
+    /// drained, when the platform calls GET /pre-stop or the process gets SIGTERM/SIGINT.
+    /// It does not run if the instance was never initialized.
+    pub fn pre_stop<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
+    {
+        self.pre_stop = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the pre-freeze hook, run on GET /pre-freeze (FC 2.0) once initialized.
+    pub fn pre_freeze<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
+    {
+        self.pre_freeze = Some(Box::new(f));
+        self
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Serves the platform with `handler` for every invocation (event and HTTP). Returns only on a
+    /// start-up error; a signal ends the process with exit code 0 after draining.
+    pub fn run<H>(self, handler: H) -> io::Result<()>
+    where
+        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
+    {
+        logging::init();
+        let function = Function {
+            lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
+            handler,
+            drain: self.config.drain,
+        };
+        server::serve(self.config, Arc::new(function))
+    }
+}
+
+/// The user's code behind the lifecycle.
+struct Function<S, H> {
+    lifecycle: Lifecycle<S>,
+    handler: H,
+    drain: Duration,
+}
+
+impl<S, H> Service for Function<S, H>
+where
+    S: Send + Sync + 'static,
+    H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
+{
+    fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Response)) {
+        match call {
+            Call::Initialize => reply(match self.lifecycle.ready(ctx) {
+                Ok(_) => ok(Response::new(200)),
+                Err(e) => init_failure(&e),
+            }),
+            Call::PreStop => {
+                fc_line("PreStop Start", &ctx.request_id);
+                let result = self.lifecycle.stop(ctx, self.drain);
+                fc_line("PreStop End", &ctx.request_id);
+                reply(hook_response(result));
+            }
+            Call::PreFreeze => {
+                fc_line("PreFreeze Start", &ctx.request_id);
+                let result = self.lifecycle.pre_freeze(ctx);
+                fc_line("PreFreeze End", &ctx.request_id);
+                reply(hook_response(result));
+            }
+            Call::Invoke(kind) => {
+                let Ok(_in_flight) = self.lifecycle.admit() else {
+                    let e = Error::typed("InstanceStopping", "the instance is stopping");
+                    return reply(failed(503, &e));
+                };
+                fc_line("Invoke Start", &ctx.request_id);
+                let resp = match self.lifecycle.ready(ctx) {
+                    Ok(app) => self.invoke(&app, ctx, req, kind),
+                    Err(e) => init_failure(&e),
+                };
+                fc_line("Invoke End", &ctx.request_id);
+                reply(resp); // still in flight until the answer is written
+            }
+        }
+    }
+
+    fn shutdown(&self) {
+        log::info!("draining for up to {} ms", self.drain.as_millis());
+        if let Err(e) = self.lifecycle.stop(&Context::default(), self.drain) {
+            log::error!("pre-stop failed: {e}");
+        }
+    }
+}
+
+impl<S, H> Function<S, H>
+where
+    H: Fn(&S, &Context, Request) -> Result<Response, Error>,
+{
+    /// Runs the handler; an error or panic fails this invocation only.
+    fn invoke(&self, app: &S, ctx: &Context, req: Request, kind: Kind) -> Response {
+        let result = catch_unwind(AssertUnwindSafe(|| (self.handler)(app, ctx, req)))
+            .unwrap_or_else(|panic| Err(Error::from_panic(panic)));
+        match result {
+            Ok(mut resp) => {
+                resp.headers.retain(|(k, _)| !reserved_response_header(k));
+                ok(resp)
+            }
+            Err(e) => {
+                log::error!("invocation failed: {e}");
+                failed(if kind == Kind::Event { 404 } else { 500 }, &e)
+            }
+        }
+    }
+}
+
+/// A successful answer: `x-fc-status: 200`.
+fn ok(resp: Response) -> Response {
+    resp.header("x-fc-status", "200")
+}
+
+/// A failed answer: the JSON error body and `x-fc-status: 404`.
+fn failed(status: u16, e: &Error) -> Response {
+    Response::error(status, e).header("x-fc-status", "404")
+}
+
+/// Retryable: 404, the platform retries the initializer. Fatal: 500, it restarts the instance.
+fn init_failure(e: &InitError) -> Response {
+    failed(if e.is_fatal() { 500 } else { 404 }, e.error())
+}
+
+fn hook_response(result: Result<(), Error>) -> Response {
+    match result {
+        Ok(()) => ok(Response::new(200)),
+        Err(e) => failed(404, &e),
+    }
+}
