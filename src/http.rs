@@ -22,6 +22,10 @@ pub(crate) struct Conn {
     pub(crate) head_started: Option<Instant>,
     /// When the connection last finished a request or was accepted.
     pub(crate) idle_since: Instant,
+    /// Set once an error answer was sent: the write side is shut and what the client still sends
+    /// is read and dropped until it closes (or a short linger ends), so the answer is not lost to
+    /// a TCP reset.
+    pub(crate) closing: Option<Instant>,
 }
 
 /// Connections open right now, parked or in a worker.
@@ -40,6 +44,7 @@ impl Conn {
             buf: Vec::new(),
             head_started: None,
             idle_since: Instant::now(),
+            closing: None,
         }
     }
 }
@@ -344,11 +349,16 @@ pub(crate) fn write_response(
     }
 }
 
-/// Answers a rejected request (JSON error body) on a stream about to be closed; errors ignored.
-pub(crate) fn write_reject(stream: &mut TcpStream, r: &Reject) {
+/// Answers a rejected request (JSON error body), shuts the write side and marks the connection
+/// closing. Errors are ignored: the connection is going away either way.
+pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
+    log::debug!("rejected with {}: {}", r.status, r.message);
     let e = crate::error::Error::typed("BadRequest", r.message);
     let resp = Response::error(r.status, &e).header("x-fc-status", "404");
-    let _ = write_response(stream, &resp, false, false);
+    let _ = write_response(&mut conn.stream, &resp, false, false);
+    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+    conn.buf = Vec::new();
+    conn.closing = Some(Instant::now());
 }
 
 /// The standard reason phrase (clients ignore it, but humans read it).

@@ -16,6 +16,9 @@ use crate::http::{self, BodyError, Conn, Head, Reject};
 use crate::pool::Pool;
 use crate::protocol::{Call, Context, Kind, Request, Response};
 
+/// How long a rejected connection may linger, reading and dropping input, before it is closed.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// What the server calls: the function with its lifecycle (see `runtime.rs`).
 pub(crate) trait Service: Send + Sync + 'static {
     /// Answers one call. `reply` must be called exactly once, while the call still counts as in
@@ -178,6 +181,14 @@ impl MainLoop {
         let now = Instant::now();
         let parked = std::mem::take(&mut self.parked);
         for (mut conn, fd) in parked.into_iter().zip(fds) {
+            if conn.closing.is_some() {
+                if (fd.revents == 0 || discard_available(&mut conn))
+                    && deadline(&conn, &self.shared.config) > now
+                {
+                    self.parked.push(conn);
+                }
+                continue;
+            }
             if fd.revents != 0 && !read_available(&mut conn, self.shared.config.max_header_bytes) {
                 continue; // closed or failed: drop it
             }
@@ -200,21 +211,30 @@ impl MainLoop {
     }
 
     /// Dispatches the connection if its head is complete, else parks or expires it.
-    fn advance(&mut self, mut conn: Conn, now: Instant) {
+    fn advance(&mut self, conn: Conn, now: Instant) {
         let c = &self.shared.config;
+        if conn.closing.is_some() {
+            return self.parked.push(conn); // a worker rejected the request: linger here
+        }
         match http::parse_head(&conn.buf, c.max_header_bytes) {
             Ok(Some(head)) => self.dispatch(conn, head),
-            Err(r) => http::write_reject(&mut conn.stream, &r),
+            Err(r) => self.reject(conn, &r),
             Ok(None) if deadline(&conn, c) > now => self.parked.push(conn),
-            Ok(None) if conn.head_started.is_some() => http::write_reject(
-                &mut conn.stream,
-                &Reject {
+            Ok(None) if conn.head_started.is_some() => {
+                let timed_out = Reject {
                     status: 408,
                     message: "request head timed out",
-                },
-            ),
+                };
+                self.reject(conn, &timed_out);
+            }
             Ok(None) => {} // idle past the idle timeout: close quietly
         }
+    }
+
+    /// Answers `r`, then parks the connection to linger until the client closes.
+    fn reject(&mut self, mut conn: Conn, r: &Reject) {
+        http::reject_and_close(&mut conn, r);
+        self.parked.push(conn);
     }
 
     fn dispatch(&mut self, conn: Conn, head: Head) {
@@ -245,8 +265,8 @@ impl MainLoop {
                             status: 503,
                             message: "too many connections",
                         };
-                        http::write_reject(&mut conn.stream, &busy);
-                        continue;
+                        http::reject_and_close(&mut conn, &busy);
+                        continue; // no room to linger: close now
                     }
                     // The request often arrives with the connection: read it now, saving a poll.
                     let now = Instant::now();
@@ -330,7 +350,10 @@ impl Shared {
         }
         let body = match http::read_body(&mut conn, &head, self.config.max_body_bytes) {
             Ok(body) => body,
-            Err(BodyError::Reject(r)) => return http::write_reject(&mut conn.stream, &r),
+            Err(BodyError::Reject(r)) => {
+                http::reject_and_close(&mut conn, &r);
+                return self.hand_back(conn);
+            }
             Err(BodyError::Gone) => return, // never run an invocation with a truncated body
         };
         let call = Call::of(
@@ -371,15 +394,23 @@ impl Shared {
             let now = Instant::now();
             conn.idle_since = now;
             conn.head_started = (!conn.buf.is_empty()).then_some(now);
-            lock(&self.returned).push(conn);
-            let _ = (&self.waker).write(&[1]); // a full wake socket already means "wake up"
+            self.hand_back(conn);
         }
+    }
+
+    /// Returns a connection to the main thread, to park or linger.
+    fn hand_back(&self, conn: Conn) {
+        lock(&self.returned).push(conn);
+        let _ = (&self.waker).write(&[1]); // a full wake socket already means "wake up"
     }
 }
 
 /// The instant a parked connection expires: head deadline while a request is arriving, idle
 /// deadline otherwise.
 fn deadline(conn: &Conn, c: &Config) -> Instant {
+    if let Some(t) = conn.closing {
+        return t + LINGER;
+    }
     match conn.head_started {
         Some(t) => t + c.header_timeout,
         None => conn.idle_since + c.idle_timeout,
@@ -399,6 +430,20 @@ fn read_available(conn: &mut Conn, max_head: usize) -> bool {
         match conn.stream.read(&mut chunk[..want]) {
             Ok(0) => return false,
             Ok(n) => conn.buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Reads and drops what a closing connection sends. False once the client has closed.
+fn discard_available(conn: &mut Conn) -> bool {
+    let mut chunk = [0u8; 8192];
+    loop {
+        match conn.stream.read(&mut chunk) {
+            Ok(0) => return false,
+            Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return false,
