@@ -20,3 +20,9 @@ lint:
 # --- benchmarks (issue 5) ---
 
 # --- hardening: fuzz, soak (issue 6) ---
+
+# The stable fuzz test over the request parser and body decoder, for FUZZ_SECS seconds.
+FUZZ_SECS ?= 60
+.PHONY: fuzz
+fuzz:
+	TINYFC_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release --lib fuzz -- --nocapture

@@ -199,116 +199,133 @@ impl From<Reject> for BodyError {
 /// blocking mode with a read timeout). Consumes the head and body from the buffer.
 pub(crate) fn read_body(conn: &mut Conn, head: &Head, max: usize) -> Result<Vec<u8>, BodyError> {
     conn.buf.drain(..head.len);
-    match head.body {
-        BodyKind::Length(n) if n > max as u64 => Err(reject(413, "request body too large").into()),
-        BodyKind::Length(n) => {
-            let n = n as usize;
-            if head.expect_continue && n > conn.buf.len() {
-                send_continue(conn)?;
-            }
-            while conn.buf.len() < n {
-                fill(conn, n - conn.buf.len())?;
-            }
-            let rest = conn.buf.split_off(n);
-            Ok(std::mem::replace(&mut conn.buf, rest))
-        }
-        BodyKind::Chunked => {
-            if head.expect_continue && conn.buf.is_empty() {
-                send_continue(conn)?;
-            }
-            read_chunked(conn, max)
-        }
-    }
-}
-
-fn send_continue(conn: &mut Conn) -> Result<(), BodyError> {
-    conn.stream
-        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-        .map_err(|_| BodyError::Gone)
-}
-
-/// Decodes a chunked body: `size[;ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF`.
-fn read_chunked(conn: &mut Conn, max: usize) -> Result<Vec<u8>, BodyError> {
-    let mut body = Vec::new();
-    loop {
-        let line = read_line(conn, MAX_CHUNK_LINE)?;
-        let size = line.split(|&b| b == b';').next().unwrap_or(&[]);
-        let size = std::str::from_utf8(size)
-            .ok()
-            .map(|s| s.trim_matches(|c| c == ' ' || c == '\t'))
-            .filter(|s| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-            .and_then(|s| u64::from_str_radix(s, 16).ok())
-            .ok_or(reject(400, "invalid chunk size"))?;
-        if size == 0 {
-            // Trailers are read and dropped, bounded like a head.
-            let mut trailer_bytes = 0;
-            loop {
-                let t = read_line(conn, MAX_CHUNK_LINE)?;
-                trailer_bytes += t.len() + 2;
-                if t.is_empty() {
-                    return Ok(body);
-                }
-                if trailer_bytes > MAX_CHUNK_LINE * 4 {
-                    return Err(reject(431, "trailers too large").into());
-                }
-            }
-        }
-        if size > (max - body.len()) as u64 {
+    if let BodyKind::Length(n) = head.body {
+        if n > max as u64 {
             return Err(reject(413, "request body too large").into());
         }
-        let size = size as usize;
-        while conn.buf.len() < size + 2 {
-            fill(conn, size + 2 - conn.buf.len())?;
-        }
-        if &conn.buf[size..size + 2] != b"\r\n" {
-            return Err(reject(400, "chunk not followed by CRLF").into());
-        }
-        body.extend_from_slice(&conn.buf[..size]);
-        conn.buf.drain(..size + 2);
     }
+    let expects_body = head.body != BodyKind::Length(0);
+    if head.expect_continue && expects_body && conn.buf.is_empty() {
+        conn.stream
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .map_err(|_| BodyError::Gone)?;
+    }
+    let mut input = Input {
+        buf: &mut conn.buf,
+        src: &mut conn.stream,
+    };
+    input.body(head.body, max)
 }
 
-/// Takes one CRLF-terminated line (without the CRLF) off the buffer.
-fn read_line(conn: &mut Conn, max: usize) -> Result<Vec<u8>, BodyError> {
-    let mut scanned = 0;
-    loop {
-        if let Some(i) = conn.buf[scanned..].iter().position(|&b| b == b'\n') {
-            let end = scanned + i;
-            if end == 0 || conn.buf[end - 1] != b'\r' {
-                return Err(reject(400, "bare LF in chunked body").into());
+/// Buffered bytes plus the source they came from; the body decoder reads through it.
+pub(crate) struct Input<'a, R: Read> {
+    pub(crate) buf: &'a mut Vec<u8>,
+    pub(crate) src: R,
+}
+
+impl<R: Read> Input<'_, R> {
+    /// Decodes one body of `kind`, at most `max` bytes, leaving what follows it in the buffer.
+    pub(crate) fn body(&mut self, kind: BodyKind, max: usize) -> Result<Vec<u8>, BodyError> {
+        match kind {
+            BodyKind::Length(n) if n > max as u64 => {
+                Err(reject(413, "request body too large").into())
             }
-            let line = conn.buf[..end - 1].to_vec();
-            conn.buf.drain(..=end);
-            return Ok(line);
+            BodyKind::Length(n) => {
+                let n = n as usize;
+                while self.buf.len() < n {
+                    self.fill(n - self.buf.len())?;
+                }
+                let rest = self.buf.split_off(n);
+                Ok(std::mem::replace(self.buf, rest))
+            }
+            BodyKind::Chunked => self.chunked(max),
         }
-        scanned = conn.buf.len();
-        if scanned > max {
-            return Err(reject(400, "chunk line too long").into());
-        }
-        fill(conn, 1)?;
     }
-}
 
-/// Reads at least one more byte into the buffer (up to `want`, at least 16 KiB at a time).
-fn fill(conn: &mut Conn, want: usize) -> Result<(), BodyError> {
-    let old = conn.buf.len();
-    let step = want.clamp(16 * 1024, 1024 * 1024);
-    conn.buf.resize(old + step, 0);
-    let r = conn.stream.read(&mut conn.buf[old..]);
-    conn.buf.truncate(old + *r.as_ref().unwrap_or(&0));
-    match r {
-        Ok(0) => Err(BodyError::Gone),
-        Ok(_) => Ok(()),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            Err(reject(408, "request body timed out").into())
+    /// Decodes a chunked body: `size[;ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF`.
+    fn chunked(&mut self, max: usize) -> Result<Vec<u8>, BodyError> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.line(MAX_CHUNK_LINE)?;
+            let size = line.split(|&b| b == b';').next().unwrap_or(&[]);
+            let size = std::str::from_utf8(size)
+                .ok()
+                .map(|s| s.trim_matches(|c| c == ' ' || c == '\t'))
+                .filter(|s| !s.is_empty() && s.len() <= 16)
+                .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|s| u64::from_str_radix(s, 16).ok())
+                .ok_or(reject(400, "invalid chunk size"))?;
+            if size == 0 {
+                // Trailers are read and dropped, bounded like a head.
+                let mut trailer_bytes = 0;
+                loop {
+                    let t = self.line(MAX_CHUNK_LINE)?;
+                    trailer_bytes += t.len() + 2;
+                    if t.is_empty() {
+                        return Ok(body);
+                    }
+                    if trailer_bytes > MAX_CHUNK_LINE * 4 {
+                        return Err(reject(431, "trailers too large").into());
+                    }
+                }
+            }
+            if size > (max - body.len()) as u64 {
+                return Err(reject(413, "request body too large").into());
+            }
+            let size = size as usize;
+            while self.buf.len() < size + 2 {
+                self.fill(size + 2 - self.buf.len())?;
+            }
+            if &self.buf[size..size + 2] != b"\r\n" {
+                return Err(reject(400, "chunk not followed by CRLF").into());
+            }
+            body.extend_from_slice(&self.buf[..size]);
+            self.buf.drain(..size + 2);
         }
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-        Err(_) => Err(BodyError::Gone),
+    }
+
+    /// Takes one CRLF-terminated line (without the CRLF) off the buffer.
+    fn line(&mut self, max: usize) -> Result<Vec<u8>, BodyError> {
+        let mut scanned = 0;
+        loop {
+            if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
+                let end = scanned + i;
+                if end == 0 || self.buf[end - 1] != b'\r' {
+                    return Err(reject(400, "bare LF in chunked body").into());
+                }
+                let line = self.buf[..end - 1].to_vec();
+                self.buf.drain(..=end);
+                return Ok(line);
+            }
+            scanned = self.buf.len();
+            if scanned > max {
+                return Err(reject(400, "chunk line too long").into());
+            }
+            self.fill(1)?;
+        }
+    }
+
+    /// Reads at least one more byte into the buffer (up to `want`, 16 KiB to 1 MiB at a time).
+    fn fill(&mut self, want: usize) -> Result<(), BodyError> {
+        let old = self.buf.len();
+        let step = want.clamp(16 * 1024, 1024 * 1024);
+        self.buf.resize(old + step, 0);
+        let r = self.src.read(&mut self.buf[old..]);
+        self.buf.truncate(old + *r.as_ref().unwrap_or(&0));
+        match r {
+            Ok(0) => Err(BodyError::Gone),
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(reject(408, "request body timed out").into())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(_) => Err(BodyError::Gone),
+        }
     }
 }
 

@@ -29,6 +29,8 @@
 pub mod client;
 pub mod config;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 mod http;
 mod lifecycle;
 mod logging;

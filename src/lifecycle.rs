@@ -17,9 +17,10 @@
 //! Rules, in the order they are enforced below:
 //! - The initializer runs at most once at a time; callers that arrive while it runs wait for that run
 //!   and share its result. After success it never runs again.
-//! - An invocation is admitted (counted in flight) before it waits for initialization, so a drain
-//!   waits for it too. Once stopping, nothing new is admitted.
-//! - Stopping waits for in-flight invocations and a running initializer, up to the drain limit, then
+//! - Invocations and /initialize calls are admitted (counted in flight) before they wait for
+//!   initialization, so a drain waits for them and for the initializer they run. Once stopping,
+//!   nothing new is admitted.
+//! - Stopping waits for in-flight calls, up to the drain limit, then
 //!   runs the pre-stop hook exactly once, and only if initialization had succeeded. Later stop requests
 //!   wait for that run and get its result.
 
@@ -179,7 +180,7 @@ impl<S> Lifecycle<S> {
         }
         st.pre_stop = PreStop::Running;
         let deadline = Instant::now() + drain;
-        while st.in_flight > 0 || matches!(st.init, Init::Initializing) {
+        while st.in_flight > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 log::warn!(

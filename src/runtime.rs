@@ -121,10 +121,15 @@ where
 {
     fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Response)) {
         match call {
-            Call::Initialize => reply(match self.lifecycle.ready(ctx) {
-                Ok(_) => ok(Response::new(200)),
-                Err(e) => init_failure(&e),
-            }),
+            Call::Initialize => {
+                let Ok(_in_flight) = self.lifecycle.admit() else {
+                    return reply(stopping());
+                };
+                reply(match self.lifecycle.ready(ctx) {
+                    Ok(_) => ok(Response::new(200)),
+                    Err(e) => init_failure(&e),
+                });
+            }
             Call::PreStop => {
                 fc_line("PreStop Start", &ctx.request_id);
                 let result = self.lifecycle.stop(ctx, self.drain);
@@ -139,8 +144,7 @@ where
             }
             Call::Invoke(kind) => {
                 let Ok(_in_flight) = self.lifecycle.admit() else {
-                    let e = Error::typed("InstanceStopping", "the instance is stopping");
-                    return reply(failed(503, &e));
+                    return reply(stopping());
                 };
                 fc_line("Invoke Start", &ctx.request_id);
                 let resp = match self.lifecycle.ready(ctx) {
@@ -195,6 +199,14 @@ fn failed(status: u16, e: &Error) -> Response {
 /// Retryable: 404, the platform retries the initializer. Fatal: 500, it restarts the instance.
 fn init_failure(e: &InitError) -> Response {
     failed(if e.is_fatal() { 500 } else { 404 }, e.error())
+}
+
+/// After pre-stop began: 503, `errorType` `InstanceStopping`.
+fn stopping() -> Response {
+    failed(
+        503,
+        &Error::typed("InstanceStopping", "the instance is stopping"),
+    )
 }
 
 fn hook_response(result: Result<(), Error>) -> Response {
