@@ -64,6 +64,16 @@ impl<J: Send + 'static> Pool<J> {
         self.wake.notify_one();
     }
 
+    /// True if jobs wait for a free worker.
+    pub(crate) fn has_queued_jobs(&self) -> bool {
+        !self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .jobs
+            .is_empty()
+    }
+
     fn worker(&self) {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         loop {

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
@@ -26,6 +26,21 @@ pub(crate) trait Service: Send + Sync + 'static {
     fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Response));
     /// The signal path: stop admitting, drain, run pre-stop once if it has not run.
     fn shutdown(&self);
+}
+
+/// How long a worker waits on a keep-alive connection for the next request before handing the
+/// connection back to the main thread. Back-to-back requests then cost no thread hand-off; an idle
+/// connection holds a worker no longer than this, and not at all while other connections wait.
+const KEEP_ALIVE_WAIT: Duration = Duration::from_millis(1);
+
+/// How a request ended for its connection.
+enum Outcome {
+    /// Answered; the connection stays open.
+    KeepAlive,
+    /// Closed (answered with `Connection: close`, failed, or the client went away).
+    Close,
+    /// Rejected: the main thread lingers on it, then closes it.
+    Linger,
 }
 
 /// Work for a worker or the control thread.
@@ -46,6 +61,8 @@ struct Shared {
     waker: UnixStream,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
     stopping: AtomicBool,
+    /// The worker pool, to know whether connections wait for a worker.
+    workers: OnceLock<Arc<Pool<Job>>>,
 }
 
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
@@ -73,9 +90,11 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
         returned: Mutex::new(Vec::new()),
         waker,
         stopping: AtomicBool::new(false),
+        workers: OnceLock::new(),
     });
     let s = shared.clone();
     let workers = Pool::new("tinyfc-worker", shared.config.workers, move |j| s.run(j));
+    let _ = shared.workers.set(workers.clone());
     let s = shared.clone();
     let control = Pool::new("tinyfc-control", 1, move |j| s.run(j));
 
@@ -342,19 +361,38 @@ impl Shared {
         }
     }
 
-    /// Serves one request on a worker: body, call, answer; then hands the connection back.
-    fn serve(&self, mut conn: Conn, head: Head) {
-        let arrived = conn.head_started.unwrap_or_else(Instant::now);
+    /// Serves requests on a worker: this one, then the next ones on the same connection while they
+    /// follow quickly (see [`KEEP_ALIVE_WAIT`]); then hands the connection back to the main thread.
+    fn serve(&self, mut conn: Conn, mut head: Head) {
         if conn.stream.set_nonblocking(false).is_err() {
             return;
         }
-        let body = match http::read_body(&mut conn, &head, self.config.max_body_bytes) {
+        loop {
+            match self.serve_one(&mut conn, head) {
+                Outcome::Close => return,
+                Outcome::Linger => return self.hand_back(conn),
+                Outcome::KeepAlive => {}
+            }
+            let now = Instant::now();
+            conn.idle_since = now;
+            conn.head_started = (!conn.buf.is_empty()).then_some(now);
+            match self.next_request(&mut conn) {
+                Some(next) => head = next,
+                None => return self.hand_back(conn),
+            }
+        }
+    }
+
+    /// Body, call, answer.
+    fn serve_one(&self, conn: &mut Conn, head: Head) -> Outcome {
+        let arrived = conn.head_started.unwrap_or_else(Instant::now);
+        let body = match http::read_body(conn, &head, self.config.max_body_bytes) {
             Ok(body) => body,
             Err(BodyError::Reject(r)) => {
-                http::reject_and_close(&mut conn, &r);
-                return self.hand_back(conn);
+                http::reject_and_close(conn, &r);
+                return Outcome::Linger;
             }
-            Err(BodyError::Gone) => return, // never run an invocation with a truncated body
+            Err(BodyError::Gone) => return Outcome::Close, // never run a truncated invocation
         };
         let call = Call::of(
             crate::protocol::find(&head.headers, "x-fc-control-path"),
@@ -391,10 +429,40 @@ impl Shared {
             written = http::write_response(&mut conn.stream, &resp, keep_alive, head_only).is_ok();
         });
         if written && keep_alive && !self.stopping.load(Ordering::SeqCst) {
-            let now = Instant::now();
-            conn.idle_since = now;
-            conn.head_started = (!conn.buf.is_empty()).then_some(now);
-            self.hand_back(conn);
+            Outcome::KeepAlive
+        } else {
+            Outcome::Close
+        }
+    }
+
+    /// The next invocation on this connection if its head is already buffered or arrives within
+    /// [`KEEP_ALIVE_WAIT`], and no other connection is waiting for a worker. Anything else (a
+    /// control call, a bad or partial head, a closed connection) is left to the main thread.
+    fn next_request(&self, conn: &mut Conn) -> Option<Head> {
+        let deadline = Instant::now() + KEEP_ALIVE_WAIT;
+        loop {
+            match http::parse_head(&conn.buf, self.config.max_header_bytes) {
+                Ok(Some(head)) => {
+                    let control = crate::protocol::find(&head.headers, "x-fc-control-path");
+                    return matches!(Call::of(control, &head.path), Call::Invoke(_))
+                        .then_some(head);
+                }
+                Ok(None) => {}
+                Err(_) => return None,
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let busy = self.workers.get().is_some_and(|w| w.has_queued_jobs());
+            if left.is_zero() || busy || !wait_readable(&conn.stream, left) {
+                return None;
+            }
+            let mut chunk = [0u8; 8192];
+            match conn.stream.read(&mut chunk) {
+                Ok(n) if n > 0 => {
+                    conn.buf.extend_from_slice(&chunk[..n]);
+                    conn.head_started.get_or_insert_with(Instant::now);
+                }
+                _ => return None, // closed or failed: the main thread sees it too and drops it
+            }
         }
     }
 
@@ -458,6 +526,14 @@ fn prepare(stream: &TcpStream, c: &Config) -> io::Result<()> {
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(c.header_timeout))?;
     stream.set_write_timeout(Some(c.header_timeout))
+}
+
+/// Waits up to `timeout` for `stream` to become readable (or closed).
+fn wait_readable(stream: &TcpStream, timeout: Duration) -> bool {
+    let mut fd = pollfd(stream.as_raw_fd());
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut fd, 1, ms) > 0 }
 }
 
 fn pollfd(fd: i32) -> libc::pollfd {
