@@ -21,8 +21,8 @@
 //! ```
 //!
 //! Modules: [`config`] (environment), `http` (the connection layer), `pool` (workers), `lifecycle`
-//! (the state machine), [`protocol`] (context, request, response), [`error`], `logging`, `server`
-//! (accept/poll loop), and [`client`] (a small HTTP client for tools and tests).
+//! (the state machine), [`protocol`] (context, request, response), [`error`], `logging`, `poller`
+//! (the main thread's accept/poll loop), `server` (serving a request on a worker), and [`client`] (a small HTTP client for tools and tests).
 
 #![warn(missing_docs)]
 
@@ -34,6 +34,7 @@ mod fuzz;
 mod http;
 mod lifecycle;
 mod logging;
+mod poller;
 mod pool;
 pub mod protocol;
 mod runtime;

@@ -1,23 +1,21 @@
-//! The server: one main thread accepts connections and parks idle ones in poll(2) until a complete
-//! request head has arrived; then a worker (or, for /pre-stop and /pre-freeze, the dedicated control
-//! thread) reads the body, calls the function, writes the answer and hands the connection back.
+//! The server: the main thread (`poller.rs`) parks connections until a complete request head has
+//! arrived; then a worker (or, for /pre-stop and /pre-freeze, the dedicated control thread) reads
+//! the body, calls the function, writes the answer and hands the connection back (this file).
 //! So an idle or slow connection holds no thread, and threads stay bounded: main + control + workers.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::http::{self, BodyError, Conn, Head, Reject};
+use crate::http::{self, BodyError, Conn, Head};
+use crate::poller::{self, pollfd, MainLoop};
 use crate::pool::Pool;
 use crate::protocol::{Call, Context, Kind, Request, Response};
-
-/// How long a rejected connection may linger, reading and dropping input, before it is closed.
-const LINGER: Duration = Duration::from_secs(2);
 
 /// What the server calls: the function with its lifecycle (see `runtime.rs`).
 pub(crate) trait Service: Send + Sync + 'static {
@@ -44,7 +42,7 @@ enum Outcome {
 }
 
 /// Work for a worker or the control thread.
-enum Job {
+pub(crate) enum Job {
     /// A connection whose buffer starts with a complete request head.
     Request(Conn, Head),
     /// A signal arrived: drain, pre-stop, exit 0.
@@ -52,38 +50,25 @@ enum Job {
 }
 
 /// What the threads share.
-struct Shared {
-    config: Config,
+pub(crate) struct Shared {
+    pub(crate) config: Config,
     service: Arc<dyn Service>,
     /// Connections that workers hand back to the main thread for parking.
-    returned: Mutex<Vec<Conn>>,
+    pub(crate) returned: Mutex<Vec<Conn>>,
     /// Written to wake the main thread's poll.
     waker: UnixStream,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
-    stopping: AtomicBool,
+    pub(crate) stopping: AtomicBool,
     /// The worker pool, to know whether connections wait for a worker.
     workers: OnceLock<Arc<Pool<Job>>>,
 }
 
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
 pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()> {
-    raise_fd_limit();
+    poller::raise_fd_limit();
     let listener = TcpListener::bind(("0.0.0.0", config.port))?;
-    listener.set_nonblocking(true)?;
-
-    // Signals arrive as bytes on a socket the poll loop watches; `signo` says which.
-    let (signal_rx, signal_tx) = UnixStream::pair()?;
-    signal_rx.set_nonblocking(true)?;
-    signal_tx.set_nonblocking(true)?;
-    let signo = Arc::new(AtomicUsize::new(0));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register_usize(sig, signo.clone(), sig as usize)?;
-        signal_hook::low_level::pipe::register(sig, signal_tx.try_clone()?)?;
-    }
     let (wake_rx, waker) = UnixStream::pair()?;
-    wake_rx.set_nonblocking(true)?;
     waker.set_nonblocking(true)?;
-
     let shared = Arc::new(Shared {
         config,
         service,
@@ -99,257 +84,13 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     let control = Pool::new("tinyfc-control", 1, move |j| s.run(j));
 
     let port = listener.local_addr()?.port();
+    let mut main = MainLoop::new(listener, wake_rx, shared, workers, control)?;
     println!("tinyfc listening on 0.0.0.0:{port}");
-    let mut main = MainLoop {
-        shared,
-        workers,
-        control,
-        listener: Some(listener),
-        accept_paused_until: None,
-        signal_rx,
-        signo,
-        signals: 0,
-        wake_rx,
-        parked: Vec::new(),
-    };
     main.run()
 }
 
-/// The main thread's state.
-struct MainLoop {
-    shared: Arc<Shared>,
-    workers: Arc<Pool<Job>>,
-    control: Arc<Pool<Job>>,
-    /// None once a signal arrived: no new connections.
-    listener: Option<TcpListener>,
-    /// Set when accept ran out of file descriptors, to avoid spinning on a readable listener.
-    accept_paused_until: Option<Instant>,
-    signal_rx: UnixStream,
-    signo: Arc<AtomicUsize>,
-    signals: usize,
-    wake_rx: UnixStream,
-    /// Connections waiting for (the rest of) a request head.
-    parked: Vec<Conn>,
-}
-
-impl MainLoop {
-    fn run(&mut self) -> io::Result<()> {
-        let mut fds: Vec<libc::pollfd> = Vec::new();
-        loop {
-            let now = Instant::now();
-            let accepting =
-                self.listener.is_some() && self.accept_paused_until.is_none_or(|t| t <= now);
-            fds.clear();
-            let listen_fd = match (&self.listener, accepting) {
-                (Some(l), true) => l.as_raw_fd(),
-                _ => -1, // poll ignores negative descriptors
-            };
-            for fd in [
-                listen_fd,
-                self.signal_rx.as_raw_fd(),
-                self.wake_rx.as_raw_fd(),
-            ] {
-                fds.push(pollfd(fd));
-            }
-            fds.extend(self.parked.iter().map(|c| pollfd(c.stream.as_raw_fd())));
-
-            let timeout = self.poll_timeout(now);
-            // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()` pollfd structs.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            if fds[1].revents != 0 {
-                self.on_signal();
-            }
-            if fds[2].revents != 0 {
-                drain(&self.wake_rx);
-            }
-            self.serve_parked(&fds[3..]);
-            self.take_returned();
-            if fds[0].revents != 0 {
-                self.accept();
-            }
-        }
-    }
-
-    /// Milliseconds until the earliest head or idle deadline (-1: none).
-    fn poll_timeout(&self, now: Instant) -> i32 {
-        let c = &self.shared.config;
-        let mut next = self.accept_paused_until;
-        for conn in &self.parked {
-            let d = deadline(conn, c);
-            next = Some(next.map_or(d, |n| n.min(d)));
-        }
-        match next {
-            None => -1,
-            Some(t) => {
-                let ms = t.saturating_duration_since(now).as_micros().div_ceil(1000);
-                ms.min(i32::MAX as u128) as i32
-            }
-        }
-    }
-
-    /// Reads what parked connections sent; dispatches complete heads, answers bad ones, expires
-    /// the ones past their deadline.
-    fn serve_parked(&mut self, fds: &[libc::pollfd]) {
-        let now = Instant::now();
-        let parked = std::mem::take(&mut self.parked);
-        for (mut conn, fd) in parked.into_iter().zip(fds) {
-            if conn.closing.is_some() {
-                if (fd.revents == 0 || discard_available(&mut conn))
-                    && deadline(&conn, &self.shared.config) > now
-                {
-                    self.parked.push(conn);
-                }
-                continue;
-            }
-            if fd.revents != 0 && !read_available(&mut conn, self.shared.config.max_header_bytes) {
-                continue; // closed or failed: drop it
-            }
-            if !conn.buf.is_empty() {
-                conn.head_started.get_or_insert(now);
-            }
-            self.advance(conn, now);
-        }
-    }
-
-    /// Takes back connections the workers finished with (their buffers may hold the next request).
-    fn take_returned(&mut self) {
-        let returned = std::mem::take(&mut *lock(&self.shared.returned));
-        let now = Instant::now();
-        for conn in returned {
-            if conn.stream.set_nonblocking(true).is_ok() {
-                self.advance(conn, now);
-            }
-        }
-    }
-
-    /// Dispatches the connection if its head is complete, else parks or expires it.
-    fn advance(&mut self, conn: Conn, now: Instant) {
-        let c = &self.shared.config;
-        if conn.closing.is_some() {
-            return self.parked.push(conn); // a worker rejected the request: linger here
-        }
-        match http::parse_head(&conn.buf, c.max_header_bytes) {
-            Ok(Some(head)) => self.dispatch(conn, head),
-            Err(r) => self.reject(conn, &r),
-            Ok(None) if deadline(&conn, c) > now => self.parked.push(conn),
-            Ok(None) if conn.head_started.is_some() => {
-                let timed_out = Reject {
-                    status: 408,
-                    message: "request head timed out",
-                };
-                self.reject(conn, &timed_out);
-            }
-            Ok(None) => {} // idle past the idle timeout: close quietly
-        }
-    }
-
-    /// Answers `r`, then parks the connection to linger until the client closes.
-    fn reject(&mut self, mut conn: Conn, r: &Reject) {
-        http::reject_and_close(&mut conn, r);
-        self.parked.push(conn);
-    }
-
-    fn dispatch(&mut self, conn: Conn, head: Head) {
-        let control_path = crate::protocol::find(&head.headers, "x-fc-control-path");
-        match Call::of(control_path, &head.path) {
-            Call::PreStop | Call::PreFreeze => self.control.submit(Job::Request(conn, head)),
-            _ => self.workers.submit(Job::Request(conn, head)),
-        }
-    }
-
-    fn accept(&mut self) {
-        self.accept_paused_until = None;
-        loop {
-            let accepted = match &self.listener {
-                Some(listener) => listener.accept(),
-                None => return,
-            };
-            match accepted {
-                Ok((stream, _)) => {
-                    if prepare(&stream, &self.shared.config).is_err() {
-                        continue;
-                    }
-                    let mut conn = Conn::new(stream);
-                    if http::open_connections() > self.shared.config.max_connections
-                        && !self.evict_idle()
-                    {
-                        let busy = Reject {
-                            status: 503,
-                            message: "too many connections",
-                        };
-                        http::reject_and_close(&mut conn, &busy);
-                        continue; // no room to linger: close now
-                    }
-                    // The request often arrives with the connection: read it now, saving a poll.
-                    let now = Instant::now();
-                    if read_available(&mut conn, self.shared.config.max_header_bytes) {
-                        if !conn.buf.is_empty() {
-                            conn.head_started = Some(now);
-                        }
-                        self.advance(conn, now);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED)) => {}
-                Err(e) => {
-                    // Out of descriptors or memory: back off rather than spin on the listener.
-                    log::warn!("accept failed: {e}");
-                    self.accept_paused_until = Some(Instant::now() + Duration::from_millis(100));
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Closes the longest-idle parked connection; false if none is idle.
-    fn evict_idle(&mut self) -> bool {
-        let oldest = self
-            .parked
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.buf.is_empty())
-            .min_by_key(|(_, c)| c.idle_since)
-            .map(|(i, _)| i);
-        match oldest {
-            Some(i) => {
-                self.parked.swap_remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn on_signal(&mut self) {
-        let mut buf = [0u8; 64];
-        let n = (&self.signal_rx).read(&mut buf).unwrap_or(0);
-        if n == 0 {
-            return;
-        }
-        self.signals += n;
-        if self.signals > 1 {
-            // A second signal: stop now.
-            let code = 128 + self.signo.load(Ordering::SeqCst) as i32;
-            log::warn!("second signal: exiting at once");
-            let _ = io::stdout().flush();
-            std::process::exit(code);
-        }
-        log::info!("signal received: draining");
-        self.listener = None;
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        self.control.submit(Job::Shutdown);
-    }
-}
-
 impl Shared {
-    fn run(&self, job: Job) {
+    pub(crate) fn run(&self, job: Job) {
         match job {
             Job::Request(conn, head) => self.serve(conn, head),
             Job::Shutdown => {
@@ -473,61 +214,6 @@ impl Shared {
     }
 }
 
-/// The instant a parked connection expires: head deadline while a request is arriving, idle
-/// deadline otherwise.
-fn deadline(conn: &Conn, c: &Config) -> Instant {
-    if let Some(t) = conn.closing {
-        return t + LINGER;
-    }
-    match conn.head_started {
-        Some(t) => t + c.header_timeout,
-        None => conn.idle_since + c.idle_timeout,
-    }
-}
-
-/// Reads what is available without blocking, keeping at most `max_head + 1` bytes buffered (one
-/// more than a head may have, enough to know it is too large). False: closed or failed.
-fn read_available(conn: &mut Conn, max_head: usize) -> bool {
-    let mut chunk = [0u8; 8192];
-    loop {
-        let room = (max_head + 1).saturating_sub(conn.buf.len());
-        if room == 0 {
-            return true;
-        }
-        let want = room.min(chunk.len());
-        match conn.stream.read(&mut chunk[..want]) {
-            Ok(0) => return false,
-            Ok(n) => conn.buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
-}
-
-/// Reads and drops what a closing connection sends. False once the client has closed.
-fn discard_available(conn: &mut Conn) -> bool {
-    let mut chunk = [0u8; 8192];
-    loop {
-        match conn.stream.read(&mut chunk) {
-            Ok(0) => return false,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
-}
-
-/// Per-connection socket settings, once at accept: the timeouts apply to workers' blocking I/O
-/// (a stalled body read answers 408; a client that stops reading its answer is cut off).
-fn prepare(stream: &TcpStream, c: &Config) -> io::Result<()> {
-    stream.set_nonblocking(true)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(c.header_timeout))?;
-    stream.set_write_timeout(Some(c.header_timeout))
-}
-
 /// Waits up to `timeout` for `stream` to become readable (or closed).
 fn wait_readable(stream: &TcpStream, timeout: Duration) -> bool {
     let mut fd = pollfd(stream.as_raw_fd());
@@ -536,34 +222,6 @@ fn wait_readable(stream: &TcpStream, timeout: Duration) -> bool {
     unsafe { libc::poll(&mut fd, 1, ms) > 0 }
 }
 
-fn pollfd(fd: i32) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
-}
-
-fn drain(s: &UnixStream) {
-    let mut buf = [0u8; 256];
-    while matches!((&*s).read(&mut buf), Ok(n) if n > 0) {}
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Lets the process hold as many connections as its hard descriptor limit allows.
-fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
 }
