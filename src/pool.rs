@@ -49,19 +49,34 @@ impl<J: Send + 'static> Pool<J> {
     pub(crate) fn submit(self: &Arc<Self>, job: J) {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         q.jobs.push_back(job);
-        if q.jobs.len() > q.idle && q.started < self.max {
-            let pool = self.clone();
-            let spawned = thread::Builder::new()
-                .name(self.name.to_string())
-                .spawn(move || pool.worker());
-            match spawned {
-                Ok(_) => q.started += 1,
-                // Out of threads: the queued job waits for a running worker.
-                Err(e) => log::error!("cannot start a {} thread: {e}", self.name),
-            }
+        if q.jobs.len() > q.idle {
+            self.start_worker(&mut q);
         }
         drop(q);
         self.wake.notify_one();
+    }
+
+    /// Starts one worker ahead of the first job, so the first request does not wait for a thread.
+    pub(crate) fn prestart(self: &Arc<Self>) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if q.started == 0 {
+            self.start_worker(&mut q);
+        }
+    }
+
+    fn start_worker(self: &Arc<Self>, q: &mut Queue<J>) {
+        if q.started >= self.max {
+            return;
+        }
+        let pool = self.clone();
+        let spawned = thread::Builder::new()
+            .name(self.name.to_string())
+            .spawn(move || pool.worker());
+        match spawned {
+            Ok(_) => q.started += 1,
+            // Out of threads: the queued job waits for a running worker.
+            Err(e) => log::error!("cannot start a {} thread: {e}", self.name),
+        }
     }
 
     /// True if jobs wait for a free worker.

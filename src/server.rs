@@ -84,8 +84,10 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     let control = Pool::new("tinyfc-control", 1, move |j| s.run(j));
 
     let port = listener.local_addr()?.port();
-    let mut main = MainLoop::new(listener, wake_rx, shared, workers, control)?;
+    let mut main = MainLoop::new(listener, wake_rx, shared, workers.clone(), control)?;
     println!("tinyfc listening on 0.0.0.0:{port}");
+    // Started after listening, so it overlaps the platform's connect instead of delaying either.
+    workers.prestart();
     main.run()
 }
 
