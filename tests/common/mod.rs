@@ -1,0 +1,274 @@
+//! Test harness: starts an example binary as a function instance on a free port and talks to it
+//! over real sockets.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use tinyfc::client::{Connection, Response};
+
+/// Generous bound that only catches hangs.
+pub const HANG: Duration = Duration::from_secs(20);
+
+/// A running example binary.
+pub struct Function {
+    child: Child,
+    pub port: u16,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+/// The path of a built example (`cargo test` builds examples next to the test binaries).
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps/..
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo test` (it builds examples)",
+        path.display()
+    );
+    path
+}
+
+impl Function {
+    /// Starts examples/<name> with FC_SERVER_PORT=0 and `env`; waits for its listening line.
+    pub fn start(name: &str, env: &[(&str, &str)]) -> Function {
+        let mut cmd = Command::new(example(name));
+        cmd.env("FC_SERVER_PORT", "0").env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = stdout.clone();
+        let pipe = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(p) = line.strip_prefix("tinyfc listening on 0.0.0.0:") {
+                    let _ = tx.send(p.trim().parse::<u16>().unwrap());
+                }
+                let mut o = out.lock().unwrap();
+                o.push_str(&line);
+                o.push('\n');
+            }
+        });
+        let err = stderr.clone();
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                err.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let port = rx
+            .recv_timeout(HANG)
+            .expect("the function never printed its listening line");
+        Function {
+            child,
+            port,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A new keep-alive connection.
+    pub fn connect(&self) -> Connection {
+        Connection::connect(self.addr(), HANG).unwrap()
+    }
+
+    /// A raw socket, for malformed requests.
+    pub fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr()).unwrap();
+        s.set_read_timeout(Some(HANG)).unwrap();
+        s
+    }
+
+    /// One request on a fresh connection.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        self.connect().request(method, path, headers, body).unwrap()
+    }
+
+    /// An HTTP invocation (`x-fc-control-path: /http-invoke`).
+    pub fn http(&self, method: &str, path: &str) -> Response {
+        self.request(method, path, &[("x-fc-control-path", "/http-invoke")], b"")
+    }
+
+    /// An event invocation (POST /invoke) with a request id.
+    pub fn invoke(&self, request_id: &str, event: &[u8]) -> Response {
+        let h = [
+            ("x-fc-request-id", request_id),
+            ("x-fc-control-path", "/invoke"),
+        ];
+        self.request("POST", "/invoke", &h, event)
+    }
+
+    /// POST /initialize with a request id.
+    pub fn initialize(&self, request_id: &str) -> Response {
+        let h = [
+            ("x-fc-request-id", request_id),
+            ("x-fc-control-path", "/initialize"),
+        ];
+        self.request("POST", "/initialize", &h, b"")
+    }
+
+    /// GET /pre-stop with a request id.
+    pub fn pre_stop(&self, request_id: &str) -> Response {
+        let h = [
+            ("x-fc-request-id", request_id),
+            ("x-fc-control-path", "/pre-stop"),
+        ];
+        self.request("GET", "/pre-stop", &h, b"")
+    }
+
+    /// The probe's counters: (init_runs, invocations, prestop_runs).
+    pub fn state(&self) -> (u64, u64, u64) {
+        let r = self.http("GET", "/state");
+        assert_eq!(r.status, 200, "/state failed: {}", r.text());
+        let t = r.text();
+        let field = |k: &str| -> u64 {
+            let at = t.find(&format!("\"{k}\":")).unwrap() + k.len() + 3;
+            t[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect::<String>()
+                .parse()
+                .unwrap()
+        };
+        (
+            field("init_runs"),
+            field("invocations"),
+            field("prestop_runs"),
+        )
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stdout contains `needle`.
+    pub fn wait_stdout(&self, needle: &str) -> bool {
+        let until = Instant::now() + HANG;
+        while Instant::now() < until {
+            if self.stdout().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Waits for the process to exit (None if it is still running after `limit`).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(50)); // let the readers drain the pipes
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// A field of /proc/<pid>/status, e.g. "Threads" or "VmRSS" (kB).
+    pub fn proc_status(&self, key: &str) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = s
+            .lines()
+            .find(|l| l.starts_with(&format!("{key}:")))
+            .unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    pub fn threads(&self) -> u64 {
+        self.proc_status("Threads")
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `bytes` on a raw socket and reads until the server closes it (or HANG).
+pub fn send_raw(f: &Function, bytes: &[u8]) -> String {
+    let mut s = f.raw();
+    let _ = s.write_all(bytes);
+    read_to_close(&mut s)
+}
+
+/// Reads until EOF, a reset, or HANG; returns what arrived as text.
+pub fn read_to_close(s: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status code of the first response in `text` (0 if none).
+pub fn status_of(text: &str) -> u16 {
+    text.strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Asserts the function still answers a well-formed request on a new connection.
+pub fn assert_still_serving(f: &Function) {
+    let r = f.http("GET", "/still-alive");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "hello");
+}
+
+/// Counts occurrences of `needle` in `hay`.
+pub fn count(hay: &str, needle: &str) -> usize {
+    hay.matches(needle).count()
+}

@@ -1,0 +1,257 @@
+//! The lifecycle state machine, driven over sockets against the probe example.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn platform_initialize_runs_the_initializer_before_the_first_invocation() {
+    let f = Function::start("probe", &[]);
+    let r = f.initialize("init-1");
+    assert_eq!((r.status, r.header("x-fc-status")), (200, Some("200")));
+    assert!(f.wait_stdout("FC Initialize Start RequestId: init-1"));
+    assert!(f.wait_stdout("FC Initialize End RequestId: init-1"));
+    assert_eq!(f.invoke("inv-1", b"{}").status, 200);
+    assert_eq!(f.state(), (1, 1, 0));
+}
+
+#[test]
+fn first_invocation_runs_the_initializer_when_the_platform_never_calls_initialize() {
+    let f = Function::start("probe", &[("PROBE_INIT_MS", "100")]);
+    let r = f.invoke("lazy-1", b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "hello");
+    assert!(f.wait_stdout("FC Invoke End RequestId: lazy-1"));
+    let out = f.stdout();
+    let invoke_start = out.find("FC Invoke Start RequestId: lazy-1").unwrap();
+    let init_start = out.find("FC Initialize Start RequestId: lazy-1").unwrap();
+    let init_end = out.find("FC Initialize End RequestId: lazy-1").unwrap();
+    let invoke_end = out.find("FC Invoke End RequestId: lazy-1").unwrap();
+    assert!(invoke_start < init_start && init_start < init_end && init_end < invoke_end);
+    assert_eq!(f.state(), (1, 1, 0));
+}
+
+#[test]
+fn concurrent_initialize_calls_and_invocations_share_exactly_one_initializer_run() {
+    let f = Function::start("probe", &[("PROBE_INIT_MS", "400")]);
+    let f = &f;
+    thread::scope(|s| {
+        let mut calls = Vec::new();
+        for i in 0..4 {
+            calls.push(s.spawn(move || f.initialize(&format!("init-{i}")).status));
+        }
+        for i in 0..8 {
+            calls.push(s.spawn(move || f.invoke(&format!("inv-{i}"), b"").status));
+        }
+        for c in calls {
+            assert_eq!(c.join().unwrap(), 200);
+        }
+    });
+    assert_eq!(f.state(), (1, 8, 0));
+    assert!(f.wait_stdout("FC Initialize End"));
+    assert_eq!(count(&f.stdout(), "FC Initialize Start"), 1);
+}
+
+#[test]
+fn initialize_after_success_answers_200_without_running_again() {
+    let f = Function::start("probe", &[]);
+    assert_eq!(f.initialize("a").status, 200);
+    assert_eq!(f.initialize("b").status, 200);
+    assert_eq!(f.state().0, 1);
+}
+
+#[test]
+fn retryable_initializer_failure_answers_404_and_the_next_initialize_retries() {
+    let f = Function::start("probe", &[("PROBE_INIT_FAIL", "retry:2")]);
+    for attempt in 1..=2 {
+        let r = f.initialize(&format!("try-{attempt}"));
+        assert_eq!((r.status, r.header("x-fc-status")), (404, Some("404")));
+        let body = r.text();
+        assert!(body.contains(r#""errorType":"ProbeRetry""#), "{body}");
+        assert!(body.contains(&format!("probe retry {attempt}/2")), "{body}");
+        assert!(body.contains(r#""stackTrace":["#), "{body}");
+    }
+    assert_eq!(f.initialize("try-3").status, 200);
+    assert_eq!(f.state().0, 3);
+}
+
+#[test]
+fn retryable_failure_on_the_lazy_path_fails_that_invocation_and_the_next_one_retries() {
+    let f = Function::start("probe", &[("PROBE_INIT_FAIL", "retry:1")]);
+    let r = f.invoke("first", b"");
+    assert_eq!((r.status, r.header("x-fc-status")), (404, Some("404")));
+    assert!(r.text().contains("ProbeRetry"));
+    assert_eq!(f.invoke("second", b"").status, 200);
+    assert_eq!(f.state(), (2, 1, 0));
+}
+
+#[test]
+fn fatal_initializer_failure_answers_500_and_every_invocation_fails_without_the_handler() {
+    let f = Function::start("probe", &[("PROBE_INIT_FAIL", "fatal")]);
+    let r = f.initialize("init");
+    assert_eq!((r.status, r.header("x-fc-status")), (500, Some("404")));
+    assert!(r.text().contains(r#""errorType":"ProbeFatal""#));
+    for path in ["/invoke", "/state", "/echo"] {
+        let r = f.request("POST", path, &[], b"x");
+        assert_eq!(
+            (r.status, r.header("x-fc-status")),
+            (500, Some("404")),
+            "{path}"
+        );
+        assert!(r.text().contains("probe fatal"), "{path}: {}", r.text());
+    }
+    assert_eq!(f.initialize("again").status, 500);
+    assert!(f.wait_stdout("FC Invoke End"));
+    // The failure is sticky: the initializer never ran again.
+    assert_eq!(count(&f.stdout(), "FC Initialize Start"), 1);
+}
+
+#[test]
+fn panicking_initializer_answers_500_with_the_panic_message() {
+    let f = Function::start("probe", &[("PROBE_INIT_FAIL", "panic")]);
+    let r = f.initialize("init");
+    assert_eq!((r.status, r.header("x-fc-status")), (500, Some("404")));
+    let body = r.text();
+    assert!(body.contains(r#""errorType":"Panic""#), "{body}");
+    assert!(body.contains("probe init panic"), "{body}");
+    assert_eq!(f.invoke("after", b"").status, 500);
+}
+
+#[test]
+fn pre_stop_waits_for_in_flight_invocations_then_runs_the_hook_once() {
+    let f = Function::start("probe", &[("TINYFC_DRAIN_MS", "10000")]);
+    assert_eq!(f.initialize("init").status, 200);
+    let f = &f;
+    thread::scope(|s| {
+        let slow = s.spawn(move || (f.http("GET", "/sleep/700"), Instant::now()));
+        thread::sleep(Duration::from_millis(150));
+        let r = f.pre_stop("stop-1");
+        let stop_answered = Instant::now();
+        assert_eq!((r.status, r.header("x-fc-status")), (200, Some("200")));
+        let (slow, slow_answered) = slow.join().unwrap();
+        assert_eq!(slow.status, 200, "the in-flight invocation completed");
+        assert!(
+            slow_answered <= stop_answered,
+            "pre-stop answered before the drain"
+        );
+    });
+    assert!(f.wait_stdout("probe: pre-stop after 1 invocations"));
+    assert!(f.wait_stdout("FC PreStop Start RequestId: stop-1"));
+    assert!(f.wait_stdout("FC PreStop End RequestId: stop-1"));
+    assert_eq!(f.pre_stop("stop-2").status, 200);
+    assert!(f.wait_stdout("FC PreStop End RequestId: stop-2"));
+    assert_eq!(count(&f.stdout(), "probe: pre-stop after"), 1);
+}
+
+#[test]
+fn invocations_after_pre_stop_answer_503_instance_stopping() {
+    let f = Function::start("probe", &[]);
+    assert_eq!(f.initialize("init").status, 200);
+    assert_eq!(f.pre_stop("stop").status, 200);
+    let r = f.invoke("late", b"");
+    assert_eq!((r.status, r.header("x-fc-status")), (503, Some("404")));
+    assert!(r.text().contains(r#""errorType":"InstanceStopping""#));
+}
+
+#[test]
+fn pre_stop_is_answered_while_every_worker_is_stuck_in_a_handler() {
+    let f = Function::start(
+        "probe",
+        &[("TINYFC_WORKERS", "2"), ("TINYFC_DRAIN_MS", "300")],
+    );
+    assert_eq!(f.initialize("init").status, 200);
+    let f = &f;
+    thread::scope(|s| {
+        let stuck: Vec<_> = (0..2)
+            .map(|_| s.spawn(move || f.http("GET", "/sleep/6000").status))
+            .collect();
+        thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        let r = f.pre_stop("stop");
+        assert_eq!(r.status, 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "pre-stop waited for the stuck handlers instead of the drain limit"
+        );
+        assert!(f.wait_stdout("probe: pre-stop after 2 invocations"));
+        for t in stuck {
+            assert_eq!(t.join().unwrap(), 200);
+        }
+    });
+}
+
+#[test]
+fn pre_stop_before_initialization_answers_200_and_skips_the_hook() {
+    let f = Function::start("probe", &[]);
+    assert_eq!(f.pre_stop("early").status, 200);
+    assert!(f.wait_stdout("FC PreStop End RequestId: early"));
+    assert!(!f.stdout().contains("probe: pre-stop"));
+}
+
+#[test]
+fn failing_pre_stop_hook_answers_404_with_the_error() {
+    let f = Function::start("probe", &[("PROBE_PRESTOP_FAIL", "1")]);
+    assert_eq!(f.initialize("init").status, 200);
+    let r = f.pre_stop("stop");
+    assert_eq!((r.status, r.header("x-fc-status")), (404, Some("404")));
+    assert!(r.text().contains(r#""errorType":"ProbePreStop""#));
+}
+
+#[test]
+fn pre_freeze_answers_200() {
+    let f = Function::start("probe", &[]);
+    let h = [("x-fc-control-path", "/pre-freeze")];
+    assert_eq!(f.request("GET", "/pre-freeze", &h, b"").status, 200);
+    assert_eq!(f.initialize("init").status, 200);
+    let r = f.request("GET", "/pre-freeze", &h, b"");
+    assert_eq!((r.status, r.header("x-fc-status")), (200, Some("200")));
+}
+
+#[test]
+fn sigterm_lets_the_in_flight_invocation_finish_runs_pre_stop_and_exits_0() {
+    let mut f = Function::start("probe", &[]);
+    assert_eq!(f.initialize("init").status, 200);
+    let mut conn = f.connect();
+    let slow = thread::spawn(move || conn.request("GET", "/sleep/600", &[], b"").unwrap());
+    thread::sleep(Duration::from_millis(150));
+    f.signal(libc::SIGTERM);
+    let r = slow.join().unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 600"));
+    let status = f.wait_exit(HANG).expect("no exit after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(f.wait_stdout("probe: pre-stop after 1 invocations"));
+}
+
+#[test]
+fn sigint_before_initialization_exits_0_without_the_hook() {
+    let mut f = Function::start("probe", &[]);
+    f.signal(libc::SIGINT);
+    assert_eq!(f.wait_exit(HANG).expect("no exit").code(), Some(0));
+    assert!(!f.stdout().contains("probe: pre-stop"));
+}
+
+#[test]
+fn sigterm_after_pre_stop_does_not_run_the_hook_again() {
+    let mut f = Function::start("probe", &[]);
+    assert_eq!(f.initialize("init").status, 200);
+    assert_eq!(f.pre_stop("stop").status, 200);
+    f.signal(libc::SIGTERM);
+    assert_eq!(f.wait_exit(HANG).expect("no exit").code(), Some(0));
+    assert_eq!(count(&f.stdout(), "probe: pre-stop after"), 1);
+}
+
+#[test]
+fn second_signal_exits_at_once_with_128_plus_signal() {
+    let mut f = Function::start("probe", &[("PROBE_PRESTOP_MS", "20000")]);
+    assert_eq!(f.initialize("init").status, 200);
+    f.signal(libc::SIGTERM);
+    thread::sleep(Duration::from_millis(300)); // the hook is now sleeping
+    f.signal(libc::SIGTERM);
+    let status = f
+        .wait_exit(Duration::from_secs(10))
+        .expect("second signal ignored");
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+}
