@@ -1,0 +1,185 @@
+//! Every limit and every malformed-request rule: the right status, that connection closed, and the
+//! function still serving others.
+
+mod common;
+
+use std::io::Write;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn limited() -> Function {
+    Function::start(
+        "probe",
+        &[
+            ("TINYFC_MAX_HEADER_BYTES", "4096"),
+            ("TINYFC_MAX_BODY_BYTES", "10000"),
+            ("TINYFC_HEADER_TIMEOUT_MS", "500"),
+            ("TINYFC_IDLE_TIMEOUT_MS", "500"),
+        ],
+    )
+}
+
+/// Sends `bytes`, expects `status` and a closed connection, then a healthy function.
+fn expect_rejected(f: &Function, bytes: &[u8], status: u16) {
+    let text = send_raw(f, bytes);
+    assert_eq!(status_of(&text), status, "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+    assert!(text.contains(r#""errorMessage""#), "{text}");
+    assert_still_serving(f);
+}
+
+#[test]
+fn head_over_the_header_limit_gets_431() {
+    let f = limited();
+    let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(5000));
+    expect_rejected(&f, big.as_bytes(), 431);
+}
+
+#[test]
+fn more_than_128_headers_get_431() {
+    let f = limited();
+    let mut req = String::from("GET / HTTP/1.1\r\n");
+    for i in 0..200 {
+        req.push_str(&format!("h{i}: v\r\n"));
+    }
+    req.push_str("\r\n");
+    expect_rejected(&f, req.as_bytes(), 431);
+}
+
+#[test]
+fn content_length_over_the_body_limit_gets_413_before_the_body_is_sent() {
+    let f = limited();
+    let mut s = f.raw();
+    // The body is never sent: the answer must come from the head alone.
+    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 10001\r\n\r\n")
+        .unwrap();
+    let text = read_to_close(&mut s);
+    assert_eq!(status_of(&text), 413, "{text}");
+    assert_eq!(f.state().1, 0, "no invocation ran");
+}
+
+#[test]
+fn chunked_body_growing_over_the_limit_gets_413() {
+    let f = limited();
+    let mut req = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        req.extend_from_slice(b"1000\r\n");
+        req.extend_from_slice(&[b'x'; 4096]);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    expect_rejected(&f, &req, 413);
+}
+
+#[test]
+fn body_at_the_limit_is_accepted() {
+    let f = limited();
+    let body = vec![b'y'; 10000];
+    let r = f.request("POST", "/echo", &[], &body);
+    assert_eq!((r.status, r.body.len()), (200, 10000));
+}
+
+#[test]
+fn head_not_complete_within_the_header_timeout_gets_408() {
+    let f = limited();
+    let mut s = f.raw();
+    let started = Instant::now();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: slow").unwrap();
+    let text = read_to_close(&mut s);
+    assert_eq!(status_of(&text), 408, "{text}");
+    assert!(started.elapsed() >= Duration::from_millis(450));
+    assert_still_serving(&f);
+}
+
+#[test]
+fn stalled_body_gets_408_and_runs_no_invocation() {
+    let f = limited();
+    let mut s = f.raw();
+    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly part")
+        .unwrap();
+    let text = read_to_close(&mut s);
+    assert_eq!(status_of(&text), 408, "{text}");
+    assert_eq!(f.state().1, 0);
+}
+
+#[test]
+fn body_cut_short_by_a_close_runs_no_invocation() {
+    let f = limited();
+    {
+        let mut s = f.raw();
+        s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\ntruncated")
+            .unwrap();
+    }
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(f.state().1, 0, "an invocation ran with a truncated body");
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let f = limited();
+    let mut conn = f.connect();
+    assert_eq!(conn.request("GET", "/a", &[], b"").unwrap().status, 200);
+    let started = Instant::now();
+    let mut s = conn.stream().try_clone().unwrap();
+    assert_eq!(read_to_close(&mut s), "", "closed without a response");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+}
+
+#[test]
+fn content_length_with_transfer_encoding_gets_400() {
+    let f = limited();
+    expect_rejected(
+        &f,
+        b"POST /echo HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    );
+}
+
+#[test]
+fn conflicting_content_lengths_get_400() {
+    let f = limited();
+    expect_rejected(
+        &f,
+        b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        400,
+    );
+}
+
+#[test]
+fn bad_chunk_size_gets_400() {
+    let f = limited();
+    let req = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n";
+    assert_eq!(status_of(&send_raw(&f, req)), 400);
+    assert_eq!(f.state().1, 0, "no invocation ran");
+    expect_rejected(&f, req, 400);
+}
+
+#[test]
+fn transfer_encoding_other_than_chunked_gets_501() {
+    let f = limited();
+    let req = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n";
+    expect_rejected(&f, req, 501);
+}
+
+#[test]
+fn malformed_request_line_gets_400() {
+    let f = limited();
+    expect_rejected(&f, b"NOT A REQUEST\r\n\r\n", 400);
+    expect_rejected(&f, b"GET /\x01 HTTP/1.1\r\n\r\n", 400);
+    expect_rejected(&f, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400);
+}
+
+#[test]
+fn threads_stay_bounded_with_many_open_connections() {
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "4")]);
+    let mut conns: Vec<_> = (0..300).map(|_| f.connect()).collect();
+    for c in conns.iter_mut().take(100) {
+        assert_eq!(c.request("GET", "/x", &[], b"").unwrap().status, 200);
+    }
+    // main + control (not started yet) + at most 4 workers
+    let threads = f.threads();
+    assert!(threads <= 4 + 2, "{threads} threads for 300 connections");
+    assert_still_serving(&f);
+}
