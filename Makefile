@@ -7,7 +7,7 @@ build:
 	$(CARGO) build --all-targets
 
 test:
-	$(CARGO) test --all-targets
+	$(CARGO) test
 
 lint:
 	$(CARGO) fmt --check
