@@ -43,6 +43,12 @@ impl Function {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Function::spawn(cmd, "tinyfc listening on 0.0.0.0:")
+    }
+
+    /// Starts `cmd` with stdout and stderr captured; waits for a stdout line containing `marker`
+    /// followed by the port to talk to.
+    pub fn spawn(mut cmd: Command, marker: &'static str) -> Function {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -57,8 +63,9 @@ impl Function {
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
-                if let Some(p) = line.strip_prefix("tinyfc listening on 0.0.0.0:") {
-                    let _ = tx.send(p.trim().parse::<u16>().unwrap());
+                if let Some(at) = line.find(marker) {
+                    let port = &line[at + marker.len()..];
+                    let _ = tx.send(port.trim().parse::<u16>().unwrap());
                 }
                 let mut o = out.lock().unwrap();
                 o.push_str(&line);
@@ -80,7 +87,7 @@ impl Function {
         });
         let port = rx
             .recv_timeout(HANG)
-            .expect("the function never printed its listening line");
+            .expect("the process never printed the line with its port");
         Function {
             child,
             port,

@@ -1,0 +1,191 @@
+//! The front door: what a caller (curl, a browser, an SDK) talks to, on tiny_http. Every request
+//! becomes an HTTP invocation, except FC's InvokeFunction path, which becomes an event invocation.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tiny_http::{Header, Request, Response, Server};
+
+use crate::platform::{error_message, Kind, Platform};
+use crate::say;
+
+/// FC's limits in front of an instance.
+const MAX_HEADERS: usize = 8 * 1024;
+const MAX_PATH: usize = 4 * 1024;
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// Request headers a proxy does not forward (hop-by-hop), plus the platform's own.
+fn forwardable(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    !(n.starts_with("x-fc-")
+        || matches!(
+            n.as_str(),
+            "connection"
+                | "keep-alive"
+                | "transfer-encoding"
+                | "te"
+                | "upgrade"
+                | "content-length"
+                | "expect"
+                | "proxy-connection"
+                | "trailer"
+        ))
+}
+
+/// Serves the front door on `threads` threads until `stop` is set.
+pub fn serve(
+    server: Arc<Server>,
+    platform: Arc<Platform>,
+    stop: Arc<AtomicBool>,
+    last_request: Arc<Mutex<Instant>>,
+    threads: usize,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..threads)
+        .map(|_| {
+            let (server, platform, stop, last) = (
+                server.clone(),
+                platform.clone(),
+                stop.clone(),
+                last_request.clone(),
+            );
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) {
+                        *last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                        handle(&platform, req);
+                        *last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+fn handle(platform: &Platform, mut req: Request) {
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let url = req.url().to_string();
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
+        .sum();
+    if url.len() > MAX_PATH {
+        return reply(req, error(414, "PathTooLong", "path with query over 4 KB"));
+    }
+    if header_bytes > MAX_HEADERS {
+        return reply(req, error(431, "HeadersTooLarge", "headers over 8 KB"));
+    }
+    if req.body_length().is_some_and(|n| n > MAX_BODY) {
+        return reply(req, error(413, "PayloadTooLarge", "body over 32 MB"));
+    }
+    let mut body = Vec::new();
+    if req
+        .as_reader()
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut body)
+        .is_err()
+    {
+        return reply(
+            req,
+            error(400, "BadRequest", "could not read the request body"),
+        );
+    }
+    if body.len() > MAX_BODY {
+        return reply(req, error(413, "PayloadTooLarge", "body over 32 MB"));
+    }
+
+    let path = url.split('?').next().unwrap_or("");
+    let is_event = method == "POST"
+        && path.starts_with("/2023-03-30/functions/")
+        && path.ends_with("/invocations");
+    let (kind, fwd_path) = if is_event {
+        (Kind::Event, "/invoke".to_string())
+    } else {
+        (Kind::Http, url.clone())
+    };
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_string(),
+                h.value.as_str().to_string(),
+            )
+        })
+        .filter(|(k, _)| forwardable(k))
+        .collect();
+
+    if let Err(msg) = platform.wait_ready() {
+        // What FC tells a caller when the instance could not be initialized.
+        let resp =
+            error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"));
+        say!("{method} {url} -> InitializationError: {msg}");
+        return reply(req, resp);
+    }
+    match platform.invoke(kind, &method, &fwd_path, &headers, &body) {
+        Ok((rid, r)) => {
+            let failed = r.header("x-fc-status") == Some("404");
+            let status = if failed && kind == Kind::Event {
+                200
+            } else {
+                r.status
+            };
+            let mut resp = Response::from_data(r.body.clone()).with_status_code(status);
+            for (k, v) in &r.headers {
+                let n = k.to_ascii_lowercase();
+                if n != "x-fc-status"
+                    && n != "content-length"
+                    && n != "connection"
+                    && n != "transfer-encoding"
+                {
+                    resp.add_header(header(k, v));
+                }
+            }
+            resp.add_header(header("X-Fc-Request-Id", &rid));
+            let outcome = if failed {
+                resp.add_header(header("X-Fc-Error-Type", "UnhandledInvocationError"));
+                format!(" UnhandledInvocationError: {}", error_message(&r))
+            } else {
+                String::new()
+            };
+            say!(
+                "invoke RequestId {rid}: {method} {url} -> {} in {} ms{outcome}",
+                r.status,
+                crate::ms(started.elapsed())
+            );
+            reply(req, resp);
+        }
+        Err(msg) => {
+            say!("{method} {url} -> 502: {msg}");
+            reply(req, error(502, "FunctionNotReachable", &msg));
+        }
+    }
+}
+
+/// An FC-style error: `{"errorMessage": ..}` plus `errorCode` when given.
+fn error(status: u16, code: &str, message: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    let mut body = String::from("{");
+    if !code.is_empty() {
+        body.push_str("\"errorCode\":");
+        tinyfc::protocol::json_str(&mut body, code);
+        body.push(',');
+    }
+    body.push_str("\"errorMessage\":");
+    tinyfc::protocol::json_str(&mut body, message);
+    body.push('}');
+    Response::from_data(body.into_bytes())
+        .with_status_code(status)
+        .with_header(header("Content-Type", "application/json"))
+}
+
+fn header(k: &str, v: &str) -> Header {
+    Header::from_bytes(k.as_bytes(), v.as_bytes())
+        .unwrap_or_else(|_| Header::from_bytes(&b"X-Invalid-Header"[..], &b"1"[..]).unwrap())
+}
+
+fn reply<R: Read>(req: Request, resp: Response<R>) {
+    let _ = req.respond(resp);
+}

@@ -1,0 +1,176 @@
+//! Command-line options (std only).
+
+use std::time::Duration;
+
+pub const USAGE: &str = "\
+tinyfc-local: run a Function Compute custom runtime locally, driven as FC drives it.
+
+usage: tinyfc-local [options] -- COMMAND [ARGS...]
+
+  --listen ADDR          front door address (default 127.0.0.1:8000; port 0 = any free port)
+  --port PORT            the function's port, FC_SERVER_PORT (default: a free port)
+  --function-name NAME   FC_FUNCTION_NAME and x-fc-function-name (default: local-function)
+  --region REGION        (default cn-hangzhou)       --account-id ID (default 1234567890)
+  --memory MB            (default 512)               --timeout SECS  (default 60)
+  --service-name NAME    (default local-service)     --qualifier Q   (default LATEST)
+  --no-initializer       do not call POST /initialize (the function's first invocation runs it)
+  --init-timeout SECS    limit for one /initialize call (default 60); past it the instance restarts
+  --init-retries N       retries after a 400/404 answer before giving up (default 10)
+  --max-restarts N       restarts after a 500, a crash or a timeout before giving up (default 3)
+  --start-timeout SECS   how long the instance may take to listen (default 120, as FC)
+  --event FILE           event body for --once and --invoke (default: empty; - for stdin)
+  --once                 start, initialize, one event invocation, pre-stop, stop; exit 0 only if
+                         every step succeeded
+  --invoke N             like --once with N event invocations
+  --idle-stop SECS       serving: stop after SECS without a request
+  --grace SECS           after SIGTERM, how long before SIGKILL (default 10)
+  --prestop-timeout SECS limit for GET /pre-stop (default 10)
+  -h, --help             this text
+
+Credentials sent in x-fc-access-key-id/-secret/x-fc-security-token (and the instance's
+ALIBABA_CLOUD_* variables) come from ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and
+ALIBABA_CLOUD_SECURITY_TOKEN in your environment, else dummies.
+";
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: String,
+    pub port: Option<u16>,
+    pub function_name: String,
+    pub region: String,
+    pub account_id: String,
+    pub memory_mb: u32,
+    pub timeout_s: u32,
+    pub service_name: String,
+    pub qualifier: String,
+    pub initializer: bool,
+    pub init_timeout: Duration,
+    pub init_retries: u32,
+    pub max_restarts: u32,
+    pub start_timeout: Duration,
+    pub event: Option<String>,
+    /// One-shot invocations (`--once` is 1); None: serve the front door.
+    pub invocations: Option<u32>,
+    pub idle_stop: Option<Duration>,
+    pub grace: Duration,
+    pub prestop_timeout: Duration,
+    /// (access key id, secret, security token).
+    pub credentials: (String, String, String),
+    pub command: Vec<String>,
+}
+
+impl Options {
+    /// Parses `args` (without the program name).
+    pub fn parse(args: &[String]) -> Result<Options, String> {
+        let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+        let mut o = Options {
+            listen: "127.0.0.1:8000".into(),
+            port: None,
+            function_name: "local-function".into(),
+            region: "cn-hangzhou".into(),
+            account_id: "1234567890".into(),
+            memory_mb: 512,
+            timeout_s: 60,
+            service_name: "local-service".into(),
+            qualifier: "LATEST".into(),
+            initializer: true,
+            init_timeout: Duration::from_secs(60),
+            init_retries: 10,
+            max_restarts: 3,
+            start_timeout: Duration::from_secs(120),
+            event: None,
+            invocations: None,
+            idle_stop: None,
+            grace: Duration::from_secs(10),
+            prestop_timeout: Duration::from_secs(10),
+            credentials: (
+                env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-local-dummy-key-id"),
+                env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "local-dummy-key-secret"),
+                env("ALIBABA_CLOUD_SECURITY_TOKEN", "local-dummy-security-token"),
+            ),
+            command: Vec::new(),
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = || {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{arg} needs a value"))
+            };
+            match arg.as_str() {
+                "--" => {
+                    o.command = it.by_ref().cloned().collect();
+                    break;
+                }
+                "-h" | "--help" => return Err(String::new()),
+                "--listen" => o.listen = value()?,
+                "--port" => o.port = Some(number(arg, &value()?)?),
+                "--function-name" => o.function_name = value()?,
+                "--region" => o.region = value()?,
+                "--account-id" => o.account_id = value()?,
+                "--memory" => o.memory_mb = number(arg, &value()?)?,
+                "--timeout" => o.timeout_s = number(arg, &value()?)?,
+                "--service-name" => o.service_name = value()?,
+                "--qualifier" => o.qualifier = value()?,
+                "--initializer" => o.initializer = true,
+                "--no-initializer" => o.initializer = false,
+                "--init-timeout" => o.init_timeout = secs(arg, &value()?)?,
+                "--init-retries" => o.init_retries = number(arg, &value()?)?,
+                "--max-restarts" => o.max_restarts = number(arg, &value()?)?,
+                "--start-timeout" => o.start_timeout = secs(arg, &value()?)?,
+                "--event" => o.event = Some(value()?),
+                "--once" => o.invocations = Some(1),
+                "--invoke" => o.invocations = Some(number(arg, &value()?)?),
+                "--idle-stop" => o.idle_stop = Some(secs(arg, &value()?)?),
+                "--grace" => o.grace = secs(arg, &value()?)?,
+                "--prestop-timeout" => o.prestop_timeout = secs(arg, &value()?)?,
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        if o.command.is_empty() {
+            return Err("no function command: give it after --".into());
+        }
+        Ok(o)
+    }
+}
+
+fn number<T: std::str::FromStr>(arg: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("{arg}: {v:?} is not a number"))
+}
+
+fn secs(arg: &str, v: &str) -> Result<Duration, String> {
+    let s: f64 = number(arg, v)?;
+    if s.is_finite() && s >= 0.0 {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(format!("{arg}: {v:?} is not a duration in seconds"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn command_follows_double_dash_and_options_override_defaults() {
+        let o = parse(&["--once", "--memory", "1024", "--", "./f", "--flag"]).unwrap();
+        assert_eq!(o.command, ["./f", "--flag"]);
+        assert_eq!(
+            (o.invocations, o.memory_mb, o.initializer),
+            (Some(1), 1024, true)
+        );
+    }
+
+    #[test]
+    fn missing_command_and_bad_numbers_are_errors() {
+        assert!(parse(&["--once"]).is_err());
+        assert!(parse(&["--grace", "soon", "--", "x"]).is_err());
+        assert!(parse(&["--bogus", "--", "x"]).is_err());
+    }
+}
