@@ -1,6 +1,7 @@
 //! One function instance: the child process, started with FC's environment, and how it is stopped.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,10 @@ impl Instance {
             .env("ALIBABA_CLOUD_SECURITY_TOKEN", &opts.credentials.2)
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::inherit())
+            // Its own process group: a terminal's Ctrl-C reaches tinyfc-local only, which then
+            // stops the instance in FC's order (pre-stop, then SIGTERM).
+            .process_group(0);
         let child = cmd.spawn()?;
         say!("instance {id} started: pid {}, port {port}", child.id());
         Ok(Instance {
