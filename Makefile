@@ -6,7 +6,7 @@ CARGO ?= cargo
 build:
 	$(CARGO) build --all-targets
 
-test:
+test: static
 	$(CARGO) test
 
 lint:
@@ -26,6 +26,36 @@ serve:
 	./target/debug/tinyfc-local --listen 127.0.0.1:8000 -- ./target/debug/examples/hello
 
 # --- packaging: static, zip, image, size (issue 4) ---
+
+# Static release binaries: x86_64-unknown-linux-musl when its std is installed, else a glibc build
+# with +crt-static (said when it happens). FUNCTION is the binary that zip and image package.
+MUSL_LIBDIR := $(shell rustc --print target-libdir --target x86_64-unknown-linux-musl 2>/dev/null)
+STATIC_TARGET := $(if $(wildcard $(MUSL_LIBDIR)/libstd-*),x86_64-unknown-linux-musl,x86_64-unknown-linux-gnu)
+STATIC_RUSTFLAGS := $(if $(filter %gnu,$(STATIC_TARGET)),-C target-feature=+crt-static,)
+STATIC_DIR := target/$(STATIC_TARGET)/release
+FUNCTION ?= $(STATIC_DIR)/examples/hello
+IMAGE_NAME ?= tinyfc-hello:latest
+
+.PHONY: static zip image size
+static:
+	@$(if $(STATIC_RUSTFLAGS),echo "static: musl target not installed; building glibc with +crt-static instead",echo "static: $(STATIC_TARGET)")
+	RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CARGO) build --release --target $(STATIC_TARGET) --examples --bins
+	@echo "static binaries in $(STATIC_DIR) and $(STATIC_DIR)/examples"
+
+zip: static
+	@mkdir -p dist
+	$(CARGO) run -q --release --bin tinyfc-pack -- zip $(FUNCTION) dist/function.zip
+
+image: static
+	@mkdir -p dist
+	$(CARGO) run -q --release --bin tinyfc-pack -- image $(FUNCTION) dist/image.tar --name $(IMAGE_NAME)
+
+size: static
+	@printf '%-28s %10s\n' binary bytes
+	@for f in $(STATIC_DIR)/examples/floor $(STATIC_DIR)/examples/hello $(STATIC_DIR)/examples/probe $(STATIC_DIR)/tinyfc-local $(STATIC_DIR)/tinyfc-pack; do \
+	  printf '%-28s %10s\n' $$(basename $$f) $$(stat -c %s $$f); done
+	@echo "hello / floor: $$(( $$(stat -c %s $(STATIC_DIR)/examples/hello) * 100 / $$(stat -c %s $(STATIC_DIR)/examples/floor) ))%"
+
 
 # --- benchmarks (issue 5) ---
 
