@@ -6,7 +6,8 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\nx-fc-status: 200\r\ncontent-length: 13\r\n\r\nHello, World!";
+const ANSWER: &[u8] =
+    b"HTTP/1.1 200 OK\r\nx-fc-status: 200\r\ncontent-length: 13\r\n\r\nHello, World!";
 
 fn main() -> std::io::Result<()> {
     let port = ["FC_SERVER_PORT", "FC_CUSTOM_LISTEN_PORT", "PORT"]
@@ -14,7 +15,10 @@ fn main() -> std::io::Result<()> {
         .find_map(|k| std::env::var(k).ok()?.parse::<u16>().ok())
         .unwrap_or(9000);
     let listener = TcpListener::bind(("0.0.0.0", port))?;
-    println!("tinyfc listening on 0.0.0.0:{}", listener.local_addr()?.port());
+    println!(
+        "tinyfc listening on 0.0.0.0:{}",
+        listener.local_addr()?.port()
+    );
     for stream in listener.incoming() {
         let _ = serve(stream?);
     }

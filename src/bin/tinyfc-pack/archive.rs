@@ -12,11 +12,21 @@ pub struct Entry {
 
 impl Entry {
     pub fn file(name: &str, data: Vec<u8>, mode: u32) -> Entry {
-        Entry { name: name.into(), data, mode, dir: false }
+        Entry {
+            name: name.into(),
+            data,
+            mode,
+            dir: false,
+        }
     }
 
     pub fn dir(name: &str) -> Entry {
-        Entry { name: name.into(), data: Vec::new(), mode: 0o755, dir: true }
+        Entry {
+            name: name.into(),
+            data: Vec::new(),
+            mode: 0o755,
+            dir: true,
+        }
     }
 }
 
@@ -150,13 +160,20 @@ pub fn sha256_hex(data: &[u8]) -> String {
         for i in 16..64 {
             let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
             let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
         }
         let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
         for i in 0..64 {
             let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
             let ch = (e & f) ^ (!e & g);
-            let t1 = hh.wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
             let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
             let maj = (a & b) ^ (a & c) ^ (b & c);
             let t2 = s0.wrapping_add(maj);
@@ -201,7 +218,8 @@ mod tests {
         assert_eq!(t.len(), 512 * 2 + 1024);
         assert_eq!(&t[257..263], b"ustar\0");
         assert_eq!(&t[100..107], b"0000755");
-        let stored: u32 = u32::from_str_radix(std::str::from_utf8(&t[148..154]).unwrap(), 8).unwrap();
+        let stored: u32 =
+            u32::from_str_radix(std::str::from_utf8(&t[148..154]).unwrap(), 8).unwrap();
         let mut h = t[..512].to_vec();
         h[148..156].fill(b' ');
         assert_eq!(stored, h.iter().map(|&b| u32::from(b)).sum::<u32>());

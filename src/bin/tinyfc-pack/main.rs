@@ -105,7 +105,11 @@ fn image(binary: Vec<u8>, name: &str, port: u16) -> Vec<u8> {
         )
         .into_bytes(),
     );
-    let tag = name.rsplit(':').next().filter(|t| !t.contains('/')).unwrap_or("latest");
+    let tag = name
+        .rsplit(':')
+        .next()
+        .filter(|t| !t.contains('/'))
+        .unwrap_or("latest");
     let full_name = if name.contains('/') {
         name.to_string()
     } else {
@@ -128,7 +132,11 @@ fn image(binary: Vec<u8>, name: &str, port: u16) -> Vec<u8> {
         layer.path()
     );
     tar(&[
-        Entry::file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(), 0o644),
+        Entry::file(
+            "oci-layout",
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+            0o644,
+        ),
         Entry::file("index.json", index.into_bytes(), 0o644),
         Entry::file("manifest.json", docker_manifest.into_bytes(), 0o644),
         Entry::dir("blobs/"),
