@@ -59,6 +59,14 @@ size: static
 
 # --- benchmarks (issue 5) ---
 
+# Cold start (50 interleaved runs per target) and keep-alive throughput (16 and 256 connections) of
+# the static release builds, with the floor and a tokio server beside hello. BENCH_ARGS adds options,
+# e.g. BENCH_ARGS="--runs 200 --target mine=target/x86_64-unknown-linux-musl/release/my-func".
+BENCH_ARGS ?=
+.PHONY: bench
+bench: static
+	$(STATIC_DIR)/examples/bench --dir $(STATIC_DIR) --out bench-out $(BENCH_ARGS)
+
 # --- hardening: fuzz, soak (issue 6) ---
 
 # The stable fuzz test over the request parser and body decoder, for FUZZ_SECS seconds.

@@ -78,10 +78,14 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
         workers: OnceLock::new(),
     });
     let s = shared.clone();
-    let workers = Pool::new("tinyfc-worker", shared.config.workers, move |j| s.run(j));
+    let workers = Pool::new("tinyfc-worker", shared.config.workers, move |j| {
+        s.run(j, true)
+    });
     let _ = shared.workers.set(workers.clone());
     let s = shared.clone();
-    let control = Pool::new("tinyfc-control", 1, move |j| s.run(j));
+    // The control thread never waits on a connection: a SIGTERM right after /pre-stop must not
+    // queue behind a keep-alive wait.
+    let control = Pool::new("tinyfc-control", 1, move |j| s.run(j, false));
 
     let port = listener.local_addr()?.port();
     let mut main = MainLoop::new(listener, wake_rx, shared, workers.clone(), control)?;
@@ -92,9 +96,10 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
 }
 
 impl Shared {
-    pub(crate) fn run(&self, job: Job) {
+    /// Runs a job; `keep_alive_wait`: may wait for the connection's next request (workers only).
+    pub(crate) fn run(&self, job: Job, keep_alive_wait: bool) {
         match job {
-            Job::Request(conn, head) => self.serve(conn, head),
+            Job::Request(conn, head) => self.serve(conn, head, keep_alive_wait),
             Job::Shutdown => {
                 self.service.shutdown();
                 log::info!("stopped");
@@ -106,7 +111,7 @@ impl Shared {
 
     /// Serves requests on a worker: this one, then the next ones on the same connection while they
     /// follow quickly (see [`KEEP_ALIVE_WAIT`]); then hands the connection back to the main thread.
-    fn serve(&self, mut conn: Conn, mut head: Head) {
+    fn serve(&self, mut conn: Conn, mut head: Head, keep_alive_wait: bool) {
         if conn.stream.set_nonblocking(false).is_err() {
             return;
         }
@@ -119,7 +124,7 @@ impl Shared {
             let now = Instant::now();
             conn.idle_since = now;
             conn.head_started = (!conn.buf.is_empty()).then_some(now);
-            match self.next_request(&mut conn) {
+            match self.next_request(&mut conn, keep_alive_wait) {
                 Some(next) => head = next,
                 None => return self.hand_back(conn),
             }
@@ -181,8 +186,13 @@ impl Shared {
     /// The next invocation on this connection if its head is already buffered or arrives within
     /// [`KEEP_ALIVE_WAIT`], and no other connection is waiting for a worker. Anything else (a
     /// control call, a bad or partial head, a closed connection) is left to the main thread.
-    fn next_request(&self, conn: &mut Conn) -> Option<Head> {
-        let deadline = Instant::now() + KEEP_ALIVE_WAIT;
+    fn next_request(&self, conn: &mut Conn, wait: bool) -> Option<Head> {
+        let deadline = Instant::now()
+            + if wait {
+                KEEP_ALIVE_WAIT
+            } else {
+                Duration::ZERO
+            };
         loop {
             match http::parse_head(&conn.buf, self.config.max_header_bytes) {
                 Ok(Some(head)) => {

@@ -1,0 +1,117 @@
+//! One cold start: spawn, wait for listening, /initialize, first invocation, RSS, /pre-stop,
+//! SIGTERM -> exit, each timed from exec with a monotonic clock.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tinyfc::client::Connection;
+
+/// The phases measured, in order; each is microseconds.
+pub const PHASES: [&str; 5] = [
+    "listening",
+    "initialized",
+    "first_answer",
+    "pre_stop",
+    "sigterm_exit",
+];
+
+/// One run's numbers.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Microseconds: exec->listening, exec->/initialize answered, exec->first invocation answered,
+    /// /pre-stop call->answer, SIGTERM->exit.
+    pub phases: [f64; 5],
+    /// VmRSS after the first answer, kB.
+    pub rss_kb: u64,
+}
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// Starts `cmd` once and measures it. Errors if a step fails.
+pub fn run(cmd: &[String]) -> io::Result<Run> {
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    let mut child = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .env("FC_SERVER_PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let result = measure(&mut child, addr, started);
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+fn measure(child: &mut std::process::Child, addr: SocketAddr, started: Instant) -> io::Result<Run> {
+    let us = |t: Instant| t.duration_since(started).as_secs_f64() * 1e6;
+    // Listening: the first connect that succeeds (a refused connect returns at once).
+    let stream = loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => break s,
+            Err(_) if started.elapsed() < LIMIT => {
+                if let Some(status) = child.try_wait()? {
+                    return Err(io::Error::other(format!(
+                        "exited before listening: {status}"
+                    )));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let listening = us(Instant::now());
+    drop(stream);
+    let mut conn = Connection::connect(addr, LIMIT)?;
+    let ok = |r: tinyfc::client::Response, what: &str| {
+        if r.status == 200 {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("{what} answered {}", r.status)))
+        }
+    };
+    let h = [
+        ("x-fc-request-id", "bench-init"),
+        ("x-fc-control-path", "/initialize"),
+    ];
+    ok(conn.request("POST", "/initialize", &h, b"")?, "/initialize")?;
+    let initialized = us(Instant::now());
+    let h = [
+        ("x-fc-request-id", "bench-invoke"),
+        ("x-fc-control-path", "/invoke"),
+    ];
+    ok(conn.request("POST", "/invoke", &h, b"{}")?, "/invoke")?;
+    let first_answer = us(Instant::now());
+    let rss_kb = rss_kb(child.id());
+    let h = [
+        ("x-fc-request-id", "bench-stop"),
+        ("x-fc-control-path", "/pre-stop"),
+    ];
+    let stop_sent = Instant::now();
+    ok(conn.request("GET", "/pre-stop", &h, b"")?, "/pre-stop")?;
+    let pre_stop = stop_sent.elapsed().as_secs_f64() * 1e6;
+    let sig_sent = Instant::now();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait()?;
+    let sigterm_exit = sig_sent.elapsed().as_secs_f64() * 1e6;
+    Ok(Run {
+        phases: [listening, initialized, first_answer, pre_stop, sigterm_exit],
+        rss_kb,
+    })
+}
+
+/// VmRSS of a process, kB (0 if unreadable).
+pub fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,267 @@
+//! Summaries: the table, the raw CSV, the JSON summary and the SVG plot.
+
+use std::fmt::Write as _;
+
+use crate::cold::{Run, PHASES};
+use crate::load::Load;
+
+/// min / median / p90 / max of some samples.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    pub min: f64,
+    pub median: f64,
+    pub p90: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    pub fn of(samples: &[f64]) -> Stats {
+        if samples.is_empty() {
+            return Stats::default();
+        }
+        let mut s = samples.to_vec();
+        s.sort_by(f64::total_cmp);
+        let at = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
+        Stats {
+            min: s[0],
+            median: at(0.5),
+            p90: at(0.9),
+            max: s[s.len() - 1],
+        }
+    }
+}
+
+/// A target's measurements.
+pub struct Target {
+    pub name: String,
+    pub cmd: Vec<String>,
+    pub size: Option<u64>,
+    pub runs: Vec<Run>,
+    pub failures: usize,
+    pub loads: Vec<Load>,
+}
+
+impl Target {
+    pub fn phase(&self, i: usize) -> Vec<f64> {
+        self.runs.iter().map(|r| r.phases[i]).collect()
+    }
+
+    pub fn rss(&self) -> Vec<f64> {
+        self.runs.iter().map(|r| r.rss_kb as f64).collect()
+    }
+}
+
+/// The table printed at the end; ratios are medians over the floor's (the first target).
+pub fn table(targets: &[Target]) -> String {
+    let mut out = String::new();
+    let floor = &targets[0];
+    let _ = writeln!(
+        out,
+        "{:<14} {:<13} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "target", "phase (us)", "min", "median", "p90", "max", "x floor"
+    );
+    for t in targets {
+        for (i, phase) in PHASES.iter().enumerate() {
+            let s = Stats::of(&t.phase(i));
+            let f = Stats::of(&floor.phase(i));
+            let _ = writeln!(
+                out,
+                "{:<14} {:<13} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8.2}",
+                t.name,
+                phase,
+                s.min,
+                s.median,
+                s.p90,
+                s.max,
+                s.median / f.median
+            );
+        }
+        let s = Stats::of(&t.rss());
+        let f = Stats::of(&floor.rss());
+        let _ = writeln!(
+            out,
+            "{:<14} {:<13} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8.2}",
+            t.name,
+            "rss (kB)",
+            s.min,
+            s.median,
+            s.p90,
+            s.max,
+            s.median / f.median
+        );
+        if let (Some(size), Some(fsize)) = (t.size, floor.size) {
+            let _ = writeln!(
+                out,
+                "{:<14} {:<13} {:>43} {:>8.2}",
+                t.name,
+                "size (bytes)",
+                size,
+                size as f64 / fsize as f64
+            );
+        }
+        if t.failures > 0 {
+            let _ = writeln!(out, "{:<14} failed runs: {}", t.name, t.failures);
+        }
+    }
+    let loads: Vec<_> = targets
+        .iter()
+        .flat_map(|t| t.loads.iter().map(move |l| (t, l)))
+        .collect();
+    if !loads.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<14} {:>6} {:>12} {:>10} {:>10} {:>8}",
+            "throughput", "conns", "req/s", "p50 (us)", "p99 (us)", "errors"
+        );
+        for (t, l) in loads {
+            let _ = writeln!(
+                out,
+                "{:<14} {:>6} {:>12.0} {:>10.0} {:>10.0} {:>8}",
+                t.name,
+                l.connections,
+                l.rps(),
+                l.p50_us,
+                l.p99_us,
+                l.errors
+            );
+        }
+    }
+    out
+}
+
+/// Every cold-start run: `target,run,<phases...>,rss_kb`.
+pub fn csv(targets: &[Target]) -> String {
+    let mut out = format!(
+        "target,run,{},rss_kb\n",
+        PHASES.map(|p| format!("{p}_us")).join(",")
+    );
+    for t in targets {
+        for (i, r) in t.runs.iter().enumerate() {
+            let phases: Vec<String> = r.phases.iter().map(|v| format!("{v:.1}")).collect();
+            let _ = writeln!(out, "{},{},{},{}", t.name, i, phases.join(","), r.rss_kb);
+        }
+    }
+    out
+}
+
+/// The summary: per target, per phase stats and ratio to the floor, RSS, size, throughput.
+pub fn json(targets: &[Target], machine: &str) -> String {
+    let floor = &targets[0];
+    let stats = |s: Stats| {
+        format!(
+            r#"{{"min":{:.1},"median":{:.1},"p90":{:.1},"max":{:.1}}}"#,
+            s.min, s.median, s.p90, s.max
+        )
+    };
+    let mut out = String::from("{\"machine\":");
+    tinyfc::protocol::json_str(&mut out, machine);
+    out.push_str(",\"targets\":[");
+    for (n, t) in targets.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        tinyfc::protocol::json_str(&mut out, &t.name);
+        out.push_str(",\"command\":");
+        tinyfc::protocol::json_str(&mut out, &t.cmd.join(" "));
+        let _ = write!(
+            out,
+            ",\"runs\":{},\"failures\":{},\"size_bytes\":{},\"phases_us\":{{",
+            t.runs.len(),
+            t.failures,
+            t.size.map_or("null".into(), |s| s.to_string())
+        );
+        for (i, p) in PHASES.iter().enumerate() {
+            let s = Stats::of(&t.phase(i));
+            let ratio = s.median / Stats::of(&floor.phase(i)).median;
+            let sep = if i > 0 { "," } else { "" };
+            let _ = write!(
+                out,
+                r#"{sep}"{p}":{{"stats":{},"ratio_to_floor":{ratio:.3}}}"#,
+                stats(s)
+            );
+        }
+        let rss = Stats::of(&t.rss());
+        let ratio = rss.median / Stats::of(&floor.rss()).median;
+        let _ = write!(
+            out,
+            r#"}},"rss_kb":{{"stats":{},"ratio_to_floor":{ratio:.3}}},"throughput":["#,
+            stats(rss)
+        );
+        for (i, l) in t.loads.iter().enumerate() {
+            let sep = if i > 0 { "," } else { "" };
+            let _ = write!(
+                out,
+                r#"{sep}{{"connections":{},"requests_per_s":{:.0},"p50_us":{:.1},"p99_us":{:.1},"errors":{}}}"#,
+                l.connections,
+                l.rps(),
+                l.p50_us,
+                l.p99_us,
+                l.errors
+            );
+        }
+        out.push_str("]}");
+    }
+    out.push_str("]}\n");
+    out
+}
+
+/// One SVG: a panel per phase, a row of dots per target (each a run), the median marked.
+pub fn svg(targets: &[Target]) -> String {
+    const COLORS: [&str; 6] = [
+        "#888888", "#d9480f", "#1971c2", "#2f9e44", "#ae3ec9", "#f08c00",
+    ];
+    let (width, label_w, row_h, panel_gap) = (900.0, 150.0, 22.0, 46.0);
+    let panel_h = row_h * targets.len() as f64;
+    let height = PHASES.len() as f64 * (panel_h + panel_gap) + 30.0;
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" font-size="12">"#
+    );
+    out.push_str(r#"<rect width="100%" height="100%" fill="white"/>"#);
+    for (p, phase) in PHASES.iter().enumerate() {
+        let top = 30.0 + p as f64 * (panel_h + panel_gap);
+        let max = targets
+            .iter()
+            .flat_map(|t| t.phase(p))
+            .fold(1.0_f64, f64::max);
+        let scale = (width - label_w - 30.0) / max;
+        let _ = write!(
+            out,
+            r#"<text x="10" y="{}" font-weight="bold">{phase} (us, 0 to {max:.0})</text>"#,
+            top - 8.0
+        );
+        for (n, t) in targets.iter().enumerate() {
+            let y = top + n as f64 * row_h + row_h / 2.0;
+            let color = COLORS[n % COLORS.len()];
+            let _ = write!(out, r#"<text x="10" y="{}">{}</text>"#, y + 4.0, t.name);
+            for v in t.phase(p) {
+                let _ = write!(
+                    out,
+                    r#"<circle cx="{:.1}" cy="{y:.1}" r="2.5" fill="{color}" fill-opacity="0.5"/>"#,
+                    label_w + v * scale
+                );
+            }
+            let m = Stats::of(&t.phase(p)).median;
+            let x = label_w + m * scale;
+            let _ = write!(
+                out,
+                r#"<line x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{:.1}" stroke="black" stroke-width="2"/>"#,
+                y - 8.0,
+                y + 8.0
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_pick_order_statistics() {
+        let s = Stats::of(&[5.0, 1.0, 3.0, 2.0, 4.0]);
+        assert_eq!((s.min, s.median, s.max), (1.0, 3.0, 5.0));
+    }
+}

@@ -1,0 +1,60 @@
+//! The async comparison for `make bench`'s throughput mode: a tokio (multi-threaded runtime)
+//! HTTP/1.1 keep-alive server answering every request like hello does, with httparse. It does less
+//! than tinyfc (no lifecycle, no FC log lines), so matching it is a fair bar.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\nx-fc-status: 200\r\ncontent-length: 13\r\n\r\nHello, World!";
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let port: u16 = std::env::var("FC_SERVER_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9000);
+    let listener = TcpListener::bind(("0.0.0.0", port)).await?;
+    println!(
+        "tinyfc listening on 0.0.0.0:{}",
+        listener.local_addr()?.port()
+    );
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(serve(stream));
+    }
+}
+
+async fn serve(mut s: TcpStream) -> std::io::Result<()> {
+    s.set_nodelay(true)?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut have = 0;
+    loop {
+        let n = s.read(&mut buf[have..]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        have += n;
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(&buf[..have]) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let body: usize = req
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                        .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
+                        .unwrap_or(0);
+                    if have < len + body {
+                        break; // the body is still arriving
+                    }
+                    s.write_all(ANSWER).await?;
+                    buf.copy_within(len + body..have, 0);
+                    have -= len + body;
+                }
+                Ok(httparse::Status::Partial) if have < buf.len() => break,
+                _ => return Ok(()),
+            }
+        }
+    }
+}
