@@ -69,6 +69,12 @@ bench: static
 
 # --- hardening: fuzz, soak (issue 6) ---
 
+# 60 s (SOAK_SECS) of mixed load against the release probe; RSS and threads must end near their start.
+SOAK_SECS ?= 60
+.PHONY: soak
+soak:
+	SOAK_SECS=$(SOAK_SECS) $(CARGO) test --release --test adversarial soak -- --ignored --nocapture
+
 # The stable fuzz test over the request parser and body decoder, for FUZZ_SECS seconds.
 FUZZ_SECS ?= 60
 .PHONY: fuzz

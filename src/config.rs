@@ -22,6 +22,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// `TINYFC_DRAIN_MS` (default 10 s): how long pre-stop and SIGTERM wait for in-flight invocations.
     pub drain: Duration,
+    /// `TINYFC_WORKER_IDLE_MS` (default 30 s): a worker idle this long exits (one always stays).
+    pub worker_idle: Duration,
     /// `TINYFC_MAX_CONNECTIONS` (default 4096): open connections at most; past it the longest-idle
     /// connection is closed to admit a new one.
     pub max_connections: usize,
@@ -37,6 +39,7 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             drain: Duration::from_secs(10),
+            worker_idle: Duration::from_secs(30),
             max_connections: 4096,
         }
     }
@@ -75,6 +78,7 @@ impl Config {
             header_timeout: ms("TINYFC_HEADER_TIMEOUT_MS", d.header_timeout)?,
             idle_timeout: ms("TINYFC_IDLE_TIMEOUT_MS", d.idle_timeout)?,
             drain: ms("TINYFC_DRAIN_MS", d.drain)?,
+            worker_idle: ms("TINYFC_WORKER_IDLE_MS", d.worker_idle)?,
             max_connections: num("TINYFC_MAX_CONNECTIONS", d.max_connections)?,
         };
         if c.workers == 0 || c.max_connections == 0 || c.max_header_bytes < 64 {

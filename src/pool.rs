@@ -1,10 +1,12 @@
-//! A bounded pool of worker threads, started on demand (so cold start starts none) and kept once
-//! started. Jobs wait in a queue when every worker is busy.
+//! A bounded pool of worker threads, started on demand, and retired after being idle for a while
+//! (all but one), so the thread count follows the load. Jobs wait in a queue when every worker is
+//! busy.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+use std::time::Duration;
 
 /// The work a job is handed to.
 type Work<J> = dyn Fn(J) + Send + Sync;
@@ -22,6 +24,8 @@ pub(crate) struct Pool<J> {
     queue: Mutex<Queue<J>>,
     wake: Condvar,
     max: usize,
+    /// A worker idle this long exits, unless it is the last one.
+    idle_exit: Duration,
     name: &'static str,
     work: Box<Work<J>>,
 }
@@ -30,6 +34,7 @@ impl<J: Send + 'static> Pool<J> {
     pub(crate) fn new(
         name: &'static str,
         max: usize,
+        idle_exit: Duration,
         work: impl Fn(J) + Send + Sync + 'static,
     ) -> Arc<Pool<J>> {
         Arc::new(Pool {
@@ -40,6 +45,7 @@ impl<J: Send + 'static> Pool<J> {
             }),
             wake: Condvar::new(),
             max,
+            idle_exit,
             name,
             work: Box::new(work),
         })
@@ -101,8 +107,16 @@ impl<J: Send + 'static> Pool<J> {
                 q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             } else {
                 q.idle += 1;
-                q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
+                let (guard, waited) = self
+                    .wake
+                    .wait_timeout(q, self.idle_exit)
+                    .unwrap_or_else(|e| e.into_inner());
+                q = guard;
                 q.idle -= 1;
+                if waited.timed_out() && q.jobs.is_empty() && q.started > 1 {
+                    q.started -= 1;
+                    return;
+                }
             }
         }
     }
@@ -112,13 +126,12 @@ impl<J: Send + 'static> Pool<J> {
 mod tests {
     use super::*;
     use std::sync::mpsc;
-    use std::time::Duration;
 
     #[test]
     fn never_starts_more_than_max_threads() {
         let (tx, rx) = mpsc::channel();
         let tx = Mutex::new(tx);
-        let pool = Pool::new("t", 2, move |n: u32| {
+        let pool = Pool::new("t", 2, Duration::from_secs(60), move |n: u32| {
             thread::sleep(Duration::from_millis(20));
             tx.lock().unwrap().send(n).unwrap();
         });
@@ -129,5 +142,19 @@ mod tests {
         got.sort();
         assert_eq!(got, vec![0, 1, 2, 3, 4, 5]);
         assert_eq!(pool.queue.lock().unwrap().started, 2);
+    }
+
+    #[test]
+    fn idle_workers_retire_down_to_one() {
+        let pool = Pool::new("t", 4, Duration::from_millis(50), |_: u32| {
+            thread::sleep(Duration::from_millis(20))
+        });
+        for n in 0..4 {
+            pool.submit(n);
+        }
+        thread::sleep(Duration::from_millis(10));
+        assert_eq!(pool.queue.lock().unwrap().started, 4);
+        thread::sleep(Duration::from_millis(400));
+        assert_eq!(pool.queue.lock().unwrap().started, 1);
     }
 }

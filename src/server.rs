@@ -78,14 +78,15 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
         workers: OnceLock::new(),
     });
     let s = shared.clone();
-    let workers = Pool::new("tinyfc-worker", shared.config.workers, move |j| {
+    let idle = shared.config.worker_idle;
+    let workers = Pool::new("tinyfc-worker", shared.config.workers, idle, move |j| {
         s.run(j, true)
     });
     let _ = shared.workers.set(workers.clone());
     let s = shared.clone();
     // The control thread never waits on a connection: a SIGTERM right after /pre-stop must not
     // queue behind a keep-alive wait.
-    let control = Pool::new("tinyfc-control", 1, move |j| s.run(j, false));
+    let control = Pool::new("tinyfc-control", 1, idle, move |j| s.run(j, false));
 
     let port = listener.local_addr()?.port();
     let mut main = MainLoop::new(listener, wake_rx, shared, workers.clone(), control)?;

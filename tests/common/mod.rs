@@ -22,10 +22,24 @@ pub struct Function {
     stderr: Arc<Mutex<String>>,
 }
 
-/// The path of a built example (`cargo test` builds examples next to the test binaries).
+/// The path of a built example. `cargo test` builds examples, but `cargo test --test NAME` does
+/// not, so the first call builds them (a no-op when they are up to date).
 pub fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps/..
+    BUILT.call_once(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "--examples"]);
+        if profile_dir.ends_with("release") {
+            cargo.arg("--release");
+        }
+        let status = cargo
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the examples failed");
+    });
     let path = profile_dir.join("examples").join(name);
     assert!(
         path.exists(),
