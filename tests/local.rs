@@ -228,3 +228,200 @@ fn idle_stop_stops_after_the_idle_period() {
     assert_eq!(status.code(), Some(0));
     assert!(f.stdout().contains("idle for"));
 }
+
+/// The (pid, port) of every instance tinyfc-local started, from its `started: pid N, port P` lines.
+fn instances(out: &str) -> Vec<(i32, u16)> {
+    out.lines()
+        .filter_map(|l| l.split("started: pid ").nth(1))
+        .map(|rest| {
+            let (pid, port) = rest.split_once(", port ").unwrap();
+            (pid.parse().unwrap(), port.trim().parse().unwrap())
+        })
+        .collect()
+}
+
+/// True if something still accepts connections on 127.0.0.1:`port`.
+fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// tinyfc-local serving a shell wrapper around the probe that ignores SIGTERM and does not `exec`:
+/// the probe is the shell's child, in the instance's process group.
+fn serving_stubborn_wrapper(args: &[&str]) -> Function {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tinyfc-local"));
+    let script = format!("trap '' TERM; {}; exit 0", example("probe").display());
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .args(["--", "sh", "-c", &script]);
+    Function::spawn(cmd, "front door on http://127.0.0.1:")
+}
+
+#[test]
+fn restarts_an_instance_that_crashes_while_serving() {
+    let f = serving(&[], &[]);
+    assert_eq!(f.request("GET", "/", &[], b"").status, 200);
+    let (first, _) = instances(&f.stdout())[0];
+    // SAFETY: kill(2) on the instance tinyfc-local started for this test.
+    unsafe { libc::kill(first, libc::SIGKILL) };
+    assert!(f.wait_stdout("the instance exited unexpectedly (signal: 9"));
+    let r = f.request("GET", "/state", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains(r#""invocations":0"#),
+        "a fresh process: {}",
+        r.text()
+    );
+    let all = instances(&f.stdout());
+    assert_eq!(all.len(), 2, "{}", f.stdout());
+    assert_ne!(all[0].0, all[1].0);
+    assert_eq!(count(&f.stdout(), "initialized: RequestId"), 2);
+}
+
+#[test]
+fn initializer_past_init_timeout_restarts_the_instance() {
+    let f = serving(
+        &["--init-timeout", "0.3", "--max-restarts", "1"],
+        &[("PROBE_INIT_MS", "5000")],
+    );
+    let r = f.request("GET", "/", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("X-Fc-Error-Type"), Some("InitializationError"));
+    assert!(
+        r.text().contains("initializer timed out after 0.3 s"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(instances(&f.stdout()).len(), 2, "{}", f.stdout());
+}
+
+#[test]
+fn stop_lets_the_runtime_drain_an_in_flight_invocation_before_pre_stop() {
+    let mut f = serving(&[], &[]);
+    let port = f.port;
+    let caller = std::thread::spawn(move || {
+        let mut c = Connection::connect(("127.0.0.1", port), HANG).unwrap();
+        c.request("GET", "/sleep/800", &[], b"").unwrap()
+    });
+    assert!(f.wait_stdout("FC Invoke Start"));
+    f.signal(libc::SIGTERM);
+    let r = caller.join().unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 800"));
+    assert_eq!(f.wait_exit(HANG).and_then(|s| s.code()), Some(0));
+    let out = f.stdout();
+    let at = |s: &str| {
+        out.find(s)
+            .unwrap_or_else(|| panic!("missing {s:?} in\n{out}"))
+    };
+    assert!(at("signal received") < at("FC Invoke End"), "{out}");
+    assert!(at("FC Invoke End") < at("FC PreStop End"), "{out}");
+    assert!(at("probe: pre-stop after 1 invocations") < at("sending SIGTERM"));
+}
+
+#[test]
+fn requests_after_stop_began_are_refused_with_503() {
+    // Pre-stop runs long, so the front door is still up while the platform stops.
+    let mut f = serving(&[], &[("PROBE_PRESTOP_MS", "1500")]);
+    assert_eq!(f.request("GET", "/", &[], b"").status, 200);
+    let mut c = f.connect();
+    assert_eq!(c.request("GET", "/", &[], b"").unwrap().status, 200);
+    f.signal(libc::SIGTERM);
+    assert!(f.wait_stdout("FC PreStop Start"));
+    let r = c.request("GET", "/", &[], b"").unwrap();
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.text().contains(r#""errorCode":"InstanceStopping""#),
+        "{}",
+        r.text()
+    );
+    assert_eq!(f.wait_exit(HANG).and_then(|s| s.code()), Some(0));
+    assert_eq!(count(&f.stdout(), "FC Invoke Start"), 2, "{}", f.stdout());
+}
+
+#[test]
+fn an_instance_lingering_past_the_grace_period_is_killed_with_its_whole_group() {
+    let mut f = serving_stubborn_wrapper(&["--grace", "0.5"]);
+    assert_eq!(f.request("GET", "/", &[], b"").status, 200);
+    let (_, port) = instances(&f.stdout())[0];
+    assert!(listening(port));
+    f.signal(libc::SIGTERM);
+    let status = f.wait_exit(HANG).expect("tinyfc-local did not stop");
+    let out = f.stdout();
+    assert!(out.contains("probe: pre-stop after 1 invocations"), "{out}");
+    assert!(
+        out.contains("lingered past 0.5 s after SIGTERM: killed"),
+        "{out}"
+    );
+    assert!(out.contains("signal: 9"), "{out}");
+    assert_eq!(status.code(), Some(1), "a killed instance is a failed stop");
+    assert!(
+        !listening(port),
+        "the shell's child (the probe) was killed too"
+    );
+}
+
+#[test]
+fn a_second_signal_kills_the_instance_at_once() {
+    let mut f = serving_stubborn_wrapper(&["--grace", "600"]);
+    assert_eq!(f.request("GET", "/", &[], b"").status, 200);
+    let (_, port) = instances(&f.stdout())[0];
+    f.signal(libc::SIGTERM);
+    assert!(f.wait_stdout("sending SIGTERM"));
+    f.signal(libc::SIGTERM);
+    let status = f
+        .wait_exit(HANG)
+        .expect("the second signal did not stop it");
+    assert_eq!(status.code(), Some(130));
+    assert!(f.stdout().contains("second signal: stopping at once"));
+    assert!(!listening(port));
+}
+
+#[test]
+fn a_signal_during_start_up_stops_the_instance_that_never_listened() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tinyfc-local"));
+    cmd.args(["--listen", "127.0.0.1:0", "--", "sleep", "600"]);
+    let mut f = Function::spawn(cmd, "front door on http://127.0.0.1:");
+    assert!(f.wait_stdout("started: pid"));
+    let (pid, _) = instances(&f.stdout())[0];
+    f.signal(libc::SIGTERM);
+    assert!(f.wait_exit(HANG).is_some(), "tinyfc-local did not stop");
+    let out = f.stdout();
+    assert!(
+        out.contains("the instance never listened: no pre-stop"),
+        "{out}"
+    );
+    assert!(out.contains("signal: 15"), "{out}");
+    // SAFETY: signal 0 only checks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    assert!(!alive, "the instance (pid {pid}) was left running");
+}
+
+#[test]
+fn once_interrupted_by_a_signal_still_stops_the_instance_and_exits_1() {
+    let mut cmd = local(
+        &["--once", "--prestop-timeout", "1", "--grace", "1"],
+        "probe",
+        &[("PROBE_INIT_MS", "60000")],
+    );
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut text = String::new();
+        for line in std::io::BufReader::new(out).lines() {
+            let line = line.unwrap();
+            if line.contains("FC Initialize Start") {
+                // SAFETY: kill(2) on the tinyfc-local this test started.
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        (text, child.wait().unwrap())
+    });
+    let (text, status) = reader.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(text.contains("signal received: stopping"), "{text}");
+    assert!(text.contains("a step failed"), "{text}");
+    assert!(!text.contains("FC Initialize End"), "{text}");
+}

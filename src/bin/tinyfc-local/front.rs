@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tiny_http::{Header, Request, Response, Server};
 
-use crate::platform::{error_message, Kind, Platform};
+use crate::platform::{error_message, Kind, Platform, Unavailable};
 use crate::say;
 
 /// FC's limits in front of an instance.
@@ -118,12 +118,26 @@ fn handle(platform: &Platform, mut req: Request) {
         .filter(|(k, _)| forwardable(k))
         .collect();
 
-    if let Err(msg) = platform.wait_ready() {
-        // What FC tells a caller when the instance could not be initialized.
-        let resp =
-            error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"));
-        say!("{method} {url} -> InitializationError: {msg}");
-        return reply(req, resp);
+    match platform.wait_ready() {
+        Ok(_) => {}
+        Err(Unavailable::InitFailed(msg)) => {
+            // What FC tells a caller when the instance could not be initialized.
+            let resp =
+                error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"));
+            say!("{method} {url} -> InitializationError: {msg}");
+            return reply(req, resp);
+        }
+        Err(Unavailable::Stopping) => {
+            say!("{method} {url} -> 503: the platform is stopping");
+            return reply(
+                req,
+                error(
+                    503,
+                    "InstanceStopping",
+                    "the platform is stopping the instance",
+                ),
+            );
+        }
     }
     match platform.invoke(kind, &method, &fwd_path, &headers, &body) {
         Ok((rid, r)) => {

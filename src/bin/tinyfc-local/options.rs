@@ -24,7 +24,8 @@ usage: tinyfc-local [options] -- COMMAND [ARGS...]
   --invoke N             like --once with N event invocations
   --idle-stop SECS       serving: stop after SECS without a request
   --grace SECS           after SIGTERM, how long before SIGKILL (default 10)
-  --prestop-timeout SECS limit for GET /pre-stop (default 10)
+  --prestop-timeout SECS limit for GET /pre-stop (default 20: the runtime drains
+                         in-flight invocations first, 10 s by default)
   -h, --help             this text
 
 Credentials sent in x-fc-access-key-id/-secret/x-fc-security-token (and the instance's
@@ -83,7 +84,7 @@ impl Options {
             invocations: None,
             idle_stop: None,
             grace: Duration::from_secs(10),
-            prestop_timeout: Duration::from_secs(10),
+            prestop_timeout: Duration::from_secs(20),
             credentials: (
                 env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-local-dummy-key-id"),
                 env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "local-dummy-key-secret"),

@@ -2,13 +2,12 @@
 //! restarting on 500, a crash or a timeout), forward invocations, pre-stop and stop it.
 
 use std::net::SocketAddr;
-use std::process::ExitStatus;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tinyfc::client::{self, Connection, Response};
 
-use crate::instance::Instance;
+use crate::instance::{describe, Instance};
 use crate::options::Options;
 use crate::say;
 
@@ -21,6 +20,17 @@ pub enum Phase {
     Ready,
     /// Initialization failed for good: requests get an InitializationError with this message.
     Failed(String),
+    /// The platform is stopping the instance: requests are refused.
+    Stopping,
+}
+
+/// Why a request cannot be forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Initialization failed for good (the message for the InitializationError).
+    InitFailed(String),
+    /// The platform is stopping.
+    Stopping,
 }
 
 /// Which platform call an invocation is.
@@ -34,9 +44,11 @@ pub enum Kind {
 
 struct State {
     phase: Phase,
-    instance: Option<Instance>,
+    instance: Option<Arc<Instance>>,
     /// Keep-alive connections to the instance, with when they were last used.
     idle: Vec<(Connection, Instant)>,
+    /// Set by `stop`: no instance is started after it.
+    stopping: bool,
 }
 
 /// The local platform.
@@ -58,6 +70,7 @@ impl Platform {
                 phase: Phase::Booting,
                 instance: None,
                 idle: Vec::new(),
+                stopping: false,
             }),
             changed: Condvar::new(),
         }
@@ -68,8 +81,19 @@ impl Platform {
     }
 
     fn set_phase(&self, phase: Phase) {
-        self.lock().phase = phase;
+        {
+            let mut st = self.lock();
+            if st.stopping {
+                return;
+            }
+            st.phase = phase;
+        }
         self.changed.notify_all();
+    }
+
+    /// True once `stop` began.
+    pub fn stopping(&self) -> bool {
+        self.lock().stopping
     }
 
     /// Starts and initializes an instance, restarting it up to --max-restarts times. Ok once ready.
@@ -82,6 +106,7 @@ impl Platform {
                     self.set_phase(Phase::Ready);
                     return Ok(());
                 }
+                Err(_) if self.stopping() => return Err("the platform is stopping".into()),
                 Err(Boot::GiveUp(msg)) => msg,
                 Err(Boot::Restart(msg)) if restarts < self.opts.max_restarts => {
                     restarts += 1;
@@ -89,8 +114,9 @@ impl Platform {
                         "restarting the instance ({restarts}/{}): {msg}",
                         self.opts.max_restarts
                     );
-                    if let Some(old) = self.lock().instance.take() {
-                        old.kill();
+                    let old = self.lock().instance.take();
+                    if let Some(old) = old {
+                        old.reap();
                     }
                     continue;
                 }
@@ -103,18 +129,33 @@ impl Platform {
     }
 
     fn start_and_initialize(&self) -> Result<(), Boot> {
-        let mut instance = Instance::start(&self.opts)
-            .map_err(|e| Boot::GiveUp(format!("cannot start {:?}: {e}", self.opts.command[0])))?;
-        let listened = instance.wait_listening(self.opts.start_timeout);
-        let addr = instance.addr;
-        self.lock().instance = Some(instance);
-        let took = listened.map_err(Boot::Restart)?;
+        let instance = {
+            let mut st = self.lock();
+            if st.stopping {
+                return Err(Boot::GiveUp("the platform is stopping".into()));
+            }
+            let started = Instance::start(&self.opts).map_err(|e| {
+                Boot::GiveUp(format!("cannot start {:?}: {e}", self.opts.command[0]))
+            })?;
+            let instance = Arc::new(started);
+            // A previous, exited instance is dropped (and reaped) here.
+            st.instance = Some(instance.clone());
+            st.idle.clear();
+            instance
+        };
+        let took = instance
+            .wait_listening(self.opts.start_timeout, || self.stopping())
+            .map_err(Boot::Restart)?;
         say!("instance listening after {} ms", crate::ms(took));
         if !self.opts.initializer {
             return Ok(());
         }
+        let addr = instance.addr;
         let mut backoff = Duration::from_millis(100);
         for attempt in 0..=self.opts.init_retries {
+            if self.stopping() {
+                return Err(Boot::GiveUp("the platform is stopping".into()));
+            }
             let rid = request_id();
             let started = Instant::now();
             let headers = self.common_headers(&rid, "/initialize");
@@ -135,7 +176,11 @@ impl Platform {
                 Ok(r) if r.status == 400 || r.status == 404 => {
                     let msg = error_message(&r);
                     if attempt == self.opts.init_retries {
-                        return Err(Boot::GiveUp(msg));
+                        return Err(Boot::GiveUp(format!(
+                            "{msg} (initializer answered {} {} times)",
+                            r.status,
+                            attempt + 1
+                        )));
                     }
                     say!(
                         "initializer answered {} in {ms} ms ({msg}): retrying in {} ms",
@@ -168,8 +213,8 @@ impl Platform {
         unreachable!("the loop returns on its last attempt")
     }
 
-    /// Waits until the instance is ready (its address) or has failed (the message).
-    pub fn wait_ready(&self) -> Result<SocketAddr, String> {
+    /// Waits until the instance is ready (its address) or cannot serve (why).
+    pub fn wait_ready(&self) -> Result<SocketAddr, Unavailable> {
         let mut st = self.lock();
         loop {
             match &st.phase {
@@ -178,9 +223,10 @@ impl Platform {
                         .instance
                         .as_ref()
                         .map(|i| i.addr)
-                        .ok_or_else(|| "no instance".to_string())
+                        .ok_or(Unavailable::Stopping)
                 }
-                Phase::Failed(msg) => return Err(msg.clone()),
+                Phase::Failed(msg) => return Err(Unavailable::InitFailed(msg.clone())),
+                Phase::Stopping => return Err(Unavailable::Stopping),
                 Phase::Booting => {
                     st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
@@ -188,16 +234,23 @@ impl Platform {
         }
     }
 
-    /// True (once) if the instance was ready and its process has exited since: the phase goes
-    /// back to booting, so requests wait for the restart.
-    pub fn crashed(&self) -> bool {
-        let mut st = self.lock();
-        let crashed = st.phase == Phase::Ready && st.instance.as_mut().is_some_and(|i| i.exited());
-        if crashed {
+    /// If the instance was ready and its process has exited since: its exit status, reaped, and
+    /// the phase goes back to booting, so requests wait for the restart.
+    pub fn crashed(&self) -> Option<String> {
+        let instance = {
+            let mut st = self.lock();
+            if st.phase != Phase::Ready || st.stopping {
+                return None;
+            }
+            let instance = st.instance.clone()?;
+            if !instance.exited() {
+                return None;
+            }
             st.phase = Phase::Booting;
             st.idle.clear();
-        }
-        crashed
+            instance
+        };
+        Some(describe(instance.reap()))
     }
 
     /// Sends one invocation with the platform's headers; `headers` are the caller's.
@@ -209,7 +262,10 @@ impl Platform {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<(String, Response), String> {
-        let addr = self.wait_ready()?;
+        let addr = self.wait_ready().map_err(|e| match e {
+            Unavailable::InitFailed(msg) => msg,
+            Unavailable::Stopping => "the platform is stopping".into(),
+        })?;
         let rid = request_id();
         let control = match kind {
             Kind::Event => "/invoke",
@@ -226,7 +282,10 @@ impl Platform {
         match conn.request(method, path, &h, body) {
             Ok(r) => {
                 if r.header("connection") != Some("close") {
-                    self.lock().idle.push((conn, Instant::now()));
+                    let mut st = self.lock();
+                    if !st.stopping {
+                        st.idle.push((conn, Instant::now()));
+                    }
                 }
                 Ok((rid, r))
             }
@@ -240,22 +299,55 @@ impl Platform {
         st.idle.pop().map(|(c, _)| c)
     }
 
-    /// Pre-stop, then SIGTERM (SIGKILL past the grace period). Returns whether pre-stop answered
-    /// 2xx and whether the instance exited 0.
+    /// Stops for good: no new instance, callers refused; pre-stop (if the instance ever listened),
+    /// then SIGTERM (SIGKILL past the grace period). The runtime itself drains in-flight
+    /// invocations before it runs its pre-stop hook. Returns whether pre-stop answered 2xx (or was
+    /// not needed) and whether the instance exited 0 (or there was none).
     pub fn stop(&self) -> (bool, bool) {
         let instance = {
             let mut st = self.lock();
+            st.stopping = true;
+            st.phase = Phase::Stopping;
             st.idle.clear();
-            st.instance.take()
+            st.instance.clone()
         };
+        self.changed.notify_all();
         let Some(instance) = instance else {
             return (true, true);
         };
+        let pre_stop_ok = if instance.exited() {
+            say!("the instance has exited already: no pre-stop");
+            true
+        } else if !instance.listened() {
+            say!("the instance never listened: no pre-stop");
+            true
+        } else {
+            self.pre_stop(instance.addr)
+        };
+        let status = if instance.exited() {
+            instance.reap()
+        } else {
+            say!("sending SIGTERM to pid {}", instance.pid());
+            let started = Instant::now();
+            let status = instance.stop(self.opts.grace);
+            say!(
+                "instance exited in {} ms: {}",
+                crate::ms(started.elapsed()),
+                describe(status)
+            );
+            status
+        };
+        self.lock().instance = None;
+        (pre_stop_ok, status.is_some_and(|s| s.success()))
+    }
+
+    /// GET /pre-stop; true if it answered 2xx.
+    fn pre_stop(&self, addr: SocketAddr) -> bool {
         let rid = request_id();
         let started = Instant::now();
         let headers = self.common_headers(&rid, "/pre-stop");
-        let pre_stop = call(
-            instance.addr,
+        let answer = call(
+            addr,
             "GET",
             "/pre-stop",
             &headers,
@@ -263,7 +355,7 @@ impl Platform {
             self.opts.prestop_timeout,
         );
         let ms = crate::ms(started.elapsed());
-        let pre_stop_ok = match pre_stop {
+        match answer {
             Ok(r) => {
                 say!(
                     "pre-stop: RequestId {rid}, answered {} in {ms} ms",
@@ -275,16 +367,22 @@ impl Platform {
                 say!("pre-stop: RequestId {rid}, failed after {ms} ms: {e}");
                 false
             }
-        };
-        say!("sending SIGTERM to pid {}", instance.pid());
-        let started = Instant::now();
-        let status: Option<ExitStatus> = instance.stop(self.opts.grace);
-        let ms = crate::ms(started.elapsed());
-        match status {
-            Some(s) => say!("instance exited in {ms} ms: {s}"),
-            None => say!("instance exit status unknown"),
         }
-        (pre_stop_ok, status.is_some_and(|s| s.success()))
+    }
+
+    /// A second signal: kill the instance's whole group now, without pre-stop.
+    pub fn kill_now(&self) {
+        let instance = {
+            let mut st = self.lock();
+            st.stopping = true;
+            st.phase = Phase::Stopping;
+            st.instance.clone()
+        };
+        self.changed.notify_all();
+        if let Some(instance) = instance {
+            say!("killing instance {} (pid {})", instance.id, instance.pid());
+            instance.reap();
+        }
     }
 
     /// The headers FC sends with every call.
