@@ -178,6 +178,11 @@ fn platform_headers_are_injected_and_caller_x_fc_headers_dropped() {
         r#""access_key_id":"AKID-from-env""#,
         r#""control_path":"/http-invoke""#,
         r#""request_id":"1-"#,
+        r#""function_handler":"index.handler""#,
+        r#""qualifier":"LATEST""#,
+        r#""service_name":"local-service""#,
+        r#""account_id":"1234567890""#,
+        r#""version_id":"1""#,
     ] {
         assert!(body.contains(field), "missing {field} in {body}");
     }
@@ -424,4 +429,28 @@ fn once_interrupted_by_a_signal_still_stops_the_instance_and_exits_1() {
     assert!(text.contains("signal received: stopping"), "{text}");
     assert!(text.contains("a step failed"), "{text}");
     assert!(!text.contains("FC Initialize End"), "{text}");
+}
+
+#[test]
+fn async_invoke_function_answers_202_then_runs_the_event() {
+    let f = serving(&[], &[]);
+    let path = "/2023-03-30/functions/local-function/invocations";
+    let asynchronous = [("x-fc-invocation-type", "Async")];
+    let r = f.request("POST", path, &asynchronous, b"later");
+    assert_eq!(r.status, 202, "{}", r.text());
+    let rid = r
+        .header("X-Fc-Request-Id")
+        .expect("a request id")
+        .to_string();
+    assert!(f.wait_stdout(&format!("async invoke RequestId {rid}: -> 200")));
+    assert!(f
+        .stdout()
+        .contains(&format!("FC Invoke End RequestId: {rid}")));
+    let big = vec![b'e'; 128 * 1024 + 1];
+    assert_eq!(f.request("POST", path, &asynchronous, &big).status, 413);
+    assert_eq!(
+        f.request("POST", path, &[], &big).status,
+        200,
+        "sync allows 32 MB"
+    );
 }

@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 
 use tiny_http::{Header, Request, Response, Server};
 
-use crate::platform::{error_message, Kind, Platform, Unavailable};
+use crate::platform::{error_message, request_id, Kind, Platform, Unavailable};
 use crate::say;
 
 /// FC's limits in front of an instance.
 const MAX_HEADERS: usize = 8 * 1024;
 const MAX_PATH: usize = 4 * 1024;
 const MAX_BODY: usize = 32 * 1024 * 1024;
+/// FC's limit on an asynchronous invocation's event.
+const MAX_ASYNC_BODY: usize = 128 * 1024;
 
 /// Request headers a proxy does not forward (hop-by-hop), plus the platform's own.
 fn forwardable(name: &str) -> bool {
@@ -22,7 +24,9 @@ fn forwardable(name: &str) -> bool {
     !(n.starts_with("x-fc-")
         || matches!(
             n.as_str(),
-            "connection"
+            // tinyfc::client sends its own Host; two would make a strict server answer 400.
+            "host"
+                | "connection"
                 | "keep-alive"
                 | "transfer-encoding"
                 | "te"
@@ -63,7 +67,7 @@ pub fn serve(
         .collect()
 }
 
-fn handle(platform: &Platform, mut req: Request) {
+fn handle(platform: &Arc<Platform>, mut req: Request) {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
     let url = req.url().to_string();
@@ -101,22 +105,74 @@ fn handle(platform: &Platform, mut req: Request) {
     let is_event = method == "POST"
         && path.starts_with("/2023-03-30/functions/")
         && path.ends_with("/invocations");
-    let (kind, fwd_path) = if is_event {
-        (Kind::Event, "/invoke".to_string())
+    let is_async = is_event
+        && req.headers().iter().any(|h| {
+            h.field.equiv("x-fc-invocation-type") && h.value.as_str().eq_ignore_ascii_case("async")
+        });
+    if is_async && body.len() > MAX_ASYNC_BODY {
+        return reply(
+            req,
+            error(413, "PayloadTooLarge", "asynchronous event over 128 KB"),
+        );
+    }
+    let (kind, fwd_path, headers) = if is_event {
+        // InvokeFunction: the function gets the event alone, as octet-stream.
+        let h = vec![(
+            "content-type".to_string(),
+            "application/octet-stream".to_string(),
+        )];
+        (Kind::Event, "/invoke".to_string(), h)
     } else {
-        (Kind::Http, url.clone())
+        let h: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_string(),
+                    h.value.as_str().to_string(),
+                )
+            })
+            .filter(|(k, _)| forwardable(k))
+            .collect();
+        (Kind::Http, url.clone(), h)
     };
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_string(),
-                h.value.as_str().to_string(),
-            )
-        })
-        .filter(|(k, _)| forwardable(k))
-        .collect();
+    let rid = request_id();
+
+    if is_async {
+        if platform.stopping() {
+            return reply(
+                req,
+                error(
+                    503,
+                    "InstanceStopping",
+                    "the platform is stopping the instance",
+                ),
+            );
+        }
+        // FC answers 202 at once and runs the invocation later; its outcome is only logged.
+        let resp = Response::from_data(Vec::new())
+            .with_status_code(202)
+            .with_header(header("X-Fc-Request-Id", &rid));
+        reply(req, resp);
+        let platform = platform.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let outcome = match platform.invoke(&rid, kind, "POST", "/invoke", &headers, &body) {
+                Ok(r) if r.header("x-fc-status") == Some("200") => format!("-> {}", r.status),
+                Ok(r) => format!(
+                    "-> {} UnhandledInvocationError: {}",
+                    r.status,
+                    error_message(&r)
+                ),
+                Err(e) => format!("failed: {e}"),
+            };
+            say!(
+                "async invoke RequestId {rid}: {outcome} in {} ms",
+                crate::ms(started.elapsed())
+            );
+        });
+        return;
+    }
 
     match platform.wait_ready() {
         Ok(_) => {}
@@ -139,8 +195,8 @@ fn handle(platform: &Platform, mut req: Request) {
             );
         }
     }
-    match platform.invoke(kind, &method, &fwd_path, &headers, &body) {
-        Ok((rid, r)) => {
+    match platform.invoke(&rid, kind, &method, &fwd_path, &headers, &body) {
+        Ok(r) => {
             let failed = r.header("x-fc-status") == Some("404");
             let status = if failed && kind == Kind::Event {
                 200

@@ -156,8 +156,13 @@ fn invocations(platform: &Platform, n: u32, event: &[u8]) -> bool {
     let mut ok = true;
     for _ in 0..n {
         let started = Instant::now();
-        match platform.invoke(Kind::Event, "POST", "/invoke", &[], event) {
-            Ok((rid, r)) => {
+        let rid = platform::request_id();
+        let headers = [(
+            "content-type".to_string(),
+            "application/octet-stream".to_string(),
+        )];
+        match platform.invoke(&rid, Kind::Event, "POST", "/invoke", &headers, event) {
+            Ok(r) => {
                 let failed = r.header("x-fc-status") != Some("200");
                 say!(
                     "invoke RequestId {rid}: status {} (x-fc-status {}) in {} ms",

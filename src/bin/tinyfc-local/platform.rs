@@ -253,25 +253,26 @@ impl Platform {
         Some(describe(instance.reap()))
     }
 
-    /// Sends one invocation with the platform's headers; `headers` are the caller's.
+    /// Sends one invocation, request id `rid`, with the platform's headers; `headers` are the
+    /// caller's (already filtered).
     pub fn invoke(
         &self,
+        rid: &str,
         kind: Kind,
         method: &str,
         path: &str,
         headers: &[(String, String)],
         body: &[u8],
-    ) -> Result<(String, Response), String> {
+    ) -> Result<Response, String> {
         let addr = self.wait_ready().map_err(|e| match e {
             Unavailable::InitFailed(msg) => msg,
             Unavailable::Stopping => "the platform is stopping".into(),
         })?;
-        let rid = request_id();
         let control = match kind {
             Kind::Event => "/invoke",
             Kind::Http => "/http-invoke",
         };
-        let mut all = self.common_headers(&rid, control);
+        let mut all = self.common_headers(rid, control);
         all.extend(headers.iter().cloned());
         let h: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let timeout = Duration::from_secs(u64::from(self.opts.timeout_s) + 5);
@@ -287,7 +288,7 @@ impl Platform {
                         st.idle.push((conn, Instant::now()));
                     }
                 }
-                Ok((rid, r))
+                Ok(r)
             }
             Err(e) => Err(format!("invocation {rid} failed: {e}")),
         }
