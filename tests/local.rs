@@ -429,6 +429,8 @@ fn once_interrupted_by_a_signal_still_stops_the_instance_and_exits_1() {
     assert!(text.contains("signal received: stopping"), "{text}");
     assert!(text.contains("a step failed"), "{text}");
     assert!(!text.contains("FC Initialize End"), "{text}");
+    assert!(text.contains("pre-stop: RequestId 1-"), "{text}");
+    assert!(text.contains("timed out after 1 s"), "{text}");
 }
 
 #[test]
@@ -452,5 +454,48 @@ fn async_invoke_function_answers_202_then_runs_the_event() {
         f.request("POST", path, &[], &big).status,
         200,
         "sync allows 32 MB"
+    );
+}
+
+#[test]
+fn once_exits_1_when_pre_stop_fails_even_if_the_invocation_succeeded() {
+    let out = local(&["--once"], "probe", &[("PROBE_PRESTOP_FAIL", "1")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("status 200 (x-fc-status 200)"), "{text}");
+    assert!(text.contains("answered 404"), "{text}");
+    assert!(text.contains("a step failed"), "{text}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tinyfc-local"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for option in [
+        "--listen",
+        "--once",
+        "--invoke",
+        "--idle-stop",
+        "--grace",
+        "--init-timeout",
+    ] {
+        assert!(text.contains(option), "{option} undocumented in --help");
+    }
+    assert_eq!(run(&["--once"]).status.code(), Some(2), "no command");
+    assert_eq!(run(&["--bogus", "--", "x"]).status.code(), Some(2));
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    assert_eq!(
+        run(&["--listen", &addr, "--", "true"]).status.code(),
+        Some(2)
     );
 }

@@ -13,6 +13,7 @@ usage: tinyfc-local [options] -- COMMAND [ARGS...]
   --region REGION        (default cn-hangzhou)       --account-id ID (default 1234567890)
   --memory MB            (default 512)               --timeout SECS  (default 60)
   --service-name NAME    (default local-service)     --qualifier Q   (default LATEST)
+  --initializer          call POST /initialize after start-up (the default)
   --no-initializer       do not call POST /initialize (the function's first invocation runs it)
   --init-timeout SECS    limit for one /initialize call (default 60); past it the instance restarts
   --init-retries N       retries after a 400/404 answer before giving up (default 10)
@@ -27,6 +28,11 @@ usage: tinyfc-local [options] -- COMMAND [ARGS...]
   --prestop-timeout SECS limit for GET /pre-stop (default 20: the runtime drains
                          in-flight invocations first, 10 s by default)
   -h, --help             this text
+
+Front door: every request becomes an HTTP invocation; POST /2023-03-30/functions/NAME/invocations
+an event invocation (x-fc-invocation-type: Async: 202 at once). Stop: GET /pre-stop, SIGTERM, SIGKILL
+to the instance's process group after --grace; a second Ctrl-C kills at once.
+Exit codes: 0 every step succeeded, 1 a step failed, 2 usage, 130 a second signal.
 
 Credentials sent in x-fc-access-key-id/-secret/x-fc-security-token (and the instance's
 ALIBABA_CLOUD_* variables) come from ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and

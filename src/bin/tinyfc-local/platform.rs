@@ -364,6 +364,13 @@ impl Platform {
                 );
                 r.status / 100 == 2
             }
+            Err(e) if is_timeout(&e) => {
+                say!(
+                    "pre-stop: RequestId {rid}, timed out after {} s",
+                    self.opts.prestop_timeout.as_secs_f64()
+                );
+                false
+            }
             Err(e) => {
                 say!("pre-stop: RequestId {rid}, failed after {ms} ms: {e}");
                 false
