@@ -17,6 +17,9 @@ use crate::pool::Pool;
 use crate::protocol::Call;
 use crate::server::{lock, Job, Shared};
 
+/// The listen backlog: connections the kernel queues before we accept them.
+const BACKLOG: i32 = 4096;
+
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -48,6 +51,10 @@ impl MainLoop {
         control: Arc<Pool<Job>>,
     ) -> io::Result<MainLoop> {
         listener.set_nonblocking(true)?;
+        // std listens with a backlog of 128; a burst of connects past it waits for SYN retries
+        // (a second or more). Listening again only raises the backlog (the kernel caps it).
+        // SAFETY: listen(2) on our own listening socket.
+        unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
         wake_rx.set_nonblocking(true)?;
         let (signal_rx, signal_tx) = UnixStream::pair()?;
         signal_rx.set_nonblocking(true)?;
