@@ -305,12 +305,12 @@ fn stop_lets_the_runtime_drain_an_in_flight_invocation_before_pre_stop() {
     let port = f.port;
     let caller = std::thread::spawn(move || {
         let mut c = Connection::connect(("127.0.0.1", port), HANG).unwrap();
-        c.request("GET", "/sleep/800", &[], b"").unwrap()
+        c.request("GET", "/sleep/2000", &[], b"").unwrap()
     });
     assert!(f.wait_stdout("FC Invoke Start"));
     f.signal(libc::SIGTERM);
     let r = caller.join().unwrap();
-    assert_eq!((r.status, r.text().as_str()), (200, "slept 800"));
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 2000"));
     assert_eq!(f.wait_exit(HANG).and_then(|s| s.code()), Some(0));
     let out = f.stdout();
     let at = |s: &str| {
@@ -325,7 +325,7 @@ fn stop_lets_the_runtime_drain_an_in_flight_invocation_before_pre_stop() {
 #[test]
 fn requests_after_stop_began_are_refused_with_503() {
     // Pre-stop runs long, so the front door is still up while the platform stops.
-    let mut f = serving(&[], &[("PROBE_PRESTOP_MS", "1500")]);
+    let mut f = serving(&[], &[("PROBE_PRESTOP_MS", "2500")]);
     assert_eq!(f.request("GET", "/", &[], b"").status, 200);
     let mut c = f.connect();
     assert_eq!(c.request("GET", "/", &[], b"").unwrap().status, 200);

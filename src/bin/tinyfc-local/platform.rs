@@ -45,8 +45,9 @@ pub enum Kind {
 struct State {
     phase: Phase,
     instance: Option<Arc<Instance>>,
-    /// Keep-alive connections to the instance, with when they were last used.
-    idle: Vec<(Connection, Instant)>,
+    /// Keep-alive connections to the instance, with when they were last used and the address
+    /// they go to (a restarted instance listens elsewhere).
+    idle: Vec<(Connection, Instant, SocketAddr)>,
     /// Set by `stop`: no instance is started after it.
     stopping: bool,
 }
@@ -276,7 +277,7 @@ impl Platform {
         all.extend(headers.iter().cloned());
         let h: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let timeout = Duration::from_secs(u64::from(self.opts.timeout_s) + 5);
-        let mut conn = match self.take_idle() {
+        let mut conn = match self.take_idle(addr) {
             Some(c) => c,
             None => Connection::connect(addr, timeout).map_err(|e| e.to_string())?,
         };
@@ -284,8 +285,9 @@ impl Platform {
             Ok(r) => {
                 if r.header("connection") != Some("close") {
                     let mut st = self.lock();
-                    if !st.stopping {
-                        st.idle.push((conn, Instant::now()));
+                    let current = st.instance.as_ref().map(|i| i.addr) == Some(addr);
+                    if !st.stopping && st.phase == Phase::Ready && current {
+                        st.idle.push((conn, Instant::now(), addr));
                     }
                 }
                 Ok(r)
@@ -294,10 +296,12 @@ impl Platform {
         }
     }
 
-    fn take_idle(&self) -> Option<Connection> {
+    /// A pooled connection to `addr`, if one is fresh enough.
+    fn take_idle(&self, addr: SocketAddr) -> Option<Connection> {
         let mut st = self.lock();
-        st.idle.retain(|(_, used)| used.elapsed() < MAX_IDLE);
-        st.idle.pop().map(|(c, _)| c)
+        st.idle
+            .retain(|(_, used, to)| used.elapsed() < MAX_IDLE && *to == addr);
+        st.idle.pop().map(|(c, _, _)| c)
     }
 
     /// Stops for good: no new instance, callers refused; pre-stop (if the instance ever listened),
