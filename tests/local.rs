@@ -499,3 +499,14 @@ fn usage_errors_exit_2_and_help_exits_0() {
         Some(2)
     );
 }
+
+#[test]
+fn a_pooled_connection_the_function_closed_while_idle_is_replaced_transparently() {
+    // The function closes idle keep-alive connections after 200 ms (Node.js does after 5 s).
+    let f = serving(&[], &[("TINYFC_IDLE_TIMEOUT_MS", "200")]);
+    assert_eq!(f.request("GET", "/", &[], b"").status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let r = f.request("GET", "/", &[], b"");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    assert_eq!(count(&f.stdout(), "FC Invoke Start"), 2, "{}", f.stdout());
+}

@@ -277,11 +277,21 @@ impl Platform {
         all.extend(headers.iter().cloned());
         let h: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let timeout = Duration::from_secs(u64::from(self.opts.timeout_s) + 5);
-        let mut conn = match self.take_idle(addr) {
-            Some(c) => c,
-            None => Connection::connect(addr, timeout).map_err(|e| e.to_string())?,
+        let connect = || Connection::connect(addr, timeout).map_err(|e| e.to_string());
+        let (mut conn, reused) = match self.take_idle(addr) {
+            Some(c) => (c, true),
+            None => (connect()?, false),
         };
-        match conn.request(method, path, &h, body) {
+        let mut answer = conn.request(method, path, &h, body);
+        if reused && answer.as_ref().is_err_and(|e| !is_timeout(e)) {
+            // The function closed the pooled connection while it was idle (its keep-alive
+            // timeout may be shorter than ours), so the request most likely never reached it:
+            // send it once more on a fresh connection (as HTTP clients do for reused connections).
+            // A timeout is not retried: the function may be running it.
+            conn = connect()?;
+            answer = conn.request(method, path, &h, body);
+        }
+        match answer {
             Ok(r) => {
                 if r.header("connection") != Some("close") {
                     let mut st = self.lock();
