@@ -388,7 +388,8 @@ fn a_signal_during_start_up_stops_the_instance_that_never_listened() {
     assert!(f.wait_stdout("started: pid"));
     let (pid, _) = instances(&f.stdout())[0];
     f.signal(libc::SIGTERM);
-    assert!(f.wait_exit(HANG).is_some(), "tinyfc-local did not stop");
+    let status = f.wait_exit(HANG).expect("tinyfc-local did not stop");
+    assert_eq!(status.code(), Some(0), "dying of SIGTERM is a clean stop");
     let out = f.stdout();
     assert!(
         out.contains("the instance never listened: no pre-stop"),

@@ -2,6 +2,7 @@
 //! restarting on 500, a crash or a timeout), forward invocations, pre-stop and stop it.
 
 use std::net::SocketAddr;
+use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -317,7 +318,7 @@ impl Platform {
     /// Stops for good: no new instance, callers refused; pre-stop (if the instance ever listened),
     /// then SIGTERM (SIGKILL past the grace period). The runtime itself drains in-flight
     /// invocations before it runs its pre-stop hook. Returns whether pre-stop answered 2xx (or was
-    /// not needed) and whether the instance exited 0 (or there was none).
+    /// not needed) and whether the instance exited 0 or of the SIGTERM (or there was none).
     pub fn stop(&self) -> (bool, bool) {
         let instance = {
             let mut st = self.lock();
@@ -353,7 +354,9 @@ impl Platform {
             status
         };
         self.lock().instance = None;
-        (pre_stop_ok, status.is_some_and(|s| s.success()))
+        // Dying of the SIGTERM we sent is how many runtimes (Python's, Node's) stop: a clean stop.
+        let clean = status.is_some_and(|s| s.success() || s.signal() == Some(libc::SIGTERM));
+        (pre_stop_ok, clean)
     }
 
     /// GET /pre-stop; true if it answered 2xx.
