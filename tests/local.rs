@@ -511,3 +511,16 @@ fn a_pooled_connection_the_function_closed_while_idle_is_replaced_transparently(
     assert_eq!((r.status, r.text().as_str()), (200, "hello"));
     assert_eq!(count(&f.stdout(), "FC Invoke Start"), 2, "{}", f.stdout());
 }
+
+#[test]
+fn idle_stop_does_not_count_a_request_in_progress_as_idle() {
+    let mut f = serving(&["--idle-stop", "1"], &[]);
+    let r = f.request("GET", "/sleep/2500", &[], b"");
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 2500"));
+    assert_eq!(f.wait_exit(HANG).and_then(|s| s.code()), Some(0));
+    let out = f.stdout();
+    assert!(
+        out.find("FC Invoke End").unwrap() < out.find("idle for").unwrap(),
+        "{out}"
+    );
+}

@@ -38,28 +38,73 @@ fn forwardable(name: &str) -> bool {
         ))
 }
 
+/// What the front door is doing, for --idle-stop: requests (and async invocations) in progress,
+/// and when the last one began or ended.
+pub struct Activity {
+    state: Mutex<(usize, Instant)>,
+}
+
+impl Activity {
+    /// No request yet: idle since now.
+    pub fn new() -> Activity {
+        Activity {
+            state: Mutex::new((0, Instant::now())),
+        }
+    }
+
+    fn update(&self, delta: isize) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 = st.0.saturating_add_signed(delta);
+        st.1 = Instant::now();
+    }
+
+    /// Marks one unit of work as started until the guard is dropped.
+    fn busy(self: &Arc<Self>) -> Busy {
+        self.update(1);
+        Busy(self.clone())
+    }
+
+    /// How long nothing has been in progress (zero while something is).
+    pub fn idle(&self) -> Duration {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.0 > 0 {
+            Duration::ZERO
+        } else {
+            st.1.elapsed()
+        }
+    }
+}
+
+/// Work in progress; ends when dropped.
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.update(-1);
+    }
+}
+
 /// Serves the front door on `threads` threads until `stop` is set.
 pub fn serve(
     server: Arc<Server>,
     platform: Arc<Platform>,
     stop: Arc<AtomicBool>,
-    last_request: Arc<Mutex<Instant>>,
+    activity: Arc<Activity>,
     threads: usize,
 ) -> Vec<std::thread::JoinHandle<()>> {
     (0..threads)
         .map(|_| {
-            let (server, platform, stop, last) = (
+            let (server, platform, stop, activity) = (
                 server.clone(),
                 platform.clone(),
                 stop.clone(),
-                last_request.clone(),
+                activity.clone(),
             );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) {
-                        *last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-                        handle(&platform, req);
-                        *last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                        let _busy = activity.busy();
+                        handle(&platform, &activity, req);
                     }
                 }
             })
@@ -67,7 +112,7 @@ pub fn serve(
         .collect()
 }
 
-fn handle(platform: &Arc<Platform>, mut req: Request) {
+fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
     let url = req.url().to_string();
@@ -155,7 +200,9 @@ fn handle(platform: &Arc<Platform>, mut req: Request) {
             .with_header(header("X-Fc-Request-Id", &rid));
         reply(req, resp);
         let platform = platform.clone();
+        let busy = activity.busy();
         std::thread::spawn(move || {
+            let _busy = busy;
             let started = Instant::now();
             let outcome = match platform.invoke(&rid, kind, "POST", "/invoke", &headers, &body) {
                 Ok(r) if r.header("x-fc-status") == Some("200") => format!("-> {}", r.status),

@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use options::Options;
@@ -205,13 +205,13 @@ fn serve(platform: Arc<Platform>) -> i32 {
     std::thread::spawn(move || {
         let _ = booting.boot();
     });
-    let last_request = Arc::new(Mutex::new(Instant::now()));
+    let activity = Arc::new(front::Activity::new());
     let front_done = Arc::new(AtomicBool::new(false));
     let threads = front::serve(
         server.clone(),
         platform.clone(),
         front_done.clone(),
-        last_request.clone(),
+        activity.clone(),
         FRONT_THREADS,
     );
     let idle_stop = platform.opts.idle_stop;
@@ -221,10 +221,7 @@ fn serve(platform: Arc<Platform>) -> i32 {
             say!("signal received: stopping");
             break;
         }
-        let idle = last_request
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .elapsed();
+        let idle = activity.idle();
         if idle_stop.is_some_and(|limit| idle >= limit) {
             say!("idle for {} s: stopping", idle.as_secs_f64());
             break;
