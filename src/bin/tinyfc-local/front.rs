@@ -11,9 +11,11 @@ use tiny_http::{Header, Request, Response, Server};
 use crate::platform::{error_message, request_id, Kind, Platform, Unavailable};
 use crate::say;
 
-/// FC's limits in front of an instance.
+/// FC's limit on request headers in all (name, value and separators).
 const MAX_HEADERS: usize = 8 * 1024;
+/// FC's limit on the path with its query.
 const MAX_PATH: usize = 4 * 1024;
+/// FC's limit on a synchronous invocation's body.
 const MAX_BODY: usize = 32 * 1024 * 1024;
 /// FC's limit on an asynchronous invocation's event.
 const MAX_ASYNC_BODY: usize = 128 * 1024;
@@ -41,6 +43,7 @@ fn forwardable(name: &str) -> bool {
 /// What the front door is doing, for --idle-stop: requests (and async invocations) in progress,
 /// and when the last one began or ended.
 pub struct Activity {
+    /// (units of work in progress, when the last one began or ended).
     state: Mutex<(usize, Instant)>,
 }
 
@@ -52,6 +55,7 @@ impl Activity {
         }
     }
 
+    /// One unit of work began (+1) or ended (-1).
     fn update(&self, delta: isize) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.0 = st.0.saturating_add_signed(delta);
@@ -112,6 +116,8 @@ pub fn serve(
         .collect()
 }
 
+/// Answers one caller: checks FC's limits, then forwards the request as an HTTP or event
+/// invocation (or answers why it cannot).
 fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
@@ -298,11 +304,13 @@ fn error(status: u16, code: &str, message: &str) -> Response<std::io::Cursor<Vec
         .with_header(header("Content-Type", "application/json"))
 }
 
+/// A response header (an invalid one becomes `X-Invalid-Header: 1` rather than a panic).
 fn header(k: &str, v: &str) -> Header {
     Header::from_bytes(k.as_bytes(), v.as_bytes())
         .unwrap_or_else(|_| Header::from_bytes(&b"X-Invalid-Header"[..], &b"1"[..]).unwrap())
 }
 
+/// Sends the answer; a caller that went away is not an error.
 fn reply<R: Read>(req: Request, resp: Response<R>) {
     let _ = req.respond(resp);
 }

@@ -20,6 +20,7 @@ use crate::say;
 pub struct Instance {
     /// The child and, once reaped, its exit status.
     child: Mutex<(Child, Option<ExitStatus>)>,
+    /// The leader's pid, also the process group id.
     pid: u32,
     /// Where the function listens (on 127.0.0.1).
     pub addr: SocketAddr,
@@ -71,6 +72,7 @@ impl Instance {
         })
     }
 
+    /// The child and its status, locked.
     fn child(&self) -> MutexGuard<'_, (Child, Option<ExitStatus>)> {
         self.child.lock().unwrap_or_else(|e| e.into_inner())
     }

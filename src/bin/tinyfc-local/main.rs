@@ -252,6 +252,7 @@ fn serve(platform: Arc<Platform>) -> i32 {
 /// Requests the front door serves at once (FC's instance concurrency, for one local instance).
 const FRONT_THREADS: usize = 16;
 
+/// The event for one-shot invocations: none (empty), `-` (stdin) or a file.
 fn read_event(path: Option<&str>) -> std::io::Result<Vec<u8>> {
     match path {
         None => Ok(Vec::new()),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+/// `--help`'s text.
 pub const USAGE: &str = "\
 tinyfc-local: run a Function Compute custom runtime locally, driven as FC drives it.
 
@@ -42,28 +43,47 @@ ALIBABA_CLOUD_SECURITY_TOKEN in your environment, else dummies.
 /// What the user asked for.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Front door address (`--listen`).
     pub listen: String,
+    /// The function's port (`--port`); None: a free one.
     pub port: Option<u16>,
+    /// `--function-name`.
     pub function_name: String,
+    /// `--region`.
     pub region: String,
+    /// `--account-id`.
     pub account_id: String,
+    /// `--memory`, in MB.
     pub memory_mb: u32,
+    /// `--timeout`, in seconds.
     pub timeout_s: u32,
+    /// `--service-name`.
     pub service_name: String,
+    /// `--qualifier`.
     pub qualifier: String,
+    /// Whether to call POST /initialize (`--no-initializer` turns it off).
     pub initializer: bool,
+    /// `--init-timeout`: one /initialize call's limit.
     pub init_timeout: Duration,
+    /// `--init-retries`: retries after 400/404.
     pub init_retries: u32,
+    /// `--max-restarts`: restarts after 500, a crash or a timeout.
     pub max_restarts: u32,
+    /// `--start-timeout`: how long the instance may take to listen.
     pub start_timeout: Duration,
+    /// `--event`: the event file for one-shot invocations (`-`: stdin).
     pub event: Option<String>,
     /// One-shot invocations (`--once` is 1); None: serve the front door.
     pub invocations: Option<u32>,
+    /// `--idle-stop`: stop serving after this long without a request.
     pub idle_stop: Option<Duration>,
+    /// `--grace`: SIGTERM to SIGKILL.
     pub grace: Duration,
+    /// `--prestop-timeout`: GET /pre-stop's limit.
     pub prestop_timeout: Duration,
     /// (access key id, secret, security token).
     pub credentials: (String, String, String),
+    /// The function's command and arguments (after `--`).
     pub command: Vec<String>,
 }
 
@@ -142,11 +162,13 @@ impl Options {
     }
 }
 
+/// Parses `v`, the value of option `arg`.
 fn number<T: std::str::FromStr>(arg: &str, v: &str) -> Result<T, String> {
     v.parse()
         .map_err(|_| format!("{arg}: {v:?} is not a number"))
 }
 
+/// Parses `v` as (fractional) seconds, the value of option `arg`.
 fn secs(arg: &str, v: &str) -> Result<Duration, String> {
     let s: f64 = number(arg, v)?;
     if s.is_finite() && s >= 0.0 {

@@ -43,8 +43,11 @@ pub enum Kind {
     Http,
 }
 
+/// What the platform knows, under one lock.
 struct State {
+    /// Where the instance stands.
     phase: Phase,
+    /// The current instance, from its start until it is stopped.
     instance: Option<Arc<Instance>>,
     /// Keep-alive connections to the instance, with when they were last used and the address
     /// they go to (a restarted instance listens elsewhere).
@@ -55,8 +58,11 @@ struct State {
 
 /// The local platform.
 pub struct Platform {
+    /// What the user asked for.
     pub opts: Options,
+    /// The shared state.
     state: Mutex<State>,
+    /// Signalled when the phase changes.
     changed: Condvar,
 }
 
@@ -65,6 +71,7 @@ pub struct Platform {
 const MAX_IDLE: Duration = Duration::from_secs(20);
 
 impl Platform {
+    /// A platform with no instance yet.
     pub fn new(opts: Options) -> Platform {
         Platform {
             opts,
@@ -78,10 +85,12 @@ impl Platform {
         }
     }
 
+    /// The state, locked (a panicked holder does not poison it for the others).
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Moves to `phase` and wakes waiting callers, unless stopping began.
     fn set_phase(&self, phase: Phase) {
         {
             let mut st = self.lock();
@@ -130,6 +139,7 @@ impl Platform {
         }
     }
 
+    /// One attempt: start an instance, wait for it to listen, initialize it (retrying 400/404).
     fn start_and_initialize(&self) -> Result<(), Boot> {
         let instance = {
             let mut st = self.lock();
@@ -456,6 +466,7 @@ enum Boot {
     GiveUp(String),
 }
 
+/// One call on a fresh connection.
 fn call(
     addr: SocketAddr,
     method: &str,
@@ -471,6 +482,7 @@ fn call(
     client::request(addr, method, path, &h, body, timeout)
 }
 
+/// True if the error is a read or connect timeout.
 fn is_timeout(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
