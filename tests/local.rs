@@ -524,3 +524,24 @@ fn idle_stop_does_not_count_a_request_in_progress_as_idle() {
         "{out}"
     );
 }
+
+#[test]
+fn credentials_never_appear_in_the_output_even_at_trace_level() {
+    let secret = "SECRET-never-printed-4711";
+    let token = "TOKEN-never-printed-4712";
+    let mut f = serving(
+        &[],
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", token),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    assert_eq!(f.request("GET", "/context", &[], b"").status, 200);
+    assert_eq!(f.request("GET", "/error", &[], b"").status, 500);
+    f.signal(libc::SIGTERM);
+    assert_eq!(f.wait_exit(HANG).and_then(|s| s.code()), Some(0));
+    let all = f.stdout() + &f.stderr();
+    assert!(all.contains("FC PreStop End"), "{all}");
+    assert!(!all.contains(secret) && !all.contains(token), "{all}");
+}

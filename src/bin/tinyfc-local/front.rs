@@ -88,6 +88,22 @@ impl Drop for Busy {
     }
 }
 
+/// Response headers of the function that reach the caller: FC drops `x-fc-*` (the platform's own)
+/// and the ones it sets itself (connection, content-length, date, keep-alive, server).
+fn passes_back(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    !(n.starts_with("x-fc-")
+        || matches!(
+            n.as_str(),
+            "connection"
+                | "content-length"
+                | "date"
+                | "keep-alive"
+                | "server"
+                | "transfer-encoding"
+        ))
+}
+
 /// Serves the front door on `threads` threads until `stop` is set.
 pub fn serve(
     server: Arc<Server>,
@@ -257,15 +273,8 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
                 r.status
             };
             let mut resp = Response::from_data(r.body.clone()).with_status_code(status);
-            for (k, v) in &r.headers {
-                let n = k.to_ascii_lowercase();
-                if n != "x-fc-status"
-                    && n != "content-length"
-                    && n != "connection"
-                    && n != "transfer-encoding"
-                {
-                    resp.add_header(header(k, v));
-                }
+            for (k, v) in r.headers.iter().filter(|(k, _)| passes_back(k)) {
+                resp.add_header(header(k, v));
             }
             resp.add_header(header("X-Fc-Request-Id", &rid));
             let outcome = if failed {
