@@ -545,3 +545,17 @@ fn credentials_never_appear_in_the_output_even_at_trace_level() {
     assert!(all.contains("FC PreStop End"), "{all}");
     assert!(!all.contains(secret) && !all.contains(token), "{all}");
 }
+
+#[test]
+fn a_body_over_32_mb_is_refused_with_413_before_it_is_sent() {
+    use std::io::{Read, Write};
+    let f = serving(&[], &[]);
+    let mut s = f.raw();
+    s.write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 33554433\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(count(&f.stdout(), "FC Invoke Start"), 0);
+}
