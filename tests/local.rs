@@ -559,3 +559,20 @@ fn a_body_over_32_mb_is_refused_with_413_before_it_is_sent() {
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     assert_eq!(count(&f.stdout(), "FC Invoke Start"), 0);
 }
+
+#[test]
+fn killing_tinyfc_local_outright_takes_the_instance_with_it() {
+    let mut f = serving(&[], &[]);
+    assert_eq!(f.request("GET", "/", &[], b"").status, 200);
+    let (pid, port) = instances(&f.stdout())[0];
+    f.signal(libc::SIGKILL);
+    assert!(f.wait_exit(HANG).is_some());
+    let until = std::time::Instant::now() + HANG;
+    while listening(port) && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        !listening(port),
+        "the instance (pid {pid}) outlived tinyfc-local"
+    );
+}

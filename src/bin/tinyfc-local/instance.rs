@@ -4,13 +4,14 @@
 //! then stops the instance in FC's order). SIGTERM goes to the instance's own process, as FC sends it
 //! to the bootstrap; SIGKILL goes to the whole group, as tearing down a container kills everything in
 //! it, so a wrapper script's children never outlive the instance. The group is only signalled while
-//! the leader is not yet reaped (its pid cannot be reused until then).
+//! the leader is not yet reaped (its pid cannot be reused until then). Should tinyfc-local itself be
+//! killed, the instance gets SIGKILL from the kernel (PR_SET_PDEATHSIG).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{mpsc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::options::Options;
@@ -59,7 +60,25 @@ impl Instance {
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
             .process_group(0);
-        let child = cmd.spawn()?;
+        let parent = std::process::id();
+        // SAFETY: prctl(2) and getppid(2) are async-signal-safe; nothing else runs in the child
+        // before exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                // If tinyfc-local dies without stopping the instance (SIGKILL, a crash), the
+                // instance dies too instead of living on unattended.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other(
+                        "tinyfc-local exited during the start",
+                    ));
+                }
+                Ok(())
+            });
+        }
+        let child = spawn(cmd)?;
         let pid = child.id();
         say!("instance {id} started: pid {pid}, port {port}");
         Ok(Instance {
@@ -169,6 +188,29 @@ impl Drop for Instance {
     fn drop(&mut self) {
         self.reap();
     }
+}
+
+/// Spawns `cmd` on a thread that lives as long as tinyfc-local: the parent-death signal fires when
+/// the thread that forked the child ends, so that must not be a short-lived boot thread.
+fn spawn(cmd: Command) -> std::io::Result<Child> {
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("spawner".into())
+            .spawn(move || {
+                for (mut cmd, answer) in queue {
+                    let _ = answer.send(cmd.spawn());
+                }
+            })
+            .expect("cannot start the spawner thread");
+        jobs
+    });
+    let gone = || std::io::Error::other("the spawner thread is gone");
+    let (answer, child) = mpsc::channel();
+    spawner.send((cmd, answer)).map_err(|_| gone())?;
+    child.recv().map_err(|_| gone())?
 }
 
 /// True once our child `pid` has exited but is not reaped yet (waitid with WNOWAIT leaves it so).
