@@ -66,7 +66,6 @@ pub(crate) struct Shared {
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
 pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()> {
     poller::raise_fd_limit();
-    let listener = TcpListener::bind(("0.0.0.0", config.port))?;
     let (wake_rx, waker) = UnixStream::pair()?;
     waker.set_nonblocking(true)?;
     let shared = Arc::new(Shared {
@@ -87,12 +86,14 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     // The control thread never waits on a connection: a SIGTERM right after /pre-stop must not
     // queue behind a keep-alive wait.
     let control = Pool::new("tinyfc-control", 1, idle, move |j| s.run(j, false));
-
-    let port = listener.local_addr()?.port();
-    let mut main = MainLoop::new(listener, wake_rx, shared, workers.clone(), control)?;
-    println!("tinyfc listening on 0.0.0.0:{port}");
-    // Started after listening, so it overlaps the platform's connect instead of delaying either.
+    // One worker starts now: its start-up overlaps binding and the platform's first connect, so
+    // the first request finds it ready.
     workers.prestart();
+
+    let listener = TcpListener::bind(("0.0.0.0", shared.config.port))?;
+    let port = listener.local_addr()?.port();
+    let mut main = MainLoop::new(listener, wake_rx, shared, workers, control)?;
+    println!("tinyfc listening on 0.0.0.0:{port}");
     main.run()
 }
 
