@@ -15,15 +15,20 @@ lint:
 
 # --- tinyfc-local (issue 3) ---
 
+# Where cargo puts debug builds (honours CARGO_TARGET_DIR).
+LOCAL_BIN ?= $(or $(CARGO_TARGET_DIR),target)/debug
+# Extra tinyfc-local options, e.g. `make serve LOCAL_ARGS="--listen 127.0.0.1:9001 --idle-stop 60"`.
+LOCAL_ARGS ?=
+
 # The hello example under the local platform: start, initialize, one invocation, pre-stop, stop.
 run:
 	$(CARGO) build --example hello --bin tinyfc-local
-	./target/debug/tinyfc-local --once -- ./target/debug/examples/hello
+	$(LOCAL_BIN)/tinyfc-local --once $(LOCAL_ARGS) -- $(LOCAL_BIN)/examples/hello
 
 # The hello example behind the local front door on 127.0.0.1:8000 until Ctrl-C.
 serve:
 	$(CARGO) build --example hello --bin tinyfc-local
-	./target/debug/tinyfc-local --listen 127.0.0.1:8000 -- ./target/debug/examples/hello
+	$(LOCAL_BIN)/tinyfc-local --listen 127.0.0.1:8000 $(LOCAL_ARGS) -- $(LOCAL_BIN)/examples/hello
 
 # --- packaging: static, zip, image, size (issue 4) ---
 

@@ -8,13 +8,17 @@ use std::time::{Duration, Instant};
 
 use tiny_http::{Header, Request, Response, Server};
 
-use crate::platform::{error_message, Kind, Platform};
+use crate::platform::{error_message, request_id, Kind, Platform, Unavailable};
 use crate::say;
 
-/// FC's limits in front of an instance.
+/// FC's limit on request headers in all (name, value and separators).
 const MAX_HEADERS: usize = 8 * 1024;
+/// FC's limit on the path with its query.
 const MAX_PATH: usize = 4 * 1024;
+/// FC's limit on a synchronous invocation's body.
 const MAX_BODY: usize = 32 * 1024 * 1024;
+/// FC's limit on an asynchronous invocation's event.
+const MAX_ASYNC_BODY: usize = 128 * 1024;
 
 /// Request headers a proxy does not forward (hop-by-hop), plus the platform's own.
 fn forwardable(name: &str) -> bool {
@@ -22,7 +26,9 @@ fn forwardable(name: &str) -> bool {
     !(n.starts_with("x-fc-")
         || matches!(
             n.as_str(),
-            "connection"
+            // tinyfc::client sends its own Host; two would make a strict server answer 400.
+            "host"
+                | "connection"
                 | "keep-alive"
                 | "transfer-encoding"
                 | "te"
@@ -34,28 +40,91 @@ fn forwardable(name: &str) -> bool {
         ))
 }
 
+/// What the front door is doing, for --idle-stop: requests (and async invocations) in progress,
+/// and when the last one began or ended.
+pub struct Activity {
+    /// (units of work in progress, when the last one began or ended).
+    state: Mutex<(usize, Instant)>,
+}
+
+impl Activity {
+    /// No request yet: idle since now.
+    pub fn new() -> Activity {
+        Activity {
+            state: Mutex::new((0, Instant::now())),
+        }
+    }
+
+    /// One unit of work began (+1) or ended (-1).
+    fn update(&self, delta: isize) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 = st.0.saturating_add_signed(delta);
+        st.1 = Instant::now();
+    }
+
+    /// Marks one unit of work as started until the guard is dropped.
+    fn busy(self: &Arc<Self>) -> Busy {
+        self.update(1);
+        Busy(self.clone())
+    }
+
+    /// How long nothing has been in progress (zero while something is).
+    pub fn idle(&self) -> Duration {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.0 > 0 {
+            Duration::ZERO
+        } else {
+            st.1.elapsed()
+        }
+    }
+}
+
+/// Work in progress; ends when dropped.
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.update(-1);
+    }
+}
+
+/// Response headers of the function that reach the caller: FC drops `x-fc-*` (the platform's own)
+/// and the ones it sets itself (connection, content-length, date, keep-alive, server).
+fn passes_back(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    !(n.starts_with("x-fc-")
+        || matches!(
+            n.as_str(),
+            "connection"
+                | "content-length"
+                | "date"
+                | "keep-alive"
+                | "server"
+                | "transfer-encoding"
+        ))
+}
+
 /// Serves the front door on `threads` threads until `stop` is set.
 pub fn serve(
     server: Arc<Server>,
     platform: Arc<Platform>,
     stop: Arc<AtomicBool>,
-    last_request: Arc<Mutex<Instant>>,
+    activity: Arc<Activity>,
     threads: usize,
 ) -> Vec<std::thread::JoinHandle<()>> {
     (0..threads)
         .map(|_| {
-            let (server, platform, stop, last) = (
+            let (server, platform, stop, activity) = (
                 server.clone(),
                 platform.clone(),
                 stop.clone(),
-                last_request.clone(),
+                activity.clone(),
             );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) {
-                        *last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-                        handle(&platform, req);
-                        *last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                        let _busy = activity.busy();
+                        handle(&platform, &activity, req);
                     }
                 }
             })
@@ -63,7 +132,9 @@ pub fn serve(
         .collect()
 }
 
-fn handle(platform: &Platform, mut req: Request) {
+/// Answers one caller: checks FC's limits, then forwards the request as an HTTP or event
+/// invocation (or answers why it cannot).
+fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
     let url = req.url().to_string();
@@ -101,32 +172,100 @@ fn handle(platform: &Platform, mut req: Request) {
     let is_event = method == "POST"
         && path.starts_with("/2023-03-30/functions/")
         && path.ends_with("/invocations");
-    let (kind, fwd_path) = if is_event {
-        (Kind::Event, "/invoke".to_string())
-    } else {
-        (Kind::Http, url.clone())
-    };
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_string(),
-                h.value.as_str().to_string(),
-            )
-        })
-        .filter(|(k, _)| forwardable(k))
-        .collect();
-
-    if let Err(msg) = platform.wait_ready() {
-        // What FC tells a caller when the instance could not be initialized.
-        let resp =
-            error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"));
-        say!("{method} {url} -> InitializationError: {msg}");
-        return reply(req, resp);
+    let is_async = is_event
+        && req.headers().iter().any(|h| {
+            h.field.equiv("x-fc-invocation-type") && h.value.as_str().eq_ignore_ascii_case("async")
+        });
+    if is_async && body.len() > MAX_ASYNC_BODY {
+        return reply(
+            req,
+            error(413, "PayloadTooLarge", "asynchronous event over 128 KB"),
+        );
     }
-    match platform.invoke(kind, &method, &fwd_path, &headers, &body) {
-        Ok((rid, r)) => {
+    let (kind, fwd_path, headers) = if is_event {
+        // InvokeFunction: the function gets the event alone, as octet-stream.
+        let h = vec![(
+            "content-type".to_string(),
+            "application/octet-stream".to_string(),
+        )];
+        (Kind::Event, "/invoke".to_string(), h)
+    } else {
+        let h: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_string(),
+                    h.value.as_str().to_string(),
+                )
+            })
+            .filter(|(k, _)| forwardable(k))
+            .collect();
+        (Kind::Http, url.clone(), h)
+    };
+    let rid = request_id();
+
+    if is_async {
+        if platform.stopping() {
+            return reply(
+                req,
+                error(
+                    503,
+                    "InstanceStopping",
+                    "the platform is stopping the instance",
+                ),
+            );
+        }
+        // FC answers 202 at once and runs the invocation later; its outcome is only logged.
+        let resp = Response::from_data(Vec::new())
+            .with_status_code(202)
+            .with_header(header("X-Fc-Request-Id", &rid));
+        reply(req, resp);
+        let platform = platform.clone();
+        let busy = activity.busy();
+        std::thread::spawn(move || {
+            let _busy = busy;
+            let started = Instant::now();
+            let outcome = match platform.invoke(&rid, kind, "POST", "/invoke", &headers, &body) {
+                Ok(r) if r.header("x-fc-status") == Some("200") => format!("-> {}", r.status),
+                Ok(r) => format!(
+                    "-> {} UnhandledInvocationError: {}",
+                    r.status,
+                    error_message(&r)
+                ),
+                Err(e) => format!("failed: {e}"),
+            };
+            say!(
+                "async invoke RequestId {rid}: {outcome} in {} ms",
+                crate::ms(started.elapsed())
+            );
+        });
+        return;
+    }
+
+    match platform.wait_ready() {
+        Ok(_) => {}
+        Err(Unavailable::InitFailed(msg)) => {
+            // What FC tells a caller when the instance could not be initialized.
+            let resp =
+                error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"));
+            say!("{method} {url} -> InitializationError: {msg}");
+            return reply(req, resp);
+        }
+        Err(Unavailable::Stopping) => {
+            say!("{method} {url} -> 503: the platform is stopping");
+            return reply(
+                req,
+                error(
+                    503,
+                    "InstanceStopping",
+                    "the platform is stopping the instance",
+                ),
+            );
+        }
+    }
+    match platform.invoke(&rid, kind, &method, &fwd_path, &headers, &body) {
+        Ok(r) => {
             let failed = r.header("x-fc-status") == Some("404");
             let status = if failed && kind == Kind::Event {
                 200
@@ -134,15 +273,8 @@ fn handle(platform: &Platform, mut req: Request) {
                 r.status
             };
             let mut resp = Response::from_data(r.body.clone()).with_status_code(status);
-            for (k, v) in &r.headers {
-                let n = k.to_ascii_lowercase();
-                if n != "x-fc-status"
-                    && n != "content-length"
-                    && n != "connection"
-                    && n != "transfer-encoding"
-                {
-                    resp.add_header(header(k, v));
-                }
+            for (k, v) in r.headers.iter().filter(|(k, _)| passes_back(k)) {
+                resp.add_header(header(k, v));
             }
             resp.add_header(header("X-Fc-Request-Id", &rid));
             let outcome = if failed {
@@ -181,11 +313,13 @@ fn error(status: u16, code: &str, message: &str) -> Response<std::io::Cursor<Vec
         .with_header(header("Content-Type", "application/json"))
 }
 
+/// A response header (an invalid one becomes `X-Invalid-Header: 1` rather than a panic).
 fn header(k: &str, v: &str) -> Header {
     Header::from_bytes(k.as_bytes(), v.as_bytes())
         .unwrap_or_else(|_| Header::from_bytes(&b"X-Invalid-Header"[..], &b"1"[..]).unwrap())
 }
 
+/// Sends the answer; a caller that went away is not an error.
 fn reply<R: Read>(req: Request, resp: Response<R>) {
     let _ = req.respond(resp);
 }

@@ -1,22 +1,36 @@
 //! One function instance: the child process, started with FC's environment, and how it is stopped.
+//!
+//! The instance runs in its own process group (a terminal's Ctrl-C reaches tinyfc-local only, which
+//! then stops the instance in FC's order). SIGTERM goes to the instance's own process, as FC sends it
+//! to the bootstrap; SIGKILL goes to the whole group, as tearing down a container kills everything in
+//! it, so a wrapper script's children never outlive the instance. The group is only signalled while
+//! the leader is not yet reaped (its pid cannot be reused until then). Should tinyfc-local itself be
+//! killed, the instance gets SIGKILL from the kernel (PR_SET_PDEATHSIG).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::options::Options;
 use crate::say;
 
-/// A started instance.
+/// A started instance. Shared between the boot thread, the front door and the stopper.
 pub struct Instance {
-    child: Child,
+    /// The child and, once reaped, its exit status.
+    child: Mutex<(Child, Option<ExitStatus>)>,
+    /// The leader's pid, also the process group id.
+    pid: u32,
     /// Where the function listens (on 127.0.0.1).
     pub addr: SocketAddr,
     /// FC_INSTANCE_ID given to it.
     pub id: String,
     /// When it was started.
     pub started: Instant,
+    /// Set once it accepted a connection.
+    listened: AtomicBool,
 }
 
 impl Instance {
@@ -45,75 +59,180 @@ impl Instance {
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
-            // Its own process group: a terminal's Ctrl-C reaches tinyfc-local only, which then
-            // stops the instance in FC's order (pre-stop, then SIGTERM).
             .process_group(0);
-        let child = cmd.spawn()?;
-        say!("instance {id} started: pid {}, port {port}", child.id());
+        let parent = std::process::id();
+        // SAFETY: prctl(2) and getppid(2) are async-signal-safe; nothing else runs in the child
+        // before exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                // If tinyfc-local dies without stopping the instance (SIGKILL, a crash), the
+                // instance dies too instead of living on unattended.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other(
+                        "tinyfc-local exited during the start",
+                    ));
+                }
+                Ok(())
+            });
+        }
+        let child = spawn(cmd)?;
+        let pid = child.id();
+        say!("instance {id} started: pid {pid}, port {port}");
         Ok(Instance {
-            child,
+            child: Mutex::new((child, None)),
+            pid,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             id,
             started: Instant::now(),
+            listened: AtomicBool::new(false),
         })
     }
 
-    /// The child's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// The child and its status, locked.
+    fn child(&self) -> MutexGuard<'_, (Child, Option<ExitStatus>)> {
+        self.child.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until the function accepts connections. Err: it exited, or `limit` passed.
-    pub fn wait_listening(&mut self, limit: Duration) -> Result<Duration, String> {
+    /// The child's process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Whether it ever accepted a connection.
+    pub fn listened(&self) -> bool {
+        self.listened.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the function accepts connections. Err: it exited, `limit` passed, or `abort()`
+    /// turned true (the platform is stopping).
+    pub fn wait_listening(
+        &self,
+        limit: Duration,
+        abort: impl Fn() -> bool,
+    ) -> Result<Duration, String> {
         loop {
             if TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_ok() {
+                self.listened.store(true, Ordering::SeqCst);
                 return Ok(self.started.elapsed());
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("the instance exited before listening ({status})"));
+            if self.exited() {
+                return Err(format!(
+                    "the instance exited before listening ({})",
+                    describe(self.reap())
+                ));
+            }
+            if abort() {
+                return Err("the platform is stopping".into());
             }
             if self.started.elapsed() > limit {
                 return Err(format!(
                     "the instance did not listen within {} s",
-                    limit.as_secs()
+                    limit.as_secs_f64()
                 ));
             }
             std::thread::sleep(Duration::from_millis(2));
         }
     }
 
-    /// True once the process has exited.
-    pub fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+    /// True once the instance's process has exited.
+    pub fn exited(&self) -> bool {
+        let guard = self.child();
+        guard.1.is_some() || zombie(self.pid)
     }
 
-    /// SIGTERM, then SIGKILL if it lingers past `grace`, as FC does. Returns how it exited.
-    pub fn stop(mut self, grace: Duration) -> Option<ExitStatus> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return Some(status);
+    /// Kills whatever is left of the instance's process group and reaps the leader; returns its
+    /// exit status. Idempotent.
+    pub fn reap(&self) -> Option<ExitStatus> {
+        let mut guard = self.child();
+        if guard.1.is_none() {
+            // SAFETY: kill(2) on our own child's group; the leader is not reaped yet, so the id
+            // still names that group.
+            unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
+            guard.1 = guard.0.wait().ok();
         }
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        guard.1
+    }
+
+    /// SIGTERM to the instance, then SIGKILL to its group if it lingers past `grace`, as FC does.
+    /// Returns how it exited.
+    pub fn stop(&self, grace: Duration) -> Option<ExitStatus> {
+        {
+            let guard = self.child();
+            if guard.1.is_some() {
+                return guard.1;
+            }
+            // SAFETY: kill(2) on our own child, not reaped yet (we hold the lock that reaps).
+            unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
+        }
         let until = Instant::now() + grace;
         while Instant::now() < until {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
+            if self.exited() {
+                return self.reap();
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(2));
         }
         say!(
-            "instance {} lingered past {} s: killed",
+            "instance {} lingered past {} s after SIGTERM: killed",
             self.id,
-            grace.as_secs()
+            grace.as_secs_f64()
         );
-        let _ = self.child.kill();
-        self.child.wait().ok()
+        self.reap()
     }
+}
 
-    /// Kills at once (restart after a fatal error or a timeout).
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Drop for Instance {
+    /// An instance is never left running: whatever is left of it is killed.
+    fn drop(&mut self) {
+        self.reap();
+    }
+}
+
+/// Spawns `cmd` on a thread that lives as long as tinyfc-local: the parent-death signal fires when
+/// the thread that forked the child ends, so that must not be a short-lived boot thread.
+fn spawn(cmd: Command) -> std::io::Result<Child> {
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("spawner".into())
+            .spawn(move || {
+                for (mut cmd, answer) in queue {
+                    let _ = answer.send(cmd.spawn());
+                }
+            })
+            .expect("cannot start the spawner thread");
+        jobs
+    });
+    let gone = || std::io::Error::other("the spawner thread is gone");
+    let (answer, child) = mpsc::channel();
+    spawner.send((cmd, answer)).map_err(|_| gone())?;
+    child.recv().map_err(|_| gone())?
+}
+
+/// True once our child `pid` has exited but is not reaped yet (waitid with WNOWAIT leaves it so).
+fn zombie(pid: u32) -> bool {
+    // SAFETY: waitid(2) with WNOWAIT only inspects our own child; siginfo_t is plain data.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        rc == 0 && info.si_pid() != 0
+    }
+}
+
+/// An exit status for the platform's view.
+pub fn describe(status: Option<ExitStatus>) -> String {
+    match status {
+        Some(s) => s.to_string(),
+        None => "exit status unknown".into(),
     }
 }
 

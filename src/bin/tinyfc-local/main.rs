@@ -10,8 +10,9 @@ mod platform;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use options::Options;
@@ -53,6 +54,9 @@ pub fn random_hex(n: usize) -> String {
     out
 }
 
+/// Signals (SIGINT, SIGTERM) received so far.
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
 fn main() {
     epoch();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,21 +71,43 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+        // SAFETY: the action only increments an atomic, which is async-signal-safe.
+        let registered = unsafe {
+            signal_hook::low_level::register(sig, || {
+                SIGNALS.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        if let Err(e) = registered {
             eprintln!("tinyfc-local: cannot handle signals: {e}");
         }
     }
-    let code = match opts.invocations {
-        Some(n) => one_shot(Platform::new(opts), n),
-        None => serve(Arc::new(Platform::new(opts)), stop),
+    let platform = Arc::new(Platform::new(opts));
+    // A second signal: no more waiting, the instance's whole group is killed at once.
+    let killer = platform.clone();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(20));
+        if SIGNALS.load(Ordering::SeqCst) >= 2 {
+            say!("second signal: stopping at once");
+            killer.kill_now();
+            std::process::exit(130);
+        }
+    });
+    let code = match platform.opts.invocations {
+        Some(n) => one_shot(platform, n),
+        None => serve(platform),
     };
     std::process::exit(code);
 }
 
-/// `--once` / `--invoke N`: boot, N event invocations, stop. 0 only if every step succeeded.
-fn one_shot(platform: Platform, n: u32) -> i32 {
+/// True once a first signal arrived.
+fn signalled() -> bool {
+    SIGNALS.load(Ordering::SeqCst) > 0
+}
+
+/// `--once` / `--invoke N`: boot, N event invocations, stop. 0 only if every step succeeded; a
+/// signal interrupts the steps (pre-stop and stop still happen) and the exit code is 1.
+fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
     let event = match read_event(platform.opts.event.as_deref()) {
         Ok(e) => e,
         Err(e) => {
@@ -89,29 +115,22 @@ fn one_shot(platform: Platform, n: u32) -> i32 {
             return 2;
         }
     };
-    let mut ok = platform.boot().is_ok();
-    if ok {
-        for _ in 0..n {
-            let started = Instant::now();
-            match platform.invoke(Kind::Event, "POST", "/invoke", &[], &event) {
-                Ok((rid, r)) => {
-                    let failed = r.header("x-fc-status") != Some("200");
-                    say!(
-                        "invoke RequestId {rid}: status {} (x-fc-status {}) in {} ms",
-                        r.status,
-                        r.header("x-fc-status").unwrap_or("missing"),
-                        crate::ms(started.elapsed())
-                    );
-                    say!("response body: {}", r.text());
-                    ok &= r.status == 200 && !failed;
-                }
-                Err(e) => {
-                    say!("invoke failed: {e}");
-                    ok = false;
-                }
+    let (done, steps) = std::sync::mpsc::channel();
+    let worker = platform.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(invocations(&worker, n, &event));
+    });
+    let ok = loop {
+        match steps.recv_timeout(Duration::from_millis(20)) {
+            Ok(ok) => break ok,
+            Err(RecvTimeoutError::Disconnected) => break false,
+            Err(RecvTimeoutError::Timeout) if signalled() => {
+                say!("signal received: stopping");
+                break false;
             }
+            Err(RecvTimeoutError::Timeout) => {}
         }
-    }
+    };
     let (pre_stop_ok, exit_ok) = platform.stop();
     let all = ok && pre_stop_ok && exit_ok;
     say!(
@@ -129,8 +148,45 @@ fn one_shot(platform: Platform, n: u32) -> i32 {
     }
 }
 
+/// Boots, then sends `n` event invocations of `event`; true if all succeeded.
+fn invocations(platform: &Platform, n: u32, event: &[u8]) -> bool {
+    if platform.boot().is_err() {
+        return false;
+    }
+    let mut ok = true;
+    for _ in 0..n {
+        let started = Instant::now();
+        let rid = platform::request_id();
+        let headers = [(
+            "content-type".to_string(),
+            "application/octet-stream".to_string(),
+        )];
+        match platform.invoke(&rid, Kind::Event, "POST", "/invoke", &headers, event) {
+            Ok(r) => {
+                let failed = r.header("x-fc-status") != Some("200");
+                say!(
+                    "invoke RequestId {rid}: status {} (x-fc-status {}) in {} ms",
+                    r.status,
+                    r.header("x-fc-status").unwrap_or("missing"),
+                    crate::ms(started.elapsed())
+                );
+                say!("response body: {}", r.text());
+                ok &= r.status == 200 && !failed;
+            }
+            Err(e) => {
+                say!("invoke failed: {e}");
+                ok = false;
+            }
+        }
+        if platform.stopping() {
+            return false;
+        }
+    }
+    ok
+}
+
 /// Serving: the front door until Ctrl-C / SIGTERM or --idle-stop; then pre-stop and stop.
-fn serve(platform: Arc<Platform>, stop: Arc<AtomicBool>) -> i32 {
+fn serve(platform: Arc<Platform>) -> i32 {
     let server = match tiny_http::Server::http(&platform.opts.listen) {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -149,43 +205,43 @@ fn serve(platform: Arc<Platform>, stop: Arc<AtomicBool>) -> i32 {
     std::thread::spawn(move || {
         let _ = booting.boot();
     });
-    let last_request = Arc::new(Mutex::new(Instant::now()));
+    let activity = Arc::new(front::Activity::new());
     let front_done = Arc::new(AtomicBool::new(false));
     let threads = front::serve(
         server.clone(),
         platform.clone(),
         front_done.clone(),
-        last_request.clone(),
-        16,
+        activity.clone(),
+        FRONT_THREADS,
     );
     let idle_stop = platform.opts.idle_stop;
     loop {
         std::thread::sleep(Duration::from_millis(20));
-        if stop.load(Ordering::SeqCst) {
+        if signalled() {
             say!("signal received: stopping");
             break;
         }
-        let idle = last_request
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .elapsed();
+        let idle = activity.idle();
         if idle_stop.is_some_and(|limit| idle >= limit) {
-            say!("idle for {} s: stopping", idle.as_secs());
+            say!("idle for {} s: stopping", idle.as_secs_f64());
             break;
         }
-        if platform.crashed() {
-            say!("the instance exited unexpectedly: restarting");
+        if let Some(status) = platform.crashed() {
+            say!("the instance exited unexpectedly ({status}): restarting");
             let booting = platform.clone();
             std::thread::spawn(move || {
                 let _ = booting.boot();
             });
         }
     }
+    // The front door stays up while the platform stops: new requests are answered 503, the ones
+    // in flight are not waited for here: pre-stop lets the runtime drain them (TINYFC_DRAIN_MS),
+    // and what is still running when the instance dies fails with a 502.
+    let (pre_stop_ok, exit_ok) = platform.stop();
     front_done.store(true, Ordering::SeqCst);
     for t in threads {
         let _ = t.join();
     }
-    let (pre_stop_ok, exit_ok) = platform.stop();
     if pre_stop_ok && exit_ok {
         0
     } else {
@@ -193,6 +249,10 @@ fn serve(platform: Arc<Platform>, stop: Arc<AtomicBool>) -> i32 {
     }
 }
 
+/// Requests the front door serves at once (FC's instance concurrency, for one local instance).
+const FRONT_THREADS: usize = 16;
+
+/// The event for one-shot invocations: none (empty), `-` (stdin) or a file.
 fn read_event(path: Option<&str>) -> std::io::Result<Vec<u8>> {
     match path {
         None => Ok(Vec::new()),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+/// `--help`'s text.
 pub const USAGE: &str = "\
 tinyfc-local: run a Function Compute custom runtime locally, driven as FC drives it.
 
@@ -13,6 +14,7 @@ usage: tinyfc-local [options] -- COMMAND [ARGS...]
   --region REGION        (default cn-hangzhou)       --account-id ID (default 1234567890)
   --memory MB            (default 512)               --timeout SECS  (default 60)
   --service-name NAME    (default local-service)     --qualifier Q   (default LATEST)
+  --initializer          call POST /initialize after start-up (the default)
   --no-initializer       do not call POST /initialize (the function's first invocation runs it)
   --init-timeout SECS    limit for one /initialize call (default 60); past it the instance restarts
   --init-retries N       retries after a 400/404 answer before giving up (default 10)
@@ -24,8 +26,14 @@ usage: tinyfc-local [options] -- COMMAND [ARGS...]
   --invoke N             like --once with N event invocations
   --idle-stop SECS       serving: stop after SECS without a request
   --grace SECS           after SIGTERM, how long before SIGKILL (default 10)
-  --prestop-timeout SECS limit for GET /pre-stop (default 10)
+  --prestop-timeout SECS limit for GET /pre-stop (default 20: the runtime drains
+                         in-flight invocations first, 10 s by default)
   -h, --help             this text
+
+Front door: every request becomes an HTTP invocation; POST /2023-03-30/functions/NAME/invocations
+an event invocation (x-fc-invocation-type: Async: 202 at once). Stop: GET /pre-stop, SIGTERM, SIGKILL
+to the instance's process group after --grace; a second Ctrl-C kills at once.
+Exit codes: 0 every step succeeded, 1 a step failed, 2 usage, 130 a second signal.
 
 Credentials sent in x-fc-access-key-id/-secret/x-fc-security-token (and the instance's
 ALIBABA_CLOUD_* variables) come from ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and
@@ -35,28 +43,47 @@ ALIBABA_CLOUD_SECURITY_TOKEN in your environment, else dummies.
 /// What the user asked for.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Front door address (`--listen`).
     pub listen: String,
+    /// The function's port (`--port`); None: a free one.
     pub port: Option<u16>,
+    /// `--function-name`.
     pub function_name: String,
+    /// `--region`.
     pub region: String,
+    /// `--account-id`.
     pub account_id: String,
+    /// `--memory`, in MB.
     pub memory_mb: u32,
+    /// `--timeout`, in seconds.
     pub timeout_s: u32,
+    /// `--service-name`.
     pub service_name: String,
+    /// `--qualifier`.
     pub qualifier: String,
+    /// Whether to call POST /initialize (`--no-initializer` turns it off).
     pub initializer: bool,
+    /// `--init-timeout`: one /initialize call's limit.
     pub init_timeout: Duration,
+    /// `--init-retries`: retries after 400/404.
     pub init_retries: u32,
+    /// `--max-restarts`: restarts after 500, a crash or a timeout.
     pub max_restarts: u32,
+    /// `--start-timeout`: how long the instance may take to listen.
     pub start_timeout: Duration,
+    /// `--event`: the event file for one-shot invocations (`-`: stdin).
     pub event: Option<String>,
     /// One-shot invocations (`--once` is 1); None: serve the front door.
     pub invocations: Option<u32>,
+    /// `--idle-stop`: stop serving after this long without a request.
     pub idle_stop: Option<Duration>,
+    /// `--grace`: SIGTERM to SIGKILL.
     pub grace: Duration,
+    /// `--prestop-timeout`: GET /pre-stop's limit.
     pub prestop_timeout: Duration,
     /// (access key id, secret, security token).
     pub credentials: (String, String, String),
+    /// The function's command and arguments (after `--`).
     pub command: Vec<String>,
 }
 
@@ -83,7 +110,7 @@ impl Options {
             invocations: None,
             idle_stop: None,
             grace: Duration::from_secs(10),
-            prestop_timeout: Duration::from_secs(10),
+            prestop_timeout: Duration::from_secs(20),
             credentials: (
                 env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-local-dummy-key-id"),
                 env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "local-dummy-key-secret"),
@@ -135,11 +162,13 @@ impl Options {
     }
 }
 
+/// Parses `v`, the value of option `arg`.
 fn number<T: std::str::FromStr>(arg: &str, v: &str) -> Result<T, String> {
     v.parse()
         .map_err(|_| format!("{arg}: {v:?} is not a number"))
 }
 
+/// Parses `v` as (fractional) seconds, the value of option `arg`.
 fn secs(arg: &str, v: &str) -> Result<Duration, String> {
     let s: f64 = number(arg, v)?;
     if s.is_finite() && s >= 0.0 {

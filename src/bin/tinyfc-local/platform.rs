@@ -2,13 +2,13 @@
 //! restarting on 500, a crash or a timeout), forward invocations, pre-stop and stop it.
 
 use std::net::SocketAddr;
-use std::process::ExitStatus;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::os::unix::process::ExitStatusExt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tinyfc::client::{self, Connection, Response};
 
-use crate::instance::Instance;
+use crate::instance::{describe, Instance};
 use crate::options::Options;
 use crate::say;
 
@@ -21,6 +21,17 @@ pub enum Phase {
     Ready,
     /// Initialization failed for good: requests get an InitializationError with this message.
     Failed(String),
+    /// The platform is stopping the instance: requests are refused.
+    Stopping,
+}
+
+/// Why a request cannot be forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Initialization failed for good (the message for the InitializationError).
+    InitFailed(String),
+    /// The platform is stopping.
+    Stopping,
 }
 
 /// Which platform call an invocation is.
@@ -32,17 +43,26 @@ pub enum Kind {
     Http,
 }
 
+/// What the platform knows, under one lock.
 struct State {
+    /// Where the instance stands.
     phase: Phase,
-    instance: Option<Instance>,
-    /// Keep-alive connections to the instance, with when they were last used.
-    idle: Vec<(Connection, Instant)>,
+    /// The current instance, from its start until it is stopped.
+    instance: Option<Arc<Instance>>,
+    /// Keep-alive connections to the instance, with when they were last used and the address
+    /// they go to (a restarted instance listens elsewhere).
+    idle: Vec<(Connection, Instant, SocketAddr)>,
+    /// Set by `stop`: no instance is started after it.
+    stopping: bool,
 }
 
 /// The local platform.
 pub struct Platform {
+    /// What the user asked for.
     pub opts: Options,
+    /// The shared state.
     state: Mutex<State>,
+    /// Signalled when the phase changes.
     changed: Condvar,
 }
 
@@ -51,6 +71,7 @@ pub struct Platform {
 const MAX_IDLE: Duration = Duration::from_secs(20);
 
 impl Platform {
+    /// A platform with no instance yet.
     pub fn new(opts: Options) -> Platform {
         Platform {
             opts,
@@ -58,18 +79,32 @@ impl Platform {
                 phase: Phase::Booting,
                 instance: None,
                 idle: Vec::new(),
+                stopping: false,
             }),
             changed: Condvar::new(),
         }
     }
 
+    /// The state, locked (a panicked holder does not poison it for the others).
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Moves to `phase` and wakes waiting callers, unless stopping began.
     fn set_phase(&self, phase: Phase) {
-        self.lock().phase = phase;
+        {
+            let mut st = self.lock();
+            if st.stopping {
+                return;
+            }
+            st.phase = phase;
+        }
         self.changed.notify_all();
+    }
+
+    /// True once `stop` began.
+    pub fn stopping(&self) -> bool {
+        self.lock().stopping
     }
 
     /// Starts and initializes an instance, restarting it up to --max-restarts times. Ok once ready.
@@ -82,6 +117,7 @@ impl Platform {
                     self.set_phase(Phase::Ready);
                     return Ok(());
                 }
+                Err(_) if self.stopping() => return Err("the platform is stopping".into()),
                 Err(Boot::GiveUp(msg)) => msg,
                 Err(Boot::Restart(msg)) if restarts < self.opts.max_restarts => {
                     restarts += 1;
@@ -89,8 +125,9 @@ impl Platform {
                         "restarting the instance ({restarts}/{}): {msg}",
                         self.opts.max_restarts
                     );
-                    if let Some(old) = self.lock().instance.take() {
-                        old.kill();
+                    let old = self.lock().instance.take();
+                    if let Some(old) = old {
+                        old.reap();
                     }
                     continue;
                 }
@@ -102,19 +139,35 @@ impl Platform {
         }
     }
 
+    /// One attempt: start an instance, wait for it to listen, initialize it (retrying 400/404).
     fn start_and_initialize(&self) -> Result<(), Boot> {
-        let mut instance = Instance::start(&self.opts)
-            .map_err(|e| Boot::GiveUp(format!("cannot start {:?}: {e}", self.opts.command[0])))?;
-        let listened = instance.wait_listening(self.opts.start_timeout);
-        let addr = instance.addr;
-        self.lock().instance = Some(instance);
-        let took = listened.map_err(Boot::Restart)?;
+        let instance = {
+            let mut st = self.lock();
+            if st.stopping {
+                return Err(Boot::GiveUp("the platform is stopping".into()));
+            }
+            let started = Instance::start(&self.opts).map_err(|e| {
+                Boot::GiveUp(format!("cannot start {:?}: {e}", self.opts.command[0]))
+            })?;
+            let instance = Arc::new(started);
+            // A previous, exited instance is dropped (and reaped) here.
+            st.instance = Some(instance.clone());
+            st.idle.clear();
+            instance
+        };
+        let took = instance
+            .wait_listening(self.opts.start_timeout, || self.stopping())
+            .map_err(Boot::Restart)?;
         say!("instance listening after {} ms", crate::ms(took));
         if !self.opts.initializer {
             return Ok(());
         }
+        let addr = instance.addr;
         let mut backoff = Duration::from_millis(100);
         for attempt in 0..=self.opts.init_retries {
+            if self.stopping() {
+                return Err(Boot::GiveUp("the platform is stopping".into()));
+            }
             let rid = request_id();
             let started = Instant::now();
             let headers = self.common_headers(&rid, "/initialize");
@@ -135,7 +188,11 @@ impl Platform {
                 Ok(r) if r.status == 400 || r.status == 404 => {
                     let msg = error_message(&r);
                     if attempt == self.opts.init_retries {
-                        return Err(Boot::GiveUp(msg));
+                        return Err(Boot::GiveUp(format!(
+                            "{msg} (initializer answered {} {} times)",
+                            r.status,
+                            attempt + 1
+                        )));
                     }
                     say!(
                         "initializer answered {} in {ms} ms ({msg}): retrying in {} ms",
@@ -168,8 +225,8 @@ impl Platform {
         unreachable!("the loop returns on its last attempt")
     }
 
-    /// Waits until the instance is ready (its address) or has failed (the message).
-    pub fn wait_ready(&self) -> Result<SocketAddr, String> {
+    /// Waits until the instance is ready (its address) or cannot serve (why).
+    pub fn wait_ready(&self) -> Result<SocketAddr, Unavailable> {
         let mut st = self.lock();
         loop {
             match &st.phase {
@@ -178,9 +235,10 @@ impl Platform {
                         .instance
                         .as_ref()
                         .map(|i| i.addr)
-                        .ok_or_else(|| "no instance".to_string())
+                        .ok_or(Unavailable::Stopping)
                 }
-                Phase::Failed(msg) => return Err(msg.clone()),
+                Phase::Failed(msg) => return Err(Unavailable::InitFailed(msg.clone())),
+                Phase::Stopping => return Err(Unavailable::Stopping),
                 Phase::Booting => {
                     st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
@@ -188,74 +246,136 @@ impl Platform {
         }
     }
 
-    /// True (once) if the instance was ready and its process has exited since: the phase goes
-    /// back to booting, so requests wait for the restart.
-    pub fn crashed(&self) -> bool {
-        let mut st = self.lock();
-        let crashed = st.phase == Phase::Ready && st.instance.as_mut().is_some_and(|i| i.exited());
-        if crashed {
+    /// If the instance was ready and its process has exited since: its exit status, reaped, and
+    /// the phase goes back to booting, so requests wait for the restart.
+    pub fn crashed(&self) -> Option<String> {
+        let instance = {
+            let mut st = self.lock();
+            if st.phase != Phase::Ready || st.stopping {
+                return None;
+            }
+            let instance = st.instance.clone()?;
+            if !instance.exited() {
+                return None;
+            }
             st.phase = Phase::Booting;
             st.idle.clear();
-        }
-        crashed
+            instance
+        };
+        Some(describe(instance.reap()))
     }
 
-    /// Sends one invocation with the platform's headers; `headers` are the caller's.
+    /// Sends one invocation, request id `rid`, with the platform's headers; `headers` are the
+    /// caller's (already filtered).
     pub fn invoke(
         &self,
+        rid: &str,
         kind: Kind,
         method: &str,
         path: &str,
         headers: &[(String, String)],
         body: &[u8],
-    ) -> Result<(String, Response), String> {
-        let addr = self.wait_ready()?;
-        let rid = request_id();
+    ) -> Result<Response, String> {
+        let addr = self.wait_ready().map_err(|e| match e {
+            Unavailable::InitFailed(msg) => msg,
+            Unavailable::Stopping => "the platform is stopping".into(),
+        })?;
         let control = match kind {
             Kind::Event => "/invoke",
             Kind::Http => "/http-invoke",
         };
-        let mut all = self.common_headers(&rid, control);
+        let mut all = self.common_headers(rid, control);
         all.extend(headers.iter().cloned());
         let h: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let timeout = Duration::from_secs(u64::from(self.opts.timeout_s) + 5);
-        let mut conn = match self.take_idle() {
-            Some(c) => c,
-            None => Connection::connect(addr, timeout).map_err(|e| e.to_string())?,
+        let connect = || Connection::connect(addr, timeout).map_err(|e| e.to_string());
+        let (mut conn, reused) = match self.take_idle(addr) {
+            Some(c) => (c, true),
+            None => (connect()?, false),
         };
-        match conn.request(method, path, &h, body) {
+        let mut answer = conn.request(method, path, &h, body);
+        if reused && answer.as_ref().is_err_and(|e| !is_timeout(e)) {
+            // The function closed the pooled connection while it was idle (its keep-alive
+            // timeout may be shorter than ours), so the request most likely never reached it:
+            // send it once more on a fresh connection (as HTTP clients do for reused connections).
+            // A timeout is not retried: the function may be running it.
+            conn = connect()?;
+            answer = conn.request(method, path, &h, body);
+        }
+        match answer {
             Ok(r) => {
                 if r.header("connection") != Some("close") {
-                    self.lock().idle.push((conn, Instant::now()));
+                    let mut st = self.lock();
+                    let current = st.instance.as_ref().map(|i| i.addr) == Some(addr);
+                    if !st.stopping && st.phase == Phase::Ready && current {
+                        st.idle.push((conn, Instant::now(), addr));
+                    }
                 }
-                Ok((rid, r))
+                Ok(r)
             }
             Err(e) => Err(format!("invocation {rid} failed: {e}")),
         }
     }
 
-    fn take_idle(&self) -> Option<Connection> {
+    /// A pooled connection to `addr`, if one is fresh enough.
+    fn take_idle(&self, addr: SocketAddr) -> Option<Connection> {
         let mut st = self.lock();
-        st.idle.retain(|(_, used)| used.elapsed() < MAX_IDLE);
-        st.idle.pop().map(|(c, _)| c)
+        st.idle
+            .retain(|(_, used, to)| used.elapsed() < MAX_IDLE && *to == addr);
+        st.idle.pop().map(|(c, _, _)| c)
     }
 
-    /// Pre-stop, then SIGTERM (SIGKILL past the grace period). Returns whether pre-stop answered
-    /// 2xx and whether the instance exited 0.
+    /// Stops for good: no new instance, callers refused; pre-stop (if the instance ever listened),
+    /// then SIGTERM (SIGKILL past the grace period). The runtime itself drains in-flight
+    /// invocations before it runs its pre-stop hook. Returns whether pre-stop answered 2xx (or was
+    /// not needed) and whether the instance exited 0 or of the SIGTERM (or there was none).
     pub fn stop(&self) -> (bool, bool) {
         let instance = {
             let mut st = self.lock();
+            st.stopping = true;
+            st.phase = Phase::Stopping;
             st.idle.clear();
-            st.instance.take()
+            st.instance.clone()
         };
+        self.changed.notify_all();
         let Some(instance) = instance else {
             return (true, true);
         };
+        let pre_stop_ok = if instance.exited() {
+            say!("the instance has exited already: no pre-stop");
+            true
+        } else if !instance.listened() {
+            say!("the instance never listened: no pre-stop");
+            true
+        } else {
+            self.pre_stop(instance.addr)
+        };
+        let status = if instance.exited() {
+            instance.reap()
+        } else {
+            say!("sending SIGTERM to pid {}", instance.pid());
+            let started = Instant::now();
+            let status = instance.stop(self.opts.grace);
+            say!(
+                "instance exited in {} ms: {}",
+                crate::ms(started.elapsed()),
+                describe(status)
+            );
+            status
+        };
+        self.lock().instance = None;
+        // Dying of the SIGTERM we sent is how many runtimes (Python's, Node's) stop: a clean stop.
+        let clean = status.is_some_and(|s| s.success() || s.signal() == Some(libc::SIGTERM));
+        (pre_stop_ok, clean)
+    }
+
+    /// GET /pre-stop; true if it answered 2xx.
+    fn pre_stop(&self, addr: SocketAddr) -> bool {
         let rid = request_id();
         let started = Instant::now();
         let headers = self.common_headers(&rid, "/pre-stop");
-        let pre_stop = call(
-            instance.addr,
+        let answer = call(
+            addr,
             "GET",
             "/pre-stop",
             &headers,
@@ -263,7 +383,7 @@ impl Platform {
             self.opts.prestop_timeout,
         );
         let ms = crate::ms(started.elapsed());
-        let pre_stop_ok = match pre_stop {
+        match answer {
             Ok(r) => {
                 say!(
                     "pre-stop: RequestId {rid}, answered {} in {ms} ms",
@@ -271,20 +391,33 @@ impl Platform {
                 );
                 r.status / 100 == 2
             }
+            Err(e) if is_timeout(&e) => {
+                say!(
+                    "pre-stop: RequestId {rid}, timed out after {} s",
+                    self.opts.prestop_timeout.as_secs_f64()
+                );
+                false
+            }
             Err(e) => {
                 say!("pre-stop: RequestId {rid}, failed after {ms} ms: {e}");
                 false
             }
-        };
-        say!("sending SIGTERM to pid {}", instance.pid());
-        let started = Instant::now();
-        let status: Option<ExitStatus> = instance.stop(self.opts.grace);
-        let ms = crate::ms(started.elapsed());
-        match status {
-            Some(s) => say!("instance exited in {ms} ms: {s}"),
-            None => say!("instance exit status unknown"),
         }
-        (pre_stop_ok, status.is_some_and(|s| s.success()))
+    }
+
+    /// A second signal: kill the instance's whole group now, without pre-stop.
+    pub fn kill_now(&self) {
+        let instance = {
+            let mut st = self.lock();
+            st.stopping = true;
+            st.phase = Phase::Stopping;
+            st.instance.clone()
+        };
+        self.changed.notify_all();
+        if let Some(instance) = instance {
+            say!("killing instance {} (pid {})", instance.id, instance.pid());
+            instance.reap();
+        }
     }
 
     /// The headers FC sends with every call.
@@ -333,6 +466,7 @@ enum Boot {
     GiveUp(String),
 }
 
+/// One call on a fresh connection.
 fn call(
     addr: SocketAddr,
     method: &str,
@@ -348,6 +482,7 @@ fn call(
     client::request(addr, method, path, &h, body, timeout)
 }
 
+/// True if the error is a read or connect timeout.
 fn is_timeout(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
