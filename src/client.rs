@@ -68,7 +68,9 @@ impl Connection {
         &self.stream
     }
 
-    /// Sends one request and reads its response. `Host` and `Content-Length` are added.
+    /// Sends one request and reads its response. `Content-Length` is added, and `Host:
+    /// localhost` unless `headers` has a Host. A read timeout shows as an error of kind
+    /// `WouldBlock` or `TimedOut`; a peer that closed early as `UnexpectedEof`.
     pub fn request(
         &mut self,
         method: &str,
@@ -76,7 +78,10 @@ impl Connection {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<Response> {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
+        let mut req = format!("{method} {path} HTTP/1.1\r\n");
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req.push_str("Host: localhost\r\n");
+        }
         for (k, v) in headers {
             req.push_str(k);
             req.push_str(": ");

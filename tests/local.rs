@@ -576,3 +576,21 @@ fn killing_tinyfc_local_outright_takes_the_instance_with_it() {
         "the instance (pid {pid}) outlived tinyfc-local"
     );
 }
+
+#[test]
+fn the_callers_host_header_reaches_the_function_once() {
+    let f = serving(&[], &[("RUST_LOG", "trace")]);
+    let r = f.request("GET", "/hosted", &[("Host", "caller.example")], b"");
+    assert_eq!(r.status, 200);
+    assert!(f.wait_stdout("GET /hosted"), "{}", f.stdout());
+    let out = f.stdout();
+    let request_log = &out[out.find("GET /hosted").unwrap()..];
+    let request_log = &request_log[..request_log
+        .find("FC Invoke End")
+        .unwrap_or(request_log.len())];
+    assert_eq!(count(request_log, "header host: "), 1, "{request_log}");
+    assert!(
+        request_log.contains("header host: caller.example"),
+        "{request_log}"
+    );
+}

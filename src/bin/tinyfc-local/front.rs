@@ -26,9 +26,7 @@ fn forwardable(name: &str) -> bool {
     !(n.starts_with("x-fc-")
         || matches!(
             n.as_str(),
-            // tinyfc::client sends its own Host; two would make a strict server answer 400.
-            "host"
-                | "connection"
+            "connection"
                 | "keep-alive"
                 | "transfer-encoding"
                 | "te"
