@@ -248,8 +248,10 @@ pub(crate) const SECRET_HEADERS: [&str; 3] = [
     "x-fc-security-token",
 ];
 
-/// True for a response header the platform drops or rejects, so the handler may not set it.
-pub(crate) fn reserved_response_header(name: &str) -> bool {
+/// True for a response header the platform drops or rejects (`x-fc-*`, connection,
+/// content-length, date, keep-alive, server, transfer-encoding): tinyfc removes these from handler
+/// responses, and tinyfc-local from what reaches its caller.
+pub fn reserved_response_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n.starts_with("x-fc-")
         || matches!(

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tinyfc::client::Connection;
@@ -31,10 +31,18 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 /// Starts `cmd` once and measures it. Errors if a step fails.
 pub fn run(cmd: &[String]) -> io::Result<Run> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let started = Instant::now();
-    let mut child = Command::new(&cmd[0])
+    let (mut child, addr) = spawn(cmd)?;
+    let result = measure(&mut child, addr, started);
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// Starts `cmd` as a function on a free port, output discarded, logs at `warn`.
+pub fn spawn(cmd: &[String]) -> io::Result<(Child, SocketAddr)> {
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = Command::new(&cmd[0])
         .args(&cmd[1..])
         .env("FC_SERVER_PORT", port.to_string())
         .env("RUST_LOG", "warn")
@@ -42,13 +50,10 @@ pub fn run(cmd: &[String]) -> io::Result<Run> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let result = measure(&mut child, addr, started);
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+    Ok((child, SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
-fn measure(child: &mut std::process::Child, addr: SocketAddr, started: Instant) -> io::Result<Run> {
+fn measure(child: &mut Child, addr: SocketAddr, started: Instant) -> io::Result<Run> {
     let us = |t: Instant| t.duration_since(started).as_secs_f64() * 1e6;
     // Listening: the first connect that succeeds (a refused connect returns at once).
     let stream = loop {

@@ -1,7 +1,6 @@
 //! Throughput: keep-alive load from N client threads for S seconds against an initialized function.
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,16 +26,7 @@ impl Load {
 
 /// Starts `cmd`, initializes it, loads it from `connections` threads for `secs`, stops it.
 pub fn run(cmd: &[String], connections: usize, secs: f64) -> std::io::Result<Load> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut child = Command::new(&cmd[0])
-        .args(&cmd[1..])
-        .env("FC_SERVER_PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let (mut child, addr) = crate::cold::spawn(cmd)?;
     let result = load(addr, connections, secs);
     let _ = child.kill();
     let _ = child.wait();

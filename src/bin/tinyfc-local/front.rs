@@ -86,20 +86,10 @@ impl Drop for Busy {
     }
 }
 
-/// Response headers of the function that reach the caller: FC drops `x-fc-*` (the platform's own)
-/// and the ones it sets itself (connection, content-length, date, keep-alive, server).
+/// Response headers of the function that reach the caller: FC drops the ones the runtime may not
+/// set either.
 fn passes_back(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    !(n.starts_with("x-fc-")
-        || matches!(
-            n.as_str(),
-            "connection"
-                | "content-length"
-                | "date"
-                | "keep-alive"
-                | "server"
-                | "transfer-encoding"
-        ))
+    !tinyfc::protocol::reserved_response_header(name)
 }
 
 /// Serves the front door on `threads` threads until `stop` is set.
@@ -205,14 +195,7 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
 
     if is_async {
         if platform.stopping() {
-            return reply(
-                req,
-                error(
-                    503,
-                    "InstanceStopping",
-                    "the platform is stopping the instance",
-                ),
-            );
+            return reply(req, stopping());
         }
         // FC answers 202 at once and runs the invocation later; its outcome is only logged.
         let resp = Response::from_data(Vec::new())
@@ -252,14 +235,7 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
         }
         Err(Unavailable::Stopping) => {
             say!("{method} {url} -> 503: the platform is stopping");
-            return reply(
-                req,
-                error(
-                    503,
-                    "InstanceStopping",
-                    "the platform is stopping the instance",
-                ),
-            );
+            return reply(req, stopping());
         }
     }
     match platform.invoke(&rid, kind, &method, &fwd_path, &headers, &body) {
@@ -293,6 +269,15 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
             reply(req, error(502, "FunctionNotReachable", &msg));
         }
     }
+}
+
+/// 503 once the platform has begun stopping the instance.
+fn stopping() -> Response<std::io::Cursor<Vec<u8>>> {
+    error(
+        503,
+        "InstanceStopping",
+        "the platform is stopping the instance",
+    )
 }
 
 /// An FC-style error: `{"errorMessage": ..}` plus `errorCode` when given.
