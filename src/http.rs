@@ -106,7 +106,8 @@ pub(crate) fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, R
     let version = req.version.unwrap_or(1);
     let method = req.method.unwrap_or("").to_string();
     let path = req.path.unwrap_or("").to_string();
-    if !path.starts_with('/') && path != "*" && !path.starts_with("http") {
+    let absolute = path.starts_with("http://") || path.starts_with("https://");
+    if !path.starts_with('/') && path != "*" && !absolute {
         return Err(reject(400, "bad request target"));
     }
     let headers: Vec<(String, String)> = req
@@ -432,6 +433,8 @@ mod tests {
         assert_eq!(parse(gz).unwrap_err().status, 501);
         let signed = "POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n";
         assert_eq!(parse(signed).unwrap_err().status, 400);
+        assert_eq!(parse("GET httpx HTTP/1.1\r\n\r\n").unwrap_err().status, 400);
+        assert!(parse("GET http://h/p HTTP/1.1\r\n\r\n").unwrap().is_some());
     }
 
     #[test]
