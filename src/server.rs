@@ -31,6 +31,9 @@ pub(crate) trait Service: Send + Sync + 'static {
 /// connection holds a worker no longer than this, and not at all while other connections wait.
 const KEEP_ALIVE_WAIT: Duration = Duration::from_millis(1);
 
+/// The most buffer capacity an idle connection keeps.
+const IDLE_BUFFER: usize = 16 * 1024;
+
 /// How a request ended for its connection.
 enum Outcome {
     /// Answered; the connection stays open.
@@ -126,6 +129,9 @@ impl Shared {
             let now = Instant::now();
             conn.idle_since = now;
             conn.head_started = (!conn.buf.is_empty()).then_some(now);
+            if conn.buf.is_empty() && conn.buf.capacity() > IDLE_BUFFER {
+                conn.buf = Vec::new(); // a large body's buffer is not kept while idle
+            }
             match self.next_request(&mut conn, keep_alive_wait) {
                 Some(next) => head = next,
                 None => return self.hand_back(conn),

@@ -397,3 +397,32 @@ fn soak_mixed_load_keeps_memory_and_threads_flat_and_loses_nothing() {
     assert!(threads1 <= threads0 + 1, "threads {threads0} -> {threads1}");
     assert_still_serving(f);
 }
+
+#[test]
+fn idle_connections_do_not_keep_the_buffers_of_large_bodies() {
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "4")]);
+    assert_still_serving(&f);
+    let before = rss_kb(&f);
+    // 100 keep-alive connections, each having sent a body in one 1 MiB chunk, then left idle.
+    let mut body = b"100000\r\n".to_vec();
+    body.extend_from_slice(&[b'c'; 0x100000]);
+    body.extend_from_slice(b"\r\n0\r\n\r\n");
+    let mut conns = Vec::new();
+    for _ in 0..100 {
+        let mut s = f.raw();
+        s.write_all(b"POST /state HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+        s.write_all(&body).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        assert_eq!(status_of(&String::from_utf8_lossy(&buf[..n])), 200);
+        conns.push(s);
+    }
+    thread::sleep(Duration::from_millis(100));
+    let grown = rss_kb(&f).saturating_sub(before);
+    assert!(
+        grown < 32 * 1024,
+        "RSS grew {grown} kB: idle connections kept their body buffers"
+    );
+    assert_still_serving(&f);
+}
