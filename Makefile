@@ -12,6 +12,7 @@ test: static
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -q
 
 # --- tinyfc-local (issue 3) ---
 
