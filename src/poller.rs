@@ -203,8 +203,7 @@ impl MainLoop {
     }
 
     fn dispatch(&mut self, conn: Conn, head: Head) {
-        let control_path = crate::protocol::find(&head.headers, "x-fc-control-path");
-        match Call::of(control_path, &head.path) {
+        match Call::of_request(&head.headers, &head.path) {
             Call::PreStop | Call::PreFreeze => self.control.submit(Job::Request(conn, head)),
             _ => self.workers.submit(Job::Request(conn, head)),
         }

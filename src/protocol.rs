@@ -20,6 +20,11 @@ pub(crate) enum Call {
 }
 
 impl Call {
+    /// Classifies a request by its headers (names lower-case) and path.
+    pub(crate) fn of_request(headers: &[(String, String)], path: &str) -> Call {
+        Call::of(find(headers, "x-fc-control-path"), path)
+    }
+
     /// Classifies a request by its control path header (if any) and its path.
     pub(crate) fn of(control_path: Option<&str>, path: &str) -> Call {
         let p = control_path.unwrap_or_else(|| path.split('?').next().unwrap_or(path));

@@ -150,10 +150,7 @@ impl Shared {
             }
             Err(BodyError::Gone) => return Outcome::Close, // never run a truncated invocation
         };
-        let call = Call::of(
-            crate::protocol::find(&head.headers, "x-fc-control-path"),
-            &head.path,
-        );
+        let call = Call::of_request(&head.headers, &head.path);
         let ctx = Context::from_headers(&head.headers, arrived);
         let head_only = head.method == "HEAD";
         let req = Request {
@@ -204,9 +201,8 @@ impl Shared {
         loop {
             match http::parse_head(&conn.buf, self.config.max_header_bytes) {
                 Ok(Some(head)) => {
-                    let control = crate::protocol::find(&head.headers, "x-fc-control-path");
-                    return matches!(Call::of(control, &head.path), Call::Invoke(_))
-                        .then_some(head);
+                    let call = Call::of_request(&head.headers, &head.path);
+                    return matches!(call, Call::Invoke(_)).then_some(head);
                 }
                 Ok(None) => {}
                 Err(_) => return None,
