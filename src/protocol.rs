@@ -175,36 +175,49 @@ pub struct Context {
 impl Context {
     /// Builds the context from request headers (names lower-case), received at `arrived`.
     pub fn from_headers(headers: &[(String, String)], arrived: Instant) -> Context {
-        let s = |name: &str| find(headers, name).unwrap_or("").to_string();
-        let n = |name: &str| find(headers, name).and_then(|v| v.trim().parse().ok());
-        let timeout_s: Option<u32> = n("x-fc-function-timeout");
-        Context {
-            request_id: s("x-fc-request-id"),
-            credentials: Credentials {
-                access_key_id: s("x-fc-access-key-id"),
-                access_key_secret: s("x-fc-access-key-secret"),
-                security_token: s("x-fc-security-token"),
-            },
-            function_name: s("x-fc-function-name"),
-            function_handler: s("x-fc-function-handler"),
-            memory_mb: n("x-fc-function-memory"),
-            timeout_s,
-            initializer: s("x-fc-function-initializer"),
-            initialization_timeout_s: n("x-fc-initialization-timeout"),
-            pre_stop_handler: s("x-fc-instance-lifecycle-pre-stop-handler"),
-            pre_freeze_handler: s("x-fc-instance-lifecycle-pre-freeze-handler"),
-            region: s("x-fc-region"),
-            account_id: s("x-fc-account-id"),
-            qualifier: s("x-fc-qualifier"),
-            version_id: s("x-fc-version-id"),
-            service_name: s("x-fc-service-name"),
-            log_project: s("x-fc-service-logproject"),
-            log_store: s("x-fc-service-logstore"),
-            control_path: s("x-fc-control-path"),
-            log_type: s("x-fc-log-type"),
-            retry_count: n("x-fc-retry-count"),
-            deadline: timeout_s.map(|t| arrived + Duration::from_secs(t.into())),
+        let mut c = Context::default();
+        // One pass, in reverse so that of a repeated header the first one wins (assigned last).
+        for (name, value) in headers.iter().rev() {
+            if name.len() <= 5 || !name.as_bytes()[..5].eq_ignore_ascii_case(b"x-fc-") {
+                continue;
+            }
+            let lower;
+            let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                lower = name.to_ascii_lowercase();
+                &lower[5..]
+            } else {
+                &name[5..]
+            };
+            let text = || value.clone();
+            let number = || value.trim().parse().ok();
+            match name {
+                "request-id" => c.request_id = text(),
+                "access-key-id" => c.credentials.access_key_id = text(),
+                "access-key-secret" => c.credentials.access_key_secret = text(),
+                "security-token" => c.credentials.security_token = text(),
+                "function-name" => c.function_name = text(),
+                "function-handler" => c.function_handler = text(),
+                "function-memory" => c.memory_mb = number(),
+                "function-timeout" => c.timeout_s = number(),
+                "function-initializer" => c.initializer = text(),
+                "initialization-timeout" => c.initialization_timeout_s = number(),
+                "instance-lifecycle-pre-stop-handler" => c.pre_stop_handler = text(),
+                "instance-lifecycle-pre-freeze-handler" => c.pre_freeze_handler = text(),
+                "region" => c.region = text(),
+                "account-id" => c.account_id = text(),
+                "qualifier" => c.qualifier = text(),
+                "version-id" => c.version_id = text(),
+                "service-name" => c.service_name = text(),
+                "service-logproject" => c.log_project = text(),
+                "service-logstore" => c.log_store = text(),
+                "control-path" => c.control_path = text(),
+                "log-type" => c.log_type = text(),
+                "retry-count" => c.retry_count = number(),
+                _ => {}
+            }
         }
+        c.deadline = c.timeout_s.map(|t| arrived + Duration::from_secs(t.into()));
+        c
     }
 
     /// Time left before the function timeout (zero once past it); `None` without a timeout header.
@@ -335,6 +348,23 @@ mod tests {
             error_json(&e),
             r#"{"errorMessage":"a \"b\"\n","errorType":"T","stackTrace":["c"]}"#
         );
+    }
+
+    #[test]
+    fn context_takes_the_first_of_repeated_headers_in_any_case() {
+        let h: Vec<(String, String)> = [
+            ("X-FC-Region", "first"),
+            ("x-fc-region", "second"),
+            ("x-fc-function-memory", "512"),
+            ("x-fc-function-memory", "1024"),
+            ("content-type", "text/plain"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let ctx = Context::from_headers(&h, Instant::now());
+        assert_eq!((ctx.region.as_str(), ctx.memory_mb), ("first", Some(512)));
+        assert_eq!(ctx.deadline, None);
     }
 
     #[test]
