@@ -40,6 +40,10 @@ pub mod protocol;
 mod runtime;
 mod server;
 
+/// The `log` facade tinyfc logs through, re-exported so a function can log
+/// (`tinyfc::log::info!(..)`) without its own dependency; lines carry the request id.
+pub use log;
+
 pub use config::Config;
 pub use error::{Error, InitError};
 pub use protocol::{Context, Credentials, Kind, Request, Response};
