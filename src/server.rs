@@ -89,14 +89,14 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     // The control thread never waits on a connection: a SIGTERM right after /pre-stop must not
     // queue behind a keep-alive wait.
     let control = Pool::new("tinyfc-control", 1, idle, move |j| s.run(j, false));
-    // One worker starts now: its start-up overlaps binding and the platform's first connect, so
-    // the first request finds it ready.
-    workers.prestart();
 
     let listener = TcpListener::bind(("0.0.0.0", shared.config.port))?;
     let port = listener.local_addr()?.port();
-    let mut main = MainLoop::new(listener, wake_rx, shared, workers, control)?;
+    let mut main = MainLoop::new(listener, wake_rx, shared, workers.clone(), control)?;
     println!("tinyfc listening on 0.0.0.0:{port}");
+    // One worker starts now, after listening: starting a thread costs tens of microseconds, which
+    // then overlap the platform's first connect instead of delaying the listening socket.
+    workers.prestart();
     main.run()
 }
 
