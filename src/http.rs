@@ -3,8 +3,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::protocol::Response;
 
@@ -12,6 +13,9 @@ use crate::protocol::Response;
 const MAX_HEADERS: usize = 128;
 /// The longest chunk-size line (with extensions) accepted.
 const MAX_CHUNK_LINE: usize = 4096;
+/// Bytes read at a time while a head arrives, on the stack: heads are small, and a smaller buffer
+/// touches fewer fresh stack pages on a new thread.
+pub(crate) const READ_CHUNK: usize = 2048;
 
 /// A client connection with its read buffer (which may hold pipelined requests).
 pub(crate) struct Conn {
@@ -196,9 +200,14 @@ impl From<Reject> for BodyError {
     }
 }
 
-/// Reads the body of `head` from `conn` (its buffer first, then the socket, which must be in
-/// blocking mode with a read timeout). Consumes the head and body from the buffer.
-pub(crate) fn read_body(conn: &mut Conn, head: &Head, max: usize) -> Result<Vec<u8>, BodyError> {
+/// Reads the body of `head` from `conn` (its buffer first, then the socket, each read waiting at
+/// most `stall`). Consumes the head and body from the buffer.
+pub(crate) fn read_body(
+    conn: &mut Conn,
+    head: &Head,
+    max: usize,
+    stall: Duration,
+) -> Result<Vec<u8>, BodyError> {
     conn.buf.drain(..head.len);
     if let BodyKind::Length(n) = head.body {
         if n > max as u64 {
@@ -206,14 +215,15 @@ pub(crate) fn read_body(conn: &mut Conn, head: &Head, max: usize) -> Result<Vec<
         }
     }
     let expects_body = head.body != BodyKind::Length(0);
+    let mut socket = Timed::new(&conn.stream, stall);
     if head.expect_continue && expects_body && conn.buf.is_empty() {
-        conn.stream
+        socket
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
             .map_err(|_| BodyError::Gone)?;
     }
     let mut input = Input {
         buf: &mut conn.buf,
-        src: &mut conn.stream,
+        src: socket,
     };
     input.body(head.body, max)
 }
@@ -333,7 +343,7 @@ impl<R: Read> Input<'_, R> {
 /// Writes `resp` with `x-fc-status` already among its headers. Adds Content-Length and, when the
 /// connection will close, `Connection: close`. `head_only` (a HEAD request) sends no body.
 pub(crate) fn write_response(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     resp: &Response,
     keep_alive: bool,
     head_only: bool,
@@ -368,7 +378,8 @@ pub(crate) fn write_response(
 }
 
 /// Answers a rejected request (JSON error body), shuts the write side and marks the connection
-/// closing. Errors are ignored: the connection is going away either way.
+/// closing. The answer is written without waiting (it fits the socket buffer unless the client
+/// stopped reading), and errors are ignored: the connection is going away either way.
 pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
     log::debug!("rejected with {}: {}", r.status, r.message);
     let e = crate::error::Error::typed("BadRequest", r.message);
@@ -377,6 +388,68 @@ pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
     conn.buf = Vec::new();
     conn.closing = Some(Instant::now());
+}
+
+/// A non-blocking socket used as a blocking one: each read or write waits at most `stall` for the
+/// socket to become ready, then fails with `TimedOut`. Sockets stay non-blocking for their whole
+/// life, so handing a connection between threads changes no socket mode (no fcntl per hand-off).
+pub(crate) struct Timed<'a> {
+    stream: &'a TcpStream,
+    stall: Duration,
+}
+
+impl<'a> Timed<'a> {
+    pub(crate) fn new(stream: &'a TcpStream, stall: Duration) -> Timed<'a> {
+        Timed { stream, stall }
+    }
+
+    fn wait(&self, events: i16) -> io::Result<()> {
+        if wait_ready(self.stream, events, self.stall) {
+            Ok(())
+        } else {
+            Err(io::ErrorKind::TimedOut.into())
+        }
+    }
+}
+
+impl Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match (&*self.stream).read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(libc::POLLIN)?,
+                r => return r,
+            }
+        }
+    }
+}
+
+impl Write for Timed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match (&*self.stream).write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(libc::POLLOUT)?,
+                r => return r,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Waits up to `timeout` for `events` (POLLIN, POLLOUT) on `stream`; true if ready (or closed, or
+/// interrupted: the caller's next read or write tells which).
+pub(crate) fn wait_ready(stream: &TcpStream, events: i16, timeout: Duration) -> bool {
+    let mut fd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    n > 0 || (n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
 }
 
 /// The standard reason phrase (clients ignore it, but humans read it).

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::http::{self, Conn, Head, Reject};
+use crate::http::{self, Conn, Head, Reject, READ_CHUNK};
 use crate::pool::Pool;
 use crate::protocol::Call;
 use crate::server::{lock, Job, Shared};
@@ -169,9 +169,7 @@ impl MainLoop {
         let returned = std::mem::take(&mut *lock(&self.shared.returned));
         let now = Instant::now();
         for conn in returned {
-            if conn.stream.set_nonblocking(true).is_ok() {
-                self.advance(conn, now);
-            }
+            self.advance(conn, now);
         }
     }
 
@@ -218,7 +216,7 @@ impl MainLoop {
             };
             match accepted {
                 Ok((stream, _)) => {
-                    if prepare(&stream, &self.shared.config).is_err() {
+                    if prepare(&stream).is_err() {
                         continue;
                     }
                     let mut conn = Conn::new(stream);
@@ -308,7 +306,7 @@ fn deadline(conn: &Conn, c: &Config) -> Instant {
 /// Reads what is available without blocking, keeping at most `max_head + 1` bytes buffered (one
 /// more than a head may have, enough to know it is too large). False: closed or failed.
 fn read_available(conn: &mut Conn, max_head: usize) -> bool {
-    let mut chunk = [0u8; 8192];
+    let mut chunk = [0u8; READ_CHUNK];
     loop {
         let room = (max_head + 1).saturating_sub(conn.buf.len());
         if room == 0 {
@@ -327,7 +325,7 @@ fn read_available(conn: &mut Conn, max_head: usize) -> bool {
 
 /// Reads and drops what a closing connection sends. False once the client has closed.
 fn discard_available(conn: &mut Conn) -> bool {
-    let mut chunk = [0u8; 8192];
+    let mut chunk = [0u8; READ_CHUNK];
     loop {
         match conn.stream.read(&mut chunk) {
             Ok(0) => return false,
@@ -339,13 +337,11 @@ fn discard_available(conn: &mut Conn) -> bool {
     }
 }
 
-/// Per-connection socket settings, once at accept: the timeouts apply to workers' blocking I/O
-/// (a stalled body read answers 408; a client that stops reading its answer is cut off).
-fn prepare(stream: &TcpStream, c: &Config) -> io::Result<()> {
+/// Per-connection socket settings, once at accept. Sockets stay non-blocking; workers wait for
+/// them with a time limit (`http::Timed`).
+fn prepare(stream: &TcpStream) -> io::Result<()> {
     stream.set_nonblocking(true)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(c.header_timeout))?;
-    stream.set_write_timeout(Some(c.header_timeout))
+    stream.set_nodelay(true)
 }
 
 pub(crate) fn pollfd(fd: i32) -> libc::pollfd {

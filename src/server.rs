@@ -4,16 +4,15 @@
 //! So an idle or slow connection holds no thread, and threads stay bounded: main + control + workers.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::http::{self, BodyError, Conn, Head};
-use crate::poller::{self, pollfd, MainLoop};
+use crate::http::{self, BodyError, Conn, Head, Timed, READ_CHUNK};
+use crate::poller::{self, MainLoop};
 use crate::pool::Pool;
 use crate::protocol::{Call, Context, Kind, Request, Response};
 
@@ -117,9 +116,6 @@ impl Shared {
     /// Serves requests on a worker: this one, then the next ones on the same connection while they
     /// follow quickly (see [`KEEP_ALIVE_WAIT`]); then hands the connection back to the main thread.
     fn serve(&self, mut conn: Conn, mut head: Head, keep_alive_wait: bool) {
-        if conn.stream.set_nonblocking(false).is_err() {
-            return;
-        }
         loop {
             match self.serve_one(&mut conn, head) {
                 Outcome::Close => return,
@@ -142,7 +138,8 @@ impl Shared {
     /// Body, call, answer.
     fn serve_one(&self, conn: &mut Conn, head: Head) -> Outcome {
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
-        let body = match http::read_body(conn, &head, self.config.max_body_bytes) {
+        let stall = self.config.header_timeout;
+        let body = match http::read_body(conn, &head, self.config.max_body_bytes, stall) {
             Ok(body) => body,
             Err(BodyError::Reject(r)) => {
                 http::reject_and_close(conn, &r);
@@ -179,7 +176,8 @@ impl Shared {
             }
         }
         self.service.call(call, &ctx, req, &mut |resp| {
-            written = http::write_response(&mut conn.stream, &resp, keep_alive, head_only).is_ok();
+            let mut socket = Timed::new(&conn.stream, stall);
+            written = http::write_response(&mut socket, &resp, keep_alive, head_only).is_ok();
         });
         if written && keep_alive && !self.stopping.load(Ordering::SeqCst) {
             Outcome::KeepAlive
@@ -209,10 +207,10 @@ impl Shared {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             let busy = self.workers.get().is_some_and(|w| w.has_queued_jobs());
-            if left.is_zero() || busy || !wait_readable(&conn.stream, left) {
+            if left.is_zero() || busy || !http::wait_ready(&conn.stream, libc::POLLIN, left) {
                 return None;
             }
-            let mut chunk = [0u8; 8192];
+            let mut chunk = [0u8; READ_CHUNK];
             match conn.stream.read(&mut chunk) {
                 Ok(n) if n > 0 => {
                     conn.buf.extend_from_slice(&chunk[..n]);
@@ -228,14 +226,6 @@ impl Shared {
         lock(&self.returned).push(conn);
         let _ = (&self.waker).write(&[1]); // a full wake socket already means "wake up"
     }
-}
-
-/// Waits up to `timeout` for `stream` to become readable (or closed).
-fn wait_readable(stream: &TcpStream, timeout: Duration) -> bool {
-    let mut fd = pollfd(stream.as_raw_fd());
-    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut fd, 1, ms) > 0 }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
