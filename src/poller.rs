@@ -5,9 +5,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,8 @@ pub(crate) struct MainLoop {
     /// Set when accept ran out of file descriptors, to avoid spinning on a readable listener.
     accept_paused_until: Option<Instant>,
     signal_rx: UnixStream,
-    signo: Arc<AtomicUsize>,
+    /// The number of the last signal received.
+    last_signal: u8,
     signals: usize,
     wake_rx: UnixStream,
     /// Connections waiting for (the rest of) a request head.
@@ -58,11 +59,17 @@ impl MainLoop {
         wake_rx.set_nonblocking(true)?;
         let (signal_rx, signal_tx) = UnixStream::pair()?;
         signal_rx.set_nonblocking(true)?;
-        signal_tx.set_nonblocking(true)?;
-        let signo = Arc::new(AtomicUsize::new(0));
+        let tx = signal_tx.into_raw_fd(); // kept open for the life of the process
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            signal_hook::flag::register_usize(sig, signo.clone(), sig as usize)?;
-            signal_hook::low_level::pipe::register(sig, signal_tx.try_clone()?)?;
+            // One action per signal, writing the signal's number: the poll loop learns which signal
+            // came (for the exit code of a second one) without a second registration.
+            let action = move || {
+                let byte = sig as u8;
+                // SAFETY: send(2) is async-signal-safe; a full socket already means "wake up".
+                unsafe { libc::send(tx, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
+            };
+            // SAFETY: the action only calls send(2), which is async-signal-safe.
+            unsafe { signal_hook::low_level::register(sig, action) }?;
         }
         Ok(MainLoop {
             shared,
@@ -71,7 +78,7 @@ impl MainLoop {
             listener: Some(listener),
             accept_paused_until: None,
             signal_rx,
-            signo,
+            last_signal: 0,
             signals: 0,
             wake_rx,
             parked: Vec::new(),
@@ -277,9 +284,10 @@ impl MainLoop {
             return;
         }
         self.signals += n;
+        self.last_signal = buf[n - 1];
         if self.signals > 1 {
             // A second signal: stop now.
-            let code = 128 + self.signo.load(Ordering::SeqCst) as i32;
+            let code = 128 + i32::from(self.last_signal);
             log::warn!("second signal: exiting at once");
             let _ = io::stdout().flush();
             std::process::exit(code);
