@@ -348,18 +348,27 @@ pub(crate) fn write_response(
     keep_alive: bool,
     head_only: bool,
 ) -> io::Result<()> {
+    // Built with plain appends, not `write!`: this runs for every answer.
     let mut out = Vec::with_capacity(256 + resp.body.len().min(64 * 1024));
-    write!(out, "HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status))?;
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_decimal(&mut out, u64::from(resp.status));
+    out.push(b' ');
+    out.extend_from_slice(reason(resp.status).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for (k, v) in &resp.headers {
         // A header value with CR or LF would split the response: drop it.
         if k.bytes().chain(v.bytes()).any(|b| b == b'\r' || b == b'\n') {
             continue;
         }
-        write!(out, "{k}: {v}\r\n")?;
+        for part in [k.as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
+            out.extend_from_slice(part);
+        }
     }
     let bodyless = head_only || resp.status == 204 || resp.status == 304 || resp.status < 200;
     if resp.status != 204 && resp.status >= 200 {
-        write!(out, "content-length: {}\r\n", resp.body.len())?;
+        out.extend_from_slice(b"content-length: ");
+        push_decimal(&mut out, resp.body.len() as u64);
+        out.extend_from_slice(b"\r\n");
     }
     if !keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
@@ -375,6 +384,21 @@ pub(crate) fn write_response(
         stream.write_all(&out)?;
         stream.write_all(&resp.body)
     }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Answers a rejected request (JSON error body), shuts the write side and marks the connection
@@ -508,6 +532,16 @@ mod tests {
         assert_eq!(parse(signed).unwrap_err().status, 400);
         assert_eq!(parse("GET httpx HTTP/1.1\r\n\r\n").unwrap_err().status, 400);
         assert!(parse("GET http://h/p HTTP/1.1\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn decimals_are_written_without_padding() {
+        let mut out = Vec::new();
+        for n in [0, 7, 10, 204, u64::MAX] {
+            push_decimal(&mut out, n);
+            out.push(b' ');
+        }
+        assert_eq!(out, b"0 7 10 204 18446744073709551615 ");
     }
 
     #[test]

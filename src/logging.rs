@@ -88,8 +88,13 @@ impl Drop for Scope {
 /// Writes one platform line, e.g. `FC Invoke Start RequestId: 1-abc`, whatever the log level.
 /// A closed stdout is ignored rather than panicking.
 pub(crate) fn fc_line(event: &str, request_id: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "FC {event} RequestId: {request_id}");
+    // Assembled here and written whole: one write(2) per line, without the formatting machinery
+    // (these lines are on every invocation's path).
+    let mut line = Vec::with_capacity(16 + event.len() + 12 + request_id.len());
+    for part in ["FC ", event, " RequestId: ", request_id, "\n"] {
+        line.extend_from_slice(part.as_bytes());
+    }
+    let _ = std::io::stdout().lock().write_all(&line);
 }
 
 /// Writes `t` as `2026-11-25T02:12:36.637Z ` (UTC, milliseconds), the format simple_logger's
