@@ -1,6 +1,8 @@
 //! The async comparison for `make bench`'s throughput mode: a tokio (multi-threaded runtime)
 //! HTTP/1.1 keep-alive server answering every request like hello does, with httparse. It does less
-//! than tinyfc (no lifecycle, no FC log lines), so matching it is a fair bar.
+//! than tinyfc (no lifecycle, no FC log lines), so matching it is a fair bar. With `FC_LINES=1` it
+//! also prints the two `FC Invoke Start/End RequestId:` lines per request that an FC runtime must,
+//! to show what those two writes cost (README "Benchmarks").
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -13,6 +15,7 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(9000);
+    let fc_lines = std::env::var_os("FC_LINES").is_some_and(|v| v == "1");
     let listener = TcpListener::bind(("0.0.0.0", port)).await?;
     println!(
         "tinyfc listening on 0.0.0.0:{}",
@@ -20,11 +23,11 @@ async fn main() -> std::io::Result<()> {
     );
     loop {
         let (stream, _) = listener.accept().await?;
-        tokio::spawn(serve(stream));
+        tokio::spawn(serve(stream, fc_lines));
     }
 }
 
-async fn serve(mut s: TcpStream) -> std::io::Result<()> {
+async fn serve(mut s: TcpStream, fc_lines: bool) -> std::io::Result<()> {
     s.set_nodelay(true)?;
     let mut buf = vec![0u8; 16 * 1024];
     let mut have = 0;
@@ -47,6 +50,16 @@ async fn serve(mut s: TcpStream) -> std::io::Result<()> {
                         .unwrap_or(0);
                     if have < len + body {
                         break; // the body is still arriving
+                    }
+                    if fc_lines {
+                        let id = req
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case("x-fc-request-id"))
+                            .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                            .unwrap_or_default();
+                        println!("FC Invoke Start RequestId: {id}");
+                        println!("FC Invoke End RequestId: {id}");
                     }
                     s.write_all(ANSWER).await?;
                     buf.copy_within(len + body..have, 0);
