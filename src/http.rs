@@ -1,6 +1,7 @@
 //! The HTTP/1.1 connection layer on `httparse`: request heads, bodies (Content-Length or chunked),
 //! and responses. It decides what is malformed; the poller and workers decide when to read.
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
@@ -11,11 +12,13 @@ use crate::protocol::Response;
 
 /// The most headers a request may have; more is answered 431.
 const MAX_HEADERS: usize = 128;
-/// The longest chunk-size line (with extensions) accepted.
-const MAX_CHUNK_LINE: usize = 4096;
 /// Bytes read at a time while a head arrives, on the stack: heads are small, and a smaller buffer
 /// touches fewer fresh stack pages on a new thread.
 pub(crate) const READ_CHUNK: usize = 2048;
+/// Bodies up to this size are copied out of the connection's buffer; larger ones take it over.
+const SMALL_BODY: usize = 4096;
+/// The longest chunk-size line (with extensions) accepted.
+const MAX_CHUNK_LINE: usize = 4096;
 
 /// A client connection with its read buffer (which may hold pipelined requests).
 pub(crate) struct Conn {
@@ -246,6 +249,12 @@ impl<R: Read> Input<'_, R> {
                 while self.buf.len() < n {
                     self.fill(n - self.buf.len())?;
                 }
+                if n <= SMALL_BODY {
+                    // Copied out, so the connection keeps its buffer for the next request.
+                    let body = self.buf[..n].to_vec();
+                    self.buf.drain(..n);
+                    return Ok(body);
+                }
                 let rest = self.buf.split_off(n);
                 Ok(std::mem::replace(self.buf, rest))
             }
@@ -348,10 +357,35 @@ pub(crate) fn write_response(
     keep_alive: bool,
     head_only: bool,
 ) -> io::Result<()> {
-    // Built with plain appends, not `write!`: this runs for every answer.
-    let mut out = Vec::with_capacity(256 + resp.body.len().min(64 * 1024));
+    // Built with plain appends into this thread's reused buffer: this runs for every answer.
+    OUT.with(|out| {
+        let mut out = out.borrow_mut();
+        out.clear();
+        let result = encode_and_write(&mut out, stream, resp, keep_alive, head_only);
+        if out.capacity() > 2 * INLINE_BODY {
+            *out = Vec::new(); // a large answer's buffer is not kept
+        }
+        result
+    })
+}
+
+thread_local! {
+    /// The buffer answers are assembled in, one per thread.
+    static OUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Bodies up to this size go out in the same write as the head.
+const INLINE_BODY: usize = 64 * 1024;
+
+fn encode_and_write(
+    out: &mut Vec<u8>,
+    stream: &mut impl Write,
+    resp: &Response,
+    keep_alive: bool,
+    head_only: bool,
+) -> io::Result<()> {
     out.extend_from_slice(b"HTTP/1.1 ");
-    push_decimal(&mut out, u64::from(resp.status));
+    push_decimal(out, u64::from(resp.status));
     out.push(b' ');
     out.extend_from_slice(reason(resp.status).as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -367,7 +401,7 @@ pub(crate) fn write_response(
     let bodyless = head_only || resp.status == 204 || resp.status == 304 || resp.status < 200;
     if resp.status != 204 && resp.status >= 200 {
         out.extend_from_slice(b"content-length: ");
-        push_decimal(&mut out, resp.body.len() as u64);
+        push_decimal(out, resp.body.len() as u64);
         out.extend_from_slice(b"\r\n");
     }
     if !keep_alive {
@@ -375,13 +409,13 @@ pub(crate) fn write_response(
     }
     out.extend_from_slice(b"\r\n");
     if bodyless {
-        return stream.write_all(&out);
+        return stream.write_all(out);
     }
-    if resp.body.len() <= 64 * 1024 {
+    if resp.body.len() <= INLINE_BODY {
         out.extend_from_slice(&resp.body);
-        stream.write_all(&out)
+        stream.write_all(out)
     } else {
-        stream.write_all(&out)?;
+        stream.write_all(out)?;
         stream.write_all(&resp.body)
     }
 }

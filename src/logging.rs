@@ -88,13 +88,24 @@ impl Drop for Scope {
 /// Writes one platform line, e.g. `FC Invoke Start RequestId: 1-abc`, whatever the log level.
 /// A closed stdout is ignored rather than panicking.
 pub(crate) fn fc_line(event: &str, request_id: &str) {
+    write_fc_line(&mut std::io::stdout().lock(), event, request_id);
+}
+
+fn write_fc_line(out: &mut impl Write, event: &str, request_id: &str) {
     // Assembled here and written whole: one write(2) per line, without the formatting machinery
-    // (these lines are on every invocation's path).
-    let mut line = Vec::with_capacity(16 + event.len() + 12 + request_id.len());
+    // or an allocation (these lines are on every invocation's path).
+    let mut line = [0u8; 160];
+    let mut len = 0;
     for part in ["FC ", event, " RequestId: ", request_id, "\n"] {
-        line.extend_from_slice(part.as_bytes());
+        let Some(room) = line.get_mut(len..len + part.len()) else {
+            // An unusually long request id: the slow path.
+            let _ = writeln!(out, "FC {event} RequestId: {request_id}");
+            return;
+        };
+        room.copy_from_slice(part.as_bytes());
+        len += part.len();
     }
-    let _ = std::io::stdout().lock().write_all(&line);
+    let _ = out.write_all(&line[..len]);
 }
 
 /// Writes `t` as `2026-11-25T02:12:36.637Z ` (UTC, milliseconds), the format simple_logger's
@@ -139,6 +150,17 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis);
         write_utc_timestamp(&mut out, t).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn fc_lines_are_whole_lines_for_short_and_long_request_ids() {
+        let mut out = Vec::new();
+        write_fc_line(&mut out, "Invoke Start", "1-abc");
+        let long = "r".repeat(300);
+        write_fc_line(&mut out, "Invoke End", &long);
+        let expected =
+            format!("FC Invoke Start RequestId: 1-abc\nFC Invoke End RequestId: {long}\n");
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]
