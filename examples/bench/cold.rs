@@ -25,6 +25,9 @@ pub struct Run {
     pub phases: [f64; 5],
     /// VmRSS after the first answer, kB.
     pub rss_kb: u64,
+    /// RssAnon after the first answer, kB: the process's private memory (heap, stacks, written
+    /// data), without the binary's file pages that RSS also counts.
+    pub anon_kb: u64,
 }
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -91,7 +94,8 @@ fn measure(child: &mut Child, addr: SocketAddr, started: Instant) -> io::Result<
     ];
     ok(conn.request("POST", "/invoke", &h, b"{}")?, "/invoke")?;
     let first_answer = us(Instant::now());
-    let rss_kb = rss_kb(child.id());
+    let rss_kb = status_kb(child.id(), "VmRSS:");
+    let anon_kb = status_kb(child.id(), "RssAnon:");
     let h = [
         ("x-fc-request-id", "bench-stop"),
         ("x-fc-control-path", "/pre-stop"),
@@ -107,15 +111,16 @@ fn measure(child: &mut Child, addr: SocketAddr, started: Instant) -> io::Result<
     Ok(Run {
         phases: [listening, initialized, first_answer, pre_stop, sigterm_exit],
         rss_kb,
+        anon_kb,
     })
 }
 
-/// VmRSS of a process, kB (0 if unreadable).
-pub fn rss_kb(pid: u32) -> u64 {
+/// A kB field (`VmRSS:`, `RssAnon:`) of a process's /proc status (0 if unreadable).
+pub fn status_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
+            let line = s.lines().find(|l| l.starts_with(field))?.to_string();
             line.split_whitespace().nth(1)?.parse().ok()
         })
         .unwrap_or(0)

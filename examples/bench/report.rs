@@ -49,6 +49,10 @@ impl Target {
     pub fn rss(&self) -> Vec<f64> {
         self.runs.iter().map(|r| r.rss_kb as f64).collect()
     }
+
+    pub fn anon(&self) -> Vec<f64> {
+        self.runs.iter().map(|r| r.anon_kb as f64).collect()
+    }
 }
 
 /// The table printed at the end; ratios are medians over the floor's (the first target).
@@ -76,19 +80,24 @@ pub fn table(targets: &[Target]) -> String {
                 s.median / f.median
             );
         }
-        let s = Stats::of(&t.rss());
-        let f = Stats::of(&floor.rss());
-        let _ = writeln!(
-            out,
-            "{:<14} {:<13} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8.2}",
-            t.name,
-            "rss (kB)",
-            s.min,
-            s.median,
-            s.p90,
-            s.max,
-            s.median / f.median
-        );
+        for (label, values, floor_values) in [
+            ("rss (kB)", t.rss(), floor.rss()),
+            ("rss anon (kB)", t.anon(), floor.anon()),
+        ] {
+            let s = Stats::of(&values);
+            let f = Stats::of(&floor_values);
+            let _ = writeln!(
+                out,
+                "{:<14} {:<13} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8.2}",
+                t.name,
+                label,
+                s.min,
+                s.median,
+                s.p90,
+                s.max,
+                s.median / f.median
+            );
+        }
         if let (Some(size), Some(fsize)) = (t.size, floor.size) {
             let _ = writeln!(
                 out,
@@ -129,16 +138,24 @@ pub fn table(targets: &[Target]) -> String {
     out
 }
 
-/// Every cold-start run: `target,run,<phases...>,rss_kb`.
+/// Every cold-start run: `target,run,<phases...>,rss_kb,rss_anon_kb`.
 pub fn csv(targets: &[Target]) -> String {
     let mut out = format!(
-        "target,run,{},rss_kb\n",
+        "target,run,{},rss_kb,rss_anon_kb\n",
         PHASES.map(|p| format!("{p}_us")).join(",")
     );
     for t in targets {
         for (i, r) in t.runs.iter().enumerate() {
             let phases: Vec<String> = r.phases.iter().map(|v| format!("{v:.1}")).collect();
-            let _ = writeln!(out, "{},{},{},{}", t.name, i, phases.join(","), r.rss_kb);
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{}",
+                t.name,
+                i,
+                phases.join(","),
+                r.rss_kb,
+                r.anon_kb
+            );
         }
     }
     out
@@ -183,10 +200,13 @@ pub fn json(targets: &[Target], machine: &str) -> String {
         }
         let rss = Stats::of(&t.rss());
         let ratio = rss.median / Stats::of(&floor.rss()).median;
+        let anon = Stats::of(&t.anon());
+        let anon_ratio = anon.median / Stats::of(&floor.anon()).median;
         let _ = write!(
             out,
-            r#"}},"rss_kb":{{"stats":{},"ratio_to_floor":{ratio:.3}}},"throughput":["#,
-            stats(rss)
+            r#"}},"rss_kb":{{"stats":{},"ratio_to_floor":{ratio:.3}}},"rss_anon_kb":{{"stats":{},"ratio_to_floor":{anon_ratio:.3}}},"throughput":["#,
+            stats(rss),
+            stats(anon)
         );
         for (i, l) in t.loads.iter().enumerate() {
             let sep = if i > 0 { "," } else { "" };
