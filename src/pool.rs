@@ -79,7 +79,12 @@ impl<J: Send + 'static> Pool<J> {
             .name(self.name.to_string())
             .spawn(move || pool.worker());
         match spawned {
-            Ok(_) => q.started += 1,
+            // Counted idle until it first takes the lock: a job submitted while it is still
+            // starting waits for it rather than starting yet another thread.
+            Ok(_) => {
+                q.started += 1;
+                q.idle += 1;
+            }
             // Out of threads: the queued job waits for a running worker.
             Err(e) => log::error!("cannot start a {} thread: {e}", self.name),
         }
@@ -97,6 +102,7 @@ impl<J: Send + 'static> Pool<J> {
 
     fn worker(&self) {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.idle -= 1; // counted idle since it was started
         loop {
             if let Some(job) = q.jobs.pop_front() {
                 drop(q);
