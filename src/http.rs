@@ -94,10 +94,30 @@ const fn reject(status: u16, message: &'static str) -> Reject {
     Reject { status, message }
 }
 
+/// Headers parsed into a stack array first; a head with more is parsed again on the heap.
+const FEW_HEADERS: usize = 32;
+const TOO_MANY_HEADERS: Reject = reject(431, "too many headers");
+
 /// Parses the head at the start of `buf`: `Ok(None)` while incomplete.
 pub(crate) fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, Reject> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
+    // Most heads fit a small array; the rare larger one costs a second parse, and every thread's
+    // stack stays a page shallower (4 KiB of headers would be zeroed on it otherwise).
+    let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+    match parse_with(buf, max_bytes, &mut few) {
+        Err(r) if r == TOO_MANY_HEADERS => {
+            let mut many = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+            parse_with(buf, max_bytes, &mut many)
+        }
+        other => other,
+    }
+}
+
+fn parse_with<'b>(
+    buf: &'b [u8],
+    max_bytes: usize,
+    headers: &mut [httparse::Header<'b>],
+) -> Result<Option<Head>, Reject> {
+    let mut req = httparse::Request::new(headers);
     let len = match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) if n > max_bytes => {
             return Err(reject(431, "request head too large"))
@@ -107,7 +127,7 @@ pub(crate) fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, R
             return Err(reject(431, "request head too large"))
         }
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(reject(431, "too many headers")),
+        Err(httparse::Error::TooManyHeaders) => return Err(TOO_MANY_HEADERS),
         Err(_) => return Err(reject(400, "malformed request")),
     };
     let version = req.version.unwrap_or(1);
@@ -576,6 +596,23 @@ mod tests {
             out.push(b' ');
         }
         assert_eq!(out, b"0 7 10 204 18446744073709551615 ");
+    }
+
+    #[test]
+    fn heads_with_many_headers_parse_up_to_the_limit() {
+        let head = |n: usize| {
+            let mut h = String::from("GET / HTTP/1.1\r\n");
+            for i in 0..n {
+                h.push_str(&format!("x-h{i}: v\r\n"));
+            }
+            h + "\r\n"
+        };
+        for n in [FEW_HEADERS, FEW_HEADERS + 1, MAX_HEADERS] {
+            let parsed = parse_head(head(n).as_bytes(), 1 << 20).unwrap().unwrap();
+            assert_eq!(parsed.headers.len(), n);
+        }
+        let r = parse_head(head(MAX_HEADERS + 1).as_bytes(), 1 << 20).unwrap_err();
+        assert_eq!(r, TOO_MANY_HEADERS);
     }
 
     #[test]
