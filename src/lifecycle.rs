@@ -61,6 +61,9 @@ struct State<S> {
     stopping: bool,
     in_flight: usize,
     pre_stop: PreStop,
+    /// Threads waiting on `changed`: a state change wakes them only if there are any (a wake-up
+    /// is a syscall even with nobody waiting, and an invocation's end is a state change).
+    waiters: usize,
 }
 
 /// The lifecycle of one instance: state, the user's hooks, and a condition variable that every
@@ -96,6 +99,7 @@ impl<S> Lifecycle<S> {
                 stopping: false,
                 in_flight: 0,
                 pre_stop: PreStop::NotRun,
+                waiters: 0,
             }),
             changed: Condvar::new(),
             initializer,
@@ -161,7 +165,7 @@ impl<S> Lifecycle<S> {
                 st.init = Init::Failed(e.clone());
             }
         }
-        self.changed.notify_all();
+        self.changed_for(&st);
         outcome
     }
 
@@ -189,11 +193,13 @@ impl<S> Lifecycle<S> {
                 );
                 break;
             }
+            st.waiters += 1;
             st = self
                 .changed
                 .wait_timeout(st, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            st.waiters -= 1;
         }
         let app = match &st.init {
             Init::Ready(s) => Some(s.clone()),
@@ -206,7 +212,7 @@ impl<S> Lifecycle<S> {
         };
         let mut st = self.lock();
         st.pre_stop = PreStop::Done(result.clone());
-        self.changed.notify_all();
+        self.changed_for(&st);
         result
     }
 
@@ -227,14 +233,25 @@ impl<S> Lifecycle<S> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits (counted in `waiters`) until `cond` is false.
     fn wait<'a>(
         &self,
-        guard: MutexGuard<'a, State<S>>,
-        cond: impl FnMut(&mut State<S>) -> bool,
+        mut guard: MutexGuard<'a, State<S>>,
+        mut cond: impl FnMut(&mut State<S>) -> bool,
     ) -> MutexGuard<'a, State<S>> {
-        self.changed
-            .wait_while(guard, cond)
-            .unwrap_or_else(|e| e.into_inner())
+        while cond(&mut guard) {
+            guard.waiters += 1;
+            guard = self.changed.wait(guard).unwrap_or_else(|e| e.into_inner());
+            guard.waiters -= 1;
+        }
+        guard
+    }
+
+    /// Wakes the waiters after a state change; `st` is the held state.
+    fn changed_for(&self, st: &State<S>) {
+        if st.waiters > 0 {
+            self.changed.notify_all();
+        }
     }
 }
 
@@ -243,7 +260,7 @@ impl<S> Drop for InFlight<'_, S> {
         let mut st = self.lifecycle.lock();
         st.in_flight -= 1;
         if st.in_flight == 0 {
-            self.lifecycle.changed.notify_all();
+            self.lifecycle.changed_for(&st);
         }
     }
 }
