@@ -216,7 +216,7 @@ impl Shared {
                     conn.buf.extend_from_slice(&chunk[..n]);
                     conn.head_started.get_or_insert_with(Instant::now);
                 }
-                _ => return None, // closed or failed: the main thread sees it too and drops it
+                _ => return None, // closed, failed or not ready after all: the main thread takes over
             }
         }
     }
