@@ -168,18 +168,8 @@ impl Platform {
             if self.stopping() {
                 return Err(Boot::GiveUp("the platform is stopping".into()));
             }
-            let rid = request_id();
-            let started = Instant::now();
-            let headers = self.common_headers(&rid, "/initialize");
-            let answer = call(
-                addr,
-                "POST",
-                "/initialize",
-                &headers,
-                b"",
-                self.opts.init_timeout,
-            );
-            let ms = crate::ms(started.elapsed());
+            let (rid, answer, ms) =
+                self.lifecycle_call(addr, "POST", "/initialize", self.opts.init_timeout);
             match answer {
                 Ok(r) if r.status / 100 == 2 => {
                     say!("initialized: RequestId {rid}, Init Duration: {ms} ms");
@@ -371,18 +361,8 @@ impl Platform {
 
     /// GET /pre-stop; true if it answered 2xx.
     fn pre_stop(&self, addr: SocketAddr) -> bool {
-        let rid = request_id();
-        let started = Instant::now();
-        let headers = self.common_headers(&rid, "/pre-stop");
-        let answer = call(
-            addr,
-            "GET",
-            "/pre-stop",
-            &headers,
-            b"",
-            self.opts.prestop_timeout,
-        );
-        let ms = crate::ms(started.elapsed());
+        let (rid, answer, ms) =
+            self.lifecycle_call(addr, "GET", "/pre-stop", self.opts.prestop_timeout);
         match answer {
             Ok(r) => {
                 say!(
@@ -418,6 +398,22 @@ impl Platform {
             say!("killing instance {} (pid {})", instance.id, instance.pid());
             instance.reap();
         }
+    }
+
+    /// One lifecycle call (/initialize, /pre-stop) with a fresh request id and FC's headers, on a
+    /// fresh connection: the request id, the answer and how long it took (ms).
+    fn lifecycle_call(
+        &self,
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> (String, std::io::Result<Response>, String) {
+        let rid = request_id();
+        let started = Instant::now();
+        let headers = self.common_headers(&rid, path);
+        let answer = call(addr, method, path, &headers, b"", timeout);
+        (rid, answer, crate::ms(started.elapsed()))
     }
 
     /// The headers FC sends with every call.
