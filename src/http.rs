@@ -147,6 +147,7 @@ fn parse_with<'b>(
         .collect();
 
     let mut length: Option<u64> = None;
+    let mut has_te = false;
     let mut codings: Vec<String> = Vec::new();
     let mut connection = String::new();
     let mut expect_continue = false;
@@ -164,12 +165,15 @@ fn parse_with<'b>(
                 }
                 length = Some(n);
             }
-            "transfer-encoding" => codings.extend(
-                value
-                    .split(',')
-                    .map(|c| c.trim().to_ascii_lowercase())
-                    .filter(|c| !c.is_empty()),
-            ),
+            "transfer-encoding" => {
+                has_te = true;
+                codings.extend(
+                    value
+                        .split(',')
+                        .map(|c| c.trim().to_ascii_lowercase())
+                        .filter(|c| !c.is_empty()),
+                );
+            }
             "connection" => {
                 connection.push_str(&value.to_ascii_lowercase());
                 connection.push(',');
@@ -178,7 +182,6 @@ fn parse_with<'b>(
             _ => {}
         }
     }
-    let has_te = headers.iter().any(|(n, _)| n == "transfer-encoding");
     let body = match (has_te, length) {
         (true, Some(_)) => return Err(reject(400, "both content-length and transfer-encoding")),
         (true, None) if version == 0 => {
