@@ -7,6 +7,8 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use crate::http::{BodyError, BodyKind, Input};
+
 /// The most response-head bytes the client accepts before it gives up.
 const MAX_HEAD: usize = 64 * 1024;
 
@@ -24,10 +26,7 @@ pub struct Response {
 impl Response {
     /// The first header named `name` (case-insensitive), if any.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::protocol::find(&self.headers, name)
     }
 
     /// The body as UTF-8 text (lossy).
@@ -133,61 +132,35 @@ impl Connection {
         }
     }
 
+    /// The body, decoded by the same code as the server's request bodies (`http::Input`).
     fn read_body(&mut self, resp: &Response) -> io::Result<Vec<u8>> {
         let chunked = resp
             .header("transfer-encoding")
             .is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
-        if chunked {
-            return self.read_chunked();
-        }
-        match resp.header("content-length") {
-            Some(cl) => {
-                let len: usize = cl.trim().parse().map_err(invalid)?;
-                self.take(len)
-            }
+        let kind = match resp.header("content-length") {
+            _ if chunked => BodyKind::Chunked,
+            Some(cl) => BodyKind::Length(cl.trim().parse().map_err(invalid)?),
             None => {
                 // No length: the body runs until the server closes.
                 while self.fill_or_eof()? {}
-                Ok(std::mem::take(&mut self.buf))
+                return Ok(std::mem::take(&mut self.buf));
             }
-        }
-    }
-
-    fn read_chunked(&mut self) -> io::Result<Vec<u8>> {
-        let mut body = Vec::new();
-        loop {
-            let line = self.line()?;
-            let size_hex = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_hex, 16).map_err(invalid)?;
-            if size == 0 {
-                // Trailers, then the empty line.
-                while !self.line()?.is_empty() {}
-                return Ok(body);
+        };
+        let mut input = Input {
+            buf: &mut self.buf,
+            src: &mut self.stream,
+        };
+        input.body(kind, usize::MAX).map_err(|e| match e {
+            // A read that hit the socket's timeout.
+            BodyError::Reject(r) if r.status == 408 => {
+                io::Error::new(io::ErrorKind::TimedOut, r.message)
             }
-            body.extend_from_slice(&self.take(size)?);
-            if !self.line()?.is_empty() {
-                return Err(invalid("chunk not followed by CRLF"));
-            }
-        }
-    }
-
-    fn line(&mut self) -> io::Result<String> {
-        loop {
-            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
-                self.buf.drain(..i + 2);
-                return Ok(line);
-            }
-            self.fill()?;
-        }
-    }
-
-    fn take(&mut self, len: usize) -> io::Result<Vec<u8>> {
-        while self.buf.len() < len {
-            self.fill()?;
-        }
-        let rest = self.buf.split_off(len);
-        Ok(std::mem::replace(&mut self.buf, rest))
+            BodyError::Reject(r) => invalid(r.message),
+            BodyError::Gone => io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed or failed before the response was complete",
+            ),
+        })
     }
 
     fn fill(&mut self) -> io::Result<()> {
@@ -224,4 +197,80 @@ pub fn request(
 
 fn invalid(e: impl ToString) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A one-connection server that answers each request (up to its blank line) with the next of
+    /// `answers`, written in small pieces so the client must read across them.
+    fn serve(answers: &'static [&'static str]) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = Vec::new();
+            for answer in answers {
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let mut chunk = [0u8; 1024];
+                    let n = s.read(&mut chunk).unwrap();
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                buf.clear();
+                for piece in answer.as_bytes().chunks(7) {
+                    s.write_all(piece).unwrap();
+                    s.flush().unwrap();
+                }
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn decodes_length_and_chunked_bodies_on_one_connection() {
+        let addr = serve(&[
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n",
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        ]);
+        let mut c = Connection::connect(addr, Duration::from_secs(10)).unwrap();
+        let r = c.request("GET", "/a", &[], b"").unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
+        let r = c.request("GET", "/b", &[], b"").unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"abcde"[..]));
+        let r = c.request("GET", "/c", &[], b"").unwrap();
+        assert_eq!((r.status, r.body.len()), (204, 0));
+    }
+
+    #[test]
+    fn a_bad_chunk_is_invalid_data_and_a_cut_body_is_unexpected_eof() {
+        let addr = serve(&["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]);
+        let mut c = Connection::connect(addr, Duration::from_secs(10)).unwrap();
+        let e = c.request("GET", "/", &[], b"").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+
+        let addr = serve(&["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"]);
+        let mut c = Connection::connect(addr, Duration::from_secs(10)).unwrap();
+        let e = c.request("GET", "/", &[], b"").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+    }
+
+    #[test]
+    fn a_stalled_body_is_a_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut chunk = [0u8; 1024];
+            let _ = s.read(&mut chunk).unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
+                .unwrap();
+            std::thread::sleep(Duration::from_secs(3)); // holds the connection open, silent
+        });
+        let mut c = Connection::connect(addr, Duration::from_millis(300)).unwrap();
+        let e = c.request("GET", "/", &[], b"").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+    }
 }
