@@ -164,9 +164,12 @@ pub fn csv(targets: &[Target]) -> String {
 /// The summary: per target, per phase stats and ratio to the floor, RSS, size, throughput.
 pub fn json(targets: &[Target], machine: &str) -> String {
     let floor = &targets[0];
-    let stats = |s: Stats| {
+    // `"name":{"stats":{..},"ratio_to_floor":..}` for one measure of a target against the floor's.
+    let entry = |name: &str, values: &[f64], floor_values: &[f64]| {
+        let s = Stats::of(values);
+        let ratio = s.median / Stats::of(floor_values).median;
         format!(
-            r#"{{"min":{:.1},"median":{:.1},"p90":{:.1},"max":{:.1}}}"#,
+            r#""{name}":{{"stats":{{"min":{:.1},"median":{:.1},"p90":{:.1},"max":{:.1}}},"ratio_to_floor":{ratio:.3}}}"#,
             s.min, s.median, s.p90, s.max
         )
     };
@@ -188,25 +191,17 @@ pub fn json(targets: &[Target], machine: &str) -> String {
             t.failures,
             t.size.map_or("null".into(), |s| s.to_string())
         );
-        for (i, p) in PHASES.iter().enumerate() {
-            let s = Stats::of(&t.phase(i));
-            let ratio = s.median / Stats::of(&floor.phase(i)).median;
-            let sep = if i > 0 { "," } else { "" };
-            let _ = write!(
-                out,
-                r#"{sep}"{p}":{{"stats":{},"ratio_to_floor":{ratio:.3}}}"#,
-                stats(s)
-            );
-        }
-        let rss = Stats::of(&t.rss());
-        let ratio = rss.median / Stats::of(&floor.rss()).median;
-        let anon = Stats::of(&t.anon());
-        let anon_ratio = anon.median / Stats::of(&floor.anon()).median;
+        let phases: Vec<String> = PHASES
+            .iter()
+            .enumerate()
+            .map(|(i, p)| entry(p, &t.phase(i), &floor.phase(i)))
+            .collect();
         let _ = write!(
             out,
-            r#"}},"rss_kb":{{"stats":{},"ratio_to_floor":{ratio:.3}}},"rss_anon_kb":{{"stats":{},"ratio_to_floor":{anon_ratio:.3}}},"throughput":["#,
-            stats(rss),
-            stats(anon)
+            r#"{}}},{},{},"throughput":["#,
+            phases.join(","),
+            entry("rss_kb", &t.rss(), &floor.rss()),
+            entry("rss_anon_kb", &t.anon(), &floor.anon())
         );
         for (i, l) in t.loads.iter().enumerate() {
             let sep = if i > 0 { "," } else { "" };
