@@ -65,25 +65,14 @@ pub fn table(targets: &[Target]) -> String {
         "target", "phase (us)", "min", "median", "p90", "max", "x floor"
     );
     for t in targets {
-        for (i, phase) in PHASES.iter().enumerate() {
-            let s = Stats::of(&t.phase(i));
-            let f = Stats::of(&floor.phase(i));
-            let _ = writeln!(
-                out,
-                "{:<14} {:<13} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8.2}",
-                t.name,
-                phase,
-                s.min,
-                s.median,
-                s.p90,
-                s.max,
-                s.median / f.median
-            );
-        }
-        for (label, values, floor_values) in [
-            ("rss (kB)", t.rss(), floor.rss()),
-            ("rss anon (kB)", t.anon(), floor.anon()),
-        ] {
+        let mut measures: Vec<(&str, Vec<f64>, Vec<f64>)> = PHASES
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, t.phase(i), floor.phase(i)))
+            .collect();
+        measures.push(("rss (kB)", t.rss(), floor.rss()));
+        measures.push(("rss anon (kB)", t.anon(), floor.anon()));
+        for (label, values, floor_values) in measures {
             let s = Stats::of(&values);
             let f = Stats::of(&floor_values);
             let _ = writeln!(
