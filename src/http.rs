@@ -5,7 +5,6 @@ use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::protocol::Response;
@@ -22,6 +21,11 @@ const MAX_CHUNK_LINE: usize = 4096;
 
 /// A client connection with its read buffer (which may hold pipelined requests).
 pub(crate) struct Conn {
+    /// Its place in the poller's table (see `poller.rs`).
+    pub(crate) token: u64,
+    /// True when the last read from the socket found it empty: the poller is edge-triggered, so
+    /// a connection goes back to it only drained (or it would not hear of input already there).
+    pub(crate) drained: bool,
     pub(crate) stream: TcpStream,
     /// Bytes read but not yet consumed.
     pub(crate) buf: Vec<u8>,
@@ -35,30 +39,17 @@ pub(crate) struct Conn {
     pub(crate) closing: Option<Instant>,
 }
 
-/// Connections open right now, parked or in a worker.
-static OPEN: AtomicUsize = AtomicUsize::new(0);
-
-/// How many connections are open.
-pub(crate) fn open_connections() -> usize {
-    OPEN.load(Ordering::Relaxed)
-}
-
 impl Conn {
     pub(crate) fn new(stream: TcpStream) -> Conn {
-        OPEN.fetch_add(1, Ordering::Relaxed);
         Conn {
+            token: 0,
+            drained: false,
             stream,
             buf: Vec::new(),
             head_started: None,
             idle_since: Instant::now(),
             closing: None,
         }
-    }
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        OPEN.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -251,7 +242,11 @@ pub(crate) fn read_body(
         buf: &mut conn.buf,
         src: socket,
     };
-    input.body(head.body, max)
+    let body = input.body(head.body, max);
+    if input.src.used {
+        conn.drained = false; // it may have read only part of what is there
+    }
+    body
 }
 
 /// Buffered bytes plus the source they came from; the body decoder reads through it.
@@ -477,11 +472,17 @@ pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
 pub(crate) struct Timed<'a> {
     stream: &'a TcpStream,
     stall: Duration,
+    /// Set once it has read from the socket.
+    used: bool,
 }
 
 impl<'a> Timed<'a> {
     pub(crate) fn new(stream: &'a TcpStream, stall: Duration) -> Timed<'a> {
-        Timed { stream, stall }
+        Timed {
+            stream,
+            stall,
+            used: false,
+        }
     }
 
     fn wait(&self, events: i16) -> io::Result<()> {
@@ -495,6 +496,7 @@ impl<'a> Timed<'a> {
 
 impl Read for Timed<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.used = true;
         loop {
             match (&*self.stream).read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(libc::POLLIN)?,

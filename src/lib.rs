@@ -34,6 +34,7 @@ mod fuzz;
 mod http;
 mod lifecycle;
 mod logging;
+mod main_loop;
 mod poller;
 mod pool;
 pub mod protocol;

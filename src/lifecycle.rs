@@ -23,9 +23,14 @@
 //! - Stopping waits for in-flight calls, up to the drain limit, then
 //!   runs the pre-stop hook exactly once, and only if initialization had succeeded. Later stop requests
 //!   wait for that run and get its result.
+//!
+//! Every invocation is admitted, finds the state Ready and ends; those three steps take no lock
+//! (an atomic counter with the stopping flag, and the Ready state published once), so workers do
+//! not queue on the lifecycle. Everything else happens under the state's lock.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, InitError};
@@ -58,8 +63,6 @@ struct State<S> {
     init_runs: u64,
     /// The error of the last retryable failure, shared with the callers that waited for that run.
     last_retry: Option<Error>,
-    stopping: bool,
-    in_flight: usize,
     pre_stop: PreStop,
     /// Threads waiting on `changed`: a state change wakes them only if there are any (a wake-up
     /// is a syscall even with nobody waiting, and an invocation's end is a state change).
@@ -71,10 +74,18 @@ struct State<S> {
 pub(crate) struct Lifecycle<S> {
     state: Mutex<State<S>>,
     changed: Condvar,
+    /// Invocations in flight times two, plus [`STOPPING`]: admission and its end are one atomic
+    /// step each, and nothing is admitted once the flag is set.
+    admitted: AtomicUsize,
+    /// The state once initialization succeeded (also in `Init::Ready`), read without the lock.
+    ready: OnceLock<Arc<S>>,
     initializer: InitFn<S>,
     pre_stop: Option<HookFn<S>>,
     pre_freeze: Option<HookFn<S>>,
 }
+
+/// The stopping flag in `Lifecycle::admitted`; one invocation counts 2.
+const STOPPING: usize = 1;
 
 /// Why an invocation was not admitted.
 #[derive(Debug)]
@@ -96,12 +107,12 @@ impl<S> Lifecycle<S> {
                 init: Init::Uninitialized,
                 init_runs: 0,
                 last_retry: None,
-                stopping: false,
-                in_flight: 0,
                 pre_stop: PreStop::NotRun,
                 waiters: 0,
             }),
             changed: Condvar::new(),
+            admitted: AtomicUsize::new(0),
+            ready: OnceLock::new(),
             initializer,
             pre_stop,
             pre_freeze,
@@ -110,17 +121,24 @@ impl<S> Lifecycle<S> {
 
     /// Admits an invocation unless the instance is stopping.
     pub(crate) fn admit(&self) -> Result<InFlight<'_, S>, Stopping> {
-        let mut st = self.lock();
-        if st.stopping {
-            return Err(Stopping);
+        let in_flight = InFlight { lifecycle: self };
+        if self.admitted.fetch_add(2, Ordering::SeqCst) & STOPPING != 0 {
+            return Err(Stopping); // dropping `in_flight` takes the count back
         }
-        st.in_flight += 1;
-        Ok(InFlight { lifecycle: self })
+        Ok(in_flight)
+    }
+
+    /// Invocations in flight.
+    fn in_flight(&self) -> usize {
+        self.admitted.load(Ordering::SeqCst) / 2
     }
 
     /// Returns the user's state, running the initializer first if no run has succeeded yet
     /// (or waiting for the run in progress and sharing its result).
     pub(crate) fn ready(&self, ctx: &Context) -> Result<Arc<S>, InitError> {
+        if let Some(s) = self.ready.get() {
+            return Ok(s.clone());
+        }
         let mut st = self.lock();
         loop {
             match &st.init {
@@ -154,7 +172,10 @@ impl<S> Lifecycle<S> {
         let mut st = self.lock();
         st.init_runs += 1;
         match &outcome {
-            Ok(s) => st.init = Init::Ready(s.clone()),
+            Ok(s) => {
+                let _ = self.ready.set(s.clone());
+                st.init = Init::Ready(s.clone());
+            }
             Err(InitError::Retry(e)) => {
                 log::warn!("initializer failed, retryable: {e}");
                 st.init = Init::Uninitialized;
@@ -172,7 +193,7 @@ impl<S> Lifecycle<S> {
     /// Pre-stop (also what SIGTERM runs): stop admitting, drain up to `drain`, run the hook once.
     pub(crate) fn stop(&self, ctx: &Context, drain: Duration) -> Result<(), Error> {
         let mut st = self.lock();
-        st.stopping = true;
+        self.admitted.fetch_or(STOPPING, Ordering::SeqCst);
         loop {
             match &st.pre_stop {
                 PreStop::Done(result) => return result.clone(),
@@ -184,12 +205,13 @@ impl<S> Lifecycle<S> {
         }
         st.pre_stop = PreStop::Running;
         let deadline = Instant::now() + drain;
-        while st.in_flight > 0 {
+        // Checked under the lock: the last invocation to end takes it before it wakes us.
+        while self.in_flight() > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 log::warn!(
                     "drain limit reached with {} invocation(s) in flight",
-                    st.in_flight
+                    self.in_flight()
                 );
                 break;
             }
@@ -257,10 +279,11 @@ impl<S> Lifecycle<S> {
 
 impl<S> Drop for InFlight<'_, S> {
     fn drop(&mut self) {
-        let mut st = self.lifecycle.lock();
-        st.in_flight -= 1;
-        if st.in_flight == 0 {
-            self.lifecycle.changed_for(&st);
+        let lc = self.lifecycle;
+        let before = lc.admitted.fetch_sub(2, Ordering::SeqCst);
+        // Only a drain waits for the count to reach zero, and only once stopping.
+        if before == 2 | STOPPING {
+            lc.changed_for(&lc.lock());
         }
     }
 }

@@ -88,7 +88,29 @@ impl Drop for Scope {
 /// Writes one platform line, e.g. `FC Invoke Start RequestId: 1-abc`, whatever the log level.
 /// A closed stdout is ignored rather than panicking.
 pub(crate) fn fc_line(event: &str, request_id: &str) {
-    write_fc_line(&mut std::io::stdout().lock(), event, request_id);
+    write_fc_line(&mut RawStdout, event, request_id);
+}
+
+/// Descriptor 1 without std's stdout lock. A whole line goes out in one write(2), which the
+/// kernel does not interleave with other writes; taking std's lock around it made every worker
+/// queue behind another's system call, twice per invocation (measured: about 2 futex calls per
+/// request at 16 connections). Log lines still go through std's line-buffered, locked stdout and
+/// are flushed line by line, so lines stay whole and in order.
+struct RawStdout;
+
+impl Write for RawStdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: writes from a valid buffer to descriptor 1.
+        let n = unsafe { libc::write(1, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn write_fc_line(out: &mut impl Write, event: &str, request_id: &str) {

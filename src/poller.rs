@@ -1,307 +1,327 @@
-//! The main thread: accepts connections and parks every idle or still-arriving one in one
-//! poll(2), with the signal and wake sockets; a connection goes to a worker only once its request
-//! head is complete. It also answers malformed heads, expires slow and idle connections, and
-//! lingers on rejected ones so their error answer is not lost to a reset.
+//! Where connections wait between requests: one edge-triggered epoll set holds every connection,
+//! and a table owns the ones that wait. A worker blocked in [`Poller::wait`] is handed a ready
+//! connection by the kernel and owns it until it parks it again, so a request costs no thread
+//! hand-off, and a worker that finishes one request takes the next ready connection without
+//! sleeping. Parking is a table entry, not a system call: a connection is parked only drained
+//! (`Conn::drained`), so its next input is a new edge; an edge that comes while its owner still
+//! holds it is noted in the table and handed back to the owner. The main thread expires and
+//! evicts parked connections.
 
-use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, IntoRawFd};
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::http::{self, Conn, Head, Reject, READ_CHUNK};
-use crate::pool::Pool;
-use crate::protocol::Call;
-use crate::server::{lock, Job, Shared};
-
-/// The listen backlog: connections the kernel queues before we accept them.
-const BACKLOG: i32 = 4096;
+use crate::http::Conn;
 
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
-const LINGER: Duration = Duration::from_secs(2);
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
-/// The main thread's state.
-pub(crate) struct MainLoop {
-    shared: Arc<Shared>,
-    workers: Arc<Pool<Job>>,
-    control: Arc<Pool<Job>>,
-    /// None once a signal arrived: no new connections.
-    listener: Option<TcpListener>,
-    /// Set when accept ran out of file descriptors, to avoid spinning on a readable listener.
-    accept_paused_until: Option<Instant>,
-    signal_rx: UnixStream,
-    /// The number of the last signal received.
-    last_signal: u8,
-    signals: usize,
-    wake_rx: UnixStream,
-    /// Connections waiting for (the rest of) a request head.
-    parked: Vec<Conn>,
+/// What [`Poller::park`] did.
+pub(crate) enum Parked {
+    /// Parked; `poke`: its deadline is before the main thread's planned wake-up, wake it.
+    Done { poke: bool },
+    /// Input arrived while it was being parked: still the caller's.
+    Ready(Conn),
 }
 
-impl MainLoop {
-    /// Takes the bound listener and the read side of the workers' wake socket; registers SIGTERM
-    /// and SIGINT, which then arrive as bytes on a socket the poll loop watches.
-    pub(crate) fn new(
-        listener: TcpListener,
-        wake_rx: UnixStream,
-        shared: Arc<Shared>,
-        workers: Arc<Pool<Job>>,
-        control: Arc<Pool<Job>>,
-    ) -> io::Result<MainLoop> {
-        listener.set_nonblocking(true)?;
-        // std listens with a backlog of 128; a burst of connects past it waits for SYN retries
-        // (a second or more). Listening again only raises the backlog (the kernel caps it).
-        // SAFETY: listen(2) on our own listening socket.
-        unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
-        wake_rx.set_nonblocking(true)?;
-        let (signal_rx, signal_tx) = UnixStream::pair()?;
-        signal_rx.set_nonblocking(true)?;
-        let tx = signal_tx.into_raw_fd(); // kept open for the life of the process
-        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            // One action per signal, writing the signal's number: the poll loop learns which signal
-            // came (for the exit code of a second one) without a second registration.
-            let action = move || {
-                let byte = sig as u8;
-                // SAFETY: send(2) is async-signal-safe; a full socket already means "wake up".
-                unsafe { libc::send(tx, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
-            };
-            // SAFETY: the action only calls send(2), which is async-signal-safe.
-            unsafe { signal_hook::low_level::register(sig, action) }?;
+/// What a worker got from [`Poller::wait`].
+pub(crate) enum Ready {
+    /// A connection with input (or a hang-up); the caller owns it now.
+    Conn(Conn),
+    /// Nothing within the timeout.
+    TimedOut,
+    /// A stale event, a signal: look again.
+    Nothing,
+}
+
+/// One entry of the table: a parked connection, or the generation of a busy or free slot.
+#[derive(Default)]
+struct Slot {
+    /// Bumped when the slot is freed, so an event for an earlier connection is recognised.
+    generation: u32,
+    /// Some while parked; None while a thread owns the connection, or the slot is free.
+    conn: Option<Conn>,
+    /// An event came while a thread owned the connection: the owner keeps it when it parks it,
+    /// and serves it again.
+    missed: bool,
+}
+
+impl Table {
+    /// Notes a parked connection's deadline; true if it is before the main thread's planned
+    /// wake-up.
+    fn due_by(&mut self, d: Instant) -> bool {
+        let earlier = self.main_wakes_at.is_none_or(|w| d < w);
+        if earlier {
+            self.main_wakes_at = Some(d);
         }
-        Ok(MainLoop {
-            shared,
-            workers,
-            control,
-            listener: Some(listener),
-            accept_paused_until: None,
-            signal_rx,
-            last_signal: 0,
-            signals: 0,
-            wake_rx,
-            parked: Vec::new(),
+        earlier
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// The main thread's next planned wake-up: a connection parked with an earlier deadline
+    /// wakes it (see [`Poller::park`]).
+    main_wakes_at: Option<Instant>,
+}
+
+/// The epoll set and the table of parked connections, shared by the main thread and the workers.
+pub(crate) struct Poller {
+    epoll: OwnedFd,
+    table: Mutex<Table>,
+    /// Threads in (or about to enter) [`Poller::wait`].
+    waiting: AtomicUsize,
+    /// Connections handed to workers so far: the main thread's measure of progress.
+    taken: AtomicUsize,
+    /// Ready connections the main thread put back unread while every worker was busy; the
+    /// next worker to wait re-arms them (see [`Poller::defer`]).
+    deferred: Mutex<Vec<u64>>,
+    has_deferred: AtomicBool,
+    /// Connections owned by the table (parked) or by a thread (busy).
+    open: AtomicUsize,
+}
+
+impl Poller {
+    /// A new, empty set.
+    pub(crate) fn new() -> io::Result<Poller> {
+        // SAFETY: plain system calls; the descriptors are owned from here on.
+        let epoll = unsafe { owned(libc::epoll_create1(libc::EPOLL_CLOEXEC))? };
+        Ok(Poller {
+            epoll,
+            table: Mutex::new(Table::default()),
+            waiting: AtomicUsize::new(0),
+            taken: AtomicUsize::new(0),
+            deferred: Mutex::new(Vec::new()),
+            has_deferred: AtomicBool::new(false),
+            open: AtomicUsize::new(0),
         })
     }
 
-    /// Serves until a signal ends the process.
-    pub(crate) fn run(&mut self) -> io::Result<()> {
-        let mut fds: Vec<libc::pollfd> = Vec::new();
-        loop {
-            let now = Instant::now();
-            let accepting =
-                self.listener.is_some() && self.accept_paused_until.is_none_or(|t| t <= now);
-            fds.clear();
-            let listen_fd = match (&self.listener, accepting) {
-                (Some(l), true) => l.as_raw_fd(),
-                _ => -1, // poll ignores negative descriptors
-            };
-            for fd in [
-                listen_fd,
-                self.signal_rx.as_raw_fd(),
-                self.wake_rx.as_raw_fd(),
-            ] {
-                fds.push(pollfd(fd));
-            }
-            fds.extend(self.parked.iter().map(|c| pollfd(c.stream.as_raw_fd())));
+    /// The epoll descriptor, which polls readable while a connection is ready.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.epoll.as_raw_fd()
+    }
 
-            let timeout = self.poll_timeout(now);
-            // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()` pollfd structs.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+    /// Open connections, parked or busy.
+    pub(crate) fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Takes a newly accepted connection into the set (the main thread).
+    pub(crate) fn add(&self, mut conn: Conn, c: &Config) {
+        let d = deadline(&conn, c);
+        let mut t = self.lock();
+        let index = match t.free.pop() {
+            Some(i) => i,
+            None => {
+                t.slots.push(Slot::default());
+                (t.slots.len() - 1) as u32
             }
-            if fds[1].revents != 0 {
-                self.on_signal();
-            }
-            if fds[2].revents != 0 {
-                drain(&self.wake_rx);
-            }
-            self.serve_parked(&fds[3..]);
-            self.take_returned();
-            if fds[0].revents != 0 {
-                self.accept();
+        };
+        conn.token = token(index, t.slots[index as usize].generation);
+        let fd = conn.stream.as_raw_fd();
+        let tok = conn.token;
+        t.slots[index as usize].conn = Some(conn);
+        t.due_by(d);
+        drop(t);
+        self.open.fetch_add(1, Ordering::Relaxed);
+        // Added once it is in the table: an event may come at once. Only this (the main) thread
+        // removes parked connections, so it is still there.
+        if ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, tok).is_err() {
+            if let Some(conn) = self.take(tok) {
+                self.close(conn); // no memory for the set
             }
         }
     }
 
-    /// Milliseconds until the earliest head or idle deadline (-1: none).
-    fn poll_timeout(&self, now: Instant) -> i32 {
-        let c = &self.shared.config;
-        let mut next = self.accept_paused_until;
-        for conn in &self.parked {
+    /// Parks a connection its owner is done with, to wait for its next input or its deadline.
+    /// Returns it if input arrived meanwhile: the caller serves it again.
+    #[must_use]
+    pub(crate) fn park(&self, conn: Conn, c: &Config) -> Parked {
+        debug_assert!(conn.drained, "parked with input not yet read");
+        let d = deadline(&conn, c);
+        let (index, generation) = split(conn.token);
+        let mut t = self.lock();
+        let slot = &mut t.slots[index as usize];
+        debug_assert!(slot.generation == generation && slot.conn.is_none());
+        if std::mem::take(&mut slot.missed) {
+            return Parked::Ready(conn);
+        }
+        slot.conn = Some(conn);
+        Parked::Done { poke: t.due_by(d) }
+    }
+
+    /// Closes a connection its owner is done with.
+    pub(crate) fn close(&self, conn: Conn) {
+        let (index, _) = split(conn.token);
+        drop(conn);
+        free(&mut self.lock(), index);
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Threads waiting for a ready connection.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Connections handed to workers so far.
+    pub(crate) fn taken(&self) -> usize {
+        self.taken.load(Ordering::Relaxed)
+    }
+
+    /// Adds `n` (1 or -1) to the threads counted as waiting: a worker being started.
+    pub(crate) fn count_waiting(&self, n: isize) {
+        if n > 0 {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Waits up to `timeout` (None: forever) for a ready connection (a worker).
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Ready {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // After counting ourselves as waiting: a connection the main thread defers from here on
+        // sees us waiting and re-arms it itself.
+        if self.has_deferred.load(Ordering::SeqCst) {
+            self.rearm_deferred();
+        }
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: one valid epoll_event to fill.
+        let n = unsafe { libc::epoll_wait(self.fd(), &mut ev, 1, ms) };
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        match n {
+            0 => Ready::TimedOut,
+            1 => match self.take(ev.u64) {
+                Some(conn) => {
+                    self.taken.fetch_add(1, Ordering::Relaxed);
+                    Ready::Conn(conn)
+                }
+                None => Ready::Nothing,
+            },
+            _ => Ready::Nothing,
+        }
+    }
+
+    /// Takes the ready connections without waiting (the main thread, while every worker is busy).
+    pub(crate) fn take_ready(&self) -> Vec<Conn> {
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 32];
+        // SAFETY: `evs` has room for 32 events.
+        let n = unsafe { libc::epoll_wait(self.fd(), evs.as_mut_ptr(), 32, 0) };
+        let tokens: Vec<u64> = evs[..n.max(0) as usize].iter().map(|e| e.u64).collect();
+        tokens.into_iter().filter_map(|t| self.take(t)).collect()
+    }
+
+    /// Puts a ready connection back unread, for a worker to take once one is free: the main
+    /// thread's way to leave an invocation alone while every worker is busy. Its input already
+    /// raised its edge, so a worker re-arms it (a modify re-reports input that is there). Its
+    /// deadline still applies.
+    pub(crate) fn defer(&self, conn: Conn, c: &Config) {
+        let tok = conn.token;
+        let (index, _) = split(tok);
+        let d = deadline(&conn, c);
+        let mut t = self.lock();
+        t.slots[index as usize].conn = Some(conn);
+        t.due_by(d);
+        drop(t);
+        let mut d = lock(&self.deferred);
+        d.push(tok);
+        self.has_deferred.store(true, Ordering::SeqCst);
+        drop(d);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.rearm_deferred(); // a worker came free meanwhile
+        }
+    }
+
+    fn rearm_deferred(&self) {
+        let mut d = lock(&self.deferred);
+        self.has_deferred.store(false, Ordering::SeqCst);
+        let tokens = std::mem::take(&mut *d);
+        drop(d);
+        let t = self.lock();
+        for tok in tokens {
+            let (index, generation) = split(tok);
+            let slot = &t.slots[index as usize];
+            if let (true, Some(conn)) = (slot.generation == generation, &slot.conn) {
+                let _ = ctl(self.fd(), libc::EPOLL_CTL_MOD, conn.stream.as_raw_fd(), tok);
+            }
+        }
+    }
+
+    /// Takes the connection behind an event out of the table, unless the event is stale.
+    fn take(&self, tok: u64) -> Option<Conn> {
+        let (index, generation) = split(tok);
+        let mut t = self.lock();
+        let slot = t.slots.get_mut(index as usize)?;
+        if slot.generation != generation {
+            return None;
+        }
+        let conn = slot.conn.take();
+        // Not parked: its owner is parking it (or the main thread has it); tell the owner.
+        slot.missed = conn.is_none();
+        conn
+    }
+
+    /// Takes out every parked connection whose deadline has passed, and returns them with the
+    /// earliest deadline of those left (the main thread's next wake-up).
+    pub(crate) fn expired(&self, now: Instant, c: &Config) -> (Vec<Conn>, Option<Instant>) {
+        let mut t = self.lock();
+        let mut out = Vec::new();
+        if t.main_wakes_at.is_none_or(|w| w > now) {
+            return (out, t.main_wakes_at); // an early bound: nothing can be due yet
+        }
+        let mut next: Option<Instant> = None;
+        for slot in t.slots.iter_mut() {
+            let Some(conn) = &slot.conn else { continue };
             let d = deadline(conn, c);
-            next = Some(next.map_or(d, |n| n.min(d)));
-        }
-        match next {
-            None => -1,
-            Some(t) => {
-                let ms = t.saturating_duration_since(now).as_micros().div_ceil(1000);
-                ms.min(i32::MAX as u128) as i32
+            if d <= now {
+                out.extend(slot.conn.take());
+            } else {
+                next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
+        t.main_wakes_at = next;
+        (out, next)
     }
 
-    /// Reads what parked connections sent; dispatches complete heads, answers bad ones, expires
-    /// the ones past their deadline.
-    fn serve_parked(&mut self, fds: &[libc::pollfd]) {
-        let now = Instant::now();
-        let parked = std::mem::take(&mut self.parked);
-        for (mut conn, fd) in parked.into_iter().zip(fds) {
-            if conn.closing.is_some() {
-                if (fd.revents == 0 || discard_available(&mut conn))
-                    && deadline(&conn, &self.shared.config) > now
-                {
-                    self.parked.push(conn);
-                }
-                continue;
-            }
-            if fd.revents != 0 && !read_available(&mut conn, self.shared.config.max_header_bytes) {
-                continue; // closed or failed: drop it
-            }
-            if !conn.buf.is_empty() {
-                conn.head_started.get_or_insert(now);
-            }
-            self.advance(conn, now);
-        }
-    }
-
-    /// Takes back connections the workers finished with (their buffers may hold the next request).
-    fn take_returned(&mut self) {
-        let returned = std::mem::take(&mut *lock(&self.shared.returned));
-        let now = Instant::now();
-        for conn in returned {
-            self.advance(conn, now);
-        }
-    }
-
-    /// Dispatches the connection if its head is complete, else parks or expires it.
-    fn advance(&mut self, conn: Conn, now: Instant) {
-        let c = &self.shared.config;
-        if conn.closing.is_some() {
-            return self.parked.push(conn); // a worker rejected the request: linger here
-        }
-        match http::parse_head(&conn.buf, c.max_header_bytes) {
-            Ok(Some(head)) => self.dispatch(conn, head),
-            Err(r) => self.reject(conn, &r),
-            Ok(None) if deadline(&conn, c) > now => self.parked.push(conn),
-            Ok(None) if conn.head_started.is_some() => {
-                let timed_out = Reject {
-                    status: 408,
-                    message: "request head timed out",
-                };
-                self.reject(conn, &timed_out);
-            }
-            Ok(None) => {} // idle past the idle timeout: close quietly
-        }
-    }
-
-    /// Answers `r`, then parks the connection to linger until the client closes.
-    fn reject(&mut self, mut conn: Conn, r: &Reject) {
-        http::reject_and_close(&mut conn, r);
-        self.parked.push(conn);
-    }
-
-    fn dispatch(&mut self, conn: Conn, head: Head) {
-        match Call::of_request(&head.headers, &head.path) {
-            Call::PreStop | Call::PreFreeze => self.control.submit(Job::Request(conn, head)),
-            _ => self.workers.submit(Job::Request(conn, head)),
-        }
-    }
-
-    fn accept(&mut self) {
-        self.accept_paused_until = None;
-        loop {
-            let accepted = match &self.listener {
-                Some(listener) => listener.accept(),
-                None => return,
-            };
-            match accepted {
-                Ok((stream, _)) => {
-                    if prepare(&stream).is_err() {
-                        continue;
-                    }
-                    let mut conn = Conn::new(stream);
-                    if http::open_connections() > self.shared.config.max_connections
-                        && !self.evict_idle()
-                    {
-                        let busy = Reject {
-                            status: 503,
-                            message: "too many connections",
-                        };
-                        http::reject_and_close(&mut conn, &busy);
-                        continue; // no room to linger: close now
-                    }
-                    // The request often arrives with the connection: read it now, saving a poll.
-                    let now = Instant::now();
-                    if read_available(&mut conn, self.shared.config.max_header_bytes) {
-                        if !conn.buf.is_empty() {
-                            conn.head_started = Some(now);
-                        }
-                        self.advance(conn, now);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED)) => {}
-                Err(e) => {
-                    // Out of descriptors or memory: back off rather than spin on the listener.
-                    log::warn!("accept failed: {e}");
-                    self.accept_paused_until = Some(Instant::now() + Duration::from_millis(100));
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Closes the longest-idle parked connection; false if none is idle.
-    fn evict_idle(&mut self) -> bool {
-        let oldest = self
-            .parked
+    /// Closes the longest-idle parked connection (one with no request arriving); false if none.
+    pub(crate) fn evict_idle(&self) -> bool {
+        let mut t = self.lock();
+        let oldest = t
+            .slots
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.buf.is_empty())
+            .filter_map(|(i, s)| Some((i, s.conn.as_ref()?)))
+            .filter(|(_, c)| c.buf.is_empty() && c.closing.is_none())
             .min_by_key(|(_, c)| c.idle_since)
             .map(|(i, _)| i);
-        match oldest {
-            Some(i) => {
-                self.parked.swap_remove(i);
-                true
-            }
-            None => false,
-        }
+        let Some(i) = oldest else { return false };
+        let conn = t.slots[i].conn.take();
+        free(&mut t, i as u32);
+        drop(t);
+        drop(conn);
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        true
     }
 
-    fn on_signal(&mut self) {
-        let mut buf = [0u8; 64];
-        let n = (&self.signal_rx).read(&mut buf).unwrap_or(0);
-        if n == 0 {
-            return;
-        }
-        self.signals += n;
-        self.last_signal = buf[n - 1];
-        if self.signals > 1 {
-            // A second signal: stop now.
-            let code = 128 + i32::from(self.last_signal);
-            log::warn!("second signal: exiting at once");
-            let _ = io::stdout().flush();
-            std::process::exit(code);
-        }
-        log::info!("signal received: draining");
-        self.listener = None;
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        self.control.submit(Job::Shutdown);
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        lock(&self.table)
     }
 }
 
-/// The instant a parked connection expires: head deadline while a request is arriving, idle
-/// deadline otherwise.
-fn deadline(conn: &Conn, c: &Config) -> Instant {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The instant a parked connection expires: the linger's end for a rejected one, the head
+/// deadline while a request is arriving, the idle deadline otherwise.
+pub(crate) fn deadline(conn: &Conn, c: &Config) -> Instant {
     if let Some(t) = conn.closing {
         return t + LINGER;
     }
@@ -311,71 +331,38 @@ fn deadline(conn: &Conn, c: &Config) -> Instant {
     }
 }
 
-/// Reads what is available without blocking, keeping at most `max_head + 1` bytes buffered (one
-/// more than a head may have, enough to know it is too large). False: closed or failed.
-fn read_available(conn: &mut Conn, max_head: usize) -> bool {
-    let mut chunk = [0u8; READ_CHUNK];
-    loop {
-        let room = (max_head + 1).saturating_sub(conn.buf.len());
-        if room == 0 {
-            return true;
-        }
-        let want = room.min(chunk.len());
-        match conn.stream.read(&mut chunk[..want]) {
-            Ok(0) => return false,
-            Ok(n) => conn.buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
+fn free(t: &mut Table, index: u32) {
+    let slot = &mut t.slots[index as usize];
+    slot.generation = slot.generation.wrapping_add(1);
+    slot.missed = false;
+    t.free.push(index);
 }
 
-/// Reads and drops what a closing connection sends. False once the client has closed.
-fn discard_available(conn: &mut Conn) -> bool {
-    let mut chunk = [0u8; READ_CHUNK];
-    loop {
-        match conn.stream.read(&mut chunk) {
-            Ok(0) => return false,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
+fn token(index: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(index)
 }
 
-/// Per-connection socket settings, once at accept. Sockets stay non-blocking; workers wait for
-/// them with a time limit (`http::Timed`).
-fn prepare(stream: &TcpStream) -> io::Result<()> {
-    stream.set_nonblocking(true)?;
-    stream.set_nodelay(true)
+fn split(tok: u64) -> (u32, u32) {
+    (tok as u32, (tok >> 32) as u32)
 }
 
-pub(crate) fn pollfd(fd: i32) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
-}
-
-fn drain(s: &UnixStream) {
-    let mut buf = [0u8; 256];
-    while matches!((&*s).read(&mut buf), Ok(n) if n > 0) {}
-}
-
-/// Lets the process hold as many connections as its hard descriptor limit allows.
-pub(crate) fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+/// Adds `fd` (or re-reports its input) for edge-triggered input events carrying `tok`.
+fn ctl(epoll: RawFd, op: i32, fd: RawFd, tok: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+        u64: tok,
     };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
+    // SAFETY: `ev` is a valid epoll_event; the kernel copies it.
+    if unsafe { libc::epoll_ctl(epoll, op, fd, &mut ev) } < 0 {
+        return Err(io::Error::last_os_error());
     }
+    Ok(())
+}
+
+/// SAFETY: `fd` must be a new descriptor (or -1) that nothing else owns.
+unsafe fn owned(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(OwnedFd::from_raw_fd(fd))
 }

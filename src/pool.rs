@@ -1,12 +1,76 @@
-//! A bounded pool of worker threads, started on demand, and retired after being idle for a while
-//! (all but one), so the thread count follows the load. Jobs wait in a queue when every worker is
-//! busy.
+//! Threads, bounded and started on demand. [`Workers`] counts the threads that wait on the
+//! poller and serve connections (`server.rs` runs them); [`Pool`] is a job queue with its own
+//! threads (the control thread). Idle threads retire after a while (all but one), so the thread
+//! count follows the load.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
+
+/// The worker threads' count and bound; what they run is `server.rs`'s.
+pub(crate) struct Workers {
+    started: AtomicUsize,
+    max: usize,
+    /// A worker idle this long exits, unless it is the last one.
+    pub(crate) idle_exit: Duration,
+}
+
+impl Workers {
+    pub(crate) fn new(max: usize, idle_exit: Duration) -> Workers {
+        Workers {
+            started: AtomicUsize::new(0),
+            max: max.max(1),
+            idle_exit,
+        }
+    }
+
+    /// Workers running.
+    pub(crate) fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// True once `max` workers run.
+    pub(crate) fn at_max(&self) -> bool {
+        self.started.load(Ordering::SeqCst) >= self.max
+    }
+
+    /// Starts one more worker running `run`, if the bound allows; false if none started.
+    pub(crate) fn start(&self, run: impl FnOnce() + Send + 'static) -> bool {
+        if self
+            .started
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_err()
+        {
+            return false;
+        }
+        match thread::Builder::new()
+            .name("tinyfc-worker".into())
+            .spawn(run)
+        {
+            Ok(_) => true,
+            Err(e) => {
+                self.started.fetch_sub(1, Ordering::SeqCst);
+                log::error!("cannot start a worker thread: {e}");
+                false
+            }
+        }
+    }
+
+    /// For a worker that found no work for `idle_exit`: true if it should exit (it is not the
+    /// last one, and it is now uncounted).
+    pub(crate) fn retire(&self) -> bool {
+        self.started
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n > 1).then_some(n - 1)
+            })
+            .is_ok()
+    }
+}
 
 /// The work a job is handed to.
 type Work<J> = dyn Fn(J) + Send + Sync;
@@ -62,14 +126,6 @@ impl<J: Send + 'static> Pool<J> {
         self.wake.notify_one();
     }
 
-    /// Starts one worker ahead of the first job, so the first request does not wait for a thread.
-    pub(crate) fn prestart(self: &Arc<Self>) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if q.started == 0 {
-            self.start_worker(&mut q);
-        }
-    }
-
     fn start_worker(self: &Arc<Self>, q: &mut Queue<J>) {
         if q.started >= self.max {
             return;
@@ -88,16 +144,6 @@ impl<J: Send + 'static> Pool<J> {
             // Out of threads: the queued job waits for a running worker.
             Err(e) => log::error!("cannot start a {} thread: {e}", self.name),
         }
-    }
-
-    /// True if jobs wait for a free worker.
-    pub(crate) fn has_queued_jobs(&self) -> bool {
-        !self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .jobs
-            .is_empty()
     }
 
     fn worker(&self) {

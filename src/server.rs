@@ -1,19 +1,23 @@
-//! The server: the main thread (`poller.rs`) parks connections until a complete request head has
-//! arrived; then a worker (or, for /pre-stop and /pre-freeze, the dedicated control thread) reads
-//! the body, calls the function, writes the answer and hands the connection back (this file).
-//! So an idle or slow connection holds no thread, and threads stay bounded: main + control + workers.
+//! The server: connections wait in the poller (`poller.rs`) between requests; a worker that the
+//! poller hands a ready connection reads the request, calls the function, writes the answer and
+//! parks the connection again (this file). /pre-stop and /pre-freeze go to the dedicated control
+//! thread, so they are answered even when every worker is busy; the main thread (`main_loop.rs`)
+//! accepts, expires, and starts workers. An idle or slow connection holds no thread, and threads
+//! stay bounded: main + control + workers.
 
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::http::{self, BodyError, Conn, Head, Timed, READ_CHUNK};
-use crate::poller::{self, MainLoop};
-use crate::pool::Pool;
+use crate::main_loop::{self, MainLoop};
+use crate::poller::{Parked, Poller, Ready};
+use crate::pool::{Pool, Workers};
 use crate::protocol::{Call, Context, Kind, Request, Response};
 
 /// What the server calls: the function with its lifecycle (see `runtime.rs`).
@@ -25,11 +29,6 @@ pub(crate) trait Service: Send + Sync + 'static {
     fn shutdown(&self);
 }
 
-/// How long a worker waits on a keep-alive connection for the next request before handing the
-/// connection back to the main thread. Back-to-back requests then cost no thread hand-off; an idle
-/// connection holds a worker no longer than this, and not at all while other connections wait.
-const KEEP_ALIVE_WAIT: Duration = Duration::from_millis(1);
-
 /// The most buffer capacity an idle connection keeps.
 const IDLE_BUFFER: usize = 16 * 1024;
 
@@ -39,13 +38,13 @@ enum Outcome {
     KeepAlive,
     /// Closed (answered with `Connection: close`, failed, or the client went away).
     Close,
-    /// Rejected: the main thread lingers on it, then closes it.
+    /// Rejected: it lingers in the poller, then closes.
     Linger,
 }
 
-/// Work for a worker or the control thread.
+/// Work for the control thread.
 pub(crate) enum Job {
-    /// A connection whose buffer starts with a complete request head.
+    /// A connection whose buffer starts with a complete /pre-stop or /pre-freeze head.
     Request(Conn, Head),
     /// A signal arrived: drain, pre-stop, exit 0.
     Shutdown,
@@ -55,71 +54,163 @@ pub(crate) enum Job {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     service: Arc<dyn Service>,
-    /// Connections that workers hand back to the main thread for parking.
-    pub(crate) returned: Mutex<Vec<Conn>>,
+    pub(crate) poller: Poller,
+    pub(crate) workers: Workers,
+    pub(crate) control: OnceLock<Arc<Pool<Job>>>,
     /// Written to wake the main thread's poll.
     waker: UnixStream,
+    /// Set while the main thread watches the workers (and by a poke that starts that), so
+    /// workers poke it only when it is not already looking.
+    poked: AtomicBool,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
     pub(crate) stopping: AtomicBool,
-    /// The worker pool, to know whether connections wait for a worker.
-    workers: OnceLock<Arc<Pool<Job>>>,
 }
 
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
 pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()> {
-    poller::raise_fd_limit();
+    main_loop::raise_fd_limit();
     let (wake_rx, waker) = UnixStream::pair()?;
     waker.set_nonblocking(true)?;
+    let workers = Workers::new(config.workers, config.worker_idle);
     let shared = Arc::new(Shared {
         config,
         service,
-        returned: Mutex::new(Vec::new()),
+        poller: Poller::new()?,
+        workers,
+        control: OnceLock::new(),
         waker,
+        poked: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
-        workers: OnceLock::new(),
     });
-    let s = shared.clone();
-    let idle = shared.config.worker_idle;
-    let workers = Pool::new("tinyfc-worker", shared.config.workers, idle, move |j| {
-        s.run(j, true)
-    });
-    let _ = shared.workers.set(workers.clone());
     let s = shared.clone();
     // The control thread never waits on a connection: a SIGTERM right after /pre-stop must not
-    // queue behind a keep-alive wait.
-    let control = Pool::new("tinyfc-control", 1, idle, move |j| s.run(j, false));
+    // queue behind anything.
+    let control = Pool::new("tinyfc-control", 1, shared.config.worker_idle, move |j| {
+        s.run_control(j)
+    });
+    let _ = shared.control.set(control);
 
     let listener = TcpListener::bind(("0.0.0.0", shared.config.port))?;
     let port = listener.local_addr()?.port();
-    let mut main = MainLoop::new(listener, wake_rx, shared, workers.clone(), control)?;
+    let mut main = MainLoop::new(listener, wake_rx, shared.clone())?;
     println!("tinyfc listening on 0.0.0.0:{port}");
     // One worker starts now, after listening: starting a thread costs tens of microseconds, which
     // then overlap the platform's first connect instead of delaying the listening socket.
-    workers.prestart();
+    shared.start_worker();
     main.run()
 }
 
 impl Shared {
-    /// Runs a job; `keep_alive_wait`: may wait for the connection's next request (workers only).
-    pub(crate) fn run(&self, job: Job, keep_alive_wait: bool) {
-        match job {
-            Job::Request(conn, head) => self.serve(conn, head, keep_alive_wait),
-            Job::Shutdown => {
-                self.service.shutdown();
-                log::info!("stopped");
-                let _ = io::stdout().flush();
-                std::process::exit(0);
+    /// Starts one more worker, if the bound allows.
+    pub(crate) fn start_worker(self: &Arc<Self>) {
+        // Counted as waiting from now: a connection arriving while it starts waits for it,
+        // rather than making the main thread start yet another.
+        self.poller.count_waiting(1);
+        let s = self.clone();
+        let started = self.workers.start(move || {
+            s.poller.count_waiting(-1); // Poller::wait counts it from here
+            s.worker()
+        });
+        if !started {
+            self.poller.count_waiting(-1);
+        }
+    }
+
+    /// A worker: takes ready connections from the poller and serves them, until it has been idle
+    /// long enough to retire.
+    fn worker(&self) {
+        loop {
+            match self.poller.wait(Some(self.workers.idle_exit)) {
+                Ready::Conn(conn) => {
+                    if self.poller.waiting() == 0 {
+                        // Nobody left to take the next connection: the main thread watches, and
+                        // starts a worker if this one stays busy (see `main_loop.rs`).
+                        self.poke_main();
+                    }
+                    // The function's panics are caught around its call; this keeps a bug of ours
+                    // from killing the worker.
+                    if catch_unwind(AssertUnwindSafe(|| self.on_ready(conn))).is_err() {
+                        log::error!("a worker recovered from a panic");
+                    }
+                }
+                Ready::TimedOut if self.workers.retire() => return,
+                Ready::TimedOut | Ready::Nothing => {}
             }
         }
     }
 
-    /// Serves requests on a worker: this one, then the next ones on the same connection while they
-    /// follow quickly (see [`KEEP_ALIVE_WAIT`]); then hands the connection back to the main thread.
-    fn serve(&self, mut conn: Conn, mut head: Head, keep_alive_wait: bool) {
+    /// Wakes the main thread, unless it is watching already.
+    pub(crate) fn poke_main(&self) {
+        if !self.poked.swap(true, Ordering::SeqCst) {
+            let _ = (&self.waker).write(&[1]); // a full wake socket already means "wake up"
+        }
+    }
+
+    /// True if the main thread was poked (or is watching).
+    pub(crate) fn poked(&self) -> bool {
+        self.poked.load(Ordering::SeqCst)
+    }
+
+    /// The main thread stops watching: pokes wake it again.
+    pub(crate) fn clear_poke(&self) {
+        self.poked.store(false, Ordering::SeqCst);
+    }
+
+    /// A ready connection: reads what arrived, serves the complete requests, parks it again.
+    fn on_ready(&self, conn: Conn) {
+        if let Some(conn) = self.serve_ready(conn) {
+            self.park(conn);
+        }
+    }
+
+    /// [`Shared::on_ready`] up to parking: the connection to park, if it stays open.
+    fn serve_ready(&self, mut conn: Conn) -> Option<Conn> {
+        if conn.closing.is_some() {
+            if main_loop::discard_available(&mut conn) {
+                return Some(conn);
+            }
+            self.poller.close(conn);
+            return None;
+        }
+        if !read_available(&mut conn, self.config.max_header_bytes) {
+            self.poller.close(conn);
+            return None;
+        }
+        if !conn.buf.is_empty() {
+            conn.head_started.get_or_insert_with(Instant::now);
+        }
+        self.advance(conn)
+    }
+
+    /// Serves each complete request head in the buffer (control calls go to the control thread)
+    /// and answers a bad one; the connection to park, if it stays open.
+    fn advance(&self, mut conn: Conn) -> Option<Conn> {
         loop {
+            let head = match http::parse_head(&conn.buf, self.config.max_header_bytes) {
+                Ok(Some(head)) => head,
+                Ok(None) if conn.drained => return Some(conn),
+                Ok(None) => {
+                    if !read_available(&mut conn, self.config.max_header_bytes) {
+                        self.poller.close(conn);
+                        return None;
+                    }
+                    continue;
+                }
+                Err(r) => {
+                    http::reject_and_close(&mut conn, &r);
+                    return Some(conn);
+                }
+            };
+            if let Call::PreStop | Call::PreFreeze = Call::of_request(&head.headers, &head.path) {
+                self.submit_control(Job::Request(conn, head));
+                return None;
+            }
             match self.serve_one(&mut conn, head) {
-                Outcome::Close => return,
-                Outcome::Linger => return self.hand_back(conn),
+                Outcome::Close => {
+                    self.poller.close(conn);
+                    return None;
+                }
+                Outcome::Linger => return Some(conn),
                 Outcome::KeepAlive => {}
             }
             let now = Instant::now();
@@ -128,9 +219,60 @@ impl Shared {
             if conn.buf.is_empty() && conn.buf.capacity() > IDLE_BUFFER {
                 conn.buf = Vec::new(); // a large body's buffer is not kept while idle
             }
-            match self.next_request(&mut conn, keep_alive_wait) {
-                Some(next) => head = next,
-                None => return self.hand_back(conn),
+        }
+    }
+
+    /// Parks a connection in the poller, waking the main thread if its deadline comes first;
+    /// serves it again if input arrived while it was being parked.
+    pub(crate) fn park(&self, mut conn: Conn) {
+        loop {
+            if !conn.drained {
+                // Input may wait in the socket with its edge already reported: read it first.
+                conn = match self.serve_ready(conn) {
+                    Some(c) => c,
+                    None => return,
+                };
+                continue;
+            }
+            match self.poller.park(conn, &self.config) {
+                Parked::Done { poke } => {
+                    if poke {
+                        self.poke_main();
+                    }
+                    return;
+                }
+                Parked::Ready(mut c) => {
+                    c.drained = false;
+                    conn = c;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn submit_control(&self, job: Job) {
+        if let Some(control) = self.control.get() {
+            control.submit(job);
+        }
+    }
+
+    /// The control thread: a control call, or the signal path.
+    fn run_control(&self, job: Job) {
+        match job {
+            Job::Request(mut conn, head) => match self.serve_one(&mut conn, head) {
+                Outcome::Close => self.poller.close(conn),
+                Outcome::Linger => self.park(conn),
+                // Anything pipelined behind it is served here too (rare); else it parks.
+                Outcome::KeepAlive => {
+                    if let Some(conn) = self.advance(conn) {
+                        self.park(conn);
+                    }
+                }
+            },
+            Job::Shutdown => {
+                self.service.shutdown();
+                log::info!("stopped");
+                let _ = io::stdout().flush();
+                std::process::exit(0);
             }
         }
     }
@@ -185,49 +327,36 @@ impl Shared {
             Outcome::Close
         }
     }
-
-    /// The next invocation on this connection if its head is already buffered or arrives within
-    /// [`KEEP_ALIVE_WAIT`], and no other connection is waiting for a worker. Anything else (a
-    /// control call, a bad or partial head, a closed connection) is left to the main thread.
-    fn next_request(&self, conn: &mut Conn, wait: bool) -> Option<Head> {
-        let deadline = Instant::now()
-            + if wait {
-                KEEP_ALIVE_WAIT
-            } else {
-                Duration::ZERO
-            };
-        loop {
-            match http::parse_head(&conn.buf, self.config.max_header_bytes) {
-                Ok(Some(head)) => {
-                    let call = Call::of_request(&head.headers, &head.path);
-                    return matches!(call, Call::Invoke(_)).then_some(head);
-                }
-                Ok(None) => {}
-                Err(_) => return None,
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let busy = self.workers.get().is_some_and(|w| w.has_queued_jobs());
-            if left.is_zero() || busy || !http::wait_ready(&conn.stream, libc::POLLIN, left) {
-                return None;
-            }
-            let mut chunk = [0u8; READ_CHUNK];
-            match conn.stream.read(&mut chunk) {
-                Ok(n) if n > 0 => {
-                    conn.buf.extend_from_slice(&chunk[..n]);
-                    conn.head_started.get_or_insert_with(Instant::now);
-                }
-                _ => return None, // closed, failed or not ready after all: the main thread takes over
-            }
-        }
-    }
-
-    /// Returns a connection to the main thread, to park or linger.
-    fn hand_back(&self, conn: Conn) {
-        lock(&self.returned).push(conn);
-        let _ = (&self.waker).write(&[1]); // a full wake socket already means "wake up"
-    }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// Reads what is available without blocking, keeping at most `max_head + 1` bytes buffered (one
+/// more than a head may have, enough to know it is too large). False: closed or failed.
+pub(crate) fn read_available(conn: &mut Conn, max_head: usize) -> bool {
+    let mut chunk = [0u8; READ_CHUNK];
+    loop {
+        let room = (max_head + 1).saturating_sub(conn.buf.len());
+        if room == 0 {
+            conn.drained = false;
+            return true;
+        }
+        let want = room.min(chunk.len());
+        match conn.stream.read(&mut chunk[..want]) {
+            Ok(0) => return false,
+            Ok(n) => {
+                conn.buf.extend_from_slice(&chunk[..n]);
+                if n < want {
+                    // Drained: what arrives after this read is a new edge for the poller. No
+                    // second read just to see it fail.
+                    conn.drained = true;
+                    return true;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                conn.drained = true;
+                return true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
 }

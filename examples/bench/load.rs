@@ -1,4 +1,6 @@
-//! Throughput: keep-alive load from N client threads for S seconds against an initialized function.
+//! Throughput: keep-alive load from N client threads against initialized functions, in short
+//! rounds that alternate between the targets (A B A B ...), so that drift on a shared machine hits
+//! every target alike; each target's req/s is its median round.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,33 +9,109 @@ use std::time::{Duration, Instant};
 
 use tinyfc::client::Connection;
 
-/// One load run's result.
+/// One target's result at one connection count.
 #[derive(Debug, Clone)]
 pub struct Load {
     pub connections: usize,
-    pub requests: u64,
+    /// Requests per second of each round, in the order run.
+    pub rounds: Vec<f64>,
     pub errors: u64,
-    pub secs: f64,
+    /// Latency percentiles over every request of every round.
     pub p50_us: f64,
     pub p99_us: f64,
 }
 
 impl Load {
+    /// The median round's requests per second.
     pub fn rps(&self) -> f64 {
-        self.requests as f64 / self.secs
+        let mut r = self.rounds.clone();
+        r.sort_by(f64::total_cmp);
+        r.get(r.len() / 2).copied().unwrap_or(0.0)
     }
 }
 
-/// Starts `cmd`, initializes it, loads it from `connections` threads for `secs`, stops it.
-pub fn run(cmd: &[String], connections: usize, secs: f64) -> std::io::Result<Load> {
-    let (mut child, addr) = crate::cold::spawn(cmd)?;
-    let result = load(addr, connections, secs);
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+/// One round's raw numbers.
+struct Round {
+    requests: u64,
+    errors: u64,
+    secs: f64,
+    latencies: Vec<f64>,
 }
 
-fn load(addr: SocketAddr, connections: usize, secs: f64) -> std::io::Result<Load> {
+/// Starts every command, initializes it, then loads each from `connections` threads for `secs`
+/// in total, split into `rounds` rounds that alternate between the targets. One result per
+/// command, in order.
+pub fn run(
+    cmds: &[&[String]],
+    connections: usize,
+    secs: f64,
+    rounds: usize,
+) -> Vec<std::io::Result<Load>> {
+    let mut started = Vec::new();
+    for cmd in cmds {
+        started.push(crate::cold::spawn(cmd).and_then(|(mut child, addr)| {
+            if let Err(e) = initialize(addr) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+            Ok((child, addr))
+        }));
+    }
+    let mut raw: Vec<Vec<Round>> = cmds.iter().map(|_| Vec::new()).collect();
+    let per_round = secs / rounds.max(1) as f64;
+    let mut failed: Vec<Option<std::io::Error>> = cmds.iter().map(|_| None).collect();
+    for _ in 0..rounds.max(1) {
+        for (i, s) in started.iter().enumerate() {
+            let Ok((_, addr)) = s else { continue };
+            if failed[i].is_some() {
+                continue;
+            }
+            match round(*addr, connections, per_round) {
+                Ok(r) => raw[i].push(r),
+                Err(e) => failed[i] = Some(e),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for ((s, rounds), fail) in started.into_iter().zip(raw).zip(failed) {
+        out.push(match (s, fail) {
+            (Err(e), _) => Err(e),
+            (Ok((mut child, _)), fail) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                match fail {
+                    Some(e) => Err(e),
+                    None => Ok(summarize(connections, rounds)),
+                }
+            }
+        });
+    }
+    out
+}
+
+fn summarize(connections: usize, rounds: Vec<Round>) -> Load {
+    let mut all: Vec<f64> = rounds
+        .iter()
+        .flat_map(|r| r.latencies.iter().copied())
+        .collect();
+    all.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Load {
+        connections,
+        rounds: rounds.iter().map(|r| r.requests as f64 / r.secs).collect(),
+        errors: rounds.iter().map(|r| r.errors).sum(),
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+    }
+}
+
+/// Connects (the function may still be starting) and calls /initialize.
+fn initialize(addr: SocketAddr) -> std::io::Result<()> {
     let until = Instant::now() + Duration::from_secs(10);
     let mut conn = loop {
         match Connection::connect(addr, Duration::from_secs(10)) {
@@ -48,6 +126,11 @@ fn load(addr: SocketAddr, connections: usize, secs: f64) -> std::io::Result<Load
         &[("x-fc-control-path", "/initialize")],
         b"",
     )?;
+    Ok(())
+}
+
+/// One round: `connections` keep-alive clients for `secs`.
+fn round(addr: SocketAddr, connections: usize, secs: f64) -> std::io::Result<Round> {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let threads: Vec<_> = (0..connections)
@@ -83,26 +166,17 @@ fn load(addr: SocketAddr, connections: usize, secs: f64) -> std::io::Result<Load
         .collect();
     std::thread::sleep(Duration::from_secs_f64(secs));
     stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
+    let mut latencies = Vec::new();
     let mut errors = 0;
     for t in threads {
         let (l, e) = t.join().unwrap_or_default();
-        all.extend(l);
+        latencies.extend(l);
         errors += e;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0.0)
-    };
-    Ok(Load {
-        connections,
-        requests: all.len() as u64,
+    Ok(Round {
+        requests: latencies.len() as u64,
         errors,
-        secs: elapsed,
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
+        secs: started.elapsed().as_secs_f64(),
+        latencies,
     })
 }

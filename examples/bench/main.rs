@@ -1,13 +1,14 @@
 //! `make bench`: cold-start and throughput benchmark of FC functions, with the floor beside them.
 //!
 //! usage: bench [--runs N] [--warmup N] [--out DIR] [--dir DIR] [--target NAME=CMD]...
-//!              [--load-secs S] [--clients N] [--no-cold] [--no-load]
+//!              [--load-secs S] [--rounds N] [--clients N] [--no-cold] [--no-load]
 //!
 //! Cold start (N runs after warm-ups, targets interleaved A B A B ...): exec -> listening, exec ->
 //! /initialize answered, exec -> first invocation answered, /pre-stop answered, SIGTERM -> exit, RSS
 //! after the first answer, binary size. The floor (examples/floor.rs) is always the first target and
 //! every ratio is over it. Throughput: keep-alive load from --clients threads (default 16), and from
-//! 256, for --load-secs against each target that is an FC runtime (hello and tokio_hello by default).
+//! 256, for --load-secs per target (default 6) in --rounds rounds (default 6) that alternate between
+//! the targets that are FC runtimes (hello, tokio_hello and any --target); req/s is the median round.
 //! Writes runs.csv, summary.json and cold-start.svg into --out (default bench-out).
 
 mod cold;
@@ -25,6 +26,7 @@ struct Args {
     targets: Vec<(String, Vec<String>)>,
     load_targets: Vec<String>,
     load_secs: f64,
+    rounds: usize,
     clients: usize,
     cold: bool,
     load: bool,
@@ -39,7 +41,8 @@ fn parse() -> Result<Args, String> {
         out: PathBuf::from("bench-out"),
         targets: Vec::new(),
         load_targets: vec!["hello".into(), "tokio_hello".into()],
-        load_secs: 5.0,
+        load_secs: 6.0,
+        rounds: 6,
         clients: 16,
         cold: true,
         load: true,
@@ -63,6 +66,7 @@ fn parse() -> Result<Args, String> {
                 a.load_targets.push(name.to_string());
             }
             "--load-secs" => a.load_secs = value()?.parse().map_err(|_| "bad --load-secs")?,
+            "--rounds" => a.rounds = value()?.parse().map_err(|_| "bad --rounds")?,
             "--clients" => a.clients = value()?.parse().map_err(|_| "bad --clients")?,
             "--no-cold" => a.cold = false,
             "--no-load" => a.load = false,
@@ -126,16 +130,21 @@ fn main() {
         eprintln!();
     }
     if args.load {
-        for t in targets
+        let mut loaded: Vec<&mut Target> = targets
             .iter_mut()
             .filter(|t| args.load_targets.contains(&t.name))
-        {
-            for conns in [args.clients, 256] {
-                eprintln!(
-                    "throughput: {} with {conns} connections for {} s",
-                    t.name, args.load_secs
-                );
-                match load::run(&t.cmd, conns, args.load_secs) {
+            .collect();
+        for conns in [args.clients, 256] {
+            eprintln!(
+                "throughput: {} connections, {} rounds of {:.1} s per target, interleaved",
+                conns,
+                args.rounds,
+                args.load_secs / args.rounds.max(1) as f64
+            );
+            let cmds: Vec<&[String]> = loaded.iter().map(|t| t.cmd.as_slice()).collect();
+            let results = load::run(&cmds, conns, args.load_secs, args.rounds);
+            for (t, r) in loaded.iter_mut().zip(results) {
+                match r {
                     Ok(l) => t.loads.push(l),
                     Err(e) => eprintln!("{}: {e}", t.name),
                 }

@@ -72,6 +72,9 @@ pub fn table(targets: &[Target]) -> String {
             .collect();
         measures.push(("rss (kB)", t.rss(), floor.rss()));
         measures.push(("rss anon (kB)", t.anon(), floor.anon()));
+        if t.runs.is_empty() {
+            measures.clear(); // no cold-start runs (--no-cold, or every run failed)
+        }
         for (label, values, floor_values) in measures {
             let s = Stats::of(&values);
             let f = Stats::of(&floor_values);
@@ -108,16 +111,27 @@ pub fn table(targets: &[Target]) -> String {
     if !loads.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<14} {:>6} {:>12} {:>10} {:>10} {:>8}",
-            "throughput", "conns", "req/s", "p50 (us)", "p99 (us)", "errors"
+            "\n{:<14} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}",
+            "throughput",
+            "conns",
+            "req/s",
+            "min round",
+            "max round",
+            "p50 (us)",
+            "p99 (us)",
+            "errors"
         );
         for (t, l) in loads {
+            let min = l.rounds.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = l.rounds.iter().copied().fold(0.0, f64::max);
             let _ = writeln!(
                 out,
-                "{:<14} {:>6} {:>12.0} {:>10.0} {:>10.0} {:>8}",
+                "{:<14} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8}",
                 t.name,
                 l.connections,
                 l.rps(),
+                min,
+                max,
                 l.p50_us,
                 l.p99_us,
                 l.errors
@@ -196,9 +210,14 @@ pub fn json(targets: &[Target], machine: &str) -> String {
             let sep = if i > 0 { "," } else { "" };
             let _ = write!(
                 out,
-                r#"{sep}{{"connections":{},"requests_per_s":{:.0},"p50_us":{:.1},"p99_us":{:.1},"errors":{}}}"#,
+                r#"{sep}{{"connections":{},"requests_per_s":{:.0},"rounds_per_s":[{}],"p50_us":{:.1},"p99_us":{:.1},"errors":{}}}"#,
                 l.connections,
                 l.rps(),
+                l.rounds
+                    .iter()
+                    .map(|r| format!("{r:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
                 l.p50_us,
                 l.p99_us,
                 l.errors

@@ -1,0 +1,424 @@
+//! The main thread: accepts connections into the poller, turns signals into a drain, expires
+//! parked connections (head and idle timeouts, lingering rejects), starts a worker when none is
+//! left waiting, and, while every worker is busy, takes ready connections itself so /pre-stop and
+//! /pre-freeze still reach the control thread.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::http::{self, Conn, Reject, READ_CHUNK};
+use crate::protocol::Call;
+use crate::server::{Job, Shared};
+
+/// The listen backlog: connections the kernel queues before we accept them.
+const BACKLOG: i32 = 4096;
+
+/// How often the main thread looks at the workers while it watches them.
+const TICK: Duration = Duration::from_millis(1);
+/// Ticks in a row with a worker waiting before the main thread stops watching.
+const QUIET_TICKS: u32 = 50;
+/// Ticks in a row with every worker busy (but progressing) before another worker starts, while
+/// there are fewer workers than cores.
+const BUSY_TICKS: u32 = 2;
+
+/// What the main thread knows of the workers between ticks. A worker pokes it when it takes a
+/// connection and none is left waiting; from then on it looks every tick. Every worker busy and
+/// none taking a new connection for a whole tick is a stall (handlers that block): it starts a
+/// worker, or at the bound watches the poller itself. Busy but progressing, it starts workers up
+/// to the number of cores. So a fast handler runs on as many threads as there are cores, and a
+/// blocking one gets the threads it needs, up to the bound.
+struct Watch {
+    on: bool,
+    last_tick: Instant,
+    last_taken: usize,
+    busy: u32,
+    quiet: u32,
+    cores: usize,
+    /// Stalled at the bound at the last tick.
+    full: bool,
+}
+
+/// The main thread's state.
+pub(crate) struct MainLoop {
+    shared: Arc<Shared>,
+    /// None once a signal arrived: no new connections.
+    listener: Option<TcpListener>,
+    /// Set when accept ran out of file descriptors, to avoid spinning on a readable listener.
+    accept_paused_until: Option<Instant>,
+    signal_rx: UnixStream,
+    /// The number of the last signal received.
+    last_signal: u8,
+    signals: usize,
+    wake_rx: UnixStream,
+    watch: Watch,
+}
+
+impl MainLoop {
+    /// Takes the bound listener and the read side of the workers' wake socket; registers SIGTERM
+    /// and SIGINT, which then arrive as bytes on a socket the poll loop watches.
+    pub(crate) fn new(
+        listener: TcpListener,
+        wake_rx: UnixStream,
+        shared: Arc<Shared>,
+    ) -> io::Result<MainLoop> {
+        listener.set_nonblocking(true)?;
+        // std listens with a backlog of 128; a burst of connects past it waits for SYN retries
+        // (a second or more). Listening again only raises the backlog (the kernel caps it).
+        // SAFETY: listen(2) on our own listening socket.
+        unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
+        wake_rx.set_nonblocking(true)?;
+        let (signal_rx, signal_tx) = UnixStream::pair()?;
+        signal_rx.set_nonblocking(true)?;
+        let tx = signal_tx.into_raw_fd(); // kept open for the life of the process
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            // One action per signal, writing the signal's number: the poll loop learns which signal
+            // came (for the exit code of a second one) without a second registration.
+            let action = move || {
+                let byte = sig as u8;
+                // SAFETY: send(2) is async-signal-safe; a full socket already means "wake up".
+                unsafe { libc::send(tx, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
+            };
+            // SAFETY: the action only calls send(2), which is async-signal-safe.
+            unsafe { signal_hook::low_level::register(sig, action) }?;
+        }
+        Ok(MainLoop {
+            shared,
+            listener: Some(listener),
+            accept_paused_until: None,
+            signal_rx,
+            last_signal: 0,
+            signals: 0,
+            wake_rx,
+            watch: Watch {
+                on: false,
+                last_tick: Instant::now(),
+                last_taken: 0,
+                busy: 0,
+                quiet: 0,
+                cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                full: false,
+            },
+        })
+    }
+
+    /// Serves until a signal ends the process.
+    pub(crate) fn run(&mut self) -> io::Result<()> {
+        loop {
+            let now = Instant::now();
+            let next_deadline = self.expire(now);
+            let saturated = self.check_workers(now);
+
+            let accepting =
+                self.listener.is_some() && self.accept_paused_until.is_none_or(|t| t <= now);
+            let listen_fd = match (&self.listener, accepting) {
+                (Some(l), true) => l.as_raw_fd(),
+                _ => -1, // poll ignores negative descriptors
+            };
+            let poller_fd = if saturated {
+                self.shared.poller.fd()
+            } else {
+                -1
+            };
+            let mut fds = [
+                pollfd(listen_fd),
+                pollfd(self.signal_rx.as_raw_fd()),
+                pollfd(self.wake_rx.as_raw_fd()),
+                pollfd(poller_fd),
+            ];
+            let tick = self.watch.on.then(|| self.watch.last_tick + TICK);
+            let wake_at = [next_deadline, self.accept_paused_until, tick]
+                .into_iter()
+                .flatten()
+                .min();
+            let timeout = wake_at.map_or(-1, |t| {
+                let ms = t.saturating_duration_since(now).as_micros().div_ceil(1000);
+                ms.min(i32::MAX as u128) as i32
+            });
+            // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd structs.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if fds[1].revents != 0 {
+                self.on_signal();
+            }
+            if fds[2].revents != 0 {
+                drain(&self.wake_rx);
+            }
+            if fds[3].revents != 0 {
+                self.take_ready();
+            }
+            if fds[0].revents != 0 {
+                self.accept();
+            }
+        }
+    }
+
+    /// Closes or answers the parked connections past their deadline; the next deadline.
+    fn expire(&mut self, now: Instant) -> Option<Instant> {
+        let s = &self.shared;
+        let (expired, next) = s.poller.expired(now, &s.config);
+        for mut conn in expired {
+            if conn.closing.is_none() && conn.head_started.is_some() {
+                let timed_out = Reject {
+                    status: 408,
+                    message: "request head timed out",
+                };
+                http::reject_and_close(&mut conn, &timed_out);
+                s.park(conn); // lingers
+            } else {
+                s.poller.close(conn); // idle past the idle timeout, or done lingering
+            }
+        }
+        if next.is_some_and(|n| n <= now) {
+            return Some(now); // a connection parked meanwhile is already due: look again
+        }
+        next
+    }
+
+    /// Once a tick while watching: starts a worker on a stall, or while busy with fewer workers
+    /// than cores. True if stalled at the bound (then this thread watches the poller).
+    fn check_workers(&mut self, now: Instant) -> bool {
+        let s = &self.shared;
+        let w = &mut self.watch;
+        if !w.on {
+            if !s.poked() {
+                return false;
+            }
+            *w = Watch {
+                on: true,
+                last_tick: now,
+                last_taken: s.poller.taken(),
+                busy: 0,
+                quiet: 0,
+                cores: w.cores,
+                full: false,
+            };
+        }
+        if now < w.last_tick + TICK {
+            return w.full;
+        }
+        w.last_tick = now;
+        let taken = s.poller.taken();
+        let progressed = taken != w.last_taken;
+        w.last_taken = taken;
+        if s.poller.waiting() > 0 {
+            w.busy = 0;
+            w.quiet += 1;
+            if w.quiet >= QUIET_TICKS {
+                s.clear_poke();
+                // A worker that found the flag still set did not poke: look once more.
+                if s.poller.waiting() == 0 {
+                    s.poke_main();
+                } else {
+                    w.on = false;
+                }
+            }
+            w.full = false;
+            return false;
+        }
+        w.quiet = 0;
+        w.busy += 1;
+        let stalled = !progressed;
+        let wants_core = s.workers.started() < w.cores && w.busy >= BUSY_TICKS;
+        w.full = false;
+        if stalled || wants_core {
+            if !s.workers.at_max() {
+                w.busy = 0;
+                s.start_worker();
+            } else {
+                w.full = stalled;
+            }
+        }
+        w.full
+    }
+
+    /// Every worker is busy: takes the ready connections, sends control calls to the control
+    /// thread, and leaves everything else, unread, for the first worker to come free.
+    fn take_ready(&mut self) {
+        let s = &self.shared;
+        for mut conn in s.poller.take_ready() {
+            if conn.closing.is_some() {
+                match discard_available(&mut conn) {
+                    true => s.park(conn),
+                    false => s.poller.close(conn),
+                }
+                continue;
+            }
+            match peek_call(&conn, s.config.max_header_bytes) {
+                Peek::Closed => s.poller.close(conn),
+                Peek::Control => {
+                    // Read for real now; the head is complete, so this parses.
+                    if !crate::server::read_available(&mut conn, s.config.max_header_bytes) {
+                        s.poller.close(conn);
+                        continue;
+                    }
+                    conn.head_started.get_or_insert_with(Instant::now);
+                    match http::parse_head(&conn.buf, s.config.max_header_bytes) {
+                        Ok(Some(head)) => s.submit_control(Job::Request(conn, head)),
+                        _ => s.poller.defer(conn, &s.config),
+                    }
+                }
+                Peek::Other => s.poller.defer(conn, &s.config),
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        self.accept_paused_until = None;
+        loop {
+            let accepted = match &self.listener {
+                Some(listener) => listener.accept(),
+                None => return,
+            };
+            match accepted {
+                Ok((stream, _)) => {
+                    if prepare(&stream).is_err() {
+                        continue;
+                    }
+                    let mut conn = Conn::new(stream);
+                    let s = &self.shared;
+                    if s.poller.open() >= s.config.max_connections && !s.poller.evict_idle() {
+                        let busy = Reject {
+                            status: 503,
+                            message: "too many connections",
+                        };
+                        http::reject_and_close(&mut conn, &busy);
+                        continue; // no room to linger: close now
+                    }
+                    // Its request, arriving now or later, wakes a waiting worker directly.
+                    s.poller.add(conn, &s.config);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED)) => {}
+                Err(e) => {
+                    // Out of descriptors or memory: back off rather than spin on the listener.
+                    log::warn!("accept failed: {e}");
+                    self.accept_paused_until = Some(Instant::now() + Duration::from_millis(100));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_signal(&mut self) {
+        let mut buf = [0u8; 64];
+        let n = (&self.signal_rx).read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        self.signals += n;
+        self.last_signal = buf[n - 1];
+        if self.signals > 1 {
+            // A second signal: stop now.
+            let code = 128 + i32::from(self.last_signal);
+            log::warn!("second signal: exiting at once");
+            let _ = io::stdout().flush();
+            std::process::exit(code);
+        }
+        log::info!("signal received: draining");
+        self.listener = None;
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.submit_control(Job::Shutdown);
+    }
+}
+
+/// What a ready connection's pending input is, seen without consuming it.
+enum Peek {
+    /// The client closed (or the socket failed) with no request pending.
+    Closed,
+    /// A complete /pre-stop or /pre-freeze head.
+    Control,
+    /// An invocation, a partial or bad head: a worker's job.
+    Other,
+}
+
+/// Looks at what `conn` has buffered plus what waits in its socket, without reading it.
+fn peek_call(conn: &Conn, max_head: usize) -> Peek {
+    let mut bytes = conn.buf.clone();
+    let old = bytes.len();
+    bytes.resize(max_head + 1, 0);
+    let room = bytes.len().saturating_sub(old);
+    // SAFETY: receives at most `room` bytes into the tail of `bytes`.
+    let n = unsafe {
+        libc::recv(
+            conn.stream.as_raw_fd(),
+            bytes[old..].as_mut_ptr().cast(),
+            room,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n == 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock) {
+        return Peek::Closed;
+    }
+    bytes.truncate(old + n.max(0) as usize);
+    match http::parse_head(&bytes, max_head) {
+        Ok(Some(h)) => match Call::of_request(&h.headers, &h.path) {
+            Call::PreStop | Call::PreFreeze => Peek::Control,
+            _ => Peek::Other,
+        },
+        _ => Peek::Other,
+    }
+}
+
+/// Reads and drops what a closing connection sends. False once the client has closed.
+pub(crate) fn discard_available(conn: &mut Conn) -> bool {
+    let mut chunk = [0u8; READ_CHUNK];
+    loop {
+        match conn.stream.read(&mut chunk) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                conn.drained = true;
+                return true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Per-connection socket settings, once at accept. Sockets stay non-blocking; workers wait for
+/// them with a time limit (`http::Timed`).
+fn prepare(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nonblocking(true)?;
+    stream.set_nodelay(true)
+}
+
+fn pollfd(fd: i32) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+fn drain(s: &UnixStream) {
+    let mut buf = [0u8; 256];
+    while matches!((&*s).read(&mut buf), Ok(n) if n > 0) {}
+}
+
+/// Lets the process hold as many connections as its hard descriptor limit allows.
+pub(crate) fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
