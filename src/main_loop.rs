@@ -21,7 +21,7 @@ const BACKLOG: i32 = 4096;
 /// How often the main thread looks at the workers while it watches them.
 const TICK: Duration = Duration::from_millis(1);
 /// Ticks in a row with a worker waiting before the main thread stops watching.
-const QUIET_TICKS: u32 = 50;
+const QUIET_TICKS: u32 = 10;
 /// Ticks in a row with every worker busy (but progressing) before another worker starts, while
 /// there are fewer workers than cores.
 const BUSY_TICKS: u32 = 2;
@@ -38,7 +38,9 @@ struct Watch {
     last_taken: usize,
     busy: u32,
     quiet: u32,
-    cores: usize,
+    /// Learned on first need: asking std reads cgroup files, a dozen system calls that the
+    /// start-up path should not pay.
+    cores: Option<usize>,
     /// Stalled at the bound at the last tick.
     full: bool,
 }
@@ -100,7 +102,7 @@ impl MainLoop {
                 last_taken: 0,
                 busy: 0,
                 quiet: 0,
-                cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                cores: None,
                 full: false,
             },
         })
@@ -229,7 +231,11 @@ impl MainLoop {
         w.quiet = 0;
         w.busy += 1;
         let stalled = !progressed;
-        let wants_core = s.workers.started() < w.cores && w.busy >= BUSY_TICKS;
+        let wants_core = w.busy >= BUSY_TICKS
+            && s.workers.started()
+                < *w.cores.get_or_insert_with(|| {
+                    std::thread::available_parallelism().map_or(1, |n| n.get())
+                });
         w.full = false;
         if stalled || wants_core {
             if !s.workers.at_max() {

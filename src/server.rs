@@ -122,11 +122,6 @@ impl Shared {
         loop {
             match self.poller.wait(Some(self.workers.idle_exit)) {
                 Ready::Conn(conn) => {
-                    if self.poller.waiting() == 0 {
-                        // Nobody left to take the next connection: the main thread watches, and
-                        // starts a worker if this one stays busy (see `main_loop.rs`).
-                        self.poke_main();
-                    }
                     // The function's panics are caught around its call; this keeps a bug of ours
                     // from killing the worker.
                     if catch_unwind(AssertUnwindSafe(|| self.on_ready(conn))).is_err() {
@@ -204,6 +199,11 @@ impl Shared {
             if let Call::PreStop | Call::PreFreeze = Call::of_request(&head.headers, &head.path) {
                 self.submit_control(Job::Request(conn, head));
                 return None;
+            }
+            if self.poller.waiting() == 0 {
+                // Nobody left to take the next connection while this call runs: the main thread
+                // watches, and starts a worker if this one stays busy (see `main_loop.rs`).
+                self.poke_main();
             }
             match self.serve_one(&mut conn, head) {
                 Outcome::Close => {
