@@ -25,17 +25,23 @@ const QUIET_TICKS: u32 = 10;
 /// Ticks in a row with every worker busy (but progressing) before another worker starts, while
 /// there are fewer workers than cores.
 const BUSY_TICKS: u32 = 2;
+/// Every worker busy while the process used less than 1/4 of their share of the CPU over a tick:
+/// they are blocked, not computing.
+const BLOCKED_SHARE: u32 = 4;
 
-/// What the main thread knows of the workers between ticks. A worker pokes it when it takes a
-/// connection and none is left waiting; from then on it looks every tick. Every worker busy and
-/// none taking a new connection for a whole tick is a stall (handlers that block): it starts a
-/// worker, or at the bound watches the poller itself. Busy but progressing, it starts workers up
-/// to the number of cores. So a fast handler runs on as many threads as there are cores, and a
-/// blocking one gets the threads it needs, up to the bound.
+/// What the main thread knows of the workers between ticks. A worker pokes it when a call is about
+/// to run and no other worker is waiting; from then on it looks every tick. Every worker busy and
+/// none taking a new connection for a whole tick is a stall, and every worker busy while the
+/// process hardly used the CPU means they are blocked: either starts a worker, and a stall at the
+/// bound makes the main thread watch the poller itself. Busy, progressing and on the CPU, workers
+/// grow only to the number of cores. So a fast handler runs on as many threads as there are
+/// cores, and a blocking one gets the threads it needs, up to the bound.
 struct Watch {
     on: bool,
     last_tick: Instant,
     last_taken: usize,
+    /// The process's CPU time at the last tick.
+    last_cpu: Duration,
     busy: u32,
     quiet: u32,
     /// Learned on first need: asking std reads cgroup files, a dozen system calls that the
@@ -100,6 +106,7 @@ impl MainLoop {
                 on: false,
                 last_tick: Instant::now(),
                 last_taken: 0,
+                last_cpu: Duration::ZERO,
                 busy: 0,
                 quiet: 0,
                 cores: None,
@@ -200,6 +207,7 @@ impl MainLoop {
                 on: true,
                 last_tick: now,
                 last_taken: s.poller.taken(),
+                last_cpu: process_cpu(),
                 busy: 0,
                 quiet: 0,
                 cores: w.cores,
@@ -209,7 +217,11 @@ impl MainLoop {
         if now < w.last_tick + TICK {
             return w.full;
         }
+        let elapsed = now - w.last_tick;
         w.last_tick = now;
+        let cpu = process_cpu();
+        let used = cpu.saturating_sub(w.last_cpu);
+        w.last_cpu = cpu;
         let taken = s.poller.taken();
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
@@ -231,13 +243,16 @@ impl MainLoop {
         w.quiet = 0;
         w.busy += 1;
         let stalled = !progressed;
-        let wants_core = w.busy >= BUSY_TICKS
-            && s.workers.started()
-                < *w.cores.get_or_insert_with(|| {
-                    std::thread::available_parallelism().map_or(1, |n| n.get())
-                });
+        let cores = *w
+            .cores
+            .get_or_insert_with(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let started = s.workers.started();
+        let wants_core = w.busy >= BUSY_TICKS && started < cores;
+        // Busy but hardly on the CPU: the handlers wait (on I/O, a lock, a sleep), so another
+        // worker would get work done instead of queueing behind them.
+        let blocked = used < elapsed * started.min(cores) as u32 / BLOCKED_SHARE;
         w.full = false;
-        if stalled || wants_core {
+        if stalled || wants_core || blocked {
             if !s.workers.at_max() {
                 w.busy = 0;
                 s.start_worker();
@@ -375,6 +390,17 @@ fn peek_call(conn: &Conn, max_head: usize) -> Peek {
         },
         _ => Peek::Other,
     }
+}
+
+/// The CPU time the process has used.
+fn process_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: fills `t`.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// Reads and drops what a closing connection sends. False once the client has closed.

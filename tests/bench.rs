@@ -41,7 +41,7 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
         String::from_utf8_lossy(&run.stderr)
     );
 
-    let targets = ["floor", "hello", "tokio_hello", "again"];
+    let targets = ["floor", "hello", "tokio_hello", "tokio_fc", "again"];
     for t in targets {
         for phase in [
             "listening",
@@ -66,8 +66,8 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
             assert!(median > 0.0, "{row}");
         }
     }
-    // Throughput for hello and tokio_hello and the added target, at --clients and at 256.
-    for t in ["hello", "tokio_hello", "again"] {
+    // Throughput for hello, both tokio servers and the added target, at --clients and at 256.
+    for t in ["hello", "tokio_hello", "tokio_fc", "again"] {
         for conns in ["2", "256"] {
             let row = table
                 .lines()

@@ -42,11 +42,27 @@ pub fn run(cmd: &[String]) -> io::Result<Run> {
     result
 }
 
+/// Splits a command's leading `NAME=VALUE` words (environment, as in a shell) from the program
+/// and its arguments.
+pub fn split_env(cmd: &[String]) -> (Vec<(&str, &str)>, &[String]) {
+    let n = cmd
+        .iter()
+        .take_while(|w| w.contains('=') && !w.starts_with('/') && !w.starts_with('.'))
+        .count();
+    let env = cmd[..n].iter().filter_map(|w| w.split_once('=')).collect();
+    (env, &cmd[n..])
+}
+
 /// Starts `cmd` as a function on a free port, output discarded, logs at `warn`.
 pub fn spawn(cmd: &[String]) -> io::Result<(Child, SocketAddr)> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new(&cmd[0])
+    let (env, cmd) = split_env(cmd);
+    let Some(program) = cmd.first() else {
+        return Err(io::Error::other("no program in the target command"));
+    };
+    let child = Command::new(program)
         .args(&cmd[1..])
+        .envs(env)
         .env("FC_SERVER_PORT", port.to_string())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

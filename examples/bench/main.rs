@@ -3,12 +3,16 @@
 //! usage: bench [--runs N] [--warmup N] [--out DIR] [--dir DIR] [--target NAME=CMD]...
 //!              [--load-secs S] [--rounds N] [--clients N] [--no-cold] [--no-load]
 //!
+//! A --target command may start with NAME=VALUE words, set in its environment (as in a shell).
+//!
 //! Cold start (N runs after warm-ups, targets interleaved A B A B ...): exec -> listening, exec ->
 //! /initialize answered, exec -> first invocation answered, /pre-stop answered, SIGTERM -> exit, RSS
 //! after the first answer, binary size. The floor (examples/floor.rs) is always the first target and
 //! every ratio is over it. Throughput: keep-alive load from --clients threads (default 16), and from
 //! 256, for --load-secs per target (default 6) in --rounds rounds (default 6) that alternate between
-//! the targets that are FC runtimes (hello, tokio_hello and any --target); req/s is the median round.
+//! the targets that are FC runtimes (hello, tokio_hello, tokio_fc and any --target); req/s is the
+//! median round. tokio_fc is tokio_hello with FC_LINES=1: it prints the two FC lines per invocation
+//! that tinyfc must, so it does the same work.
 //! Writes runs.csv, summary.json and cold-start.svg into --out (default bench-out).
 
 mod cold;
@@ -40,7 +44,7 @@ fn parse() -> Result<Args, String> {
         warmup: 5,
         out: PathBuf::from("bench-out"),
         targets: Vec::new(),
-        load_targets: vec!["hello".into(), "tokio_hello".into()],
+        load_targets: vec!["hello".into(), "tokio_hello".into(), "tokio_fc".into()],
         load_secs: 6.0,
         rounds: 6,
         clients: 16,
@@ -81,6 +85,11 @@ fn parse() -> Result<Args, String> {
         "tokio_hello".into(),
         vec![format!("{dir}/examples/tokio_hello")],
     ));
+    // The same async server doing the FC lines every invocation must print: the like-for-like bar.
+    a.targets.push((
+        "tokio_fc".into(),
+        vec!["FC_LINES=1".into(), format!("{dir}/examples/tokio_hello")],
+    ));
     a.targets.extend(extra);
     Ok(a)
 }
@@ -99,7 +108,11 @@ fn main() {
         .map(|(name, cmd)| Target {
             name: name.clone(),
             cmd: cmd.clone(),
-            size: std::fs::metadata(&cmd[0]).ok().map(|m| m.len()),
+            size: cold::split_env(cmd)
+                .1
+                .first()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len()),
             runs: Vec::new(),
             failures: 0,
             loads: Vec::new(),
