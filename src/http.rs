@@ -13,7 +13,7 @@ use crate::protocol::Response;
 const MAX_HEADERS: usize = 128;
 /// Bytes read at a time while a head arrives, on the stack: heads are small, and a smaller buffer
 /// touches fewer fresh stack pages on a new thread.
-pub(crate) const READ_CHUNK: usize = 2048;
+const READ_CHUNK: usize = 2048;
 /// Bodies up to this size are copied out of the connection's buffer; larger ones take it over.
 const SMALL_BODY: usize = 4096;
 /// The longest chunk-size line (with extensions) accepted.
@@ -464,6 +464,55 @@ pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
     conn.buf = Vec::new();
     conn.closing = Some(Instant::now());
+}
+
+/// Reads what is available without blocking, keeping at most `max_head + 1` bytes buffered (one
+/// more than a head may have, enough to know it is too large). False: closed or failed.
+pub(crate) fn read_available(conn: &mut Conn, max_head: usize) -> bool {
+    let mut chunk = [0u8; READ_CHUNK];
+    loop {
+        let room = (max_head + 1).saturating_sub(conn.buf.len());
+        if room == 0 {
+            conn.drained = false;
+            return true;
+        }
+        let want = room.min(chunk.len());
+        match conn.stream.read(&mut chunk[..want]) {
+            Ok(0) => return false,
+            Ok(n) => {
+                conn.buf.extend_from_slice(&chunk[..n]);
+                if n < want {
+                    // Drained: what arrives after this read is a new edge for the poller. No
+                    // second read just to see it fail.
+                    conn.drained = true;
+                    return true;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                conn.drained = true;
+                return true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Reads and drops what a closing connection sends. False once the client has closed.
+pub(crate) fn discard_available(conn: &mut Conn) -> bool {
+    let mut chunk = [0u8; READ_CHUNK];
+    loop {
+        match conn.stream.read(&mut chunk) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                conn.drained = true;
+                return true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 /// A non-blocking socket used as a blocking one: each read or write waits at most `stall` for the

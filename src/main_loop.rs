@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::http::{self, Conn, Reject, READ_CHUNK};
+use crate::http::{self, Conn, Reject};
 use crate::protocol::Call;
 use crate::server::{Job, Shared};
 
@@ -49,6 +49,22 @@ struct Watch {
     cores: Option<usize>,
     /// Stalled at the bound at the last tick.
     full: bool,
+}
+
+impl Watch {
+    /// A watch (on or off) whose first tick counts from `now`.
+    fn new(on: bool, now: Instant, taken: usize, cpu: Duration, cores: Option<usize>) -> Watch {
+        Watch {
+            on,
+            last_tick: now,
+            last_taken: taken,
+            last_cpu: cpu,
+            busy: 0,
+            quiet: 0,
+            cores,
+            full: false,
+        }
+    }
 }
 
 /// The main thread's state.
@@ -102,16 +118,7 @@ impl MainLoop {
             last_signal: 0,
             signals: 0,
             wake_rx,
-            watch: Watch {
-                on: false,
-                last_tick: Instant::now(),
-                last_taken: 0,
-                last_cpu: Duration::ZERO,
-                busy: 0,
-                quiet: 0,
-                cores: None,
-                full: false,
-            },
+            watch: Watch::new(false, Instant::now(), 0, Duration::ZERO, None),
         })
     }
 
@@ -188,9 +195,6 @@ impl MainLoop {
                 s.poller.close(conn); // idle past the idle timeout, or done lingering
             }
         }
-        if next.is_some_and(|n| n <= now) {
-            return Some(now); // a connection parked meanwhile is already due: look again
-        }
         next
     }
 
@@ -203,16 +207,7 @@ impl MainLoop {
             if !s.poked() {
                 return false;
             }
-            *w = Watch {
-                on: true,
-                last_tick: now,
-                last_taken: s.poller.taken(),
-                last_cpu: process_cpu(),
-                busy: 0,
-                quiet: 0,
-                cores: w.cores,
-                full: false,
-            };
+            *w = Watch::new(true, now, s.poller.taken(), process_cpu(), w.cores);
         }
         if now < w.last_tick + TICK {
             return w.full;
@@ -269,7 +264,7 @@ impl MainLoop {
         let s = &self.shared;
         for mut conn in s.poller.take_ready() {
             if conn.closing.is_some() {
-                match discard_available(&mut conn) {
+                match http::discard_available(&mut conn) {
                     true => s.park(conn),
                     false => s.poller.close(conn),
                 }
@@ -279,7 +274,7 @@ impl MainLoop {
                 Peek::Closed => s.poller.close(conn),
                 Peek::Control => {
                     // Read for real now; the head is complete, so this parses.
-                    if !crate::server::read_available(&mut conn, s.config.max_header_bytes) {
+                    if !http::read_available(&mut conn, s.config.max_header_bytes) {
                         s.poller.close(conn);
                         continue;
                     }
@@ -401,23 +396,6 @@ fn process_cpu() -> Duration {
     // SAFETY: fills `t`.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
-/// Reads and drops what a closing connection sends. False once the client has closed.
-pub(crate) fn discard_available(conn: &mut Conn) -> bool {
-    let mut chunk = [0u8; READ_CHUNK];
-    loop {
-        match conn.stream.read(&mut chunk) {
-            Ok(0) => return false,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                conn.drained = true;
-                return true;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
 }
 
 /// Per-connection socket settings, once at accept. Sockets stay non-blocking; workers wait for

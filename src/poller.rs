@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::http::Conn;
 
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
-pub(crate) const LINGER: Duration = Duration::from_secs(2);
+const LINGER: Duration = Duration::from_secs(2);
 
 /// What [`Poller::park`] did.
 pub(crate) enum Parked {
@@ -174,13 +174,14 @@ impl Poller {
         self.taken.load(Ordering::Relaxed)
     }
 
-    /// Adds `n` (1 or -1) to the threads counted as waiting: a worker being started.
-    pub(crate) fn count_waiting(&self, n: isize) {
-        if n > 0 {
-            self.waiting.fetch_add(1, Ordering::SeqCst);
-        } else {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-        }
+    /// Counts a worker being started as waiting, until [`Poller::worker_started`].
+    pub(crate) fn starting_worker(&self) {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The started worker (or the failed start) no longer counts as waiting.
+    pub(crate) fn worker_started(&self) {
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Waits up to `timeout` (None: forever) for a ready connection (a worker).
@@ -214,8 +215,10 @@ impl Poller {
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 32];
         // SAFETY: `evs` has room for 32 events.
         let n = unsafe { libc::epoll_wait(self.fd(), evs.as_mut_ptr(), 32, 0) };
-        let tokens: Vec<u64> = evs[..n.max(0) as usize].iter().map(|e| e.u64).collect();
-        tokens.into_iter().filter_map(|t| self.take(t)).collect()
+        evs[..n.max(0) as usize]
+            .iter()
+            .filter_map(|e| self.take(e.u64))
+            .collect()
     }
 
     /// Puts a ready connection back unread, for a worker to take once one is free: the main
@@ -230,20 +233,20 @@ impl Poller {
         t.slots[index as usize].conn = Some(conn);
         t.due_by(d);
         drop(t);
-        let mut d = lock(&self.deferred);
-        d.push(tok);
+        let mut deferred = lock(&self.deferred);
+        deferred.push(tok);
         self.has_deferred.store(true, Ordering::SeqCst);
-        drop(d);
+        drop(deferred);
         if self.waiting.load(Ordering::SeqCst) > 0 {
             self.rearm_deferred(); // a worker came free meanwhile
         }
     }
 
     fn rearm_deferred(&self) {
-        let mut d = lock(&self.deferred);
+        let mut deferred = lock(&self.deferred);
         self.has_deferred.store(false, Ordering::SeqCst);
-        let tokens = std::mem::take(&mut *d);
-        drop(d);
+        let tokens = std::mem::take(&mut *deferred);
+        drop(deferred);
         let t = self.lock();
         for tok in tokens {
             let (index, generation) = split(tok);
@@ -321,7 +324,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The instant a parked connection expires: the linger's end for a rejected one, the head
 /// deadline while a request is arriving, the idle deadline otherwise.
-pub(crate) fn deadline(conn: &Conn, c: &Config) -> Instant {
+fn deadline(conn: &Conn, c: &Config) -> Instant {
     if let Some(t) = conn.closing {
         return t + LINGER;
     }

@@ -5,7 +5,7 @@
 //! accepts, expires, and starts workers. An idle or slow connection holds no thread, and threads
 //! stay bounded: main + control + workers.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::http::{self, BodyError, Conn, Head, Timed, READ_CHUNK};
+use crate::http::{self, BodyError, Conn, Head, Timed};
 use crate::main_loop::{self, MainLoop};
 use crate::poller::{Parked, Poller, Ready};
 use crate::pool::{Pool, Workers};
@@ -105,14 +105,14 @@ impl Shared {
     pub(crate) fn start_worker(self: &Arc<Self>) {
         // Counted as waiting from now: a connection arriving while it starts waits for it,
         // rather than making the main thread start yet another.
-        self.poller.count_waiting(1);
+        self.poller.starting_worker();
         let s = self.clone();
         let started = self.workers.start(move || {
-            s.poller.count_waiting(-1); // Poller::wait counts it from here
+            s.poller.worker_started(); // Poller::wait counts it from here
             s.worker()
         });
         if !started {
-            self.poller.count_waiting(-1);
+            self.poller.worker_started(); // it never will
         }
     }
 
@@ -161,13 +161,13 @@ impl Shared {
     /// [`Shared::on_ready`] up to parking: the connection to park, if it stays open.
     fn serve_ready(&self, mut conn: Conn) -> Option<Conn> {
         if conn.closing.is_some() {
-            if main_loop::discard_available(&mut conn) {
+            if http::discard_available(&mut conn) {
                 return Some(conn);
             }
             self.poller.close(conn);
             return None;
         }
-        if !read_available(&mut conn, self.config.max_header_bytes) {
+        if !http::read_available(&mut conn, self.config.max_header_bytes) {
             self.poller.close(conn);
             return None;
         }
@@ -185,7 +185,7 @@ impl Shared {
                 Ok(Some(head)) => head,
                 Ok(None) if conn.drained => return Some(conn),
                 Ok(None) => {
-                    if !read_available(&mut conn, self.config.max_header_bytes) {
+                    if !http::read_available(&mut conn, self.config.max_header_bytes) {
                         self.poller.close(conn);
                         return None;
                     }
@@ -196,7 +196,8 @@ impl Shared {
                     return Some(conn);
                 }
             };
-            if let Call::PreStop | Call::PreFreeze = Call::of_request(&head.headers, &head.path) {
+            let call = Call::of_request(&head.headers, &head.path);
+            if let Call::PreStop | Call::PreFreeze = call {
                 self.submit_control(Job::Request(conn, head));
                 return None;
             }
@@ -205,7 +206,7 @@ impl Shared {
                 // watches, and starts a worker if this one stays busy (see `main_loop.rs`).
                 self.poke_main();
             }
-            match self.serve_one(&mut conn, head) {
+            match self.serve_call(&mut conn, head, call) {
                 Outcome::Close => {
                     self.poller.close(conn);
                     return None;
@@ -279,6 +280,12 @@ impl Shared {
 
     /// Body, call, answer.
     fn serve_one(&self, conn: &mut Conn, head: Head) -> Outcome {
+        let call = Call::of_request(&head.headers, &head.path);
+        self.serve_call(conn, head, call)
+    }
+
+    /// [`Shared::serve_one`] for a request already classified as `call`.
+    fn serve_call(&self, conn: &mut Conn, head: Head, call: Call) -> Outcome {
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
         let stall = self.config.header_timeout;
         let body = match http::read_body(conn, &head, self.config.max_body_bytes, stall) {
@@ -289,7 +296,6 @@ impl Shared {
             }
             Err(BodyError::Gone) => return Outcome::Close, // never run a truncated invocation
         };
-        let call = Call::of_request(&head.headers, &head.path);
         let ctx = Context::from_headers(&head.headers, arrived);
         let head_only = head.method == "HEAD";
         let req = Request {
@@ -325,38 +331,6 @@ impl Shared {
             Outcome::KeepAlive
         } else {
             Outcome::Close
-        }
-    }
-}
-
-/// Reads what is available without blocking, keeping at most `max_head + 1` bytes buffered (one
-/// more than a head may have, enough to know it is too large). False: closed or failed.
-pub(crate) fn read_available(conn: &mut Conn, max_head: usize) -> bool {
-    let mut chunk = [0u8; READ_CHUNK];
-    loop {
-        let room = (max_head + 1).saturating_sub(conn.buf.len());
-        if room == 0 {
-            conn.drained = false;
-            return true;
-        }
-        let want = room.min(chunk.len());
-        match conn.stream.read(&mut chunk[..want]) {
-            Ok(0) => return false,
-            Ok(n) => {
-                conn.buf.extend_from_slice(&chunk[..n]);
-                if n < want {
-                    // Drained: what arrives after this read is a new edge for the poller. No
-                    // second read just to see it fail.
-                    conn.drained = true;
-                    return true;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                conn.drained = true;
-                return true;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
         }
     }
 }

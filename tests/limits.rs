@@ -184,40 +184,39 @@ fn threads_stay_bounded_with_many_open_connections() {
     assert_still_serving(&f);
 }
 
+/// Runs `slow` on one connection and, once it has started, `GET /fast` on another; how long the
+/// fast call took. Both must answer 200.
+fn fast_call_beside(f: &Function, slow: &str) -> Duration {
+    thread::scope(|s| {
+        let slow = s.spawn(move || f.http("GET", slow));
+        thread::sleep(Duration::from_millis(150));
+        let started = Instant::now();
+        assert_eq!(f.http("GET", "/fast").status, 200);
+        let took = started.elapsed();
+        assert_eq!(slow.join().unwrap().status, 200);
+        took
+    })
+}
+
 #[test]
 fn invocation_arriving_while_every_worker_is_busy_is_answered_once_one_frees() {
     // One worker, stuck for 700 ms: the main thread sees the next request and leaves it for the
     // worker (only control calls go elsewhere), which answers it after the first one.
     let f = Function::start("probe", &[("TINYFC_WORKERS", "1")]);
-    let f = &f;
-    thread::scope(|s| {
-        let slow = s.spawn(move || f.http("GET", "/sleep/700"));
-        thread::sleep(Duration::from_millis(150));
-        let started = Instant::now();
-        let r = f.http("GET", "/fast");
-        assert_eq!(r.status, 200);
-        assert!(
-            started.elapsed() >= Duration::from_millis(300),
-            "answered while the only worker was still busy"
-        );
-        assert_eq!(slow.join().unwrap().status, 200);
-    });
+    let took = fast_call_beside(&f, "/sleep/700");
+    assert!(
+        took >= Duration::from_millis(300),
+        "answered while the only worker was still busy"
+    );
 }
 
 #[test]
 fn blocking_handler_below_the_worker_bound_does_not_hold_up_a_fast_call() {
     // The main thread sees every worker busy and not progressing, and starts another.
     let f = Function::start("probe", &[("TINYFC_WORKERS", "4")]);
-    let f = &f;
-    thread::scope(|s| {
-        let slow = s.spawn(move || f.http("GET", "/sleep/3000"));
-        thread::sleep(Duration::from_millis(150));
-        let started = Instant::now();
-        assert_eq!(f.http("GET", "/fast").status, 200);
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "the fast call waited for the blocked handler"
-        );
-        assert_eq!(slow.join().unwrap().status, 200);
-    });
+    let took = fast_call_beside(&f, "/sleep/3000");
+    assert!(
+        took < Duration::from_secs(2),
+        "the fast call waited for the blocked handler"
+    );
 }

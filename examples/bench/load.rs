@@ -3,6 +3,7 @@
 //! every target alike; each target's req/s is its median round.
 
 use std::net::SocketAddr;
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,11 +23,14 @@ pub struct Load {
 }
 
 impl Load {
+    /// The rounds' requests per second: min, median (what the table reports), max.
+    pub fn stats(&self) -> crate::report::Stats {
+        crate::report::Stats::of(&self.rounds)
+    }
+
     /// The median round's requests per second.
     pub fn rps(&self) -> f64 {
-        let mut r = self.rounds.clone();
-        r.sort_by(f64::total_cmp);
-        r.get(r.len() / 2).copied().unwrap_or(0.0)
+        self.stats().median
     }
 }
 
@@ -47,47 +51,46 @@ pub fn run(
     secs: f64,
     rounds: usize,
 ) -> Vec<std::io::Result<Load>> {
-    let mut started = Vec::new();
-    for cmd in cmds {
-        started.push(crate::cold::spawn(cmd).and_then(|(mut child, addr)| {
-            if let Err(e) = initialize(addr) {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(e);
-            }
-            Ok((child, addr))
-        }));
-    }
-    let mut raw: Vec<Vec<Round>> = cmds.iter().map(|_| Vec::new()).collect();
+    // Each target: its process, address and rounds so far, or why it dropped out.
+    let mut targets: Vec<std::io::Result<(Child, SocketAddr, Vec<Round>)>> =
+        cmds.iter().map(|cmd| start(cmd)).collect();
     let per_round = secs / rounds.max(1) as f64;
-    let mut failed: Vec<Option<std::io::Error>> = cmds.iter().map(|_| None).collect();
     for _ in 0..rounds.max(1) {
-        for (i, s) in started.iter().enumerate() {
-            let Ok((_, addr)) = s else { continue };
-            if failed[i].is_some() {
-                continue;
-            }
+        for t in targets.iter_mut() {
+            let Ok((child, addr, done)) = t else { continue };
             match round(*addr, connections, per_round) {
-                Ok(r) => raw[i].push(r),
-                Err(e) => failed[i] = Some(e),
+                Ok(r) => done.push(r),
+                Err(e) => {
+                    stop(child);
+                    *t = Err(e);
+                }
             }
         }
     }
-    let mut out = Vec::new();
-    for ((s, rounds), fail) in started.into_iter().zip(raw).zip(failed) {
-        out.push(match (s, fail) {
-            (Err(e), _) => Err(e),
-            (Ok((mut child, _)), fail) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                match fail {
-                    Some(e) => Err(e),
-                    None => Ok(summarize(connections, rounds)),
-                }
-            }
-        });
+    targets
+        .into_iter()
+        .map(|t| {
+            t.map(|(mut child, _, done)| {
+                stop(&mut child);
+                summarize(connections, done)
+            })
+        })
+        .collect()
+}
+
+/// Spawns `cmd` and initializes it (killing it if that fails).
+fn start(cmd: &[String]) -> std::io::Result<(Child, SocketAddr, Vec<Round>)> {
+    let (mut child, addr) = crate::cold::spawn(cmd)?;
+    if let Err(e) = initialize(addr) {
+        stop(&mut child);
+        return Err(e);
     }
-    out
+    Ok((child, addr, Vec::new()))
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn summarize(connections: usize, rounds: Vec<Round>) -> Load {

@@ -122,16 +122,15 @@ pub fn table(targets: &[Target]) -> String {
             "errors"
         );
         for (t, l) in loads {
-            let min = l.rounds.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = l.rounds.iter().copied().fold(0.0, f64::max);
+            let rounds = l.stats();
             let _ = writeln!(
                 out,
                 "{:<14} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8}",
                 t.name,
                 l.connections,
-                l.rps(),
-                min,
-                max,
+                rounds.median,
+                rounds.min,
+                rounds.max,
                 l.p50_us,
                 l.p99_us,
                 l.errors
