@@ -20,9 +20,11 @@
 //! }
 //! ```
 //!
-//! Modules: [`config`] (environment), `http` (the connection layer), `pool` (workers), `lifecycle`
-//! (the state machine), [`protocol`] (context, request, response), [`error`], `logging`, `poller`
-//! (the main thread's accept/poll loop), `server` (serving a request on a worker), and [`client`] (a small HTTP client for tools and tests).
+//! Modules: [`config`] (environment), `http` (the connection layer), `listener` (accepting),
+//! `poller` (where connections wait between requests), `pool` (workers), `lifecycle` (the state
+//! machine), [`protocol`] (context, request, response), [`error`], `logging`, `main_loop` (the
+//! main thread: signals, timeouts, starting workers), `server` (serving a request on a worker),
+//! and [`client`] (a small HTTP client for tools and tests).
 
 #![warn(missing_docs)]
 
@@ -33,6 +35,7 @@ pub mod error;
 mod fuzz;
 mod http;
 mod lifecycle;
+mod listener;
 mod logging;
 mod main_loop;
 mod poller;

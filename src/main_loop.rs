@@ -1,10 +1,9 @@
-//! The main thread: accepts connections into the poller, turns signals into a drain, expires
-//! parked connections (head and idle timeouts, lingering rejects), starts a worker when none is
-//! left waiting, and, while every worker is busy, takes ready connections itself so /pre-stop and
-//! /pre-freeze still reach the control thread.
+//! The main thread: turns signals into a drain, expires parked connections (head and idle
+//! timeouts, lingering rejects), starts a worker when none is left waiting, and, while every worker
+//! is busy, takes ready connections (and accepts new ones) itself so /pre-stop and /pre-freeze
+//! still reach the control thread.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
@@ -14,9 +13,6 @@ use std::time::{Duration, Instant};
 use crate::http::{self, Conn, Reject};
 use crate::protocol::Call;
 use crate::server::{Job, Shared};
-
-/// The listen backlog: connections the kernel queues before we accept them.
-const BACKLOG: i32 = 4096;
 
 /// How often the main thread looks at the workers while it watches them.
 const TICK: Duration = Duration::from_millis(1);
@@ -30,7 +26,8 @@ const BUSY_TICKS: u32 = 2;
 const BLOCKED_SHARE: u32 = 4;
 
 /// What the main thread knows of the workers between ticks. A worker pokes it when a call is about
-/// to run and no other worker is waiting; from then on it looks every tick. Every worker busy and
+/// to run and no other worker is waiting (and it starts out watching, for the platform's first
+/// calls); from then on it looks every tick. Every worker busy and
 /// none taking a new connection for a whole tick is a stall, and every worker busy while the
 /// process hardly used the CPU means they are blocked: either starts a worker, and a stall at the
 /// bound makes the main thread watch the poller itself. Busy, progressing and on the CPU, workers
@@ -70,10 +67,6 @@ impl Watch {
 /// The main thread's state.
 pub(crate) struct MainLoop {
     shared: Arc<Shared>,
-    /// None once a signal arrived: no new connections.
-    listener: Option<TcpListener>,
-    /// Set when accept ran out of file descriptors, to avoid spinning on a readable listener.
-    accept_paused_until: Option<Instant>,
     signal_rx: UnixStream,
     /// The number of the last signal received.
     last_signal: u8,
@@ -83,19 +76,12 @@ pub(crate) struct MainLoop {
 }
 
 impl MainLoop {
-    /// Takes the bound listener and the read side of the workers' wake socket; registers SIGTERM
-    /// and SIGINT, which then arrive as bytes on a socket the poll loop watches.
-    pub(crate) fn new(
-        listener: TcpListener,
-        wake_rx: UnixStream,
-        shared: Arc<Shared>,
-    ) -> io::Result<MainLoop> {
-        listener.set_nonblocking(true)?;
-        // std listens with a backlog of 128; a burst of connects past it waits for SYN retries
-        // (a second or more). Listening again only raises the backlog (the kernel caps it).
-        // SAFETY: listen(2) on our own listening socket.
-        unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
+    /// Takes the read side of the workers' wake socket; registers SIGTERM and SIGINT, which then
+    /// arrive as bytes on a socket the poll loop watches.
+    pub(crate) fn new(wake_rx: UnixStream, shared: Arc<Shared>) -> io::Result<MainLoop> {
         wake_rx.set_nonblocking(true)?;
+        // Plans the first wake-up before a worker accepts, so accepting needs no poke.
+        let _ = shared.poller.expired(Instant::now(), &shared.config);
         let (signal_rx, signal_tx) = UnixStream::pair()?;
         signal_rx.set_nonblocking(true)?;
         let tx = signal_tx.into_raw_fd(); // kept open for the life of the process
@@ -112,8 +98,6 @@ impl MainLoop {
         }
         Ok(MainLoop {
             shared,
-            listener: Some(listener),
-            accept_paused_until: None,
             signal_rx,
             last_signal: 0,
             signals: 0,
@@ -128,26 +112,21 @@ impl MainLoop {
             let now = Instant::now();
             let next_deadline = self.expire(now);
             let saturated = self.check_workers(now);
+            let listener = &self.shared.listener;
+            listener.resume(now, &self.shared.poller);
 
-            let accepting =
-                self.listener.is_some() && self.accept_paused_until.is_none_or(|t| t <= now);
-            let listen_fd = match (&self.listener, accepting) {
-                (Some(l), true) => l.as_raw_fd(),
-                _ => -1, // poll ignores negative descriptors
-            };
             let poller_fd = if saturated {
                 self.shared.poller.fd()
             } else {
-                -1
+                -1 // poll ignores negative descriptors
             };
             let mut fds = [
-                pollfd(listen_fd),
                 pollfd(self.signal_rx.as_raw_fd()),
                 pollfd(self.wake_rx.as_raw_fd()),
                 pollfd(poller_fd),
             ];
             let tick = self.watch.on.then(|| self.watch.last_tick + TICK);
-            let wake_at = [next_deadline, self.accept_paused_until, tick]
+            let wake_at = [next_deadline, listener.paused_until(), tick]
                 .into_iter()
                 .flatten()
                 .min();
@@ -164,17 +143,14 @@ impl MainLoop {
                 }
                 return Err(e);
             }
-            if fds[1].revents != 0 {
+            if fds[0].revents != 0 {
                 self.on_signal();
             }
-            if fds[2].revents != 0 {
+            if fds[1].revents != 0 {
                 drain(&self.wake_rx);
             }
-            if fds[3].revents != 0 {
+            if fds[2].revents != 0 {
                 self.take_ready();
-            }
-            if fds[0].revents != 0 {
-                self.accept();
             }
         }
     }
@@ -258,11 +234,15 @@ impl MainLoop {
         w.full
     }
 
-    /// Every worker is busy: takes the ready connections, sends control calls to the control
-    /// thread, and leaves everything else, unread, for the first worker to come free.
+    /// Every worker is busy: accepts, takes the ready connections, sends control calls to the
+    /// control thread, and leaves everything else, unread, for the first worker to come free.
     fn take_ready(&mut self) {
         let s = &self.shared;
-        for mut conn in s.poller.take_ready() {
+        let (ready, accept) = s.poller.take_ready();
+        if accept {
+            let _ = s.listener.accept_all(&s.poller, &s.config); // this loop replans anyway
+        }
+        for mut conn in ready {
             if conn.closing.is_some() {
                 match http::discard_available(&mut conn) {
                     true => s.park(conn),
@@ -289,44 +269,6 @@ impl MainLoop {
         }
     }
 
-    fn accept(&mut self) {
-        self.accept_paused_until = None;
-        loop {
-            let accepted = match &self.listener {
-                Some(listener) => listener.accept(),
-                None => return,
-            };
-            match accepted {
-                Ok((stream, _)) => {
-                    if prepare(&stream).is_err() {
-                        continue;
-                    }
-                    let mut conn = Conn::new(stream);
-                    let s = &self.shared;
-                    if s.poller.open() >= s.config.max_connections && !s.poller.evict_idle() {
-                        let busy = Reject {
-                            status: 503,
-                            message: "too many connections",
-                        };
-                        http::reject_and_close(&mut conn, &busy);
-                        continue; // no room to linger: close now
-                    }
-                    // Its request, arriving now or later, wakes a waiting worker directly.
-                    s.poller.add(conn, &s.config);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED)) => {}
-                Err(e) => {
-                    // Out of descriptors or memory: back off rather than spin on the listener.
-                    log::warn!("accept failed: {e}");
-                    self.accept_paused_until = Some(Instant::now() + Duration::from_millis(100));
-                    return;
-                }
-            }
-        }
-    }
-
     fn on_signal(&mut self) {
         let mut buf = [0u8; 64];
         let n = (&self.signal_rx).read(&mut buf).unwrap_or(0);
@@ -343,7 +285,7 @@ impl MainLoop {
             std::process::exit(code);
         }
         log::info!("signal received: draining");
-        self.listener = None;
+        self.shared.listener.close(&self.shared.poller);
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.submit_control(Job::Shutdown);
     }
@@ -396,13 +338,6 @@ fn process_cpu() -> Duration {
     // SAFETY: fills `t`.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
-/// Per-connection socket settings, once at accept. Sockets stay non-blocking; workers wait for
-/// them with a time limit (`http::Timed`).
-fn prepare(stream: &TcpStream) -> io::Result<()> {
-    stream.set_nonblocking(true)?;
-    stream.set_nodelay(true)
 }
 
 fn pollfd(fd: i32) -> libc::pollfd {

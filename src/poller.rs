@@ -31,11 +31,16 @@ pub(crate) enum Parked {
 pub(crate) enum Ready {
     /// A connection with input (or a hang-up); the caller owns it now.
     Conn(Conn),
+    /// New connections wait on the listener: the caller accepts them.
+    Accept,
     /// Nothing within the timeout.
     TimedOut,
     /// A stale event, a signal: look again.
     Nothing,
 }
+
+/// The listener's token: no connection's (a connection's index stays far below `u32::MAX`).
+const LISTENER: u64 = u64::MAX;
 
 /// One entry of the table: a parked connection, or the generation of a busy or free slot.
 #[derive(Default)]
@@ -112,8 +117,25 @@ impl Poller {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// Takes a newly accepted connection into the set (the main thread).
-    pub(crate) fn add(&self, mut conn: Conn, c: &Config) {
+    /// Adds the listening socket: its new connections are reported like a connection's input.
+    pub(crate) fn add_listener(&self, fd: RawFd) -> io::Result<()> {
+        ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, LISTENER)
+    }
+
+    /// Reports the listener's queued connections again (after a pause in accepting).
+    pub(crate) fn rearm_listener(&self, fd: RawFd) {
+        let _ = ctl(self.fd(), libc::EPOLL_CTL_MOD, fd, LISTENER);
+    }
+
+    /// Takes the listening socket out of the set, before it is closed.
+    pub(crate) fn remove_listener(&self, fd: RawFd) {
+        let _ = ctl(self.fd(), libc::EPOLL_CTL_DEL, fd, LISTENER);
+    }
+
+    /// Takes a newly accepted connection into the set; true if its deadline is before the main
+    /// thread's planned wake-up (which then needs a poke).
+    #[must_use]
+    pub(crate) fn add(&self, mut conn: Conn, c: &Config) -> bool {
         let d = deadline(&conn, c);
         let mut t = self.lock();
         let index = match t.free.pop() {
@@ -127,16 +149,17 @@ impl Poller {
         let fd = conn.stream.as_raw_fd();
         let tok = conn.token;
         t.slots[index as usize].conn = Some(conn);
-        t.due_by(d);
+        let poke = t.due_by(d);
         drop(t);
         self.open.fetch_add(1, Ordering::Relaxed);
-        // Added once it is in the table: an event may come at once. Only this (the main) thread
-        // removes parked connections, so it is still there.
+        // Added once it is in the table: an event may come at once. Nothing takes it out before:
+        // it is not due, and eviction runs only on the accepting thread (see `listener.rs`).
         if ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, tok).is_err() {
             if let Some(conn) = self.take(tok) {
                 self.close(conn); // no memory for the set
             }
         }
+        poke
     }
 
     /// Parks a connection its owner is done with, to wait for its next input or its deadline.
@@ -199,6 +222,7 @@ impl Poller {
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         match n {
             0 => Ready::TimedOut,
+            1 if ev.u64 == LISTENER => Ready::Accept,
             1 => match self.take(ev.u64) {
                 Some(conn) => {
                     self.taken.fetch_add(1, Ordering::Relaxed);
@@ -210,15 +234,15 @@ impl Poller {
         }
     }
 
-    /// Takes the ready connections without waiting (the main thread, while every worker is busy).
-    pub(crate) fn take_ready(&self) -> Vec<Conn> {
+    /// Takes the ready connections without waiting (the main thread, while every worker is
+    /// busy), and whether the listener has new connections.
+    pub(crate) fn take_ready(&self) -> (Vec<Conn>, bool) {
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 32];
         // SAFETY: `evs` has room for 32 events.
         let n = unsafe { libc::epoll_wait(self.fd(), evs.as_mut_ptr(), 32, 0) };
-        evs[..n.max(0) as usize]
-            .iter()
-            .filter_map(|e| self.take(e.u64))
-            .collect()
+        let evs = &evs[..n.max(0) as usize];
+        let conns = evs.iter().filter_map(|e| self.take(e.u64)).collect();
+        (conns, evs.iter().any(|e| e.u64 == LISTENER))
     }
 
     /// Puts a ready connection back unread, for a worker to take once one is free: the main
@@ -259,6 +283,9 @@ impl Poller {
 
     /// Takes the connection behind an event out of the table, unless the event is stale.
     fn take(&self, tok: u64) -> Option<Conn> {
+        if tok == LISTENER {
+            return None;
+        }
         let (index, generation) = split(tok);
         let mut t = self.lock();
         let slot = t.slots.get_mut(index as usize)?;
@@ -272,11 +299,11 @@ impl Poller {
     }
 
     /// Takes out every parked connection whose deadline has passed, and returns them with the
-    /// earliest deadline of those left (the main thread's next wake-up).
+    /// main thread's next wake-up (the earliest deadline of those left).
     pub(crate) fn expired(&self, now: Instant, c: &Config) -> (Vec<Conn>, Option<Instant>) {
         let mut t = self.lock();
         let mut out = Vec::new();
-        if t.main_wakes_at.is_none_or(|w| w > now) {
+        if t.main_wakes_at.is_some_and(|w| w > now) {
             return (out, t.main_wakes_at); // an early bound: nothing can be due yet
         }
         let mut next: Option<Instant> = None;
@@ -289,8 +316,10 @@ impl Poller {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
-        t.main_wakes_at = next;
-        (out, next)
+        // With nothing parked the main thread still looks once an idle timeout: a connection
+        // accepted meanwhile is due later, so accepting it needs no wake-up.
+        t.main_wakes_at = Some(next.unwrap_or(now + c.idle_timeout));
+        (out, t.main_wakes_at)
     }
 
     /// Closes the longest-idle parked connection (one with no request arriving); false if none.

@@ -1,9 +1,9 @@
 //! The server: connections wait in the poller (`poller.rs`) between requests; a worker that the
 //! poller hands a ready connection reads the request, calls the function, writes the answer and
-//! parks the connection again (this file). /pre-stop and /pre-freeze go to the dedicated control
-//! thread, so they are answered even when every worker is busy; the main thread (`main_loop.rs`)
-//! accepts, expires, and starts workers. An idle or slow connection holds no thread, and threads
-//! stay bounded: main + control + workers.
+//! parks the connection again (this file); handed the listener, it accepts (`listener.rs`).
+//! /pre-stop and /pre-freeze go to the dedicated control thread, so they are answered even when
+//! every worker is busy; the main thread (`main_loop.rs`) expires and starts workers. An idle or
+//! slow connection holds no thread, and threads stay bounded: main + control + workers.
 
 use std::io::{self, Write};
 use std::net::TcpListener;
@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::http::{self, BodyError, Conn, Head, Timed};
+use crate::listener::Listener;
 use crate::main_loop::{self, MainLoop};
 use crate::poller::{Parked, Poller, Ready};
 use crate::pool::{Pool, Workers};
@@ -55,6 +56,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     service: Arc<dyn Service>,
     pub(crate) poller: Poller,
+    pub(crate) listener: Listener,
     pub(crate) workers: Workers,
     pub(crate) control: OnceLock<Arc<Pool<Job>>>,
     /// Written to wake the main thread's poll.
@@ -76,6 +78,7 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
         config,
         service,
         poller: Poller::new()?,
+        listener: Listener::default(),
         workers,
         control: OnceLock::new(),
         waker,
@@ -89,14 +92,17 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
         s.run_control(j)
     });
     let _ = shared.control.set(control);
-
-    let listener = TcpListener::bind(("0.0.0.0", shared.config.port))?;
-    let port = listener.local_addr()?.port();
-    let mut main = MainLoop::new(listener, wake_rx, shared.clone())?;
-    println!("tinyfc listening on 0.0.0.0:{port}");
-    // One worker starts now, after listening: starting a thread costs tens of microseconds, which
-    // then overlap the platform's first connect instead of delaying the listening socket.
+    // One worker starts first: starting a thread costs tens of microseconds, which then overlap
+    // the rest of the set-up instead of the platform's first request.
     shared.start_worker();
+    // The platform's first calls come right after listening: the main thread watches from the
+    // start (see `main_loop.rs`), so they run without waking it.
+    shared.poked.store(true, Ordering::SeqCst);
+    let mut main = MainLoop::new(wake_rx, shared.clone())?;
+    let socket = TcpListener::bind(("0.0.0.0", shared.config.port))?;
+    let port = socket.local_addr()?.port();
+    shared.listener.open(socket, &shared.poller)?;
+    println!("tinyfc listening on 0.0.0.0:{port}");
     main.run()
 }
 
@@ -126,6 +132,11 @@ impl Shared {
                     // from killing the worker.
                     if catch_unwind(AssertUnwindSafe(|| self.on_ready(conn))).is_err() {
                         log::error!("a worker recovered from a panic");
+                    }
+                }
+                Ready::Accept => {
+                    if self.listener.accept_all(&self.poller, &self.config) {
+                        self.poke_main(); // a deadline before its planned wake-up
                     }
                 }
                 Ready::TimedOut if self.workers.retire() => return,

@@ -1,0 +1,124 @@
+//! The listening socket. It sits in the poller's epoll set like a connection, so a waiting worker
+//! accepts a new connection itself and serves its first request without a hand-off from another
+//! thread; while every worker is busy at the bound, the main thread, which then watches the
+//! set, accepts instead.
+
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::http::{self, Conn, Reject};
+use crate::poller::Poller;
+
+/// How long accepting pauses after running out of descriptors or memory.
+const PAUSE: Duration = Duration::from_millis(100);
+
+/// The listening socket, shared by the threads that may accept.
+#[derive(Default)]
+pub(crate) struct Listener {
+    /// None before [`Listener::open`] and once a signal arrived: no new connections.
+    socket: Mutex<Option<std::net::TcpListener>>,
+    /// Set when accept failed for want of resources: the listener is re-armed then (by the
+    /// main thread), instead of spinning on a readable socket.
+    paused_until: Mutex<Option<Instant>>,
+}
+
+/// The listen backlog: connections the kernel queues before we accept them.
+const BACKLOG: i32 = 4096;
+
+impl Listener {
+    /// Takes the bound listener: non-blocking, with a deeper backlog, in `poller`'s set.
+    pub(crate) fn open(&self, socket: std::net::TcpListener, poller: &Poller) -> io::Result<()> {
+        socket.set_nonblocking(true)?;
+        // std listens with a backlog of 128; a burst of connects past it waits for SYN retries
+        // (a second or more). Listening again only raises the backlog (the kernel caps it).
+        // SAFETY: listen(2) on our own listening socket.
+        unsafe { libc::listen(socket.as_raw_fd(), BACKLOG) };
+        poller.add_listener(socket.as_raw_fd())?;
+        *lock(&self.socket) = Some(socket);
+        Ok(())
+    }
+
+    /// Accepts every pending connection into `poller` (its edge was reported to this thread).
+    /// Past `max_connections` the longest-idle parked connection is closed to make room, or, if
+    /// none, the new one is answered 503 and closed. True if the main thread must be woken: a
+    /// deadline before its planned wake-up, or a pause to end.
+    #[must_use]
+    pub(crate) fn accept_all(&self, poller: &Poller, c: &Config) -> bool {
+        let socket = lock(&self.socket);
+        let Some(fd) = socket.as_ref().map(|s| s.as_raw_fd()) else {
+            return false;
+        };
+        let mut poke = false;
+        loop {
+            let stream = match accept(fd) {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return poke,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED)) => continue,
+                Err(e) => {
+                    // Out of descriptors or memory: the pending connections stay queued.
+                    log::warn!("accept failed: {e}");
+                    *lock(&self.paused_until) = Some(Instant::now() + PAUSE);
+                    return true;
+                }
+            };
+            let mut conn = Conn::new(stream);
+            if poller.open() >= c.max_connections && !poller.evict_idle() {
+                let busy = Reject {
+                    status: 503,
+                    message: "too many connections",
+                };
+                http::reject_and_close(&mut conn, &busy);
+                continue; // no room to linger: close now
+            }
+            // Its request, arriving now or later, wakes a waiting worker directly.
+            poke |= poller.add(conn, c);
+        }
+    }
+
+    /// When a paused listener is due to be re-armed (the main thread's).
+    pub(crate) fn paused_until(&self) -> Option<Instant> {
+        *lock(&self.paused_until)
+    }
+
+    /// Ends a pause that is due: the poller reports the queued connections again.
+    pub(crate) fn resume(&self, now: Instant, poller: &Poller) {
+        let mut paused = lock(&self.paused_until);
+        if paused.is_some_and(|t| t <= now) {
+            *paused = None;
+            if let Some(s) = lock(&self.socket).as_ref() {
+                poller.rearm_listener(s.as_raw_fd());
+            }
+        }
+    }
+
+    /// Stops accepting: closes the listening socket.
+    pub(crate) fn close(&self, poller: &Poller) {
+        if let Some(s) = lock(&self.socket).take() {
+            poller.remove_listener(s.as_raw_fd());
+        }
+    }
+}
+
+/// One accept4(2), non-blocking and close-on-exec from the start (std's accept needs a second
+/// call for non-blocking), with Nagle off: answers go out in one write each.
+fn accept(listener: RawFd) -> io::Result<TcpStream> {
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: accept4 with no address buffer; the new descriptor is owned by the stream.
+    let fd = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor that nothing else owns.
+    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
