@@ -24,10 +24,12 @@
 //! `poller` (where connections wait between requests), `pool` (workers), `lifecycle` (the state
 //! machine), [`protocol`] (context, request, response), [`error`], `logging`, `main_loop` (the
 //! main thread: signals, timeouts, starting workers), `server` (serving a request on a worker),
-//! and [`client`] (a small HTTP client for tools and tests).
+//! [`alloc`] (a thread-caching allocator for static musl builds), and [`client`] (a small HTTP
+//! client for tools and tests).
 
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod client;
 pub mod config;
 pub mod error;

@@ -24,6 +24,9 @@ const BUSY_TICKS: u32 = 2;
 /// Every worker busy while the process used less than 1/4 of their share of the CPU over a tick:
 /// they are blocked, not computing.
 const BLOCKED_SHARE: u32 = 4;
+/// The main thread waited for a CPU more than 1/20 of a tick: the CPU is contended, and workers
+/// that make no progress are kept off it, not blocked.
+const CONTENDED_SHARE: u32 = 20;
 
 /// What the main thread knows of the workers between ticks. A worker pokes it when a call is about
 /// to run and no other worker is waiting (and it starts out watching, for the platform's first
@@ -37,8 +40,11 @@ struct Watch {
     on: bool,
     last_tick: Instant,
     last_taken: usize,
-    /// The process's CPU time at the last tick.
-    last_cpu: Duration,
+    /// The process's CPU use at the last tick.
+    last_usage: Usage,
+    /// The main thread's wait for a CPU at the last tick, and where it is read.
+    last_delay: Duration,
+    delay: RunDelay,
     busy: u32,
     quiet: u32,
     /// Learned on first need: asking std reads cgroup files, a dozen system calls that the
@@ -50,12 +56,14 @@ struct Watch {
 
 impl Watch {
     /// A watch (on or off) whose first tick counts from `now`.
-    fn new(on: bool, now: Instant, taken: usize, cpu: Duration, cores: Option<usize>) -> Watch {
+    fn new(on: bool, now: Instant, taken: usize, usage: Usage, cores: Option<usize>) -> Watch {
         Watch {
             on,
             last_tick: now,
             last_taken: taken,
-            last_cpu: cpu,
+            last_usage: usage,
+            last_delay: Duration::ZERO,
+            delay: RunDelay(None),
             busy: 0,
             quiet: 0,
             cores,
@@ -102,7 +110,7 @@ impl MainLoop {
             last_signal: 0,
             signals: 0,
             wake_rx,
-            watch: Watch::new(false, Instant::now(), 0, Duration::ZERO, None),
+            watch: Watch::new(false, Instant::now(), 0, Usage::default(), None),
         })
     }
 
@@ -183,16 +191,25 @@ impl MainLoop {
             if !s.poked() {
                 return false;
             }
-            *w = Watch::new(true, now, s.poller.taken(), process_cpu(), w.cores);
+            let delay = std::mem::replace(&mut w.delay, RunDelay(None));
+            *w = Watch::new(true, now, s.poller.taken(), Usage::now(), w.cores);
+            w.delay = delay;
+            w.last_delay = w.delay.now();
         }
         if now < w.last_tick + TICK {
             return w.full;
         }
         let elapsed = now - w.last_tick;
         w.last_tick = now;
-        let cpu = process_cpu();
-        let used = cpu.saturating_sub(w.last_cpu);
-        w.last_cpu = cpu;
+        let usage = Usage::now();
+        let used = usage.cpu.saturating_sub(w.last_usage.cpu);
+        let delay = w.delay.now();
+        // Others keep the CPU busy (a load generator beside us, say): a thread preempted, or this
+        // one slow to get a CPU. Workers kept waiting for it would look stalled or blocked.
+        let contended = usage.preempted != w.last_usage.preempted
+            || delay.saturating_sub(w.last_delay) > elapsed / CONTENDED_SHARE;
+        w.last_usage = usage;
+        w.last_delay = delay;
         let taken = s.poller.taken();
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
@@ -213,7 +230,7 @@ impl MainLoop {
         }
         w.quiet = 0;
         w.busy += 1;
-        let stalled = !progressed;
+        let stalled = !progressed && !contended;
         let cores = *w
             .cores
             .get_or_insert_with(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -221,7 +238,7 @@ impl MainLoop {
         let wants_core = w.busy >= BUSY_TICKS && started < cores;
         // Busy but hardly on the CPU: the handlers wait (on I/O, a lock, a sleep), so another
         // worker would get work done instead of queueing behind them.
-        let blocked = used < elapsed * started.min(cores) as u32 / BLOCKED_SHARE;
+        let blocked = !contended && used < elapsed * started.min(cores) as u32 / BLOCKED_SHARE;
         w.full = false;
         if stalled || wants_core || blocked {
             if !s.workers.at_max() {
@@ -329,15 +346,50 @@ fn peek_call(conn: &Conn, max_head: usize) -> Peek {
     }
 }
 
-/// The CPU time the process has used.
-fn process_cpu() -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: fills `t`.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+/// The calling thread's time waiting for a CPU so far, from `/proc/thread-self/schedstat`
+/// (opened on first use and kept; zero where the kernel does not keep it).
+struct RunDelay(Option<std::fs::File>);
+
+impl RunDelay {
+    fn now(&mut self) -> Duration {
+        use std::os::unix::fs::FileExt;
+        let file = match &self.0 {
+            Some(f) => f,
+            None => match std::fs::File::open("/proc/thread-self/schedstat") {
+                Ok(f) => self.0.insert(f),
+                Err(_) => return Duration::ZERO,
+            },
+        };
+        // "<on-cpu ns> <waiting ns> <slices>"
+        let mut buf = [0u8; 64];
+        let n = file.read_at(&mut buf, 0).unwrap_or(0);
+        let waited = std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse().ok());
+        Duration::from_nanos(waited.unwrap_or(0))
+    }
+}
+
+/// The process's use of the CPU so far.
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    /// CPU time, user and system, of every thread.
+    cpu: Duration,
+    /// Times a thread was switched out while it could still run.
+    preempted: i64,
+}
+
+impl Usage {
+    fn now() -> Usage {
+        // SAFETY: getrusage only fills the struct we pass.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) };
+        let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        Usage {
+            cpu: time(r.ru_utime) + time(r.ru_stime),
+            preempted: r.ru_nivcsw,
+        }
+    }
 }
 
 fn pollfd(fd: i32) -> libc::pollfd {

@@ -125,6 +125,7 @@ impl Shared {
     /// A worker: takes ready connections from the poller and serves them, until it has been idle
     /// long enough to retire.
     fn worker(&self) {
+        crate::alloc::enable();
         loop {
             match self.poller.wait(Some(self.workers.idle_exit)) {
                 Ready::Conn(conn) => {
@@ -139,7 +140,10 @@ impl Shared {
                         self.poke_main(); // a deadline before its planned wake-up
                     }
                 }
-                Ready::TimedOut if self.workers.retire() => return,
+                Ready::TimedOut if self.workers.retire() => {
+                    crate::alloc::release();
+                    return;
+                }
                 Ready::TimedOut | Ready::Nothing => {}
             }
         }
