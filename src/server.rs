@@ -92,9 +92,6 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
         s.run_control(j)
     });
     let _ = shared.control.set(control);
-    // One worker starts first: starting a thread costs tens of microseconds, which then overlap
-    // the rest of the set-up instead of the platform's first request.
-    shared.start_worker();
     // The platform's first calls come right after listening: the main thread watches from the
     // start (see `main_loop.rs`), so they run without waking it.
     shared.poked.store(true, Ordering::SeqCst);
@@ -103,6 +100,10 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     let port = socket.local_addr()?.port();
     shared.listener.open(socket, &shared.poller)?;
     println!("tinyfc listening on 0.0.0.0:{port}");
+    // One worker starts now, after listening: starting a thread costs tens of microseconds, which
+    // then overlap the platform's first connect instead of delaying the listening socket
+    // (measured both ways: the first answer came no sooner with the worker started first).
+    shared.start_worker();
     main.run()
 }
 
