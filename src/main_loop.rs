@@ -4,7 +4,7 @@
 //! still reach the control thread.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -75,24 +75,20 @@ impl Watch {
 /// The main thread's state.
 pub(crate) struct MainLoop {
     shared: Arc<Shared>,
-    signal_rx: UnixStream,
+    /// Where pokes (byte 0) and signals (their number) arrive.
+    wake_rx: UnixStream,
     /// The number of the last signal received.
     last_signal: u8,
     signals: usize,
-    wake_rx: UnixStream,
     watch: Watch,
 }
 
 impl MainLoop {
-    /// Takes the read side of the workers' wake socket; registers SIGTERM and SIGINT, which then
-    /// arrive as bytes on a socket the poll loop watches.
-    pub(crate) fn new(wake_rx: UnixStream, shared: Arc<Shared>) -> io::Result<MainLoop> {
-        wake_rx.set_nonblocking(true)?;
+    /// Takes the read side of the wake socket, whose write side is `tx`; registers SIGTERM and
+    /// SIGINT, which then arrive on it as their numbers (a worker's poke is a 0).
+    pub(crate) fn new(wake_rx: UnixStream, tx: RawFd, shared: Arc<Shared>) -> io::Result<MainLoop> {
         // Plans the first wake-up before a worker accepts, so accepting needs no poke.
         let _ = shared.poller.expired(Instant::now(), &shared.config);
-        let (signal_rx, signal_tx) = UnixStream::pair()?;
-        signal_rx.set_nonblocking(true)?;
-        let tx = signal_tx.into_raw_fd(); // kept open for the life of the process
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
             // One action per signal, writing the signal's number: the poll loop learns which signal
             // came (for the exit code of a second one) without a second registration.
@@ -101,15 +97,15 @@ impl MainLoop {
                 // SAFETY: send(2) is async-signal-safe; a full socket already means "wake up".
                 unsafe { libc::send(tx, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
             };
-            // SAFETY: the action only calls send(2), which is async-signal-safe.
+            // SAFETY: the action only calls send(2), which is async-signal-safe; `tx` stays open
+            // for the life of the process (`Shared` owns it).
             unsafe { signal_hook::low_level::register(sig, action) }?;
         }
         Ok(MainLoop {
             shared,
-            signal_rx,
+            wake_rx,
             last_signal: 0,
             signals: 0,
-            wake_rx,
             watch: Watch::new(false, Instant::now(), 0, Usage::default(), None),
         })
     }
@@ -128,11 +124,7 @@ impl MainLoop {
             } else {
                 -1 // poll ignores negative descriptors
             };
-            let mut fds = [
-                pollfd(self.signal_rx.as_raw_fd()),
-                pollfd(self.wake_rx.as_raw_fd()),
-                pollfd(poller_fd),
-            ];
+            let mut fds = [pollfd(self.wake_rx.as_raw_fd()), pollfd(poller_fd)];
             let tick = self.watch.on.then(|| self.watch.last_tick + TICK);
             let wake_at = [next_deadline, listener.paused_until(), tick]
                 .into_iter()
@@ -152,12 +144,9 @@ impl MainLoop {
                 return Err(e);
             }
             if fds[0].revents != 0 {
-                self.on_signal();
+                self.on_wake();
             }
             if fds[1].revents != 0 {
-                drain(&self.wake_rx);
-            }
-            if fds[2].revents != 0 {
                 self.take_ready();
             }
         }
@@ -286,14 +275,20 @@ impl MainLoop {
         }
     }
 
-    fn on_signal(&mut self) {
-        let mut buf = [0u8; 64];
-        let n = (&self.signal_rx).read(&mut buf).unwrap_or(0);
-        if n == 0 {
+    /// Reads the wake socket: pokes only wake this loop; a signal starts the drain.
+    fn on_wake(&mut self) {
+        let mut buf = [0u8; 256];
+        let mut signals = 0;
+        while let Ok(n @ 1..) = (&self.wake_rx).read(&mut buf) {
+            for &b in buf[..n].iter().filter(|&&b| b != 0) {
+                signals += 1;
+                self.last_signal = b;
+            }
+        }
+        if signals == 0 {
             return;
         }
-        self.signals += n;
-        self.last_signal = buf[n - 1];
+        self.signals += signals;
         if self.signals > 1 {
             // A second signal: stop now.
             let code = 128 + i32::from(self.last_signal);
@@ -398,11 +393,6 @@ fn pollfd(fd: i32) -> libc::pollfd {
         events: libc::POLLIN,
         revents: 0,
     }
-}
-
-fn drain(s: &UnixStream) {
-    let mut buf = [0u8; 256];
-    while matches!((&*s).read(&mut buf), Ok(n) if n > 0) {}
 }
 
 /// Lets the process hold as many connections as its hard descriptor limit allows.

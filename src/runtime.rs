@@ -158,7 +158,7 @@ where
     }
 
     fn shutdown(&self) {
-        log::info!("draining for up to {} ms", self.drain.as_millis());
+        log::info!("draining for up to {} ms", self.drain.as_millis() as u64);
         if let Err(e) = self.lifecycle.stop(&Context::default(), self.drain) {
             log::error!("pre-stop failed: {e}");
         }

@@ -7,6 +7,7 @@
 
 use std::io::{self, Write};
 use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,7 +60,7 @@ pub(crate) struct Shared {
     pub(crate) listener: Listener,
     pub(crate) workers: Workers,
     pub(crate) control: OnceLock<Arc<Pool<Job>>>,
-    /// Written to wake the main thread's poll.
+    /// Written to wake the main thread's poll (signals write to it too).
     waker: UnixStream,
     /// Set while the main thread watches the workers (and by a poke that starts that), so
     /// workers poke it only when it is not already looking.
@@ -71,8 +72,8 @@ pub(crate) struct Shared {
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
 pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()> {
     main_loop::raise_fd_limit();
-    let (wake_rx, waker) = UnixStream::pair()?;
-    waker.set_nonblocking(true)?;
+    let (wake_rx, waker) = socket_pair()?;
+    let tx = waker.as_raw_fd();
     let workers = Workers::new(config.workers, config.worker_idle);
     let shared = Arc::new(Shared {
         config,
@@ -95,7 +96,7 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     // The platform's first calls come right after listening: the main thread watches from the
     // start (see `main_loop.rs`), so they run without waking it.
     shared.poked.store(true, Ordering::SeqCst);
-    let mut main = MainLoop::new(wake_rx, shared.clone())?;
+    let mut main = MainLoop::new(wake_rx, tx, shared.clone())?;
     let socket = TcpListener::bind(("0.0.0.0", shared.config.port))?;
     let port = socket.local_addr()?.port();
     shared.listener.open(socket, &shared.poller)?;
@@ -105,6 +106,22 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     // (measured both ways: the first answer came no sooner with the worker started first).
     shared.start_worker();
     main.run()
+}
+
+/// A connected pair of Unix sockets, both non-blocking and close-on-exec from the start.
+fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
+    let mut fds = [0; 2];
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: fills `fds` with two new descriptors, owned by the streams from here on.
+    unsafe {
+        if libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((
+            UnixStream::from_raw_fd(fds[0]),
+            UnixStream::from_raw_fd(fds[1]),
+        ))
+    }
 }
 
 impl Shared {
@@ -153,7 +170,7 @@ impl Shared {
     /// Wakes the main thread, unless it is watching already.
     pub(crate) fn poke_main(&self) {
         if !self.poked.swap(true, Ordering::SeqCst) {
-            let _ = (&self.waker).write(&[1]); // a full wake socket already means "wake up"
+            let _ = (&self.waker).write(&[0]); // a full wake socket already means "wake up"
         }
     }
 
