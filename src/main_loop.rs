@@ -1,4 +1,5 @@
-//! The main thread: turns signals into a drain, expires parked connections (head and idle
+//! The main thread (`tinyfc-main`; the process's first thread becomes the first worker, see
+//! `server.rs`): turns signals into a drain, expires parked connections (head and idle
 //! timeouts, lingering rejects), starts a worker when none is left waiting, and, while every worker
 //! is busy, takes ready connections (and accepts new ones) itself so /pre-stop and /pre-freeze
 //! still reach the control thread.

@@ -61,6 +61,11 @@ impl Workers {
         }
     }
 
+    /// Counts the calling thread as a worker (the first one, which is not started here).
+    pub(crate) fn adopt(&self) {
+        self.started.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// For a worker that found no work for `idle_exit`: true if it should exit (it is not the
     /// last one, and it is now uncounted).
     pub(crate) fn retire(&self) -> bool {
