@@ -220,3 +220,44 @@ fn blocking_handler_below_the_worker_bound_does_not_hold_up_a_fast_call() {
         "the fast call waited for the blocked handler"
     );
 }
+
+#[test]
+fn running_out_of_descriptors_pauses_accepting_and_serves_again_once_they_free() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(example("probe"));
+    cmd.env("FC_SERVER_PORT", "0").env("RUST_LOG", "info");
+    // SAFETY: setrlimit(2) between fork and exec only touches the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 48,
+                rlim_max: 48,
+            };
+            match libc::setrlimit(libc::RLIMIT_NOFILE, &lim) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        })
+    };
+    let f = Function::spawn(cmd, "tinyfc listening on 0.0.0.0:");
+    // More connections than descriptors, each with a request that holds its descriptor for 300 ms:
+    // accept fails, and the connections past the limit wait in the backlog. No connection arrives
+    // after them, so only the paused listener being re-armed gets them accepted once the first
+    // ones are answered and closed.
+    let request = b"GET /sleep/300 HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\nconnection: close\r\n\r\n";
+    let mut conns: Vec<_> = (0..60)
+        .map(|_| {
+            let mut s = f.raw();
+            s.write_all(request).unwrap();
+            s
+        })
+        .collect();
+    assert!(
+        f.wait_stdout("accept failed"),
+        "running out of descriptors was not noticed"
+    );
+    for (i, s) in conns.iter_mut().enumerate() {
+        assert_eq!(status_of(&read_to_close(s)), 200, "connection {i}");
+    }
+    assert_still_serving(&f);
+}
