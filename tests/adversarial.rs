@@ -242,6 +242,28 @@ fn connections_past_the_limit_evict_the_longest_idle_one() {
 }
 
 #[test]
+fn a_connection_past_the_limit_with_none_idle_gets_503_and_the_busy_ones_finish() {
+    let f = Function::start("probe", &[("TINYFC_MAX_CONNECTIONS", "2")]);
+    let request = b"GET /sleep/500 HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\nconnection: close\r\n\r\n";
+    let mut busy: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = f.raw();
+            s.write_all(request).unwrap();
+            s
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(150));
+    let mut third = f.raw();
+    let answer = read_to_close(&mut third);
+    assert_eq!(status_of(&answer), 503, "{answer}");
+    assert!(answer.contains("too many connections"), "{answer}");
+    for s in busy.iter_mut() {
+        assert_eq!(status_of(&read_to_close(s)), 200);
+    }
+    assert_still_serving(&f);
+}
+
+#[test]
 fn panics_and_hangs_leave_other_invocations_and_the_drain_intact() {
     let mut f = Function::start(
         "probe",
