@@ -4,7 +4,7 @@
 //!   K initializer runs fail retryably, `=fatal` every run fails fatally, `=panic` every run panics;
 //!   `PROBE_PRESTOP_MS=N` pre-stop sleeps N ms; `PROBE_PRESTOP_FAIL=1` pre-stop returns an error.
 //! - paths: `/state` -> JSON `{"init_runs","invocations","prestop_runs"}` (not itself counted);
-//!   `/sleep/N` sleeps N ms; `/panic` panics with "probe panic"; `/error` returns the error
+//!   `/sleep/N` sleeps N ms; `/spin/N` keeps a CPU busy for N ms; `/panic` panics with "probe panic"; `/error` returns the error
 //!   "probe error"; `/echo` echoes the body with `x-probe-method` and `x-probe-path` headers;
 //!   `/context` -> the context as JSON; anything else -> "hello".
 //! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
@@ -86,6 +86,15 @@ fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
         return Ok(json(body));
     }
     INVOCATIONS.fetch_add(1, SeqCst);
+    if let Some(ms) = path.strip_prefix("/spin/") {
+        let ms: u64 = ms.parse().map_err(|_| Error::msg("bad spin"))?;
+        let until = std::time::Instant::now() + Duration::from_millis(ms);
+        let mut n = 0u64;
+        while std::time::Instant::now() < until {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
+        return Ok(Response::text(format!("spun {ms}")));
+    }
     if let Some(ms) = path.strip_prefix("/sleep/") {
         let ms: u64 = ms.parse().map_err(|_| Error::msg("bad sleep"))?;
         std::thread::sleep(Duration::from_millis(ms));

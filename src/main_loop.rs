@@ -28,15 +28,18 @@ const BLOCKED_SHARE: u32 = 4;
 /// The main thread waited for a CPU more than 1/20 of a tick: the CPU is contended, and workers
 /// that make no progress are kept off it, not blocked.
 const CONTENDED_SHARE: u32 = 20;
+/// Stalled ticks in a row after which a worker starts even while the CPU is contended.
+const LONG_STALL_TICKS: u32 = 10;
 
 /// What the main thread knows of the workers between ticks. A worker pokes it when a call is about
 /// to run and no other worker is waiting (and it starts out watching, for the platform's first
-/// calls); from then on it looks every tick. Every worker busy and
-/// none taking a new connection for a whole tick is a stall, and every worker busy while the
-/// process hardly used the CPU means they are blocked: either starts a worker, and a stall at the
-/// bound makes the main thread watch the poller itself. Busy, progressing and on the CPU, workers
-/// grow only to the number of cores. So a fast handler runs on as many threads as there are
-/// cores, and a blocking one gets the threads it needs, up to the bound.
+/// calls); from then on it looks every tick. Every worker busy and none taking a new connection for
+/// a whole tick is a stall, and every worker busy while the process hardly used the CPU means they
+/// are blocked: either starts a worker, unless the CPU was contended over the tick (then the
+/// workers were kept off it, not stuck) and the stall is younger than 10 ticks; a stall at the
+/// bound makes the main thread watch the poller itself. Busy, progressing and on the CPU, workers grow only to the number of cores. So a
+/// fast handler runs on as many threads as there are cores, and a blocking one gets the threads it
+/// needs, up to the bound.
 struct Watch {
     on: bool,
     last_tick: Instant,
@@ -48,6 +51,8 @@ struct Watch {
     delay: RunDelay,
     busy: u32,
     quiet: u32,
+    /// Stalled ticks in a row.
+    stalls: u32,
     /// Learned on first need: asking std reads cgroup files, a dozen system calls that the
     /// start-up path should not pay.
     cores: Option<usize>,
@@ -67,6 +72,7 @@ impl Watch {
             delay: RunDelay(None),
             busy: 0,
             quiet: 0,
+            stalls: 0,
             cores,
             full: false,
         }
@@ -220,7 +226,8 @@ impl MainLoop {
         }
         w.quiet = 0;
         w.busy += 1;
-        let stalled = !progressed && !contended;
+        let stalled = !progressed;
+        w.stalls = if stalled { w.stalls + 1 } else { 0 };
         let cores = *w
             .cores
             .get_or_insert_with(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -228,15 +235,18 @@ impl MainLoop {
         let wants_core = w.busy >= BUSY_TICKS && started < cores;
         // Busy but hardly on the CPU: the handlers wait (on I/O, a lock, a sleep), so another
         // worker would get work done instead of queueing behind them.
-        let blocked = !contended && used < elapsed * started.min(cores) as u32 / BLOCKED_SHARE;
+        let blocked = used < elapsed * started.min(cores) as u32 / BLOCKED_SHARE;
+        // Stalled or blocked while the CPU is contended: the workers are kept off it rather than
+        // stuck, and one more would only queue with them, unless the stall goes on (handlers that
+        // spin would hold up everything else).
+        let stuck = (stalled || blocked) && (!contended || w.stalls >= LONG_STALL_TICKS);
         w.full = false;
-        if stalled || wants_core || blocked {
-            if !s.workers.at_max() {
-                w.busy = 0;
-                s.start_worker();
-            } else {
-                w.full = stalled;
-            }
+        if s.workers.at_max() {
+            w.full = stalled;
+        } else if stuck || wants_core {
+            w.busy = 0;
+            w.stalls = 0;
+            s.start_worker();
         }
         w.full
     }

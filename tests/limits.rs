@@ -261,3 +261,40 @@ fn running_out_of_descriptors_pauses_accepting_and_serves_again_once_they_free()
     }
     assert_still_serving(&f);
 }
+
+/// Two CPU-bound calls (2.5 s each) in flight, then `/pre-freeze`: how long it took (200 asserted).
+fn pre_freeze_beside_spinning_handlers(workers: &str) -> Duration {
+    let f = Function::start("probe", &[("TINYFC_WORKERS", workers)]);
+    thread::scope(|s| {
+        let spins: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| f.http("GET", "/spin/2500")))
+            .collect();
+        thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        let h = [("x-fc-control-path", "/pre-freeze")];
+        assert_eq!(f.request("GET", "/pre-freeze", &h, b"").status, 200);
+        let took = started.elapsed();
+        for spin in spins {
+            assert_eq!(spin.join().unwrap().status, 200);
+        }
+        took
+    })
+}
+
+#[test]
+fn pre_freeze_is_answered_while_handlers_keep_every_worker_on_the_cpu_at_the_bound() {
+    let took = pre_freeze_beside_spinning_handlers("2");
+    assert!(
+        took < Duration::from_millis(1500),
+        "waited {took:?} for the spinning handlers"
+    );
+}
+
+#[test]
+fn pre_freeze_is_answered_while_handlers_keep_the_cpu_busy_below_the_bound() {
+    let took = pre_freeze_beside_spinning_handlers("8");
+    assert!(
+        took < Duration::from_millis(1500),
+        "waited {took:?} for the spinning handlers"
+    );
+}
