@@ -4,8 +4,8 @@
 //!   K initializer runs fail retryably, `=fatal` every run fails fatally, `=panic` every run panics;
 //!   `PROBE_PRESTOP_MS=N` pre-stop sleeps N ms; `PROBE_PRESTOP_FAIL=1` pre-stop returns an error.
 //! - paths: `/state` -> JSON `{"init_runs","invocations","prestop_runs"}` (not itself counted);
-//!   `/sleep/N` sleeps N ms; `/spin/N` keeps a CPU busy for N ms; `/panic` panics with "probe panic"; `/error` returns the error
-//!   "probe error"; `/echo` echoes the body with `x-probe-method` and `x-probe-path` headers;
+//!   `/sleep/N` sleeps N ms; `/spin/N` keeps a CPU busy for N ms; `/panic` panics with "probe
+//!   panic"; `/error` returns the error "probe error"; `/echo` echoes the body with `x-probe-method` and `x-probe-path` headers;
 //!   `/context` -> the context as JSON; anything else -> "hello".
 //! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
 

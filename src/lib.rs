@@ -46,6 +46,11 @@ pub mod protocol;
 mod runtime;
 mod server;
 
+/// Locks `m`; a thread that panicked while holding it does not make every later user panic too.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The `log` facade tinyfc logs through, re-exported so a function can log
 /// (`tinyfc::log::info!(..)`) without its own dependency; lines carry the request id.
 pub use log;

@@ -6,11 +6,12 @@
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::http::{self, Conn, Reject};
+use crate::lock;
 use crate::poller::Poller;
 
 /// How long accepting pauses after running out of descriptors or memory.
@@ -80,13 +81,9 @@ impl Listener {
         }
     }
 
-    /// When a paused listener is due to be re-armed (the main thread's).
-    pub(crate) fn paused_until(&self) -> Option<Instant> {
-        *lock(&self.paused_until)
-    }
-
-    /// Ends a pause that is due: the poller reports the queued connections again.
-    pub(crate) fn resume(&self, now: Instant, poller: &Poller) {
+    /// Ends a pause that is due (the poller reports the queued connections again); when a pause
+    /// still running ends (the main thread wakes up then).
+    pub(crate) fn resume(&self, now: Instant, poller: &Poller) -> Option<Instant> {
         let mut paused = lock(&self.paused_until);
         if paused.is_some_and(|t| t <= now) {
             *paused = None;
@@ -94,6 +91,7 @@ impl Listener {
                 poller.rearm_listener(s.as_raw_fd());
             }
         }
+        *paused
     }
 
     /// Stops accepting: closes the listening socket.
@@ -117,8 +115,4 @@ fn accept(listener: RawFd) -> io::Result<TcpStream> {
     let stream = unsafe { TcpStream::from_raw_fd(fd) };
     let _ = stream.set_nodelay(true);
     Ok(stream)
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

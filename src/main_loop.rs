@@ -37,18 +37,15 @@ const LONG_STALL_TICKS: u32 = 10;
 /// a whole tick is a stall, and every worker busy while the process hardly used the CPU means they
 /// are blocked: either starts a worker, unless the CPU was contended over the tick (then the
 /// workers were kept off it, not stuck) and the stall is younger than 10 ticks; a stall at the
-/// bound makes the main thread watch the poller itself. Busy, progressing and on the CPU, workers grow only to the number of cores. So a
-/// fast handler runs on as many threads as there are cores, and a blocking one gets the threads it
-/// needs, up to the bound.
+/// bound makes the main thread watch the poller itself. Busy, progressing and on the CPU, workers
+/// grow only to the number of cores. So a fast handler runs on as many threads as there are
+/// cores, and a blocking one gets the threads it needs, up to the bound.
 struct Watch {
     on: bool,
     last_tick: Instant,
     last_taken: usize,
-    /// The process's CPU use at the last tick.
+    /// The CPU use at the last tick.
     last_usage: Usage,
-    /// The main thread's wait for a CPU at the last tick, and where it is read.
-    last_delay: Duration,
-    delay: RunDelay,
     busy: u32,
     quiet: u32,
     /// Stalled ticks in a row.
@@ -68,8 +65,6 @@ impl Watch {
             last_tick: now,
             last_taken: taken,
             last_usage: usage,
-            last_delay: Duration::ZERO,
-            delay: RunDelay(None),
             busy: 0,
             quiet: 0,
             stalls: 0,
@@ -88,6 +83,8 @@ pub(crate) struct MainLoop {
     last_signal: u8,
     signals: usize,
     watch: Watch,
+    /// Where this thread's wait for a CPU is read, for [`Usage`].
+    schedstat: Schedstat,
 }
 
 impl MainLoop {
@@ -114,6 +111,7 @@ impl MainLoop {
             last_signal: 0,
             signals: 0,
             watch: Watch::new(false, Instant::now(), 0, Usage::default(), None),
+            schedstat: Schedstat(None),
         })
     }
 
@@ -123,8 +121,7 @@ impl MainLoop {
             let now = Instant::now();
             let next_deadline = self.expire(now);
             let saturated = self.check_workers(now);
-            let listener = &self.shared.listener;
-            listener.resume(now, &self.shared.poller);
+            let paused_until = self.shared.listener.resume(now, &self.shared.poller);
 
             let poller_fd = if saturated {
                 self.shared.poller.fd()
@@ -133,7 +130,7 @@ impl MainLoop {
             };
             let mut fds = [pollfd(self.wake_rx.as_raw_fd()), pollfd(poller_fd)];
             let tick = self.watch.on.then(|| self.watch.last_tick + TICK);
-            let wake_at = [next_deadline, listener.paused_until(), tick]
+            let wake_at = [next_deadline, paused_until, tick]
                 .into_iter()
                 .flatten()
                 .min();
@@ -187,25 +184,21 @@ impl MainLoop {
             if !s.poked() {
                 return false;
             }
-            let delay = std::mem::replace(&mut w.delay, RunDelay(None));
-            *w = Watch::new(true, now, s.poller.taken(), Usage::now(), w.cores);
-            w.delay = delay;
-            w.last_delay = w.delay.now();
+            let usage = Usage::now(&mut self.schedstat);
+            *w = Watch::new(true, now, s.poller.taken(), usage, w.cores);
         }
         if now < w.last_tick + TICK {
             return w.full;
         }
         let elapsed = now - w.last_tick;
         w.last_tick = now;
-        let usage = Usage::now();
+        let usage = Usage::now(&mut self.schedstat);
         let used = usage.cpu.saturating_sub(w.last_usage.cpu);
-        let delay = w.delay.now();
         // Others keep the CPU busy (a load generator beside us, say): a thread preempted, or this
         // one slow to get a CPU. Workers kept waiting for it would look stalled or blocked.
         let contended = usage.preempted != w.last_usage.preempted
-            || delay.saturating_sub(w.last_delay) > elapsed / CONTENDED_SHARE;
+            || usage.waited.saturating_sub(w.last_usage.waited) > elapsed / CONTENDED_SHARE;
         w.last_usage = usage;
-        w.last_delay = delay;
         let taken = s.poller.taken();
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
@@ -240,14 +233,13 @@ impl MainLoop {
         // stuck, and one more would only queue with them, unless the stall goes on (handlers that
         // spin would hold up everything else).
         let stuck = (stalled || blocked) && (!contended || w.stalls >= LONG_STALL_TICKS);
-        w.full = false;
-        if s.workers.at_max() {
-            w.full = stalled;
-        } else if stuck || wants_core {
+        let at_max = s.workers.at_max();
+        if !at_max && (stuck || wants_core) {
             w.busy = 0;
             w.stalls = 0;
             s.start_worker();
         }
+        w.full = at_max && stalled;
         w.full
     }
 
@@ -352,12 +344,12 @@ fn peek_call(conn: &Conn, max_head: usize) -> Peek {
     }
 }
 
-/// The calling thread's time waiting for a CPU so far, from `/proc/thread-self/schedstat`
-/// (opened on first use and kept; zero where the kernel does not keep it).
-struct RunDelay(Option<std::fs::File>);
+/// The calling thread's `/proc/thread-self/schedstat`, opened on first use and kept.
+struct Schedstat(Option<std::fs::File>);
 
-impl RunDelay {
-    fn now(&mut self) -> Duration {
+impl Schedstat {
+    /// The thread's time waiting for a CPU so far (zero where the kernel does not keep it).
+    fn waited(&mut self) -> Duration {
         use std::os::unix::fs::FileExt;
         let file = match &self.0 {
             Some(f) => f,
@@ -383,10 +375,12 @@ struct Usage {
     cpu: Duration,
     /// Times a thread was switched out while it could still run.
     preempted: i64,
+    /// The main thread's time waiting for a CPU.
+    waited: Duration,
 }
 
 impl Usage {
-    fn now() -> Usage {
+    fn now(schedstat: &mut Schedstat) -> Usage {
         // SAFETY: getrusage only fills the struct we pass.
         let mut r: libc::rusage = unsafe { std::mem::zeroed() };
         unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) };
@@ -394,6 +388,7 @@ impl Usage {
         Usage {
             cpu: time(r.ru_utime) + time(r.ru_stime),
             preempted: r.ru_nivcsw,
+            waited: schedstat.waited(),
         }
     }
 }

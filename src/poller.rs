@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::http::Conn;
+use crate::lock;
 
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
 const LINGER: Duration = Duration::from_secs(2);
@@ -345,10 +346,6 @@ impl Poller {
     fn lock(&self) -> MutexGuard<'_, Table> {
         lock(&self.table)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The instant a parked connection expires: the linger's end for a rejected one, the head

@@ -10,6 +10,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use crate::lock;
+
 /// The worker threads' count and bound; what they run is `server.rs`'s.
 pub(crate) struct Workers {
     started: AtomicUsize,
@@ -122,7 +124,7 @@ impl<J: Send + 'static> Pool<J> {
 
     /// Queues a job; starts a worker if none is free and the bound allows.
     pub(crate) fn submit(self: &Arc<Self>, job: J) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = lock(&self.queue);
         q.jobs.push_back(job);
         if q.jobs.len() > q.idle {
             self.start_worker(&mut q);
@@ -152,7 +154,7 @@ impl<J: Send + 'static> Pool<J> {
     }
 
     fn worker(&self) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = lock(&self.queue);
         q.idle -= 1; // counted idle since it was started
         loop {
             if let Some(job) = q.jobs.pop_front() {
@@ -161,7 +163,7 @@ impl<J: Send + 'static> Pool<J> {
                 if catch_unwind(AssertUnwindSafe(|| (self.work)(job))).is_err() {
                     log::error!("a {} thread recovered from a panic", self.name);
                 }
-                q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                q = lock(&self.queue);
             } else {
                 q.idle += 1;
                 let (guard, waited) = self

@@ -244,14 +244,7 @@ fn connections_past_the_limit_evict_the_longest_idle_one() {
 #[test]
 fn a_connection_past_the_limit_with_none_idle_gets_503_and_the_busy_ones_finish() {
     let f = Function::start("probe", &[("TINYFC_MAX_CONNECTIONS", "2")]);
-    let request = b"GET /sleep/500 HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\nconnection: close\r\n\r\n";
-    let mut busy: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut s = f.raw();
-            s.write_all(request).unwrap();
-            s
-        })
-        .collect();
+    let mut busy = calls_in_flight(&f, 2, "/sleep/500");
     thread::sleep(Duration::from_millis(150));
     let mut third = f.raw();
     let answer = read_to_close(&mut third);

@@ -244,14 +244,7 @@ fn running_out_of_descriptors_pauses_accepting_and_serves_again_once_they_free()
     // accept fails, and the connections past the limit wait in the backlog. No connection arrives
     // after them, so only the paused listener being re-armed gets them accepted once the first
     // ones are answered and closed.
-    let request = b"GET /sleep/300 HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\nconnection: close\r\n\r\n";
-    let mut conns: Vec<_> = (0..60)
-        .map(|_| {
-            let mut s = f.raw();
-            s.write_all(request).unwrap();
-            s
-        })
-        .collect();
+    let mut conns = calls_in_flight(&f, 60, "/sleep/300");
     assert!(
         f.wait_stdout("accept failed"),
         "running out of descriptors was not noticed"
@@ -262,8 +255,9 @@ fn running_out_of_descriptors_pauses_accepting_and_serves_again_once_they_free()
     assert_still_serving(&f);
 }
 
-/// Two CPU-bound calls (2.5 s each) in flight, then `/pre-freeze`: how long it took (200 asserted).
-fn pre_freeze_beside_spinning_handlers(workers: &str) -> Duration {
+/// Two CPU-bound calls (2.5 s each) in flight, then `/pre-freeze`: it must answer 200 well before
+/// they end.
+fn assert_pre_freeze_answered_beside_spinning_handlers(workers: &str) {
     let f = Function::start("probe", &[("TINYFC_WORKERS", workers)]);
     thread::scope(|s| {
         let spins: Vec<_> = (0..2)
@@ -277,24 +271,19 @@ fn pre_freeze_beside_spinning_handlers(workers: &str) -> Duration {
         for spin in spins {
             assert_eq!(spin.join().unwrap().status, 200);
         }
-        took
+        assert!(
+            took < Duration::from_millis(1500),
+            "waited {took:?} for the spinning handlers"
+        );
     })
 }
 
 #[test]
 fn pre_freeze_is_answered_while_handlers_keep_every_worker_on_the_cpu_at_the_bound() {
-    let took = pre_freeze_beside_spinning_handlers("2");
-    assert!(
-        took < Duration::from_millis(1500),
-        "waited {took:?} for the spinning handlers"
-    );
+    assert_pre_freeze_answered_beside_spinning_handlers("2");
 }
 
 #[test]
 fn pre_freeze_is_answered_while_handlers_keep_the_cpu_busy_below_the_bound() {
-    let took = pre_freeze_beside_spinning_handlers("8");
-    assert!(
-        took < Duration::from_millis(1500),
-        "waited {took:?} for the spinning handlers"
-    );
+    assert_pre_freeze_answered_beside_spinning_handlers("8");
 }

@@ -255,6 +255,21 @@ impl Drop for Function {
 }
 
 /// Writes `bytes` on a raw socket and reads until the server closes it (or HANG).
+/// Opens `n` connections, each sending `GET <path>` as an HTTP invocation with
+/// `Connection: close`; the answers are left unread.
+pub fn calls_in_flight(f: &Function, n: usize, path: &str) -> Vec<TcpStream> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\nconnection: close\r\n\r\n"
+    );
+    (0..n)
+        .map(|_| {
+            let mut s = f.raw();
+            s.write_all(request.as_bytes()).unwrap();
+            s
+        })
+        .collect()
+}
+
 pub fn send_raw(f: &Function, bytes: &[u8]) -> String {
     let mut s = f.raw();
     let _ = s.write_all(bytes);
