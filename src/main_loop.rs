@@ -5,7 +5,7 @@
 //! still reach the control thread.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -221,14 +221,22 @@ impl MainLoop {
         w.busy += 1;
         let stalled = !progressed;
         w.stalls = if stalled { w.stalls + 1 } else { 0 };
-        let cores = *w
-            .cores
-            .get_or_insert_with(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let started = s.workers.started();
-        let wants_core = w.busy >= BUSY_TICKS && started < cores;
+        // Asked only once busy for a while: the first calls' ticks need no cgroup files.
+        let mut cores = || {
+            *w.cores
+                .get_or_insert_with(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        };
+        let wants_core = w.busy >= BUSY_TICKS && started < cores();
         // Busy but hardly on the CPU: the handlers wait (on I/O, a lock, a sleep), so another
-        // worker would get work done instead of queueing behind them.
-        let blocked = used < elapsed * started.min(cores) as u32 / BLOCKED_SHARE;
+        // worker would get work done instead of queueing behind them. With one worker the bound
+        // on cores does not matter.
+        let on_cpu = if started > 1 {
+            started.min(cores())
+        } else {
+            started
+        };
+        let blocked = used < elapsed * on_cpu as u32 / BLOCKED_SHARE;
         // Stalled or blocked while the CPU is contended: the workers are kept off it rather than
         // stuck, and one more would only queue with them, unless the stall goes on (handlers that
         // spin would hold up everything else).
@@ -353,10 +361,16 @@ impl Schedstat {
         use std::os::unix::fs::FileExt;
         let file = match &self.0 {
             Some(f) => f,
-            None => match std::fs::File::open("/proc/thread-self/schedstat") {
-                Ok(f) => self.0.insert(f),
-                Err(_) => return Duration::ZERO,
-            },
+            None => {
+                // libc, not std::fs: std's path handling is code the first calls would otherwise
+                // fault in for this one file (a 64 KB window of RSS).
+                let path = c"/proc/thread-self/schedstat";
+                // SAFETY: a NUL-terminated path; a new descriptor is owned by the File.
+                match unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) } {
+                    fd if fd >= 0 => self.0.insert(unsafe { std::fs::File::from_raw_fd(fd) }),
+                    _ => return Duration::ZERO,
+                }
+            }
         };
         // "<on-cpu ns> <waiting ns> <slices>"
         let mut buf = [0u8; 64];

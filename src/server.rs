@@ -73,6 +73,8 @@ pub(crate) struct Shared {
 
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
 pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()> {
+    // This thread becomes the first worker (below), which never retires: it may cache from now.
+    crate::alloc::enable();
     main_loop::raise_fd_limit();
     let (wake_rx, waker) = socket_pair()?;
     let tx = waker.as_raw_fd();
