@@ -131,6 +131,21 @@ fn measure(child: &mut Child, addr: SocketAddr, started: Instant) -> io::Result<
     })
 }
 
+/// Drops a file's pages from the page cache (written back first: dirty pages stay), so that every
+/// target's binary is read back the same way by its first start. How a file came into the cache
+/// (written by the linker, copied, read ahead) changes how many of its pages one fault maps, and
+/// so its RSS: the same binary measured 516 kB linked in place and 580 kB as a copy.
+pub fn evict(path: &str) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path)?;
+    file.sync_all()?;
+    // SAFETY: posix_fadvise only advises the kernel about an open descriptor of ours.
+    match unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) } {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
 /// A kB field (`VmRSS:`, `RssAnon:`) of a process's /proc status (0 if unreadable).
 pub fn status_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -140,4 +155,47 @@ pub fn status_kb(pid: u32, field: &str) -> u64 {
             line.split_whitespace().nth(1)?.parse().ok()
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// Pages of `path` in the page cache, by mincore(2) over a mapping of it.
+    fn resident_pages(path: &std::path::Path) -> usize {
+        let file = std::fs::File::open(path).unwrap();
+        let len = file.metadata().unwrap().len() as usize;
+        // SAFETY: a private read-only mapping of an open file, unmapped below; mincore fills
+        // one byte per page of it.
+        unsafe {
+            let map = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            );
+            assert_ne!(map, libc::MAP_FAILED);
+            let mut pages = vec![0u8; len.div_ceil(4096)];
+            assert_eq!(libc::mincore(map, len, pages.as_mut_ptr()), 0);
+            libc::munmap(map, len);
+            pages.iter().filter(|&&p| p & 1 == 1).count()
+        }
+    }
+
+    #[test]
+    fn evict_leaves_none_of_a_just_written_file_in_the_page_cache() {
+        // Under target/, a disk file system (temp_dir may be tmpfs, which has no backing store).
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("evict-test-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 256 * 1024]).unwrap();
+        assert!(resident_pages(&path) > 0, "a file just written is cached");
+        evict(path.to_str().unwrap()).unwrap();
+        let left = resident_pages(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(left, 0, "pages still cached after evict");
+    }
 }

@@ -121,6 +121,19 @@ fn main() {
     let machine = machine();
     println!("bench: {machine}");
     if args.cold {
+        // Every binary starts from the same page-cache state: read back by its first warm-up.
+        for t in &targets {
+            if let Some(program) = cold::split_env(&t.cmd).1.first() {
+                if std::fs::metadata(program).is_ok_and(|m| m.is_file()) {
+                    if let Err(e) = cold::evict(program) {
+                        eprintln!(
+                            "{}: could not drop {program} from the page cache: {e}",
+                            t.name
+                        );
+                    }
+                }
+            }
+        }
         eprint!(
             "cold start: {} warm-up + {} runs per target, interleaved ",
             args.warmup, args.runs
