@@ -98,6 +98,27 @@ pub(crate) fn fc_line(event: &str, request_id: &str) {
 /// are flushed line by line, so lines stay whole and in order.
 struct RawStdout;
 
+/// Prints `tinyfc listening on 0.0.0.0:<port>` in one write(2), like the FC lines: std's stdout
+/// buffer, lock and formatting code stay off the start-up path.
+pub(crate) fn listening_line(port: u16) {
+    write_listening_line(&mut RawStdout, port);
+}
+
+fn write_listening_line(out: &mut impl Write, port: u16) {
+    const START: &[u8] = b"tinyfc listening on 0.0.0.0:";
+    let mut line = [0u8; START.len() + 6];
+    line[..START.len()].copy_from_slice(START);
+    let digits = port.checked_ilog10().unwrap_or(0) as usize + 1;
+    let end = START.len() + digits;
+    let mut n = port;
+    for b in line[START.len()..end].iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    line[end] = b'\n';
+    let _ = out.write_all(&line[..=end]);
+}
+
 impl Write for RawStdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // SAFETY: writes from a valid buffer to descriptor 1.
@@ -183,6 +204,16 @@ mod tests {
         let expected =
             format!("FC Invoke Start RequestId: 1-abc\nFC Invoke End RequestId: {long}\n");
         assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_listening_line_prints_every_port_in_full() {
+        for port in [0, 7, 10, 99, 100, 9000, 10000, 65535] {
+            let mut out = Vec::new();
+            write_listening_line(&mut out, port);
+            let expected = format!("tinyfc listening on 0.0.0.0:{port}\n");
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     let socket = TcpListener::bind(("0.0.0.0", shared.config.port))?;
     let port = socket.local_addr()?.port();
     shared.listener.open(socket, &shared.poller)?;
-    println!("tinyfc listening on 0.0.0.0:{port}");
+    crate::logging::listening_line(port);
     // This thread, already running and warm, becomes the first worker and serves the platform's
     // first calls; the main loop moves to a new thread, whose start-up (tens of microseconds)
     // then overlaps those calls instead of delaying them.
