@@ -137,6 +137,40 @@ fn event_invocation_body_reaches_the_handler_byte_for_byte() {
 }
 
 #[test]
+fn connections_their_clients_close_are_closed_by_the_server_too() {
+    // A worker closes such a connection only once nothing else is ready: none may be left open.
+    let f = Function::start("probe", &[]);
+    let sockets = || {
+        std::fs::read_dir(format!("/proc/{}/fd", f.pid()))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|l| l.to_string_lossy().starts_with("socket:"))
+            .count()
+    };
+    let before = sockets();
+    for i in 0..20 {
+        let mut s = f.raw();
+        if i % 2 == 0 {
+            // Some answered first, as the platform's calls are; the rest only connect, as its
+            // readiness probe does.
+            s.write_all(b"GET /hello HTTP/1.1\r\n\r\n").unwrap();
+            let mut buf = [0u8; 512];
+            assert!(s.read(&mut buf).unwrap() > 0);
+        }
+    }
+    let limit = std::time::Instant::now() + Duration::from_secs(5);
+    while sockets() > before && std::time::Instant::now() < limit {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        sockets(),
+        before,
+        "sockets left open after their clients closed"
+    );
+    assert_still_serving(&f);
+}
+
+#[test]
 fn a_client_that_disconnects_mid_invocation_does_not_stop_the_handler() {
     let f = Function::start("probe", &[]);
     {
