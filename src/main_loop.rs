@@ -44,8 +44,9 @@ struct Watch {
     on: bool,
     last_tick: Instant,
     last_taken: usize,
-    /// The CPU use at the last tick.
-    last_usage: Usage,
+    /// The CPU use at the last tick; None until the first tick of the watch that starts with the
+    /// process (the first calls then run beside no system calls of this thread).
+    last_usage: Option<Usage>,
     busy: u32,
     quiet: u32,
     /// Stalled ticks in a row.
@@ -59,7 +60,13 @@ struct Watch {
 
 impl Watch {
     /// A watch (on or off) whose first tick counts from `now`.
-    fn new(on: bool, now: Instant, taken: usize, usage: Usage, cores: Option<usize>) -> Watch {
+    fn new(
+        on: bool,
+        now: Instant,
+        taken: usize,
+        usage: Option<Usage>,
+        cores: Option<usize>,
+    ) -> Watch {
         Watch {
             on,
             last_tick: now,
@@ -110,7 +117,8 @@ impl MainLoop {
             wake_rx,
             last_signal: 0,
             signals: 0,
-            watch: Watch::new(false, Instant::now(), 0, Usage::default(), None),
+            // On from the start (see `serve`), with its baseline taken at the first tick.
+            watch: Watch::new(true, Instant::now(), 0, None, None),
             schedstat: Schedstat(None),
         })
     }
@@ -185,7 +193,7 @@ impl MainLoop {
                 return false;
             }
             let usage = Usage::now(&mut self.schedstat);
-            *w = Watch::new(true, now, s.poller.taken(), usage, w.cores);
+            *w = Watch::new(true, now, s.poller.taken(), Some(usage), w.cores);
         }
         if now < w.last_tick + TICK {
             return w.full;
@@ -193,13 +201,16 @@ impl MainLoop {
         let elapsed = now - w.last_tick;
         w.last_tick = now;
         let usage = Usage::now(&mut self.schedstat);
-        let used = usage.cpu.saturating_sub(w.last_usage.cpu);
+        let taken = s.poller.taken();
+        let Some(last) = w.last_usage.replace(usage) else {
+            w.last_taken = taken; // the first tick since start-up: a baseline only
+            return w.full;
+        };
+        let used = usage.cpu.saturating_sub(last.cpu);
         // Others keep the CPU busy (a load generator beside us, say): a thread preempted, or this
         // one slow to get a CPU. Workers kept waiting for it would look stalled or blocked.
-        let contended = usage.preempted != w.last_usage.preempted
-            || usage.waited.saturating_sub(w.last_usage.waited) > elapsed / CONTENDED_SHARE;
-        w.last_usage = usage;
-        let taken = s.poller.taken();
+        let contended = usage.preempted != last.preempted
+            || usage.waited.saturating_sub(last.waited) > elapsed / CONTENDED_SHARE;
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
         if s.poller.waiting() > 0 {
@@ -383,7 +394,7 @@ impl Schedstat {
 }
 
 /// The process's use of the CPU so far.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Usage {
     /// CPU time, user and system, of every thread.
     cpu: Duration,
