@@ -5,8 +5,9 @@
 //! per request at 16 connections). With this allocator a worker thread reuses the blocks it
 //! freed, without the lock.
 //!
-//! Only tinyfc's worker threads cache (they empty their cache before they exit); every other
-//! thread goes straight to the system allocator. Small sizes are rounded up to a size class, so
+//! Only tinyfc's worker threads cache (they empty their cache before they exit), and the thread
+//! that calls `Runtime::from_env`, which normally runs the runtime and so becomes the first worker;
+//! every other thread goes straight to the system allocator. Small sizes are rounded up to a size class, so
 //! any block of a class can serve any request of that class, whichever thread freed it.
 //!
 //! ```no_run
