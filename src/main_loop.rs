@@ -7,7 +7,7 @@
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,24 +95,14 @@ pub(crate) struct MainLoop {
 }
 
 impl MainLoop {
-    /// Takes the read side of the wake socket, whose write side is `tx`; registers SIGTERM and
-    /// SIGINT, which then arrive on it as their numbers (a worker's poke is a 0).
-    pub(crate) fn new(wake_rx: UnixStream, tx: RawFd, shared: Arc<Shared>) -> io::Result<MainLoop> {
+    /// Takes the read side of the wake socket. Holds SIGTERM and SIGINT on the calling thread,
+    /// and so on every thread started from it, until their actions are installed (see
+    /// [`Signals`]).
+    pub(crate) fn new(wake_rx: UnixStream, shared: Arc<Shared>) -> MainLoop {
         // Plans the first wake-up before a worker accepts, so accepting needs no poke.
         let _ = shared.poller.expired(Instant::now(), &shared.config);
-        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            // One action per signal, writing the signal's number: the poll loop learns which signal
-            // came (for the exit code of a second one) without a second registration.
-            let action = move || {
-                let byte = sig as u8;
-                // SAFETY: send(2) is async-signal-safe; a full socket already means "wake up".
-                unsafe { libc::send(tx, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
-            };
-            // SAFETY: the action only calls send(2), which is async-signal-safe; `tx` stays open
-            // for the life of the process (`Shared` owns it).
-            unsafe { signal_hook::low_level::register(sig, action) }?;
-        }
-        Ok(MainLoop {
+        mask_stop_signals(libc::SIG_BLOCK);
+        MainLoop {
             shared,
             wake_rx,
             last_signal: 0,
@@ -120,13 +110,20 @@ impl MainLoop {
             // On from the start (see `serve`), with its baseline taken at the first tick.
             watch: Watch::new(true, Instant::now(), 0, None, None),
             schedstat: Schedstat(None),
-        })
+        }
     }
 
     /// Serves until a signal ends the process.
     pub(crate) fn run(&mut self) -> io::Result<()> {
+        // If no worker has found a moment to install the signals' actions by then, this thread
+        // does, one tick in.
+        let mut install_at = Some(Instant::now() + TICK);
         loop {
             let now = Instant::now();
+            if install_at.is_some_and(|t| now >= t) {
+                install_at = None;
+                self.shared.signals.let_through(self.shared.waker_fd());
+            }
             let next_deadline = self.expire(now);
             let saturated = self.check_workers(now);
             let paused_until = self.shared.listener.resume(now, &self.shared.poller);
@@ -138,7 +135,7 @@ impl MainLoop {
             };
             let mut fds = [pollfd(self.wake_rx.as_raw_fd()), pollfd(poller_fd)];
             let tick = self.watch.on.then(|| self.watch.last_tick + TICK);
-            let wake_at = [next_deadline, paused_until, tick]
+            let wake_at = [next_deadline, paused_until, tick, install_at]
                 .into_iter()
                 .flatten()
                 .min();
@@ -415,6 +412,62 @@ impl Usage {
             preempted: r.ru_nivcsw,
             waited: schedstat.waited(),
         }
+    }
+}
+
+/// SIGTERM and SIGINT, which the main loop turns into a drain. Their actions are installed once,
+/// by the first tinyfc thread with nothing to do (a worker about to wait, or the main loop one tick
+/// in): registering them is work, and code, that the platform's first calls right after listening
+/// need not wait for. Until then every tinyfc thread holds them, so one that comes early waits
+/// and is not lost; each thread lets them through once they are installed.
+#[derive(Default)]
+pub(crate) struct Signals {
+    /// Set by the thread that installs the actions (once).
+    claimed: AtomicBool,
+    /// Set once they are installed.
+    installed: AtomicBool,
+}
+
+impl Signals {
+    /// True once the actions are installed.
+    pub(crate) fn installed(&self) -> bool {
+        self.installed.load(Ordering::SeqCst)
+    }
+
+    /// Installs the actions if no thread has yet, then lets the signals through on this thread.
+    /// Each action writes its signal's number to the wake socket (`tx`): the main loop learns which
+    /// signal came (for the exit code of a second one) without a second registration.
+    pub(crate) fn let_through(&self, tx: RawFd) {
+        if !self.claimed.swap(true, Ordering::SeqCst) {
+            for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                let action = move || {
+                    let byte = sig as u8;
+                    // SAFETY: send(2) is async-signal-safe; a full socket already means "wake up".
+                    unsafe { libc::send(tx, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
+                };
+                // SAFETY: the action only calls send(2), which is async-signal-safe; `tx` stays
+                // open for the life of the process (`Shared` owns it).
+                if let Err(e) = unsafe { signal_hook::low_level::register(sig, action) } {
+                    log::error!("cannot handle signal {sig}: {e}"); // it keeps its default action
+                }
+            }
+            self.installed.store(true, Ordering::SeqCst);
+        }
+        if self.installed() {
+            mask_stop_signals(libc::SIG_UNBLOCK);
+        }
+    }
+}
+
+/// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) SIGTERM and SIGINT on the calling thread.
+fn mask_stop_signals(how: i32) {
+    // SAFETY: an empty set, filled with two signals, passed by pointer to pthread_sigmask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
     }
 }
 

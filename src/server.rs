@@ -9,7 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::http::{self, BodyError, Conn, Head, Timed};
 use crate::listener::Listener;
-use crate::main_loop::{self, MainLoop};
+use crate::main_loop::{self, MainLoop, Signals};
 use crate::poller::{Parked, Poller, Ready};
 use crate::pool::{Pool, Workers};
 use crate::protocol::{Call, Context, Kind, Request, Response};
@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     poked: AtomicBool,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
     pub(crate) stopping: AtomicBool,
+    /// SIGTERM and SIGINT, held until their actions are installed (see `main_loop.rs`).
+    pub(crate) signals: Signals,
 }
 
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
@@ -85,7 +87,6 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     crate::alloc::enable();
     main_loop::raise_fd_limit();
     let (wake_rx, waker) = socket_pair()?;
-    let tx = waker.as_raw_fd();
     let workers = Workers::new(config.workers, config.worker_idle);
     let shared = Arc::new(Shared {
         config,
@@ -97,6 +98,7 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
         waker,
         poked: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
+        signals: Signals::default(),
     });
     let s = shared.clone();
     // The control thread never waits on a connection: a SIGTERM right after /pre-stop must not
@@ -108,7 +110,7 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     // The platform's first calls come right after listening: the main thread watches from the
     // start (see `main_loop.rs`), so they run without waking it.
     shared.poked.store(true, Ordering::SeqCst);
-    let mut main = MainLoop::new(wake_rx, tx, shared.clone())?;
+    let mut main = MainLoop::new(wake_rx, shared.clone());
     let socket = TcpListener::bind(("0.0.0.0", shared.config.port))?;
     let port = socket.local_addr()?.port();
     shared.listener.open(socket, &shared.poller)?;
@@ -167,6 +169,8 @@ impl Shared {
     fn worker(&self, may_retire: bool) {
         crate::alloc::enable();
         IS_WORKER.set(true);
+        // Started holding SIGTERM and SIGINT if its starter did (see `Signals`).
+        let mut held = true;
         loop {
             // A connection its client closed waits until nothing else is ready (see `close_soon`).
             let gone = GONE.with_borrow(Option::is_some);
@@ -175,6 +179,13 @@ impl Shared {
             } else {
                 self.workers.idle_exit
             };
+            // About to wait after serving a call: a moment to install the signals' actions if no
+            // thread has (not before the first call, which comes right after listening).
+            let served = self.poller.taken() > 0;
+            if held && (self.signals.installed() || (!gone && served)) {
+                self.signals.let_through(self.waker_fd());
+                held = false;
+            }
             match self.poller.wait(Some(timeout)) {
                 Ready::Conn(conn) => {
                     // The function's panics are caught around its call; this keeps a bug of ours
@@ -200,6 +211,11 @@ impl Shared {
                 Ready::TimedOut | Ready::Nothing => {}
             }
         }
+    }
+
+    /// The wake socket's write side.
+    pub(crate) fn waker_fd(&self) -> RawFd {
+        self.waker.as_raw_fd()
     }
 
     /// Wakes the main thread, unless it is watching already.

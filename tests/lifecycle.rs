@@ -239,6 +239,18 @@ fn sigint_before_initialization_exits_0_without_the_hook() {
 }
 
 #[test]
+fn sigterm_right_after_listening_drains_and_exits_0() {
+    // The signals' actions are installed a moment after listening; one sent before is held, not
+    // lost, and not left to its default action (which would kill the process by the signal).
+    for _ in 0..5 {
+        let mut f = Function::start("probe", &[]);
+        f.signal(libc::SIGTERM);
+        let status = f.wait_exit(HANG).expect("no exit after SIGTERM");
+        assert_eq!(status.code(), Some(0), "{status:?}");
+    }
+}
+
+#[test]
 fn sigterm_after_pre_stop_does_not_run_the_hook_again() {
     let mut f = Function::start("probe", &[]);
     assert_eq!(f.initialize("init").status, 200);
