@@ -419,7 +419,8 @@ impl Usage {
 /// by the first tinyfc thread with nothing to do (a worker about to wait, or the main loop one tick
 /// in): registering them is work, and code, that the platform's first calls right after listening
 /// need not wait for. Until then every tinyfc thread holds them, so one that comes early waits
-/// and is not lost; each thread lets them through once they are installed. (A thread the function
+/// and is not lost (two of a kind that come while held count as one, as the kernel keeps one
+/// pending); each thread lets them through once they are installed. (A thread the function
 /// started before `run` does not hold them: one delivered there first takes its default action,
 /// as it would before `run`.)
 #[derive(Default)]
