@@ -270,17 +270,29 @@ pub(crate) const SECRET_HEADERS: [&str; 3] = [
 /// content-length, date, keep-alive, server, transfer-encoding): tinyfc removes these from handler
 /// responses, and tinyfc-local from what reaches its caller.
 pub fn reserved_response_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.starts_with("x-fc-")
-        || matches!(
-            n.as_str(),
-            "connection"
-                | "content-length"
-                | "date"
-                | "keep-alive"
-                | "server"
-                | "transfer-encoding"
-        )
+    // Lower-cased on the stack, not into a new String: this runs for every header of every answer.
+    let name = name.as_bytes();
+    if name
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"x-fc-"))
+    {
+        return true;
+    }
+    let mut buf = [0u8; 17]; // the longest reserved name, transfer-encoding
+    let Some(lower) = buf.get_mut(..name.len()) else {
+        return false;
+    };
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    matches!(
+        &*lower,
+        b"connection"
+            | b"content-length"
+            | b"date"
+            | b"keep-alive"
+            | b"server"
+            | b"transfer-encoding"
+    )
 }
 
 pub(crate) fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -327,6 +339,33 @@ pub fn json_str(out: &mut String, v: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserved_response_headers_are_matched_in_any_case() {
+        for name in [
+            "x-fc-status",
+            "X-Fc-Request-Id",
+            "x-fc-",
+            "Connection",
+            "CONTENT-LENGTH",
+            "date",
+            "Keep-Alive",
+            "Server",
+            "transfer-encoding",
+        ] {
+            assert!(reserved_response_header(name), "{name}");
+        }
+        for name in [
+            "x-fc",
+            "x-fcfoo",
+            "Content-Type",
+            "Function-Name",
+            "dates",
+            "",
+        ] {
+            assert!(!reserved_response_header(name), "{name}");
+        }
+    }
 
     #[test]
     fn control_path_header_wins_over_path() {
