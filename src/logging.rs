@@ -105,18 +105,10 @@ pub(crate) fn listening_line(port: u16) {
 }
 
 fn write_listening_line(out: &mut impl Write, port: u16) {
-    const START: &[u8] = b"tinyfc listening on 0.0.0.0:";
-    let mut line = [0u8; START.len() + 6];
-    line[..START.len()].copy_from_slice(START);
-    let digits = port.checked_ilog10().unwrap_or(0) as usize + 1;
-    let end = START.len() + digits;
-    let mut n = port;
-    for b in line[START.len()..end].iter_mut().rev() {
-        *b = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    line[end] = b'\n';
-    let _ = out.write_all(&line[..=end]);
+    let mut line = b"tinyfc listening on 0.0.0.0:".to_vec();
+    crate::http::push_decimal(&mut line, port.into());
+    line.push(b'\n');
+    let _ = out.write_all(&line);
 }
 
 impl Write for RawStdout {

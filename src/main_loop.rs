@@ -122,7 +122,7 @@ impl MainLoop {
             let now = Instant::now();
             if install_at.is_some_and(|t| now >= t) {
                 install_at = None;
-                self.shared.signals.let_through(self.shared.waker_fd());
+                self.shared.signals.let_through();
             }
             let next_deadline = self.expire(now);
             let saturated = self.check_workers(now);
@@ -423,8 +423,9 @@ impl Usage {
 /// pending); each thread lets them through once they are installed. (A thread the function
 /// started before `run` does not hold them: one delivered there first takes its default action,
 /// as it would before `run`.)
-#[derive(Default)]
 pub(crate) struct Signals {
+    /// The wake socket's write side, where each action writes its signal's number.
+    tx: RawFd,
     /// Set by the thread that installs the actions (once).
     claimed: AtomicBool,
     /// Set once they are installed.
@@ -432,16 +433,27 @@ pub(crate) struct Signals {
 }
 
 impl Signals {
+    /// Signals not yet installed, whose actions will write to `tx` (open for the life of the
+    /// process: `Shared` owns it).
+    pub(crate) fn new(tx: RawFd) -> Signals {
+        Signals {
+            tx,
+            claimed: AtomicBool::new(false),
+            installed: AtomicBool::new(false),
+        }
+    }
+
     /// True once the actions are installed.
     pub(crate) fn installed(&self) -> bool {
         self.installed.load(Ordering::SeqCst)
     }
 
     /// Installs the actions if no thread has yet, then lets the signals through on this thread.
-    /// Each action writes its signal's number to the wake socket (`tx`): the main loop learns which
+    /// Each action writes its signal's number to the wake socket: the main loop learns which
     /// signal came (for the exit code of a second one) without a second registration.
-    pub(crate) fn let_through(&self, tx: RawFd) {
+    pub(crate) fn let_through(&self) {
         if !self.claimed.swap(true, Ordering::SeqCst) {
+            let tx = self.tx;
             for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
                 let action = move || {
                     let byte = sig as u8;

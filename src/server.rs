@@ -9,7 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,6 +87,7 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     crate::alloc::enable();
     main_loop::raise_fd_limit();
     let (wake_rx, waker) = socket_pair()?;
+    let signals = Signals::new(waker.as_raw_fd());
     let workers = Workers::new(config.workers, config.worker_idle);
     let shared = Arc::new(Shared {
         config,
@@ -98,7 +99,7 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
         waker,
         poked: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
-        signals: Signals::default(),
+        signals,
     });
     let s = shared.clone();
     // The control thread never waits on a connection: a SIGTERM right after /pre-stop must not
@@ -181,9 +182,8 @@ impl Shared {
             };
             // About to wait after serving a call: a moment to install the signals' actions if no
             // thread has (not before the first call, which comes right after listening).
-            let served = self.poller.taken() > 0;
-            if held && (self.signals.installed() || (!gone && served)) {
-                self.signals.let_through(self.waker_fd());
+            if held && (self.signals.installed() || (!gone && self.poller.taken() > 0)) {
+                self.signals.let_through();
                 held = false;
             }
             match self.poller.wait(Some(timeout)) {
@@ -211,11 +211,6 @@ impl Shared {
                 Ready::TimedOut | Ready::Nothing => {}
             }
         }
-    }
-
-    /// The wake socket's write side.
-    pub(crate) fn waker_fd(&self) -> RawFd {
-        self.waker.as_raw_fd()
     }
 
     /// Wakes the main thread, unless it is watching already.
