@@ -26,7 +26,10 @@ pub struct Response {
 impl Response {
     /// The first header named `name` (case-insensitive), if any.
     pub fn header(&self, name: &str) -> Option<&str> {
-        crate::protocol::find(&self.headers, name)
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as UTF-8 text (lossy).

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use crate::protocol::Response;
+use crate::protocol::{Headers, Response};
 
 /// The most headers a request may have; more is answered 431.
 const MAX_HEADERS: usize = 128;
@@ -59,7 +59,7 @@ pub(crate) struct Head {
     pub(crate) method: String,
     pub(crate) path: String,
     /// Header names lower-cased, values as text (invalid UTF-8 replaced).
-    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) headers: Headers,
     /// Bytes of the head, including the final blank line.
     pub(crate) len: usize,
     pub(crate) body: BodyKind,
@@ -128,14 +128,7 @@ fn parse_with<'b>(
     if !path.starts_with('/') && path != "*" && !absolute {
         return Err(reject(400, "bad request target"));
     }
-    let headers: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|h| {
-            let value = String::from_utf8_lossy(h.value).trim().to_string();
-            (h.name.to_ascii_lowercase(), value)
-        })
-        .collect();
+    let headers = Headers::from_head(&buf[..len], req.headers);
 
     let mut length: Option<u64> = None;
     let mut has_te = false;
@@ -143,8 +136,9 @@ fn parse_with<'b>(
     let mut connection = String::new();
     let mut expect_continue = false;
     for (name, value) in &headers {
-        match name.as_str() {
-            "content-length" => {
+        // On the length first: a `match` on strings alone compares with every arm in turn.
+        match (name.len(), name) {
+            (14, "content-length") => {
                 if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(reject(400, "invalid content-length"));
                 }
@@ -156,7 +150,7 @@ fn parse_with<'b>(
                 }
                 length = Some(n);
             }
-            "transfer-encoding" => {
+            (17, "transfer-encoding") => {
                 has_te = true;
                 codings.extend(
                     value
@@ -165,11 +159,11 @@ fn parse_with<'b>(
                         .filter(|c| !c.is_empty()),
                 );
             }
-            "connection" => {
+            (10, "connection") => {
                 connection.push_str(&value.to_ascii_lowercase());
                 connection.push(',');
             }
-            "expect" => expect_continue = value.eq_ignore_ascii_case("100-continue"),
+            (6, "expect") => expect_continue = value.eq_ignore_ascii_case("100-continue"),
             _ => {}
         }
     }

@@ -57,5 +57,5 @@ pub use log;
 
 pub use config::Config;
 pub use error::{Error, InitError};
-pub use protocol::{Context, Credentials, Kind, Request, Response};
+pub use protocol::{Context, Credentials, HeaderIter, Headers, Kind, Request, Response};
 pub use runtime::Runtime;

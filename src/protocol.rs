@@ -21,8 +21,8 @@ pub(crate) enum Call {
 
 impl Call {
     /// Classifies a request by its headers (names lower-case) and path.
-    pub(crate) fn of_request(headers: &[(String, String)], path: &str) -> Call {
-        Call::of(find(headers, "x-fc-control-path"), path)
+    pub(crate) fn of_request(headers: &Headers, path: &str) -> Call {
+        Call::of(headers.get("x-fc-control-path"), path)
     }
 
     /// Classifies a request by its control path header (if any) and its path.
@@ -58,17 +58,239 @@ pub struct Request {
     pub path: String,
     /// All request headers in order, names lower-cased (credential headers included: they are the
     /// user's to use, never logged by tinyfc).
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// The whole request body.
     pub body: Vec<u8>,
 }
 
 impl Request {
-    /// The first header named `name` (give it lower-case), if any.
+    /// The first header named `name` (any case), if any.
     pub fn header(&self, name: &str) -> Option<&str> {
-        find(&self.headers, name)
+        self.headers.get(name)
     }
 }
+
+/// Request headers in arrival order: names lower-cased, values trimmed of surrounding blanks
+/// (invalid UTF-8 replaced). They are slices of one copy of the request head: a request with the
+/// platform's twenty `x-fc-*` headers costs two allocations here, not forty. `Debug` hides the
+/// credential values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    /// UTF-8 text, always (see `at`).
+    text: Vec<u8>,
+    /// Per header: where its name starts and ends, and its value starts and ends, in `text`.
+    spans: Vec<[u32; 4]>,
+}
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Headers {
+        Headers::default()
+    }
+
+    /// The headers of a request head `head`, as `httparse` found them in it.
+    pub(crate) fn from_head(head: &[u8], parsed: &[httparse::Header<'_>]) -> Headers {
+        if std::str::from_utf8(head).is_err() {
+            // Rare: build it header by header, replacing invalid UTF-8.
+            let mut h = Headers::new();
+            for p in parsed {
+                h.push_bytes(p.name.as_bytes(), p.value);
+            }
+            return h;
+        }
+        let mut h = Headers {
+            text: head.to_vec(),
+            spans: Vec::with_capacity(parsed.len()),
+        };
+        let offset = |s: &[u8]| (s.as_ptr() as usize - head.as_ptr() as usize) as u32;
+        for p in parsed {
+            let (name, value) = (p.name.as_bytes(), trim_blanks(p.value));
+            let n = offset(name);
+            // An empty value's slice may not point into `head`.
+            let v = if value.is_empty() {
+                n + name.len() as u32
+            } else {
+                offset(value)
+            };
+            h.spans
+                .push([n, n + name.len() as u32, v, v + value.len() as u32]);
+            lower_ascii(&mut h.text[n as usize..][..name.len()]);
+        }
+        h
+    }
+
+    /// Appends a header; the name is stored lower-cased and the value trimmed.
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.push_bytes(name.as_bytes(), value.as_bytes());
+    }
+
+    /// [`Headers::push`] for bytes (a name must be UTF-8; a value's invalid UTF-8 is replaced).
+    fn push_bytes(&mut self, name: &[u8], value: &[u8]) {
+        let name_start = self.text.len();
+        self.text.extend_from_slice(name);
+        lower_ascii(&mut self.text[name_start..]);
+        let value_start = self.text.len();
+        let value = trim_blanks(value);
+        match std::str::from_utf8(value) {
+            Ok(_) => self.text.extend_from_slice(value),
+            Err(_) => {
+                let text = String::from_utf8_lossy(value);
+                self.text.extend_from_slice(text.as_bytes());
+            }
+        }
+        // Heads are bounded far below 4 GiB (`TINYFC_MAX_HEADER_BYTES`).
+        let span = [name_start, value_start, value_start, self.text.len()];
+        self.spans.push(span.map(|i| i as u32));
+    }
+
+    /// The value of the first header named `name` (any case), if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// `(name, value)` pairs in arrival order.
+    pub fn iter(&self) -> HeaderIter<'_> {
+        HeaderIter {
+            headers: self,
+            front: 0,
+            back: self.spans.len(),
+        }
+    }
+
+    /// How many headers there are.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The `i`th header (`i < len()`).
+    fn at(&self, i: usize) -> (&str, &str) {
+        let [ns, ne, vs, ve] = self.spans[i].map(|x| x as usize);
+        // Checked slicing cost more than the rest of a header's parse (each end is checked for a
+        // char boundary, on every lookup).
+        // SAFETY: `text` is UTF-8 (a head that passed `from_utf8`, or whole `str`s appended and
+        // only ASCII letters changed since), and every span is within it and ends next to an
+        // ASCII byte or the end of what was appended: on char boundaries.
+        unsafe {
+            let text =
+                |a: usize, b: usize| std::str::from_utf8_unchecked(self.text.get_unchecked(a..b));
+            (text(ns, ne), text(vs, ve))
+        }
+    }
+}
+
+/// `s` without the optional whitespace around a header value (RFC 9110: spaces and tabs).
+fn trim_blanks(s: &[u8]) -> &[u8] {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = s.iter().position(|b| !blank(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
+    &s[start..end]
+}
+
+/// Lower-cases the ASCII letters in `b`, eight bytes at a time: at opt-level "z" the byte loop
+/// is not vectorised (about ten instructions a byte, on every header name of every request).
+fn lower_ascii(b: &mut [u8]) {
+    if b.len() < 8 {
+        return b.make_ascii_lowercase();
+    }
+    let last = b.len() - 8;
+    let mut i = 0;
+    loop {
+        let w: &mut [u8; 8] = (&mut b[i..i + 8]).try_into().expect("8 bytes");
+        lower_word(w);
+        if i == last {
+            return;
+        }
+        // The last word may overlap the one before it: lower-casing twice changes nothing.
+        i = (i + 8).min(last);
+    }
+}
+
+fn lower_word(w: &mut [u8; 8]) {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(*w);
+    if x & HIGH != 0 {
+        return w.make_ascii_lowercase(); // not all ASCII: the trick below needs bytes under 0x80
+    }
+    // Per byte (no carries, all < 0x80): the high bit of x + 0x3f is set from 'A' up, that of
+    // x + 0x25 from 'Z' + 1 up; they differ exactly for 'A'..='Z', which gain 0x20.
+    let upper = ((x + 0x3f3f_3f3f_3f3f_3f3f) ^ (x + 0x2525_2525_2525_2525)) & HIGH;
+    *w = (x | upper >> 2).to_le_bytes();
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Headers {
+        let mut h = Headers::new();
+        for (name, value) in iter {
+            h.push(name.as_ref(), value.as_ref());
+        }
+        h
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a str, &'a str);
+    type IntoIter = HeaderIter<'a>;
+
+    fn into_iter(self) -> HeaderIter<'a> {
+        self.iter()
+    }
+}
+
+/// Manual so that credentials never reach a log through `{:?}` of a request.
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(k, v)| {
+                let secret = SECRET_HEADERS.contains(&k);
+                (k, if secret { "<redacted>" } else { v })
+            }))
+            .finish()
+    }
+}
+
+/// The headers of a [`Headers`], in order (and in reverse).
+#[derive(Clone)]
+pub struct HeaderIter<'a> {
+    headers: &'a Headers,
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for HeaderIter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        if self.front == self.back {
+            return None;
+        }
+        self.front += 1;
+        Some(self.headers.at(self.front - 1))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back - self.front;
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for HeaderIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front == self.back {
+            return None;
+        }
+        self.back -= 1;
+        Some(self.headers.at(self.back))
+    }
+}
+
+impl ExactSizeIterator for HeaderIter<'_> {}
 
 /// What a handler answers. For HTTP invocations status, headers and body reach the client; the
 /// platform drops headers starting with `x-fc-` and hop-by-hop ones, so tinyfc drops them too.
@@ -173,46 +395,42 @@ pub struct Context {
 }
 
 impl Context {
-    /// Builds the context from request headers (names lower-case), received at `arrived`.
-    pub fn from_headers(headers: &[(String, String)], arrived: Instant) -> Context {
+    /// Builds the context from request headers, received at `arrived`.
+    pub fn from_headers(headers: &Headers, arrived: Instant) -> Context {
         let mut c = Context::default();
         // One pass, in reverse so that of a repeated header the first one wins (assigned last).
+        // Names in `Headers` are lower-case.
         for (name, value) in headers.iter().rev() {
-            if name.len() <= 5 || !name.as_bytes()[..5].eq_ignore_ascii_case(b"x-fc-") {
+            let Some(name) = name.strip_prefix("x-fc-") else {
                 continue;
-            }
-            let lower;
-            let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-                lower = name.to_ascii_lowercase();
-                &lower[5..]
-            } else {
-                &name[5..]
             };
-            let text = || value.clone();
-            let number = || value.trim().parse().ok();
-            match name {
-                "request-id" => c.request_id = text(),
-                "access-key-id" => c.credentials.access_key_id = text(),
-                "access-key-secret" => c.credentials.access_key_secret = text(),
-                "security-token" => c.credentials.security_token = text(),
-                "function-name" => c.function_name = text(),
-                "function-handler" => c.function_handler = text(),
-                "function-memory" => c.memory_mb = number(),
-                "function-timeout" => c.timeout_s = number(),
-                "function-initializer" => c.initializer = text(),
-                "initialization-timeout" => c.initialization_timeout_s = number(),
-                "instance-lifecycle-pre-stop-handler" => c.pre_stop_handler = text(),
-                "instance-lifecycle-pre-freeze-handler" => c.pre_freeze_handler = text(),
-                "region" => c.region = text(),
-                "account-id" => c.account_id = text(),
-                "qualifier" => c.qualifier = text(),
-                "version-id" => c.version_id = text(),
-                "service-name" => c.service_name = text(),
-                "service-logproject" => c.log_project = text(),
-                "service-logstore" => c.log_store = text(),
-                "control-path" => c.control_path = text(),
-                "log-type" => c.log_type = text(),
-                "retry-count" => c.retry_count = number(),
+            let text = || value.to_string();
+            let number = || value.parse().ok();
+            // On the length first: a `match` on strings alone compares with every arm in turn,
+            // for each of the platform's twenty headers (the test below checks every length).
+            match (name.len(), name) {
+                (10, "request-id") => c.request_id = text(),
+                (13, "access-key-id") => c.credentials.access_key_id = text(),
+                (17, "access-key-secret") => c.credentials.access_key_secret = text(),
+                (14, "security-token") => c.credentials.security_token = text(),
+                (13, "function-name") => c.function_name = text(),
+                (16, "function-handler") => c.function_handler = text(),
+                (15, "function-memory") => c.memory_mb = number(),
+                (16, "function-timeout") => c.timeout_s = number(),
+                (20, "function-initializer") => c.initializer = text(),
+                (22, "initialization-timeout") => c.initialization_timeout_s = number(),
+                (35, "instance-lifecycle-pre-stop-handler") => c.pre_stop_handler = text(),
+                (37, "instance-lifecycle-pre-freeze-handler") => c.pre_freeze_handler = text(),
+                (6, "region") => c.region = text(),
+                (10, "account-id") => c.account_id = text(),
+                (9, "qualifier") => c.qualifier = text(),
+                (10, "version-id") => c.version_id = text(),
+                (12, "service-name") => c.service_name = text(),
+                (18, "service-logproject") => c.log_project = text(),
+                (16, "service-logstore") => c.log_store = text(),
+                (12, "control-path") => c.control_path = text(),
+                (8, "log-type") => c.log_type = text(),
+                (11, "retry-count") => c.retry_count = number(),
                 _ => {}
             }
         }
@@ -293,13 +511,6 @@ pub fn reserved_response_header(name: &str) -> bool {
             | b"server"
             | b"transfer-encoding"
     )
-}
-
-pub(crate) fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 /// `{"errorMessage": .., "errorType": .., "stackTrace": [..]}`.
@@ -391,15 +602,14 @@ mod tests {
 
     #[test]
     fn context_takes_the_first_of_repeated_headers_in_any_case() {
-        let h: Vec<(String, String)> = [
+        let h: Headers = [
             ("X-FC-Region", "first"),
             ("x-fc-region", "second"),
-            ("x-fc-function-memory", "512"),
+            ("x-fc-function-memory", " 512 "),
             ("x-fc-function-memory", "1024"),
             ("content-type", "text/plain"),
         ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into_iter()
         .collect();
         let ctx = Context::from_headers(&h, Instant::now());
         assert_eq!((ctx.region.as_str(), ctx.memory_mb), ("first", Some(512)));
@@ -407,11 +617,158 @@ mod tests {
     }
 
     #[test]
-    fn context_debug_hides_credentials() {
-        let h = vec![
-            ("x-fc-access-key-secret".to_string(), "SECRET1".to_string()),
-            ("x-fc-function-timeout".to_string(), "3".to_string()),
+    fn every_context_field_comes_from_its_header() {
+        let names = [
+            "request-id",
+            "access-key-id",
+            "access-key-secret",
+            "security-token",
+            "function-name",
+            "function-handler",
+            "function-initializer",
+            "instance-lifecycle-pre-stop-handler",
+            "instance-lifecycle-pre-freeze-handler",
+            "region",
+            "account-id",
+            "qualifier",
+            "version-id",
+            "service-name",
+            "service-logproject",
+            "service-logstore",
+            "control-path",
+            "log-type",
         ];
+        let mut h: Headers = names.iter().map(|n| (format!("X-Fc-{n}"), *n)).collect();
+        for (i, n) in [
+            "function-memory",
+            "function-timeout",
+            "initialization-timeout",
+            "retry-count",
+        ]
+        .iter()
+        .enumerate()
+        {
+            h.push(&format!("x-fc-{n}"), &(i + 1).to_string());
+        }
+        let c = Context::from_headers(&h, Instant::now());
+        let got = [
+            &c.request_id,
+            &c.credentials.access_key_id,
+            &c.credentials.access_key_secret,
+            &c.credentials.security_token,
+            &c.function_name,
+            &c.function_handler,
+            &c.initializer,
+            &c.pre_stop_handler,
+            &c.pre_freeze_handler,
+            &c.region,
+            &c.account_id,
+            &c.qualifier,
+            &c.version_id,
+            &c.service_name,
+            &c.log_project,
+            &c.log_store,
+            &c.control_path,
+            &c.log_type,
+        ];
+        assert_eq!(got.map(String::as_str), names);
+        let numbers = [
+            c.memory_mb,
+            c.timeout_s,
+            c.initialization_timeout_s,
+            c.retry_count,
+        ];
+        assert_eq!(numbers, [Some(1), Some(2), Some(3), Some(4)]);
+    }
+
+    #[test]
+    fn headers_keep_order_lower_case_names_and_trimmed_values() {
+        let mut h = Headers::new();
+        h.push("Content-Type", " text/plain\t");
+        h.push("X-Empty", "");
+        h.push_bytes(b"x-bin", b"a\xffb");
+        h.push("content-type", "second");
+        let all: Vec<_> = h.iter().collect();
+        assert_eq!(
+            all,
+            [
+                ("content-type", "text/plain"),
+                ("x-empty", ""),
+                ("x-bin", "a\u{fffd}b"),
+                ("content-type", "second"),
+            ]
+        );
+        let reversed: Vec<_> = h.iter().rev().map(|(k, _)| k).collect();
+        assert_eq!(
+            reversed,
+            ["content-type", "x-bin", "x-empty", "content-type"]
+        );
+        assert_eq!(
+            (h.get("CONTENT-TYPE"), h.get("x-none")),
+            (Some("text/plain"), None)
+        );
+        assert_eq!(
+            (h.len(), h.iter().len(), Headers::new().is_empty()),
+            (4, 4, true)
+        );
+    }
+
+    #[test]
+    fn lower_ascii_matches_std_for_every_byte_at_every_position() {
+        for len in 0..20 {
+            for b in 0..=255u8 {
+                for at in 0..len {
+                    let mut mine: Vec<u8> = (0..len as u8).map(|i| b'@' + i).collect();
+                    mine[at] = b;
+                    let mut std = mine.clone();
+                    std.make_ascii_lowercase();
+                    lower_ascii(&mut mine);
+                    assert_eq!(mine, std, "byte {b:#x} at {at} of {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn headers_from_a_head_are_sliced_lower_cased_and_trimmed() {
+        let parse = |head: &[u8]| {
+            let mut raw = [httparse::EMPTY_HEADER; 8];
+            let mut req = httparse::Request::new(&mut raw);
+            assert!(req.parse(head).unwrap().is_complete());
+            Headers::from_head(head, req.headers)
+        };
+        let head = b"GET / HTTP/1.1\r\nX-FC-Request-Id:  r-1 \r\nEmpty:\r\nACCEPT: a/b\r\n\r\n";
+        let h = parse(head);
+        let all: Vec<_> = h.iter().collect();
+        assert_eq!(
+            all,
+            [("x-fc-request-id", "r-1"), ("empty", ""), ("accept", "a/b")]
+        );
+        let bad = parse(b"GET / HTTP/1.1\r\nX-Bin: a\xffb\r\nHost: h\r\n\r\n");
+        let all: Vec<_> = bad.iter().collect();
+        assert_eq!(all, [("x-bin", "a\u{fffd}b"), ("host", "h")]);
+    }
+
+    #[test]
+    fn headers_debug_hides_credentials() {
+        let h: Headers = [("x-fc-security-token", "SECRET2"), ("x-fc-region", "r1")]
+            .into_iter()
+            .collect();
+        let shown = format!("{h:?}");
+        assert!(
+            !shown.contains("SECRET2") && shown.contains("r1"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn context_debug_hides_credentials() {
+        let h: Headers = [
+            ("x-fc-access-key-secret", "SECRET1"),
+            ("x-fc-function-timeout", "3"),
+        ]
+        .into_iter()
+        .collect();
         let ctx = Context::from_headers(&h, Instant::now());
         assert_eq!(ctx.credentials.access_key_secret, "SECRET1");
         assert!(!format!("{ctx:?}").contains("SECRET1"));

@@ -55,6 +55,7 @@ enum Outcome {
 }
 
 /// Work for the control thread.
+#[allow(clippy::large_enum_variant)] // a few per instance lifetime: not worth a box
 pub(crate) enum Job {
     /// A connection whose buffer starts with a complete /pre-stop or /pre-freeze head.
     Request(Conn, Head),
@@ -412,7 +413,7 @@ impl Shared {
         );
         if log::log_enabled!(log::Level::Trace) {
             for (k, v) in &req.headers {
-                let secret = crate::protocol::SECRET_HEADERS.contains(&k.as_str());
+                let secret = crate::protocol::SECRET_HEADERS.contains(&k);
                 log::trace!("header {k}: {}", if secret { "<redacted>" } else { v });
             }
         }
