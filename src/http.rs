@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -92,11 +93,14 @@ const TOO_MANY_HEADERS: Reject = reject(431, "too many headers");
 /// Parses the head at the start of `buf`: `Ok(None)` while incomplete.
 pub(crate) fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, Reject> {
     // Most heads fit a small array; the rare larger one costs a second parse, and every thread's
-    // stack stays a page shallower (4 KiB of headers would be zeroed on it otherwise).
-    let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+    // stack stays a page shallower. Left uninitialised: httparse writes what it returns, and
+    // zeroing 1 KiB of headers cost more than parsing a short head.
+    let mut few = [const { MaybeUninit::uninit() }; FEW_HEADERS];
     match parse_with(buf, max_bytes, &mut few) {
         Err(r) if r == TOO_MANY_HEADERS => {
-            let mut many = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut many: Vec<_> = std::iter::repeat_with(MaybeUninit::uninit)
+                .take(MAX_HEADERS)
+                .collect();
             parse_with(buf, max_bytes, &mut many)
         }
         other => other,
@@ -106,10 +110,10 @@ pub(crate) fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, R
 fn parse_with<'b>(
     buf: &'b [u8],
     max_bytes: usize,
-    headers: &mut [httparse::Header<'b>],
+    headers: &mut [MaybeUninit<httparse::Header<'b>>],
 ) -> Result<Option<Head>, Reject> {
-    let mut req = httparse::Request::new(headers);
-    let len = match req.parse(buf) {
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, headers) {
         Ok(httparse::Status::Complete(n)) if n > max_bytes => {
             return Err(reject(431, "request head too large"))
         }

@@ -261,6 +261,9 @@ impl Shared {
     /// and answers a bad one; the connection to park, if it stays open.
     fn advance(&self, mut conn: Conn) -> Option<Conn> {
         loop {
+            if conn.buf.is_empty() && conn.drained {
+                return Some(conn); // the usual end: nothing to parse
+            }
             let head = match http::parse_head(&conn.buf, self.config.max_header_bytes) {
                 Ok(Some(head)) => head,
                 Ok(None) if conn.drained => return Some(conn),
