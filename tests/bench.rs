@@ -75,6 +75,12 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
                 .unwrap_or_else(|| panic!("no {t} {conns} throughput row in\n{table}"));
             let rps: f64 = row.split_whitespace().nth(2).unwrap().parse().unwrap();
             assert!(rps > 0.0, "{row}");
+            // The last column: hello's req/s over this target's, round by round.
+            let hello_over: f64 = row.split_whitespace().last().unwrap().parse().unwrap();
+            assert!(hello_over > 0.0, "{row}");
+            if t == "hello" {
+                assert_eq!(hello_over, 1.0, "{row}");
+            }
         }
     }
 
@@ -92,6 +98,7 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
         assert!(json.contains(&format!("\"name\":\"{t}\"")), "{json}");
     }
     assert!(json.contains("\"rss_anon_kb\"") && json.contains("\"requests_per_s\""));
+    assert!(json.contains("\"hello_over_it\":1.000") && !json.contains("NaN"));
 
     let svg = std::fs::read_to_string(out.join("cold-start.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

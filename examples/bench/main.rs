@@ -12,7 +12,9 @@
 //! 256, for --load-secs per target (default 6) in --rounds rounds (default 6) that alternate between
 //! the targets that are FC runtimes (hello, tokio_hello, tokio_fc and any --target); req/s is the
 //! median round. tokio_fc is tokio_hello with FC_LINES=1: it prints the two FC lines per invocation
-//! that tinyfc must, so it does the same work.
+//! that tinyfc must, so it does the same work. The last column, `hello / it`, is hello's req/s over
+//! the row's, taken round by round (the targets of a round run back to back) and then the median:
+//! the machine's drift between rounds cancels out of it, unlike a ratio of the two medians.
 //! Writes runs.csv, summary.json and cold-start.svg into --out (default bench-out).
 
 mod cold;

@@ -111,7 +111,7 @@ pub fn table(targets: &[Target]) -> String {
     if !loads.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<14} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}",
+            "\n{:<14} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10}",
             "throughput",
             "conns",
             "req/s",
@@ -119,13 +119,14 @@ pub fn table(targets: &[Target]) -> String {
             "max round",
             "p50 (us)",
             "p99 (us)",
-            "errors"
+            "errors",
+            "hello / it"
         );
         for (t, l) in loads {
             let rounds = l.stats();
             let _ = writeln!(
                 out,
-                "{:<14} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8}",
+                "{:<14} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8} {:>10.2}",
                 t.name,
                 l.connections,
                 rounds.median,
@@ -133,11 +134,41 @@ pub fn table(targets: &[Target]) -> String {
                 rounds.max,
                 l.p50_us,
                 l.p99_us,
-                l.errors
+                l.errors,
+                hello_over(targets, l)
             );
         }
     }
     out
+}
+
+/// hello's requests/s over `l`'s, round by round (the targets of one round run back to back, so
+/// the machine's drift between rounds cancels out), median over the rounds; NaN without hello.
+fn hello_over(targets: &[Target], l: &Load) -> f64 {
+    let hello = targets
+        .iter()
+        .filter(|t| t.name == "hello")
+        .flat_map(|t| &t.loads)
+        .find(|h| h.connections == l.connections);
+    let Some(hello) = hello else {
+        return f64::NAN;
+    };
+    let ratios: Vec<f64> = hello
+        .rounds
+        .iter()
+        .zip(&l.rounds)
+        .map(|(h, x)| h / x)
+        .collect();
+    Stats::of(&ratios).median
+}
+
+/// A number for JSON: `null` when it is not finite (a ratio without a floor run, say).
+fn json_num(x: f64, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        "null".into()
+    }
 }
 
 /// Every cold-start run: `target,run,<phases...>,rss_kb,rss_anon_kb`.
@@ -170,9 +201,10 @@ pub fn json(targets: &[Target], machine: &str) -> String {
     let entry = |name: &str, values: &[f64], floor_values: &[f64]| {
         let s = Stats::of(values);
         let ratio = s.median / Stats::of(floor_values).median;
+        let [min, median, p90, max] = [s.min, s.median, s.p90, s.max].map(|x| json_num(x, 1));
         format!(
-            r#""{name}":{{"stats":{{"min":{:.1},"median":{:.1},"p90":{:.1},"max":{:.1}}},"ratio_to_floor":{ratio:.3}}}"#,
-            s.min, s.median, s.p90, s.max
+            r#""{name}":{{"stats":{{"min":{min},"median":{median},"p90":{p90},"max":{max}}},"ratio_to_floor":{}}}"#,
+            json_num(ratio, 3)
         )
     };
     let mut out = String::from("{\"machine\":");
@@ -209,7 +241,7 @@ pub fn json(targets: &[Target], machine: &str) -> String {
             let sep = if i > 0 { "," } else { "" };
             let _ = write!(
                 out,
-                r#"{sep}{{"connections":{},"requests_per_s":{:.0},"rounds_per_s":[{}],"p50_us":{:.1},"p99_us":{:.1},"errors":{}}}"#,
+                r#"{sep}{{"connections":{},"requests_per_s":{:.0},"rounds_per_s":[{}],"p50_us":{:.1},"p99_us":{:.1},"errors":{},"hello_over_it":{}}}"#,
                 l.connections,
                 l.rps(),
                 l.rounds
@@ -219,7 +251,8 @@ pub fn json(targets: &[Target], machine: &str) -> String {
                     .join(","),
                 l.p50_us,
                 l.p99_us,
-                l.errors
+                l.errors,
+                json_num(hello_over(targets, l), 3)
             );
         }
         out.push_str("]}");
@@ -285,5 +318,41 @@ mod tests {
     fn stats_pick_order_statistics() {
         let s = Stats::of(&[5.0, 1.0, 3.0, 2.0, 4.0]);
         assert_eq!((s.min, s.median, s.max), (1.0, 3.0, 5.0));
+    }
+
+    fn target(name: &str, rounds: &[f64]) -> Target {
+        Target {
+            name: name.into(),
+            cmd: vec![name.into()],
+            size: None,
+            runs: Vec::new(),
+            failures: 0,
+            loads: vec![Load {
+                connections: 16,
+                rounds: rounds.to_vec(),
+                errors: 0,
+                p50_us: 1.0,
+                p99_us: 2.0,
+            }],
+        }
+    }
+
+    #[test]
+    fn throughput_is_compared_round_by_round_and_json_has_no_nan() {
+        // The machine slows down halfway: the medians of the rounds mislead (hello's is 90, the
+        // other's 100, "0.90"), each round's ratio does not (hello is 2/3 of it throughout).
+        let hello = target("hello", &[60.0, 60.0, 60.0, 90.0, 90.0, 90.0]);
+        let other = target("other", &[90.0, 90.0, 90.0, 135.0, 135.0, 135.0]);
+        let targets = [target("floor", &[]), hello, other];
+        let ratio = hello_over(&targets, &targets[2].loads[0]);
+        assert!((ratio - 2.0 / 3.0).abs() < 1e-9, "{ratio}");
+        assert_eq!(hello_over(&targets, &targets[1].loads[0]), 1.0);
+        // No cold-start runs (--no-cold): ratios to the floor are null, not NaN.
+        let json = json(&targets, "test");
+        assert!(
+            !json.contains("NaN") && json.contains("\"ratio_to_floor\":null"),
+            "{json}"
+        );
+        assert!(json.contains("\"hello_over_it\":0.667"), "{json}");
     }
 }
