@@ -365,11 +365,12 @@ impl<R: Read> Input<'_, R> {
     }
 }
 
-/// Writes `resp` with `x-fc-status` already among its headers. Adds Content-Length and, when the
-/// connection will close, `Connection: close`. `head_only` (a HEAD request) sends no body.
+/// Writes `resp` with `x-fc-status: <fc_status>`. Adds Content-Length and, when the connection
+/// will close, `Connection: close`. `head_only` (a HEAD request) sends no body.
 pub(crate) fn write_response(
     stream: &mut impl Write,
     resp: &Response,
+    fc_status: u16,
     keep_alive: bool,
     head_only: bool,
 ) -> io::Result<()> {
@@ -377,7 +378,7 @@ pub(crate) fn write_response(
     OUT.with(|out| {
         let mut out = out.borrow_mut();
         out.clear();
-        let result = encode_and_write(&mut out, stream, resp, keep_alive, head_only);
+        let result = encode_and_write(&mut out, stream, resp, fc_status, keep_alive, head_only);
         if out.capacity() > 2 * INLINE_BODY {
             *out = Vec::new(); // a large answer's buffer is not kept
         }
@@ -397,6 +398,7 @@ fn encode_and_write(
     out: &mut Vec<u8>,
     stream: &mut impl Write,
     resp: &Response,
+    fc_status: u16,
     keep_alive: bool,
     head_only: bool,
 ) -> io::Result<()> {
@@ -414,6 +416,9 @@ fn encode_and_write(
             out.extend_from_slice(part);
         }
     }
+    out.extend_from_slice(b"x-fc-status: ");
+    push_decimal(out, u64::from(fc_status));
+    out.extend_from_slice(b"\r\n");
     let bodyless = head_only || resp.status == 204 || resp.status == 304 || resp.status < 200;
     if resp.status != 204 && resp.status >= 200 {
         out.extend_from_slice(b"content-length: ");
@@ -457,8 +462,8 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
     log::debug!("rejected with {}: {}", r.status, r.message);
     let e = crate::error::Error::typed("BadRequest", r.message);
-    let resp = Response::error(r.status, &e).header("x-fc-status", "404");
-    let _ = write_response(&mut conn.stream, &resp, false, false);
+    let resp = Response::error(r.status, &e);
+    let _ = write_response(&mut conn.stream, &resp, 404, false, false);
     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
     conn.buf = Vec::new();
     conn.closing = Some(Instant::now());

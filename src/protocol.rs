@@ -341,6 +341,14 @@ impl Response {
     }
 }
 
+/// What tinyfc answers the platform: a response and its `x-fc-status` (200: the call succeeded;
+/// 404: it failed and the body is the error), which the writer adds (no header strings to
+/// allocate on every answer).
+pub(crate) struct Answer {
+    pub(crate) resp: Response,
+    pub(crate) fc_status: u16,
+}
+
 impl Default for Response {
     fn default() -> Self {
         Response::new(200)

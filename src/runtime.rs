@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::error::{Error, InitError};
 use crate::lifecycle::{HookFn, InitFn, Lifecycle};
 use crate::logging::{self, fc_line};
-use crate::protocol::{reserved_response_header, Call, Context, Kind, Request, Response};
+use crate::protocol::{reserved_response_header, Answer, Call, Context, Kind, Request, Response};
 use crate::server::{self, Service};
 
 /// A function instance under construction. `S` is the state the initializer builds and every
@@ -123,7 +123,7 @@ where
     S: Send + Sync + 'static,
     H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
 {
-    fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Response)) {
+    fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Answer)) {
         match call {
             Call::Initialize => {
                 let Ok(_in_flight) = self.lifecycle.admit() else {
@@ -174,7 +174,7 @@ where
     H: Fn(&S, &Context, Request) -> Result<Response, Error>,
 {
     /// Runs the handler; an error or panic fails this invocation only.
-    fn invoke(&self, app: &S, ctx: &Context, req: Request, kind: Kind) -> Response {
+    fn invoke(&self, app: &S, ctx: &Context, req: Request, kind: Kind) -> Answer {
         let result = catch_unwind(AssertUnwindSafe(|| (self.handler)(app, ctx, req)))
             .unwrap_or_else(|panic| Err(Error::from_panic(panic)));
         match result {
@@ -191,29 +191,35 @@ where
 }
 
 /// A successful answer: `x-fc-status: 200`.
-fn ok(resp: Response) -> Response {
-    resp.header("x-fc-status", "200")
+fn ok(resp: Response) -> Answer {
+    Answer {
+        resp,
+        fc_status: 200,
+    }
 }
 
 /// A failed answer: the JSON error body and `x-fc-status: 404`.
-fn failed(status: u16, e: &Error) -> Response {
-    Response::error(status, e).header("x-fc-status", "404")
+fn failed(status: u16, e: &Error) -> Answer {
+    Answer {
+        resp: Response::error(status, e),
+        fc_status: 404,
+    }
 }
 
 /// Retryable: 404, the platform retries the initializer. Fatal: 500, it restarts the instance.
-fn init_failure(e: &InitError) -> Response {
+fn init_failure(e: &InitError) -> Answer {
     failed(if e.is_fatal() { 500 } else { 404 }, e.error())
 }
 
 /// After pre-stop began: 503, `errorType` `InstanceStopping`.
-fn stopping() -> Response {
+fn stopping() -> Answer {
     failed(
         503,
         &Error::typed("InstanceStopping", "the instance is stopping"),
     )
 }
 
-fn hook_response(result: Result<(), Error>) -> Response {
+fn hook_response(result: Result<(), Error>) -> Answer {
     match result {
         Ok(()) => ok(Response::new(200)),
         Err(e) => failed(404, &e),

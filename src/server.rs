@@ -23,13 +23,13 @@ use crate::listener::Listener;
 use crate::main_loop::{self, MainLoop, Signals};
 use crate::poller::{Parked, Poller, Ready};
 use crate::pool::{Pool, Workers};
-use crate::protocol::{Call, Context, Kind, Request, Response};
+use crate::protocol::{Answer, Call, Context, Kind, Request};
 
 /// What the server calls: the function with its lifecycle (see `runtime.rs`).
 pub(crate) trait Service: Send + Sync + 'static {
     /// Answers one call. `reply` must be called exactly once, while the call still counts as in
     /// flight, so a drain waits until the answer is written.
-    fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Response));
+    fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Answer));
     /// The signal path: stop admitting, drain, run pre-stop once if it has not run.
     fn shutdown(&self);
 }
@@ -420,9 +420,11 @@ impl Shared {
                 log::trace!("header {k}: {}", if secret { "<redacted>" } else { v });
             }
         }
-        self.service.call(call, &ctx, req, &mut |resp| {
+        self.service.call(call, &ctx, req, &mut |a| {
             let mut socket = Timed::new(&conn.stream, stall);
-            written = http::write_response(&mut socket, &resp, keep_alive, head_only).is_ok();
+            written =
+                http::write_response(&mut socket, &a.resp, a.fc_status, keep_alive, head_only)
+                    .is_ok();
         });
         if written && keep_alive && !self.stopping.load(Ordering::SeqCst) {
             Outcome::KeepAlive
