@@ -356,7 +356,7 @@ impl Default for Response {
 }
 
 /// The per-request context, from the platform's request headers.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Context {
     /// `x-fc-request-id`.
     pub request_id: String,
@@ -406,44 +406,110 @@ impl Context {
     /// Builds the context from request headers, received at `arrived`.
     pub fn from_headers(headers: &Headers, arrived: Instant) -> Context {
         let mut c = Context::default();
-        // One pass, in reverse so that of a repeated header the first one wins (assigned last).
-        // Names in `Headers` are lower-case.
+        c.refill(headers, arrived);
+        c
+    }
+
+    /// [`Context::from_headers`] into this context, reusing its strings' memory: each thread that
+    /// serves calls keeps one, so a call allocates nothing for its context.
+    pub(crate) fn refill(&mut self, headers: &Headers, arrived: Instant) {
+        // Every field by name (no `..`): a new field must be reset here too, or a call would see
+        // the one before it's.
+        let Context {
+            request_id,
+            credentials:
+                Credentials {
+                    access_key_id,
+                    access_key_secret,
+                    security_token,
+                },
+            function_name,
+            function_handler,
+            memory_mb,
+            timeout_s,
+            initializer,
+            initialization_timeout_s,
+            pre_stop_handler,
+            pre_freeze_handler,
+            region,
+            account_id,
+            qualifier,
+            version_id,
+            service_name,
+            log_project,
+            log_store,
+            control_path,
+            log_type,
+            retry_count,
+            deadline: _, // set below
+        } = self;
+        for s in [
+            &mut *request_id,
+            access_key_id,
+            access_key_secret,
+            security_token,
+            function_name,
+            function_handler,
+            initializer,
+            pre_stop_handler,
+            pre_freeze_handler,
+            region,
+            account_id,
+            qualifier,
+            version_id,
+            service_name,
+            log_project,
+            log_store,
+            control_path,
+            log_type,
+        ] {
+            s.clear();
+        }
+        for n in [memory_mb, timeout_s, initialization_timeout_s, retry_count] {
+            *n = None;
+        }
+        // In reverse, so that of a repeated header the first one wins (assigned last). Names in
+        // `Headers` are lower-case.
         for (name, value) in headers.iter().rev() {
             let Some(name) = name.strip_prefix("x-fc-") else {
                 continue;
             };
-            let text = || value.to_string();
-            let number = || value.parse().ok();
+            let text = |s: &mut String| {
+                s.clear();
+                s.push_str(value);
+            };
+            let number = |n: &mut Option<u32>| *n = value.parse().ok();
             // On the length first: a `match` on strings alone compares with every arm in turn,
             // for each of the platform's twenty headers (the test below checks every length).
             match (name.len(), name) {
-                (10, "request-id") => c.request_id = text(),
-                (13, "access-key-id") => c.credentials.access_key_id = text(),
-                (17, "access-key-secret") => c.credentials.access_key_secret = text(),
-                (14, "security-token") => c.credentials.security_token = text(),
-                (13, "function-name") => c.function_name = text(),
-                (16, "function-handler") => c.function_handler = text(),
-                (15, "function-memory") => c.memory_mb = number(),
-                (16, "function-timeout") => c.timeout_s = number(),
-                (20, "function-initializer") => c.initializer = text(),
-                (22, "initialization-timeout") => c.initialization_timeout_s = number(),
-                (35, "instance-lifecycle-pre-stop-handler") => c.pre_stop_handler = text(),
-                (37, "instance-lifecycle-pre-freeze-handler") => c.pre_freeze_handler = text(),
-                (6, "region") => c.region = text(),
-                (10, "account-id") => c.account_id = text(),
-                (9, "qualifier") => c.qualifier = text(),
-                (10, "version-id") => c.version_id = text(),
-                (12, "service-name") => c.service_name = text(),
-                (18, "service-logproject") => c.log_project = text(),
-                (16, "service-logstore") => c.log_store = text(),
-                (12, "control-path") => c.control_path = text(),
-                (8, "log-type") => c.log_type = text(),
-                (11, "retry-count") => c.retry_count = number(),
+                (10, "request-id") => text(&mut self.request_id),
+                (13, "access-key-id") => text(&mut self.credentials.access_key_id),
+                (17, "access-key-secret") => text(&mut self.credentials.access_key_secret),
+                (14, "security-token") => text(&mut self.credentials.security_token),
+                (13, "function-name") => text(&mut self.function_name),
+                (16, "function-handler") => text(&mut self.function_handler),
+                (15, "function-memory") => number(&mut self.memory_mb),
+                (16, "function-timeout") => number(&mut self.timeout_s),
+                (20, "function-initializer") => text(&mut self.initializer),
+                (22, "initialization-timeout") => number(&mut self.initialization_timeout_s),
+                (35, "instance-lifecycle-pre-stop-handler") => text(&mut self.pre_stop_handler),
+                (37, "instance-lifecycle-pre-freeze-handler") => text(&mut self.pre_freeze_handler),
+                (6, "region") => text(&mut self.region),
+                (10, "account-id") => text(&mut self.account_id),
+                (9, "qualifier") => text(&mut self.qualifier),
+                (10, "version-id") => text(&mut self.version_id),
+                (12, "service-name") => text(&mut self.service_name),
+                (18, "service-logproject") => text(&mut self.log_project),
+                (16, "service-logstore") => text(&mut self.log_store),
+                (12, "control-path") => text(&mut self.control_path),
+                (8, "log-type") => text(&mut self.log_type),
+                (11, "retry-count") => number(&mut self.retry_count),
                 _ => {}
             }
         }
-        c.deadline = c.timeout_s.map(|t| arrived + Duration::from_secs(t.into()));
-        c
+        self.deadline = self
+            .timeout_s
+            .map(|t| arrived + Duration::from_secs(t.into()));
     }
 
     /// Time left before the function timeout (zero once past it); `None` without a timeout header.
@@ -687,6 +753,10 @@ mod tests {
             c.retry_count,
         ];
         assert_eq!(numbers, [Some(1), Some(2), Some(3), Some(4)]);
+        // Refilled from no headers, nothing of the call before is left.
+        let mut next = c.clone();
+        next.refill(&Headers::new(), Instant::now());
+        assert_eq!(next, Context::default());
     }
 
     #[test]

@@ -39,6 +39,9 @@ thread_local! {
     static IS_WORKER: Cell<bool> = const { Cell::new(false) };
     /// On a worker: a connection its client closed, to close when nothing else is ready.
     static GONE: RefCell<Option<Conn>> = const { RefCell::new(None) };
+    /// The context of the call this thread serves, refilled for each: its strings keep their
+    /// memory, so a call allocates nothing for its context (see `Context::refill`).
+    static CONTEXT: RefCell<Context> = RefCell::new(Context::default());
 }
 
 /// The most buffer capacity an idle connection keeps.
@@ -393,7 +396,22 @@ impl Shared {
             }
             Err(BodyError::Gone) => return Outcome::Close, // never run a truncated invocation
         };
-        let ctx = Context::from_headers(&head.headers, arrived);
+        CONTEXT.with_borrow_mut(|ctx| {
+            ctx.refill(&head.headers, arrived);
+            self.call_service(conn, head, call, body, ctx)
+        })
+    }
+
+    /// [`Shared::serve_call`] once the body is in: the call and its answer.
+    fn call_service(
+        &self,
+        conn: &mut Conn,
+        head: Head,
+        call: Call,
+        body: Vec<u8>,
+        ctx: &Context,
+    ) -> Outcome {
+        let stall = self.config.header_timeout;
         let head_only = head.method == "HEAD";
         let req = Request {
             kind: match call {
@@ -420,7 +438,7 @@ impl Shared {
                 log::trace!("header {k}: {}", if secret { "<redacted>" } else { v });
             }
         }
-        self.service.call(call, &ctx, req, &mut |a| {
+        self.service.call(call, ctx, req, &mut |a| {
             let mut socket = Timed::new(&conn.stream, stall);
             written =
                 http::write_response(&mut socket, &a.resp, a.fc_status, keep_alive, head_only)

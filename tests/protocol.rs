@@ -144,6 +144,49 @@ fn context_fields_come_from_the_platform_headers() {
 }
 
 #[test]
+fn a_call_sees_nothing_of_the_context_of_the_call_before_it() {
+    // One worker and one connection: both calls run on the same thread, whose context is
+    // refilled for each call.
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "1")]);
+    let mut conn = f.connect();
+    let full = conn
+        .request(
+            "GET",
+            "/context",
+            &platform_headers("first", "/http-invoke"),
+            b"",
+        )
+        .unwrap();
+    assert!(
+        full.text().contains(r#""region":"cn-hangzhou""#),
+        "{}",
+        full.text()
+    );
+    let bare = conn
+        .request(
+            "GET",
+            "/context",
+            &[("x-fc-control-path", "/http-invoke")],
+            b"",
+        )
+        .unwrap();
+    let body = bare.text();
+    for field in [
+        r#""request_id":"""#,
+        r#""function_name":"""#,
+        r#""region":"""#,
+        r#""access_key_id":"""#,
+        r#""log_type":"""#,
+        r#""memory_mb":null"#,
+        r#""timeout_s":null"#,
+        r#""retry_count":null"#,
+        r#""remaining_ms":null"#,
+    ] {
+        assert!(body.contains(field), "missing {field} in {body}");
+    }
+}
+
+#[test]
 fn context_without_timeout_header_has_no_deadline() {
     let f = Function::start("probe", &[]);
     let body = f.http("GET", "/context").text();
