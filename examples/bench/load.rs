@@ -43,8 +43,8 @@ struct Round {
 }
 
 /// Starts every command, initializes it, then loads each from `connections` threads for `secs`
-/// in total, split into `rounds` rounds that alternate between the targets. One result per
-/// command, in order.
+/// in total, split into `rounds` rounds that alternate between the targets, after one warm-up
+/// round each. One result per command, in order.
 pub fn run(
     cmds: &[&[String]],
     connections: usize,
@@ -55,6 +55,16 @@ pub fn run(
     let mut targets: Vec<std::io::Result<(Child, SocketAddr, Vec<Round>)>> =
         cmds.iter().map(|cmd| start(cmd)).collect();
     let per_round = secs / rounds.max(1) as f64;
+    // One unrecorded round each first: a runtime that grows its workers under load (tinyfc does)
+    // would otherwise pay its ramp-up in the first recorded round, and a fixed pool (tokio's)
+    // would not.
+    for t in targets.iter_mut() {
+        let Ok((child, addr, _)) = t else { continue };
+        if let Err(e) = round(*addr, connections, per_round) {
+            stop(child);
+            *t = Err(e);
+        }
+    }
     for _ in 0..rounds.max(1) {
         for t in targets.iter_mut() {
             let Ok((child, addr, done)) = t else { continue };

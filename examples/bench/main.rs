@@ -10,7 +10,8 @@
 //! after the first answer, binary size. The floor (examples/floor.rs) is always the first target and
 //! every ratio is over it. Throughput: keep-alive load from --clients threads (default 16), and from
 //! 256, for --load-secs per target (default 6) in --rounds rounds (default 6) that alternate between
-//! the targets that are FC runtimes (hello, tokio_hello, tokio_fc and any --target); req/s is the
+//! the targets that are FC runtimes (hello, tokio_hello, tokio_fc and any --target), after one
+//! unrecorded warm-up round each; req/s is the
 //! median round. tokio_fc is tokio_hello with FC_LINES=1: it prints the two FC lines per invocation
 //! that tinyfc must, so it does the same work. The last column, `hello / it`, is hello's req/s over
 //! the row's, taken round by round (the targets of a round run back to back) and then the median:
