@@ -123,6 +123,27 @@ fn check(input: &[u8]) {
     // The head parses the same without what follows it: no dependence on body bytes.
     let again = parse_head(&input[..head.len], MAX_HEAD).unwrap().unwrap();
     assert_eq!((again.len, again.body), (head.len, head.body));
+    assert_eq!(again.headers, head.headers);
+    // The headers are what httparse saw, each built the plain way: name lower-cased, value
+    // trimmed of spaces and tabs, invalid UTF-8 replaced (`Headers` slices one copy instead).
+    let mut raw = vec![httparse::EMPTY_HEADER; 128];
+    let mut req = httparse::Request::new(&mut raw);
+    assert!(req.parse(&input[..head.len]).unwrap().is_complete());
+    let expected: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|h| {
+            let value = String::from_utf8_lossy(h.value);
+            let value = value.trim_matches(|c| c == ' ' || c == '\t');
+            (h.name.to_ascii_lowercase(), value.to_string())
+        })
+        .collect();
+    let got: Vec<(String, String)> = head
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(got, expected);
     let mut buf = input[head.len..].to_vec();
     let before = buf.len();
     let mut body_input = Input {
