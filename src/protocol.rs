@@ -79,7 +79,7 @@ pub struct Headers {
     /// UTF-8 text, always (see `at`).
     text: Vec<u8>,
     /// Per header: where its name starts and ends, and its value starts and ends, in `text`.
-    spans: Vec<[u32; 4]>,
+    spans: Vec<[usize; 4]>,
 }
 
 impl Headers {
@@ -102,19 +102,18 @@ impl Headers {
             text: head.to_vec(),
             spans: Vec::with_capacity(parsed.len()),
         };
-        let offset = |s: &[u8]| (s.as_ptr() as usize - head.as_ptr() as usize) as u32;
+        let offset = |s: &[u8]| s.as_ptr() as usize - head.as_ptr() as usize;
         for p in parsed {
             let (name, value) = (p.name.as_bytes(), trim_blanks(p.value));
             let n = offset(name);
             // An empty value's slice may not point into `head`.
             let v = if value.is_empty() {
-                n + name.len() as u32
+                n + name.len()
             } else {
                 offset(value)
             };
-            h.spans
-                .push([n, n + name.len() as u32, v, v + value.len() as u32]);
-            lower_ascii(&mut h.text[n as usize..][..name.len()]);
+            h.spans.push([n, n + name.len(), v, v + value.len()]);
+            lower_ascii(&mut h.text[n..][..name.len()]);
         }
         h
     }
@@ -138,9 +137,8 @@ impl Headers {
                 self.text.extend_from_slice(text.as_bytes());
             }
         }
-        // Heads are bounded far below 4 GiB (`TINYFC_MAX_HEADER_BYTES`).
-        let span = [name_start, value_start, value_start, self.text.len()];
-        self.spans.push(span.map(|i| i as u32));
+        self.spans
+            .push([name_start, value_start, value_start, self.text.len()]);
     }
 
     /// The value of the first header named `name` (any case), if any.
@@ -171,12 +169,14 @@ impl Headers {
 
     /// The `i`th header (`i < len()`).
     fn at(&self, i: usize) -> (&str, &str) {
-        let [ns, ne, vs, ve] = self.spans[i].map(|x| x as usize);
+        let [ns, ne, vs, ve] = self.spans[i];
         // Checked slicing cost more than the rest of a header's parse (each end is checked for a
         // char boundary, on every lookup).
         // SAFETY: `text` is UTF-8 (a head that passed `from_utf8`, or whole `str`s appended and
-        // only ASCII letters changed since), and every span is within it and ends next to an
-        // ASCII byte or the end of what was appended: on char boundaries.
+        // only ASCII letters changed since). Every span is within it (httparse's name and value
+        // slices lie within the head it parsed, of which `text` is a copy; pushed ones are what
+        // was appended) and ends next to an ASCII byte (`:`, CR, a blank) or the end of what was
+        // appended: on char boundaries.
         unsafe {
             let text =
                 |a: usize, b: usize| std::str::from_utf8_unchecked(self.text.get_unchecked(a..b));
