@@ -402,33 +402,49 @@ fn encode_and_write(
     keep_alive: bool,
     head_only: bool,
 ) -> io::Result<()> {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    push_decimal(out, u64::from(resp.status));
-    out.push(b' ');
-    out.extend_from_slice(reason(resp.status).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    // The usual status line and x-fc-status are written whole (each append is a call at
+    // opt-level z).
+    if resp.status == 200 {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(out, u64::from(resp.status));
+        out.push(b' ');
+        out.extend_from_slice(reason(resp.status).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     for (k, v) in &resp.headers {
         // A header value with CR or LF would split the response: drop it.
-        if k.bytes().chain(v.bytes()).any(|b| b == b'\r' || b == b'\n') {
+        let breaks = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
+        if breaks(k) || breaks(v) {
             continue;
         }
         for part in [k.as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
             out.extend_from_slice(part);
         }
     }
-    out.extend_from_slice(b"x-fc-status: ");
-    push_decimal(out, u64::from(fc_status));
-    out.extend_from_slice(b"\r\n");
+    match fc_status {
+        200 => out.extend_from_slice(b"x-fc-status: 200\r\n"),
+        404 => out.extend_from_slice(b"x-fc-status: 404\r\n"),
+        other => {
+            out.extend_from_slice(b"x-fc-status: ");
+            push_decimal(out, u64::from(other));
+            out.extend_from_slice(b"\r\n");
+        }
+    }
     let bodyless = head_only || resp.status == 204 || resp.status == 304 || resp.status < 200;
-    if resp.status != 204 && resp.status >= 200 {
+    let has_length = resp.status != 204 && resp.status >= 200;
+    if has_length {
         out.extend_from_slice(b"content-length: ");
         push_decimal(out, resp.body.len() as u64);
-        out.extend_from_slice(b"\r\n");
     }
-    if !keep_alive {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
+    // The rest of the head in one append.
+    out.extend_from_slice(match (has_length, keep_alive) {
+        (true, true) => b"\r\n\r\n",
+        (true, false) => b"\r\nconnection: close\r\n\r\n",
+        (false, true) => b"\r\n",
+        (false, false) => b"connection: close\r\n\r\n",
+    });
     if bodyless {
         return stream.write_all(out);
     }
@@ -643,6 +659,42 @@ mod tests {
         assert_eq!(parse(signed).unwrap_err().status, 400);
         assert_eq!(parse("GET httpx HTTP/1.1\r\n\r\n").unwrap_err().status, 400);
         assert!(parse("GET http://h/p HTTP/1.1\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn answers_are_encoded_whole_for_every_status_and_connection_shape() {
+        let encode = |resp: &Response, fc: u16, keep_alive: bool, head_only: bool| {
+            let mut out = Vec::new();
+            write_response(&mut out, resp, fc, keep_alive, head_only).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let ok = Response::text("hi")
+            .header("x-a", "b")
+            .header("x-bad", "c\r\nd");
+        assert_eq!(
+            encode(&ok, 200, true, false),
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\nx-a: b\r\n\
+             x-fc-status: 200\r\ncontent-length: 2\r\n\r\nhi"
+        );
+        assert_eq!(
+            encode(&Response::new(404), 404, false, false),
+            "HTTP/1.1 404 Not Found\r\nx-fc-status: 404\r\ncontent-length: 0\r\n\
+             connection: close\r\n\r\n"
+        );
+        let empty = Response::new(204);
+        assert_eq!(
+            encode(&empty, 200, true, false),
+            "HTTP/1.1 204 No Content\r\nx-fc-status: 200\r\n\r\n"
+        );
+        assert_eq!(
+            encode(&empty, 200, false, false),
+            "HTTP/1.1 204 No Content\r\nx-fc-status: 200\r\nconnection: close\r\n\r\n"
+        );
+        assert_eq!(
+            encode(&Response::text("hi"), 200, true, true),
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\n\
+             x-fc-status: 200\r\ncontent-length: 2\r\n\r\n"
+        );
     }
 
     #[test]

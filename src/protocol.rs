@@ -143,8 +143,10 @@ impl Headers {
 
     /// The value of the first header named `name` (any case), if any.
     pub fn get(&self, name: &str) -> Option<&str> {
+        // Names are stored lower-case, as tinyfc asks for them: an exact compare first, which is
+        // several times cheaper than a case-blind one.
         self.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .find(|(k, _)| *k == name || k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
 
