@@ -55,21 +55,14 @@ pub fn run(
     let mut targets: Vec<std::io::Result<(Child, SocketAddr, Vec<Round>)>> =
         cmds.iter().map(|cmd| start(cmd)).collect();
     let per_round = secs / rounds.max(1) as f64;
-    // One unrecorded round each first: a runtime that grows its workers under load (tinyfc does)
-    // would otherwise pay its ramp-up in the first recorded round, and a fixed pool (tokio's)
-    // would not.
-    for t in targets.iter_mut() {
-        let Ok((child, addr, _)) = t else { continue };
-        if let Err(e) = round(*addr, connections, per_round) {
-            stop(child);
-            *t = Err(e);
-        }
-    }
-    for _ in 0..rounds.max(1) {
+    // Round 0 is not recorded: a runtime that grows its workers under load (tinyfc does) would
+    // otherwise pay its ramp-up in the first recorded round, and a fixed pool (tokio's) would not.
+    for n in 0..=rounds.max(1) {
         for t in targets.iter_mut() {
             let Ok((child, addr, done)) = t else { continue };
             match round(*addr, connections, per_round) {
-                Ok(r) => done.push(r),
+                Ok(r) if n > 0 => done.push(r),
+                Ok(_) => {}
                 Err(e) => {
                     stop(child);
                     *t = Err(e);
