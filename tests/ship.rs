@@ -101,6 +101,77 @@ fn static_hello_has_no_interpreter_and_needs_no_shared_library() {
     );
 }
 
+/// (name, address, size) of each section of a 64-bit little-endian ELF file.
+fn elf_sections(elf: &[u8]) -> Vec<(String, u64, u64)> {
+    let (shoff, shentsize, shnum, shstrndx) = (
+        u64_at(elf, 0x28) as usize,
+        u16_at(elf, 0x3a) as usize,
+        u16_at(elf, 0x3c) as usize,
+        u16_at(elf, 0x3e) as usize,
+    );
+    let header = |i: usize| &elf[shoff + i * shentsize..shoff + (i + 1) * shentsize];
+    let names = u64_at(header(shstrndx), 0x18) as usize;
+    (0..shnum)
+        .map(|i| {
+            let h = header(i);
+            let name = &elf[names + u32_at(h, 0) as usize..];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap()];
+            let name = String::from_utf8_lossy(name).into_owned();
+            (name, u64_at(h, 0x10), u64_at(h, 0x20))
+        })
+        .collect()
+}
+
+#[test]
+fn static_release_build_puts_backtrace_and_unwinder_code_after_the_rest_of_the_text() {
+    let section = |elf: &[u8], name: &str| {
+        elf_sections(elf)
+            .into_iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, addr, size)| (addr, size))
+    };
+    let elf = std::fs::read(static_example("hello")).unwrap();
+    let (text, text_size) = section(&elf, ".text").expect(".text");
+    let (cold, cold_size) = section(&elf, ".text.cold").expect("src/cold.ld was not applied");
+    assert!(cold >= text + text_size, "the cold code follows .text");
+    // std's symbolizer alone is over 100 KiB: the patterns in src/cold.ld still match it.
+    assert!(
+        cold_size > 64 << 10,
+        ".text.cold holds only {cold_size} bytes"
+    );
+    // The check itself: the section comes from the script (release builds only), not the toolchain.
+    let debug = std::fs::read(example("hello")).unwrap();
+    assert_eq!(section(&debug, ".text.cold"), None);
+}
+
+#[test]
+fn static_release_build_still_unwinds_a_handler_panic_into_one_failed_invocation() {
+    // The unwinder (libunwind) and the panic message code sit in the cold part of the text.
+    let mut cmd = Command::new(static_example("probe"));
+    cmd.env("FC_SERVER_PORT", "0").env("RUST_BACKTRACE", "1");
+    let f = Function::spawn(cmd, "tinyfc listening on 0.0.0.0:");
+    assert_eq!(f.initialize("cold-init").status, 200);
+    let r = f.http("POST", "/panic");
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("probe panic"), "{}", r.text());
+    assert_eq!(
+        f.http("POST", "/echo").status,
+        200,
+        "the next call is served"
+    );
+    assert!(f.wait_stdout("invocation failed: Panic: probe panic"));
+    // std's hook printed the message and walked the stack (RUST_BACKTRACE=1) with cold code.
+    let until = std::time::Instant::now() + HANG;
+    while !f.stderr().contains("stack backtrace:") && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let err = f.stderr();
+    assert!(
+        err.contains("probe panic") && err.contains("stack backtrace:"),
+        "{err}"
+    );
+}
+
 /// Runs `binary` as /bootstrap in an empty directory made the root: chroot as root, else inside a
 /// new user namespace.
 fn in_empty_root(binary: &Path) -> (Command, PathBuf) {
