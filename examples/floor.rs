@@ -4,7 +4,7 @@
 //! default signal action (so its exit is immediate and reported as killed by the signal).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 
 const ANSWER: &[u8] =
     b"HTTP/1.1 200 OK\r\nx-fc-status: 200\r\ncontent-length: 13\r\n\r\nHello, World!";
@@ -14,7 +14,8 @@ fn main() -> std::io::Result<()> {
         .iter()
         .find_map(|k| std::env::var(k).ok()?.parse::<u16>().ok())
         .unwrap_or(9000);
-    let listener = TcpListener::bind(("0.0.0.0", port))?;
+    // As tinyfc binds: ("0.0.0.0", port) would link std's host lookup and musl's DNS resolver.
+    let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))?;
     println!(
         "tinyfc listening on 0.0.0.0:{}",
         listener.local_addr()?.port()

@@ -8,7 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -116,7 +116,9 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     // start (see `main_loop.rs`), so they run without waking it.
     shared.poked.store(true, Ordering::SeqCst);
     let mut main = MainLoop::new(wake_rx, shared.clone());
-    let socket = TcpListener::bind(("0.0.0.0", shared.config.port))?;
+    // A SocketAddr, not ("0.0.0.0", port): the string form links std's host lookup and musl's DNS
+    // resolver into every function (26 KB of code it never runs).
+    let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], shared.config.port)))?;
     let port = socket.local_addr()?.port();
     shared.listener.open(socket, &shared.poller)?;
     crate::logging::listening_line(port);
