@@ -1,8 +1,7 @@
 //! Passes src/cold.ld to the linker for release builds of this package's binaries and examples on
-//! Linux: the code only a panic's backtrace or unwinding runs goes after the rest of the text, so a
-//! start-up maps less of the binary (see the script). Set TINYFC_NO_COLD_LAYOUT=1 to leave it out
-//! (a linker without GNU ld scripts, such as mold).
-
+//! Linux: code a start-up does not run (panic-only code, tinyfc's #[cold] paths) goes after the
+//! rest of the text, so a start-up maps less of the binary (see the script). Set
+//! TINYFC_NO_COLD_LAYOUT=1 to leave it out (for a linker without GNU ld scripts, such as mold).
 fn main() {
     println!("cargo:rerun-if-changed=src/cold.ld");
     println!("cargo:rerun-if-env-changed=TINYFC_NO_COLD_LAYOUT");

@@ -97,6 +97,7 @@ fn parse<T: std::str::FromStr>(key: &str, value: &str) -> io::Result<T> {
         .map_err(|_| bad(&format!("{key}={value:?} is not a valid number")))
 }
 
+#[cold]
 fn bad(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())
 }

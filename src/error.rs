@@ -33,6 +33,7 @@ impl Error {
     }
 
     /// The error a caught panic becomes: `errorType` `Panic`, the panic message as `errorMessage`.
+    #[cold]
     pub(crate) fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Error {
         let message = if let Some(s) = payload.downcast_ref::<&str>() {
             s.to_string()

@@ -475,6 +475,7 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 /// Answers a rejected request (JSON error body), shuts the write side and marks the connection
 /// closing. The answer is written without waiting (it fits the socket buffer unless the client
 /// stopped reading), and errors are ignored: the connection is going away either way.
+#[cold]
 pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
     log::debug!("rejected with {}: {}", r.status, r.message);
     let e = crate::error::Error::typed("BadRequest", r.message);
@@ -518,6 +519,7 @@ pub(crate) fn read_available(conn: &mut Conn, max_head: usize) -> bool {
 }
 
 /// Reads and drops what a closing connection sends. False once the client has closed.
+#[cold]
 pub(crate) fn discard_available(conn: &mut Conn) -> bool {
     let mut chunk = [0u8; READ_CHUNK];
     loop {

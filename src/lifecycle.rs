@@ -191,6 +191,7 @@ impl<S> Lifecycle<S> {
     }
 
     /// Pre-stop (also what SIGTERM runs): stop admitting, drain up to `drain`, run the hook once.
+    #[cold]
     pub(crate) fn stop(&self, ctx: &Context, drain: Duration) -> Result<(), Error> {
         let mut st = self.lock();
         self.admitted.fetch_or(STOPPING, Ordering::SeqCst);

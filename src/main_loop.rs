@@ -231,10 +231,7 @@ impl MainLoop {
         w.stalls = if stalled { w.stalls + 1 } else { 0 };
         let started = s.workers.started();
         // Asked only once busy for a while: the first calls' ticks need no cgroup files.
-        let mut cores = || {
-            *w.cores
-                .get_or_insert_with(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        };
+        let mut cores = || *w.cores.get_or_insert_with(cores);
         let wants_core = w.busy >= BUSY_TICKS && started < cores();
         // Busy but hardly on the CPU: the handlers wait (on I/O, a lock, a sleep), so another
         // worker would get work done instead of queueing behind them. With one worker the bound
@@ -304,9 +301,15 @@ impl MainLoop {
                 self.last_signal = b;
             }
         }
-        if signals == 0 {
-            return;
+        if signals > 0 {
+            self.on_signals(signals);
         }
+    }
+
+    /// SIGTERM or SIGINT: the first drains, a second exits at once.
+    #[cold]
+    #[inline(never)]
+    fn on_signals(&mut self, signals: usize) {
         self.signals += signals;
         if self.signals > 1 {
             // A second signal: stop now.
@@ -507,4 +510,12 @@ pub(crate) fn raise_fd_limit() {
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
+}
+
+/// The cores this process may use (std reads the cgroup's CPU quota: a dozen system calls). Asked
+/// once, and only once the workers have been busy for a while; kept out of line with the rare code.
+#[cold]
+#[inline(never)]
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

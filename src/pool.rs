@@ -133,6 +133,8 @@ impl<J: Send + 'static> Pool<J> {
         self.wake.notify_one();
     }
 
+    #[cold]
+    #[inline(never)]
     fn start_worker(self: &Arc<Self>, q: &mut Queue<J>) {
         if q.started >= self.max {
             return;

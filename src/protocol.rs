@@ -345,6 +345,7 @@ impl Response {
     }
 
     /// The JSON error response the platform expects: `{"errorMessage","errorType","stackTrace"}`.
+    #[cold]
     pub(crate) fn error(status: u16, e: &Error) -> Response {
         Response::new(status)
             .header("content-type", "application/json")

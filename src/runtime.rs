@@ -161,6 +161,7 @@ where
         }
     }
 
+    #[cold]
     fn shutdown(&self) {
         log::info!("draining for up to {} ms", self.drain.as_millis() as u64);
         if let Err(e) = self.lifecycle.stop(&Context::default(), self.drain) {
@@ -199,6 +200,7 @@ fn ok(resp: Response) -> Answer {
 }
 
 /// A failed answer: the JSON error body and `x-fc-status: 404`.
+#[cold]
 fn failed(status: u16, e: &Error) -> Answer {
     Answer {
         resp: Response::error(status, e),
@@ -207,11 +209,13 @@ fn failed(status: u16, e: &Error) -> Answer {
 }
 
 /// Retryable: 404, the platform retries the initializer. Fatal: 500, it restarts the instance.
+#[cold]
 fn init_failure(e: &InitError) -> Answer {
     failed(if e.is_fatal() { 500 } else { 404 }, e.error())
 }
 
 /// After pre-stop began: 503, `errorType` `InstanceStopping`.
+#[cold]
 fn stopping() -> Answer {
     failed(
         503,

@@ -156,6 +156,8 @@ fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
 
 impl Shared {
     /// Starts one more worker, if the bound allows.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn start_worker(self: &Arc<Self>) {
         // Counted as waiting from now: a connection arriving while it starts waits for it,
         // rather than making the main thread start yet another.

@@ -123,7 +123,7 @@ fn elf_sections(elf: &[u8]) -> Vec<(String, u64, u64)> {
 }
 
 #[test]
-fn static_release_build_puts_backtrace_and_unwinder_code_after_the_rest_of_the_text() {
+fn static_release_build_puts_rare_and_panic_only_code_after_the_rest_of_the_text() {
     let section = |elf: &[u8], name: &str| {
         elf_sections(elf)
             .into_iter()
@@ -139,6 +139,16 @@ fn static_release_build_puts_backtrace_and_unwinder_code_after_the_rest_of_the_t
         cold_size > 64 << 10,
         ".text.cold holds only {cold_size} bytes"
     );
+    // tinyfc's #[cold] paths (errors, signals, shutdown, starting workers: over 8 KiB) sit between.
+    let (rare, rare_size) = section(&elf, ".text.rare").expect(".text.rare");
+    assert!(rare >= text + text_size && rare + rare_size <= cold);
+    assert!(
+        rare_size > 8 << 10,
+        ".text.rare holds only {rare_size} bytes"
+    );
+    // The floor has no tinyfc code, so nothing rare.
+    let floor = std::fs::read(static_example("floor")).unwrap();
+    assert_eq!(section(&floor, ".text.rare"), None);
     // The check itself: the section comes from the script (release builds only), not the toolchain.
     let debug = std::fs::read(example("hello")).unwrap();
     assert_eq!(section(&debug, ".text.cold"), None);
