@@ -77,6 +77,22 @@ BENCH_ARGS ?=
 bench: static
 	$(STATIC_DIR)/examples/bench --dir $(STATIC_DIR) --out bench-out $(BENCH_ARGS)
 
+# --- link layout (issue 5) ---
+
+# Regenerates src/start.ld, the code a cold start runs (linked first in the text): after changing
+# tinyfc's start-up or request path, or updating Rust. Needs valgrind. Profiles hello and the floor
+# built unstripped without the layout, with linker maps.
+LAYOUT_DIR := target/layout
+.PHONY: layout
+layout:
+	@rm -rf $(LAYOUT_DIR)/maps && mkdir -p $(LAYOUT_DIR)/maps
+	TINYFC_NO_COLD_LAYOUT=1 CARGO_TARGET_DIR=$(LAYOUT_DIR) CARGO_PROFILE_RELEASE_STRIP=false \
+	  RUSTFLAGS="-C link-arg=-Wl,-Map=$(CURDIR)/$(LAYOUT_DIR)/maps/" \
+	  $(CARGO) build --release --target x86_64-unknown-linux-musl --example hello --example floor
+	$(CARGO) run -q --release --example layout -- src/start.ld \
+	  $(LAYOUT_DIR)/x86_64-unknown-linux-musl/release/examples/hello $(LAYOUT_DIR)/maps/hello-*.map \
+	  $(LAYOUT_DIR)/x86_64-unknown-linux-musl/release/examples/floor $(LAYOUT_DIR)/maps/floor-*.map
+
 # --- hardening: fuzz, soak (issue 6) ---
 
 # 60 s (SOAK_SECS) of mixed load against the release probe; RSS and threads must end near their start.

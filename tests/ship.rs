@@ -123,7 +123,7 @@ fn elf_sections(elf: &[u8]) -> Vec<(String, u64, u64)> {
 }
 
 #[test]
-fn static_release_build_puts_rare_and_panic_only_code_after_the_rest_of_the_text() {
+fn static_release_build_puts_start_up_code_first_and_rare_and_panic_only_code_last() {
     let section = |elf: &[u8], name: &str| {
         elf_sections(elf)
             .into_iter()
@@ -149,6 +149,18 @@ fn static_release_build_puts_rare_and_panic_only_code_after_the_rest_of_the_text
     // The floor has no tinyfc code, so nothing rare.
     let floor = std::fs::read(static_example("floor")).unwrap();
     assert_eq!(section(&floor, ".text.rare"), None);
+    // src/start.ld: the code a cold start runs comes first (musl's start-up and its system call
+    // wrappers alone match whatever the toolchain; hello's list is ~90 KiB).
+    for elf in [&elf, &floor] {
+        let (start, start_size) =
+            section(elf, ".text.start").expect("src/start.ld was not applied");
+        let (text, _) = section(elf, ".text").unwrap();
+        assert!(start < text, ".text.start comes before .text");
+        assert!(
+            start_size > 8 << 10,
+            ".text.start holds only {start_size} bytes"
+        );
+    }
     // The check itself: the section comes from the script (release builds only), not the toolchain.
     let debug = std::fs::read(example("hello")).unwrap();
     assert_eq!(section(&debug, ".text.cold"), None);
