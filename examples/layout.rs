@@ -4,11 +4,12 @@
 //! `layout OUT BINARY MAP [BINARY MAP ...]`: each BINARY is an unstripped release build linked
 //! with `-Wl,-Map` (MAP). It runs BINARY under callgrind through the start the benchmark measures
 //! (a probe connect, `/initialize`, one `/invoke`), takes the addresses of the instructions run up
-//! to the answer, finds the linker input sections holding them in MAP, and writes one input
+//! to the answer (less what only the code src/cold.ld places on purpose led to), finds the linker
+//! input sections holding them in MAP, and writes one input
 //! section pattern per section, with what changes between builds (crate disambiguators, symbol
 //! hashes, LTO suffixes) as wildcards. Needs valgrind (`valgrind`, `callgrind_control`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -29,15 +30,18 @@ fn main() {
     let mut seen = HashSet::new();
     for pair in args[1..].chunks(2) {
         let (binary, map) = (&pair[0], &pair[1]);
-        let run = match ran_addresses(binary) {
-            Ok(a) => a,
+        let dump = match profile(binary) {
+            Ok(d) => d,
             Err(e) => fail(&format!("{binary}: {e}")),
         };
         let map = std::fs::read_to_string(map).unwrap_or_else(|e| fail(&format!("{map}: {e}")));
         let sections = text_sections(&map);
-        let mut hit: Vec<usize> = run
-            .iter()
-            .filter_map(|&a| section_at(&sections, a))
+        let placed =
+            |a: u64| section_at(&sections, a).is_some_and(|i| pattern(&sections[i]).is_none());
+        let mut hit: Vec<usize> = Profile::parse(&dump, binary)
+            .reachable_without(placed)
+            .into_iter()
+            .filter_map(|a| section_at(&sections, a))
             .collect();
         hit.sort_unstable();
         hit.dedup();
@@ -72,9 +76,8 @@ fn fail(msg: &str) -> ! {
     std::process::exit(1);
 }
 
-/// Runs `binary` under callgrind up to its first answer; the addresses (in the binary, as the map
-/// gives them) of the instructions it ran.
-fn ran_addresses(binary: &str) -> io::Result<HashSet<u64>> {
+/// Runs `binary` under callgrind up to its first answer; the dump.
+fn profile(binary: &str) -> io::Result<String> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let dir = std::env::temp_dir().join(format!("tinyfc-layout-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -113,62 +116,126 @@ fn ran_addresses(binary: &str) -> io::Result<HashSet<u64>> {
         .args(["-d", &child.id().to_string()])
         .stdout(Stdio::null())
         .status()?;
-    let _ = child.kill();
+    // SIGTERM, not SIGKILL: valgrind then removes the vgdb pipes it made in /tmp.
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
     if !dumped.success() {
         return Err(io::Error::other("callgrind_control -d failed"));
     }
     let dump = std::fs::read_to_string(format!("{}.1", out.display()))?;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(addresses(&dump, binary))
+    Ok(dump)
 }
 
-/// The instruction addresses of `binary`'s code in a callgrind dump made with `--dump-instr=yes`
-/// (a cost line starts with its address: `0x..` absolute, `+n`/`-n` from the last, `*` the same).
-fn addresses(dump: &str, binary: &str) -> HashSet<u64> {
-    let name = Path::new(binary)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(binary);
-    let mut objects = std::collections::HashMap::new();
-    let (mut ours, mut at, mut found) = (false, 0u64, HashSet::new());
-    for line in dump.lines() {
-        if let Some(rest) = line
-            .strip_prefix("ob=")
-            .or_else(|| line.strip_prefix("cob="))
-        {
-            // `(n) path` the first time an object is named, `(n)` after.
-            let (id, path) = rest.split_once(' ').unwrap_or((rest, ""));
-            if !path.is_empty() {
-                objects.insert(id.to_string(), path.ends_with(&format!("/{name}")));
-            }
-            if line.starts_with("ob=") {
-                ours = objects.get(id).copied().unwrap_or(false);
-            }
-            continue;
-        }
-        let Some(first) = line.split_whitespace().next() else {
-            continue;
+/// What a callgrind dump (`--dump-instr=yes`) says about `binary`'s code: the instruction addresses
+/// each function ran, and which functions each called.
+struct Profile {
+    ran: HashMap<u32, Vec<u64>>,
+    calls: HashMap<u32, Vec<u32>>,
+}
+
+impl Profile {
+    /// A cost line starts with its address: `0x..` absolute, `+n`/`-n` from the last, `*` the same;
+    /// `fn=(id)` starts a function, `cfn=(id)` then `calls=` records a call from it.
+    fn parse(dump: &str, binary: &str) -> Profile {
+        let name = Path::new(binary)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(binary);
+        let mut objects = HashMap::new();
+        let mut p = Profile {
+            ran: HashMap::new(),
+            calls: HashMap::new(),
         };
-        let parsed = if let Some(hex) = first.strip_prefix("0x") {
-            u64::from_str_radix(hex, 16).ok()
-        } else if let Some(n) = first.strip_prefix('+') {
-            u64::from_str_radix(n, 16).ok().map(|n| at.wrapping_add(n))
-        } else if let Some(n) = first.strip_prefix('-') {
-            u64::from_str_radix(n, 16).ok().map(|n| at.wrapping_sub(n))
-        } else if first == "*" {
-            Some(at)
-        } else {
-            None
+        let (mut ours, mut at, mut func, mut callee) = (false, 0u64, 0u32, 0u32);
+        // `(n) name` the first time an object or function is named, `(n)` after.
+        let id = |rest: &str| {
+            let n = rest.split_once(' ').map_or(rest, |(n, _)| n);
+            n.trim_matches(|c| c == '(' || c == ')')
+                .parse::<u32>()
+                .unwrap_or(0)
         };
-        if let Some(a) = parsed {
-            at = a;
-            if ours {
-                found.insert(a);
+        for line in dump.lines() {
+            if let Some(rest) = line
+                .strip_prefix("ob=")
+                .or_else(|| line.strip_prefix("cob="))
+            {
+                if let Some((_, path)) = rest.split_once(' ') {
+                    objects.insert(id(rest), path.ends_with(&format!("/{name}")));
+                }
+                if line.starts_with("ob=") {
+                    ours = objects.get(&id(rest)).copied().unwrap_or(false);
+                }
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("fn=") {
+                func = id(rest);
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("cfn=") {
+                callee = id(rest);
+                continue;
+            }
+            if line.starts_with("calls=") {
+                p.calls.entry(func).or_default().push(callee);
+                continue;
+            }
+            let Some(first) = line.split_whitespace().next() else {
+                continue;
+            };
+            let parsed = if let Some(hex) = first.strip_prefix("0x") {
+                u64::from_str_radix(hex, 16).ok()
+            } else if let Some(n) = first.strip_prefix('+') {
+                u64::from_str_radix(n, 16).ok().map(|n| at.wrapping_add(n))
+            } else if let Some(n) = first.strip_prefix('-') {
+                u64::from_str_radix(n, 16).ok().map(|n| at.wrapping_sub(n))
+            } else if first == "*" {
+                Some(at)
+            } else {
+                None
+            };
+            if let Some(a) = parsed {
+                at = a;
+                if ours {
+                    p.ran.entry(func).or_default().push(a);
+                }
             }
         }
+        p
     }
-    found
+
+    /// The addresses run by functions reached from the entry points (functions nothing called)
+    /// without going through one that ran code at a `skipped` address: what a run ran minus what
+    /// only such functions led to.
+    fn reachable_without(&self, skipped: impl Fn(u64) -> bool) -> HashSet<u64> {
+        let skip = |f: &u32| {
+            self.ran
+                .get(f)
+                .is_some_and(|a| a.iter().any(|&a| skipped(a)))
+        };
+        let called: HashSet<u32> = self.calls.values().flatten().copied().collect();
+        let funcs: HashSet<u32> = self.ran.keys().chain(self.calls.keys()).copied().collect();
+        let mut todo: Vec<u32> = funcs
+            .iter()
+            .filter(|f| !called.contains(f))
+            .copied()
+            .collect();
+        let mut seen: HashSet<u32> = todo.iter().copied().collect();
+        let mut out = HashSet::new();
+        while let Some(f) = todo.pop() {
+            if skip(&f) {
+                continue;
+            }
+            out.extend(self.ran.get(&f).into_iter().flatten().copied());
+            for &g in self.calls.get(&f).into_iter().flatten() {
+                if seen.insert(g) {
+                    todo.push(g);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// A linker input section of the text: address, size, name, the file (or archive member) it came from.
@@ -223,8 +290,9 @@ fn section_at(sections: &[Section], addr: u64) -> Option<usize> {
     (addr < sections[i].addr + sections[i].size).then_some(i)
 }
 
-/// The linker script pattern for a section, None for those src/cold.ld places on purpose (a
-/// profile under valgrind runs the main loop's busy path, which a real start does not).
+/// The linker script pattern for a section, None for those src/cold.ld places on purpose. Under
+/// valgrind the first call is slow enough for the main loop to take its busy path (counting cores,
+/// starting a worker), which a real start does not: those and what only they call stay out.
 fn pattern(s: &Section) -> Option<String> {
     let n = &s.name;
     if (n.starts_with(".text.unlikely.") && n.contains("tinyfc")) || n.contains("7cgroups") {
@@ -309,6 +377,50 @@ mod tests {
             ".text._ZN4core3ptr8drop?LT?T?GT?"
         );
         assert_eq!(wildcards(".text.epoll_pwait"), ".text.epoll_pwait");
+    }
+
+    #[test]
+    fn code_only_a_skipped_function_led_to_is_left_out() {
+        // main calls cores (skipped) and helper; cores calls read_quota and helper.
+        let dump = [
+            "ob=(1) /build/hello",
+            "fn=(1) main",
+            "0x10 5",
+            "cfn=(2) cores",
+            "calls=1 0x20",
+            "+1 1",
+            "cfn=(3) helper",
+            "calls=1 0x30",
+            "+1 1",
+            "fn=(2)",
+            "0x20 3",
+            "cfn=(4) read_quota",
+            "calls=1 0x40",
+            "+1 1",
+            "cfn=(3)",
+            "calls=1 0x30",
+            "* 1",
+            "fn=(3)",
+            "0x30 1",
+            "fn=(4)",
+            "0x40 1",
+            "+1 1",
+            "ob=(2) /lib/other",
+            "fn=(5) elsewhere",
+            "0x99 1",
+        ]
+        .join("\n");
+        let p = Profile::parse(&dump, "target/hello");
+        let mut kept: Vec<u64> = p.reachable_without(|a| a == 0x20).into_iter().collect();
+        kept.sort_unstable();
+        assert_eq!(
+            kept,
+            [0x10, 0x11, 0x12, 0x30],
+            "cores and read_quota out, helper in"
+        );
+        let mut all: Vec<u64> = p.reachable_without(|_| false).into_iter().collect();
+        all.sort_unstable();
+        assert_eq!(all, [0x10, 0x11, 0x12, 0x20, 0x21, 0x30, 0x40, 0x41]);
     }
 
     #[test]
