@@ -89,7 +89,7 @@ layout:
 	TINYFC_NO_COLD_LAYOUT=1 CARGO_TARGET_DIR=$(LAYOUT_DIR) CARGO_PROFILE_RELEASE_STRIP=false \
 	  RUSTFLAGS="-C link-arg=-Wl,-Map=$(CURDIR)/$(LAYOUT_DIR)/maps/" \
 	  $(CARGO) build --release --target x86_64-unknown-linux-musl --example hello --example floor
-	$(CARGO) run -q --release --example layout -- src/start.ld \
+	$(CARGO) run -q --release --example bench -- layout src/start.ld \
 	  $(LAYOUT_DIR)/x86_64-unknown-linux-musl/release/examples/hello $(LAYOUT_DIR)/maps/hello-*.map \
 	  $(LAYOUT_DIR)/x86_64-unknown-linux-musl/release/examples/floor $(LAYOUT_DIR)/maps/floor-*.map
 

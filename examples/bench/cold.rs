@@ -72,13 +72,19 @@ pub fn spawn(cmd: &[String]) -> io::Result<(Child, SocketAddr)> {
     Ok((child, SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
-fn measure(child: &mut Child, addr: SocketAddr, started: Instant) -> io::Result<Run> {
-    let us = |t: Instant| t.duration_since(started).as_secs_f64() * 1e6;
-    // Listening: the first connect that succeeds (a refused connect returns at once).
-    let stream = loop {
+/// Waits until `addr` takes a connection (a refused connect returns at once, so this spins), at most
+/// until `limit` after `started`; an error if the child exits first. The connection, for the caller
+/// to close (after taking the time).
+pub fn wait_listening(
+    child: &mut Child,
+    addr: SocketAddr,
+    started: Instant,
+    limit: Duration,
+) -> io::Result<TcpStream> {
+    loop {
         match TcpStream::connect(addr) {
-            Ok(s) => break s,
-            Err(_) if started.elapsed() < LIMIT => {
+            Ok(s) => return Ok(s),
+            Err(_) if started.elapsed() < limit => {
                 if let Some(status) = child.try_wait()? {
                     return Err(io::Error::other(format!(
                         "exited before listening: {status}"
@@ -87,37 +93,39 @@ fn measure(child: &mut Child, addr: SocketAddr, started: Instant) -> io::Result<
             }
             Err(e) => return Err(e),
         }
-    };
+    }
+}
+
+/// One platform call (`x-fc-control-path` = `path`); an error unless it is answered 200.
+pub fn call(
+    conn: &mut Connection,
+    method: &str,
+    path: &str,
+    request_id: &str,
+    body: &[u8],
+) -> io::Result<()> {
+    let h = [("x-fc-request-id", request_id), ("x-fc-control-path", path)];
+    match conn.request(method, path, &h, body)?.status {
+        200 => Ok(()),
+        status => Err(io::Error::other(format!("{path} answered {status}"))),
+    }
+}
+
+fn measure(child: &mut Child, addr: SocketAddr, started: Instant) -> io::Result<Run> {
+    let us = |t: Instant| t.duration_since(started).as_secs_f64() * 1e6;
+    // Listening: the first connect that succeeds.
+    let probe = wait_listening(child, addr, started, LIMIT)?;
     let listening = us(Instant::now());
-    drop(stream);
+    drop(probe);
     let mut conn = Connection::connect(addr, LIMIT)?;
-    let ok = |r: tinyfc::client::Response, what: &str| {
-        if r.status == 200 {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!("{what} answered {}", r.status)))
-        }
-    };
-    let h = [
-        ("x-fc-request-id", "bench-init"),
-        ("x-fc-control-path", "/initialize"),
-    ];
-    ok(conn.request("POST", "/initialize", &h, b"")?, "/initialize")?;
+    call(&mut conn, "POST", "/initialize", "bench-init", b"")?;
     let initialized = us(Instant::now());
-    let h = [
-        ("x-fc-request-id", "bench-invoke"),
-        ("x-fc-control-path", "/invoke"),
-    ];
-    ok(conn.request("POST", "/invoke", &h, b"{}")?, "/invoke")?;
+    call(&mut conn, "POST", "/invoke", "bench-invoke", b"{}")?;
     let first_answer = us(Instant::now());
     let rss_kb = status_kb(child.id(), "VmRSS:");
     let anon_kb = status_kb(child.id(), "RssAnon:");
-    let h = [
-        ("x-fc-request-id", "bench-stop"),
-        ("x-fc-control-path", "/pre-stop"),
-    ];
     let stop_sent = Instant::now();
-    ok(conn.request("GET", "/pre-stop", &h, b"")?, "/pre-stop")?;
+    call(&mut conn, "GET", "/pre-stop", "bench-stop", b"")?;
     let pre_stop = stop_sent.elapsed().as_secs_f64() * 1e6;
     let sig_sent = Instant::now();
     // SAFETY: kill(2) on our own child.

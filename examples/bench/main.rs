@@ -2,6 +2,7 @@
 //!
 //! usage: bench [--runs N] [--warmup N] [--out DIR] [--dir DIR] [--target NAME=CMD]...
 //!              [--load-secs S] [--rounds N] [--clients N] [--no-cold] [--no-load]
+//!        bench layout OUT BINARY MAP [BINARY MAP ...]   (`make layout`: see layout.rs)
 //!
 //! A --target command may start with NAME=VALUE words, set in its environment (as in a shell).
 //!
@@ -19,6 +20,7 @@
 //! Writes runs.csv, summary.json and cold-start.svg into --out (default bench-out).
 
 mod cold;
+mod layout;
 mod load;
 mod report;
 
@@ -98,6 +100,14 @@ fn parse() -> Result<Args, String> {
 }
 
 fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "layout") {
+        if let Err(e) = layout::run(&argv[1..]) {
+            eprintln!("bench layout: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = match parse() {
         Ok(a) => a,
         Err(e) => {
