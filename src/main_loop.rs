@@ -231,7 +231,7 @@ impl MainLoop {
         w.stalls = if stalled { w.stalls + 1 } else { 0 };
         let started = s.workers.started();
         // Asked only once busy for a while: the first calls' ticks need no cgroup files.
-        let mut cores = || *w.cores.get_or_insert_with(cores);
+        let mut cores = || *w.cores.get_or_insert_with(count_cores);
         let wants_core = w.busy >= BUSY_TICKS && started < cores();
         // Busy but hardly on the CPU: the handlers wait (on I/O, a lock, a sleep), so another
         // worker would get work done instead of queueing behind them. With one worker the bound
@@ -516,6 +516,6 @@ pub(crate) fn raise_fd_limit() {
 /// once, and only once the workers have been busy for a while; kept out of line with the rare code.
 #[cold]
 #[inline(never)]
-fn cores() -> usize {
+fn count_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
