@@ -286,7 +286,9 @@ fn hello_example_answers_hello_world_with_the_function_name_header() {
 #[test]
 fn listens_on_all_interfaces_and_prints_the_port() {
     let f = Function::start("probe", &[]);
-    assert!(f
-        .stdout()
-        .starts_with(&format!("tinyfc listening on 0.0.0.0:{}\n", f.port)));
+    let out = f.stdout();
+    assert!(
+        out.starts_with(&format!("tinyfc listening on 0.0.0.0:{}\n", f.port)),
+        "{out:?}"
+    );
 }

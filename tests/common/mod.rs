@@ -77,13 +77,16 @@ impl Function {
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
+                {
+                    let mut o = out.lock().unwrap();
+                    o.push_str(&line);
+                    o.push('\n');
+                }
+                // After the line is in `stdout`: a test may read it as soon as it has the port.
                 if let Some(at) = line.find(marker) {
                     let port = &line[at + marker.len()..];
                     let _ = tx.send(port.trim().parse::<u16>().unwrap());
                 }
-                let mut o = out.lock().unwrap();
-                o.push_str(&line);
-                o.push('\n');
             }
         });
         let err = stderr.clone();
