@@ -28,6 +28,9 @@ const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// The image's creation time: the tar epoch, as reproducible image builders (ko, rules_oci,
+/// nix) write it, so that the config's digest depends on nothing but the inputs.
+const CREATED: &str = "1970-01-01T00:00:00Z";
 
 /// A content-addressed blob of the layout.
 struct Blob {
@@ -73,15 +76,14 @@ pub(crate) fn build(
     let config = Blob::json(&json!({
         "architecture": architecture,
         "os": "linux",
-        // The tar epoch, as reproducible image builders (ko, rules_oci, nix) write it.
-        "created": "1970-01-01T00:00:00Z",
+        "created": CREATED,
         "config": {
             "Entrypoint": [format!("/{BOOTSTRAP}")],
             "ExposedPorts": {format!("{port}/tcp"): {}},
             "Env": [format!("FC_SERVER_PORT={port}")],
         },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created_by": "tinyfc-pack"}],
+        "history": [{"created": CREATED, "created_by": "tinyfc-pack"}],
     }));
     let manifest = Blob::json(&json!({
         "schemaVersion": 2,
