@@ -48,7 +48,7 @@ impl Blob {
     }
 
     fn json(value: &Value) -> Blob {
-        Blob::new(serde_json::to_vec(value).expect("a serde_json::Value always serialises"))
+        Blob::new(json_bytes(value))
     }
 
     /// Where the layout keeps it: `blobs/sha256/<hex>`.
@@ -110,9 +110,7 @@ pub(crate) fn build(
         "RepoTags": [reference.tagged()],
         "Layers": [layer.path()],
     }]);
-    let index = serde_json::to_vec(&index).expect("a serde_json::Value always serialises");
-    let docker_manifest =
-        serde_json::to_vec(&docker_manifest).expect("a serde_json::Value always serialises");
+    let (index, docker_manifest) = (json_bytes(&index), json_bytes(&docker_manifest));
     let (config_path, manifest_path, layer_path) = (config.path(), manifest.path(), layer.path());
     let mut entries: Vec<(&str, &[u8], u32)> = vec![
         ("blobs/", &[], 0o755),
@@ -164,6 +162,11 @@ fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
         .write(Vec::new(), Compression::best());
     encoder.write_all(data)?;
     encoder.finish()
+}
+
+/// Compact JSON, keys sorted (serde_json's map is ordered unless `preserve_order` is on).
+fn json_bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("a Value has string keys only, so it always serialises")
 }
 
 /// `sha256:<hex>`, as OCI descriptors name content.
