@@ -7,7 +7,8 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use crate::http::{BodyError, BodyKind, Input};
+use crate::body::{BodyError, Input};
+use crate::head::BodyKind;
 
 /// The most response-head bytes the client accepts before it gives up.
 const MAX_HEAD: usize = 64 * 1024;
@@ -135,7 +136,7 @@ impl Connection {
         }
     }
 
-    /// The body, decoded by the same code as the server's request bodies (`http::Input`).
+    /// The body, decoded by the same code as the server's request bodies (`body::Input`).
     fn read_body(&mut self, resp: &Response) -> io::Result<Vec<u8>> {
         let chunked = resp
             .header("transfer-encoding")

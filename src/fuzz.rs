@@ -8,7 +8,8 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::http::{parse_head, BodyError, BodyKind, Input};
+use crate::body::{BodyError, Input};
+use crate::head::{parse_head, BodyKind};
 
 const MAX_HEAD: usize = 1024;
 const MAX_BODY: usize = 4096;

@@ -20,22 +20,30 @@
 //! }
 //! ```
 //!
-//! Modules: [`config`] (environment), `http` (the connection layer), `listener` (accepting),
-//! `poller` (where connections wait between requests), `pool` (workers), `lifecycle` (the state
-//! machine), [`protocol`] (context, request, response), [`error`], `logging`, `main_loop` (the
-//! main thread: signals, timeouts, starting workers), `server` (serving a request on a worker),
-//! [`alloc`] (a thread-caching allocator for static musl builds), and [`client`] (a small HTTP
-//! client for tools and tests).
+//! Modules: [`config`] (environment); `conn` (a connection and its reads), `head` (request
+//! heads), `body` (request bodies), `answer` (writing responses); `listener` (accepting), `poller`
+//! (where connections wait between requests), `pool` (workers), `main_loop` (the main thread:
+//! signals, timeouts, starting workers), `server` (serving a request on a worker); `lifecycle`
+//! (the state machine), `runtime` (the builder and how each platform call reaches the function);
+//! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
+//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; [`alloc`]
+//! (a thread-caching allocator for static musl builds), and [`client`] (a small HTTP client for
+//! tools and tests).
 
 #![warn(missing_docs)]
 
 pub mod alloc;
+mod answer;
+mod body;
 pub mod client;
 pub mod config;
+mod conn;
+mod context;
 pub mod error;
 #[cfg(test)]
 mod fuzz;
-mod http;
+mod head;
+mod headers;
 mod lifecycle;
 mod listener;
 mod logging;
@@ -43,6 +51,7 @@ mod main_loop;
 mod poller;
 mod pool;
 pub mod protocol;
+mod request;
 mod runtime;
 mod server;
 
@@ -56,6 +65,8 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub use log;
 
 pub use config::Config;
+pub use context::{Context, Credentials};
 pub use error::{Error, InitError};
-pub use protocol::{Context, Credentials, HeaderIter, Headers, Kind, Request, Response};
+pub use headers::{HeaderIter, Headers};
+pub use request::{Kind, Request, Response};
 pub use runtime::Runtime;

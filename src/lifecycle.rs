@@ -33,9 +33,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::context::Context;
 use crate::error::{Error, InitError};
 use crate::logging;
-use crate::protocol::Context;
 
 /// The user's initializer.
 pub(crate) type InitFn<S> = Box<dyn Fn(&Context) -> Result<S, InitError> + Send + Sync>;

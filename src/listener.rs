@@ -9,8 +9,10 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::answer::reject_and_close;
 use crate::config::Config;
-use crate::http::{self, Conn, Reject};
+use crate::conn::Conn;
+use crate::head::Reject;
 use crate::lock;
 use crate::poller::Poller;
 
@@ -73,7 +75,7 @@ impl Listener {
                     status: 503,
                     message: "too many connections",
                 };
-                http::reject_and_close(&mut conn, &busy);
+                reject_and_close(&mut conn, &busy);
                 continue; // no room to linger: close now
             }
             // Its request, arriving now or later, wakes a waiting worker directly.

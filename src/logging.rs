@@ -106,7 +106,7 @@ pub(crate) fn listening_line(port: u16) {
 
 fn write_listening_line(out: &mut impl Write, port: u16) {
     let mut line = b"tinyfc listening on 0.0.0.0:".to_vec();
-    crate::http::push_decimal(&mut line, port.into());
+    crate::answer::push_decimal(&mut line, port.into());
     line.push(b'\n');
     let _ = out.write_all(&line);
 }

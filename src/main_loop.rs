@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::http::{self, Conn, Reject};
+use crate::answer::reject_and_close;
+use crate::conn::{discard_available, read_available, Conn};
+use crate::head::{parse_head, Reject};
 use crate::protocol::Call;
 use crate::server::{Job, Shared};
 
@@ -171,7 +173,7 @@ impl MainLoop {
                     status: 408,
                     message: "request head timed out",
                 };
-                http::reject_and_close(&mut conn, &timed_out);
+                reject_and_close(&mut conn, &timed_out);
                 s.park(conn); // lingers
             } else {
                 s.poller.close(conn); // idle past the idle timeout, or done lingering
@@ -266,7 +268,7 @@ impl MainLoop {
         }
         for mut conn in ready {
             if conn.closing.is_some() {
-                match http::discard_available(&mut conn) {
+                match discard_available(&mut conn) {
                     true => s.park(conn),
                     false => s.poller.close(conn),
                 }
@@ -276,12 +278,12 @@ impl MainLoop {
                 Peek::Closed => s.poller.close(conn),
                 Peek::Control => {
                     // Read for real now; the head is complete, so this parses.
-                    if !http::read_available(&mut conn, s.config.max_header_bytes) {
+                    if !read_available(&mut conn, s.config.max_header_bytes) {
                         s.poller.close(conn);
                         continue;
                     }
                     conn.head_started.get_or_insert_with(Instant::now);
-                    match http::parse_head(&conn.buf, s.config.max_header_bytes) {
+                    match parse_head(&conn.buf, s.config.max_header_bytes) {
                         Ok(Some(head)) => s.submit_control(Job::Request(conn, head)),
                         _ => s.poller.defer(conn, &s.config),
                     }
@@ -354,7 +356,7 @@ fn peek_call(conn: &Conn, max_head: usize) -> Peek {
         return Peek::Closed;
     }
     bytes.truncate(old + n.max(0) as usize);
-    match http::parse_head(&bytes, max_head) {
+    match parse_head(&bytes, max_head) {
         Ok(Some(h)) => match Call::of_request(&h.headers, &h.path) {
             Call::PreStop | Call::PreFreeze => Peek::Control,
             _ => Peek::Other,

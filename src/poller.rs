@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::http::Conn;
+use crate::conn::Conn;
 use crate::lock;
 
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.

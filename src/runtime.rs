@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::context::Context;
 use crate::error::{Error, InitError};
 use crate::lifecycle::{HookFn, InitFn, Lifecycle};
 use crate::logging::{self, fc_line};
-use crate::protocol::{reserved_response_header, Answer, Call, Context, Kind, Request, Response};
+use crate::protocol::{reserved_response_header, Answer, Call};
+use crate::request::{Kind, Request, Response};
 use crate::server::{self, Service};
 
 /// A function instance under construction. `S` is the state the initializer builds and every
@@ -203,7 +205,7 @@ fn ok(resp: Response) -> Answer {
 #[cold]
 fn failed(status: u16, e: &Error) -> Answer {
     Answer {
-        resp: Response::error(status, e),
+        resp: crate::protocol::error_response(status, e),
         fc_status: 404,
     }
 }

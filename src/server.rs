@@ -17,13 +17,18 @@ use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::answer::{reject_and_close, write_response};
+use crate::body::{read_body, BodyError};
 use crate::config::Config;
-use crate::http::{self, BodyError, Conn, Head, Timed};
+use crate::conn::{discard_available, read_available, Conn, Timed};
+use crate::context::Context;
+use crate::head::{parse_head, Head};
 use crate::listener::Listener;
 use crate::main_loop::{self, MainLoop, Signals};
 use crate::poller::{Parked, Poller, Ready};
 use crate::pool::{Pool, Workers};
-use crate::protocol::{Answer, Call, Context, Kind, Request};
+use crate::protocol::{Answer, Call};
+use crate::request::{Kind, Request};
 
 /// What the server calls: the function with its lifecycle (see `runtime.rs`).
 pub(crate) trait Service: Send + Sync + 'static {
@@ -248,13 +253,13 @@ impl Shared {
     /// [`Shared::on_ready`] up to parking: the connection to park, if it stays open.
     fn serve_ready(&self, mut conn: Conn) -> Option<Conn> {
         if conn.closing.is_some() {
-            if http::discard_available(&mut conn) {
+            if discard_available(&mut conn) {
                 return Some(conn);
             }
             self.poller.close(conn);
             return None;
         }
-        if !http::read_available(&mut conn, self.config.max_header_bytes) {
+        if !read_available(&mut conn, self.config.max_header_bytes) {
             self.close_soon(conn);
             return None;
         }
@@ -271,18 +276,18 @@ impl Shared {
             if conn.buf.is_empty() && conn.drained {
                 return Some(conn); // the usual end: nothing to parse
             }
-            let head = match http::parse_head(&conn.buf, self.config.max_header_bytes) {
+            let head = match parse_head(&conn.buf, self.config.max_header_bytes) {
                 Ok(Some(head)) => head,
                 Ok(None) if conn.drained => return Some(conn),
                 Ok(None) => {
-                    if !http::read_available(&mut conn, self.config.max_header_bytes) {
+                    if !read_available(&mut conn, self.config.max_header_bytes) {
                         self.poller.close(conn);
                         return None;
                     }
                     continue;
                 }
                 Err(r) => {
-                    http::reject_and_close(&mut conn, &r);
+                    reject_and_close(&mut conn, &r);
                     return Some(conn);
                 }
             };
@@ -392,10 +397,10 @@ impl Shared {
     fn serve_call(&self, conn: &mut Conn, head: Head, call: Call) -> Outcome {
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
         let stall = self.config.header_timeout;
-        let body = match http::read_body(conn, &head, self.config.max_body_bytes, stall) {
+        let body = match read_body(conn, &head, self.config.max_body_bytes, stall) {
             Ok(body) => body,
             Err(BodyError::Reject(r)) => {
-                http::reject_and_close(conn, &r);
+                reject_and_close(conn, &r);
                 return Outcome::Linger;
             }
             Err(BodyError::Gone) => return Outcome::Close, // never run a truncated invocation
@@ -438,15 +443,14 @@ impl Shared {
         );
         if log::log_enabled!(log::Level::Trace) {
             for (k, v) in &req.headers {
-                let secret = crate::protocol::SECRET_HEADERS.contains(&k);
+                let secret = crate::headers::SECRET_HEADERS.contains(&k);
                 log::trace!("header {k}: {}", if secret { "<redacted>" } else { v });
             }
         }
         self.service.call(call, ctx, req, &mut |a| {
             let mut socket = Timed::new(&conn.stream, stall);
             written =
-                http::write_response(&mut socket, &a.resp, a.fc_status, keep_alive, head_only)
-                    .is_ok();
+                write_response(&mut socket, &a.resp, a.fc_status, keep_alive, head_only).is_ok();
         });
         if written && keep_alive && !self.stopping.load(Ordering::SeqCst) {
             Outcome::KeepAlive

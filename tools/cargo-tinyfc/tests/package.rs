@@ -119,169 +119,61 @@ fn every_command_has_help_with_an_example_and_wrong_options_exit_2_without_a_pan
     assert!(String::from_utf8_lossy(&as_cargo.stdout).contains("commands:"));
 }
 
-/// `cargo-tinyfc ARGS`, which must succeed.
-fn pack(args: &[&str]) {
+/// `cargo-tinyfc ARGS`, which must succeed: its stdout.
+fn pack(args: &[&str]) -> String {
     let out = tool(args);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
-fn code_package_zip_holds_only_an_executable_bootstrap() {
+fn zip_and_image_write_what_the_packaging_library_writes() {
+    // The formats themselves are tinyfc-pack's tests (tools/pack/tests); here: the commands pass
+    // the binary, the output, the name and the port through, and say what they wrote.
     let binary = static_hello();
-    let out = std::env::temp_dir().join(format!("tinyfc-{}.zip", std::process::id()));
-    pack(&["zip", binary.to_str().unwrap(), out.to_str().unwrap()]);
-    let zip = std::fs::read(&out).unwrap();
-    let eocd = zip.len() - 22;
-    assert_eq!(u32_at(&zip, eocd), 0x0605_4b50);
-    assert_eq!(u16_at(&zip, eocd + 10), 1, "one entry");
-    let central = u32_at(&zip, eocd + 16) as usize;
-    assert_eq!(u32_at(&zip, central), 0x0201_4b50);
-    let name_len = u16_at(&zip, central + 28) as usize;
-    assert_eq!(&zip[central + 46..central + 46 + name_len], b"bootstrap");
+    let dir = std::env::temp_dir().join(format!("tinyfc-cli-pack-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (zip, zip_lib) = (dir.join("cli.zip"), dir.join("lib.zip"));
+    let said = pack(&["zip", binary.to_str().unwrap(), zip.to_str().unwrap()]);
+    tinyfc_pack::zip(&binary, &zip_lib).unwrap();
+    let bytes = std::fs::read(&zip).unwrap();
+    assert_eq!(bytes, std::fs::read(&zip_lib).unwrap());
     assert_eq!(
-        u32_at(&zip, central + 38) >> 16,
-        0o100755,
-        "regular file, mode 0755"
+        said.trim(),
+        format!("{}: {} bytes", zip.display(), bytes.len())
     );
-    let local = u32_at(&zip, central + 42) as usize;
-    let data_at =
-        local + 30 + u16_at(&zip, local + 26) as usize + u16_at(&zip, local + 28) as usize;
-    let size = u32_at(&zip, local + 18) as usize;
-    assert_eq!(
-        &zip[data_at..data_at + size],
-        std::fs::read(binary).unwrap().as_slice()
-    );
-    if let Ok(o) = Command::new("unzip").arg("-t").arg(&out).output() {
-        assert!(
-            o.status.success(),
-            "unzip -t: {}",
-            String::from_utf8_lossy(&o.stdout)
-        );
-    }
-    let _ = std::fs::remove_file(out);
-}
 
-/// (name, mode, data) of each member of a ustar archive.
-fn untar(t: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + 512 <= t.len() && t[at] != 0 {
-        let h = &t[at..at + 512];
-        let field = |r: std::ops::Range<usize>| {
-            String::from_utf8_lossy(&h[r])
-                .trim_matches(|c| c == '\0' || c == ' ')
-                .to_string()
-        };
-        let name = field(0..100);
-        let mode = u32::from_str_radix(&field(100..108), 8).unwrap();
-        let size = usize::from_str_radix(&field(124..136), 8).unwrap();
-        out.push((name, mode, t[at + 512..at + 512 + size].to_vec()));
-        at += 512 + size.next_multiple_of(512);
-    }
-    out
-}
-
-fn sha256(data: &[u8]) -> String {
-    let path = std::env::temp_dir().join(format!("tinyfc-blob-{}", std::process::id()));
-    std::fs::write(&path, data).unwrap();
-    let out = Command::new("sha256sum").arg(&path).output().unwrap();
-    let _ = std::fs::remove_file(path);
-    String::from_utf8_lossy(&out.stdout)[..64].to_string()
-}
-
-#[test]
-fn oci_image_has_one_layer_with_only_bootstrap_and_consistent_digests() {
-    let binary = static_hello();
-    let out = std::env::temp_dir().join(format!("tinyfc-{}-image.tar", std::process::id()));
-    pack(&[
+    let (image, image_lib) = (dir.join("cli.tar"), dir.join("lib.tar"));
+    let said = pack(&[
         "image",
         binary.to_str().unwrap(),
-        out.to_str().unwrap(),
+        image.to_str().unwrap(),
         "--name",
         "t:1",
+        "--port",
+        "9001",
     ]);
-    let members = untar(&std::fs::read(&out).unwrap());
-    let get = |name: &str| {
-        members
-            .iter()
-            .find(|(n, _, _)| n == name)
-            .unwrap_or_else(|| panic!("no {name}"))
-            .2
-            .clone()
-    };
-    assert!(String::from_utf8(get("oci-layout"))
-        .unwrap()
-        .contains(r#""imageLayoutVersion":"1.0.0""#));
-    // Every blob is named by its content's digest.
-    let blobs: Vec<_> = members
-        .iter()
-        .filter(|(n, _, d)| n.starts_with("blobs/sha256/") && !d.is_empty())
-        .collect();
-    assert_eq!(blobs.len(), 3, "config, manifest, one layer");
-    for (name, _, data) in &blobs {
-        assert_eq!(&name["blobs/sha256/".len()..], sha256(data));
-    }
-    let digest_after = |json: &str, key: &str| -> String {
-        let at = json.find(key).unwrap_or_else(|| panic!("{key} in {json}"));
-        let d = json[at..].find("sha256:").unwrap() + at + 7;
-        json[d..d + 64].to_string()
-    };
-    let index = String::from_utf8(get("index.json")).unwrap();
-    let manifest = String::from_utf8(get(&format!(
-        "blobs/sha256/{}",
-        digest_after(&index, "manifests")
-    )))
-    .unwrap();
-    let config = String::from_utf8(get(&format!(
-        "blobs/sha256/{}",
-        digest_after(&manifest, "config")
-    )))
-    .unwrap();
+    let info = tinyfc_pack::image_on_port(&binary, &image_lib, "t:1", 9001).unwrap();
     assert_eq!(
-        manifest.matches("vnd.oci.image.layer").count(),
-        1,
-        "{manifest}"
-    );
-    let layer = get(&format!(
-        "blobs/sha256/{}",
-        digest_after(&manifest, "layers")
-    ));
-    assert!(
-        config.contains(r#""Entrypoint":["/bootstrap"]"#),
-        "{config}"
+        std::fs::read(&image).unwrap(),
+        std::fs::read(&image_lib).unwrap()
     );
     assert!(
-        config.contains(r#""ExposedPorts":{"9000/tcp":{}}"#),
-        "{config}"
+        said.contains(&format!("t:1 (amd64), manifest {}", info.manifest_digest)),
+        "{said}"
     );
-    assert!(
-        !config.contains("parent") && !config.contains("base"),
-        "no base image: {config}"
-    );
-    let files = untar(&layer);
-    assert_eq!(files.len(), 1);
-    assert_eq!((files[0].0.as_str(), files[0].1), ("bootstrap", 0o755));
-    assert_eq!(files[0].2, std::fs::read(&binary).unwrap());
-    // Docker's loader reads manifest.json.
-    assert!(String::from_utf8(get("manifest.json"))
-        .unwrap()
-        .contains(r#""RepoTags":["t:1"]"#));
-    // A real OCI tool, where one is installed, reads it too.
-    if let Ok(o) = Command::new("skopeo")
-        .arg("inspect")
-        .arg(format!("oci-archive:{}", out.display()))
-        .output()
-    {
-        assert!(
-            o.status.success(),
-            "skopeo: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert!(String::from_utf8_lossy(&o.stdout).contains("\"Architecture\": \"amd64\""));
-    }
-    let _ = std::fs::remove_file(out);
+    // A name the library refuses is a usage error before anything is written.
+    let bad = tool(&[
+        "image",
+        binary.to_str().unwrap(),
+        "x.tar",
+        "--name",
+        "Bad Name",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,0 +1,211 @@
+//! Answers: a handler's response (or a reject) encoded as an HTTP/1.1 response with the
+//! platform's `x-fc-status`, written in as few writes as possible.
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::time::Instant;
+
+use crate::conn::Conn;
+use crate::head::Reject;
+use crate::request::Response;
+
+/// Writes `resp` with `x-fc-status: <fc_status>`. Adds Content-Length and, when the connection
+/// will close, `Connection: close`. `head_only` (a HEAD request) sends no body.
+pub(crate) fn write_response(
+    stream: &mut impl Write,
+    resp: &Response,
+    fc_status: u16,
+    keep_alive: bool,
+    head_only: bool,
+) -> io::Result<()> {
+    // Built with plain appends into this thread's reused buffer: this runs for every answer.
+    OUT.with(|out| {
+        let mut out = out.borrow_mut();
+        out.clear();
+        let result = encode_and_write(&mut out, stream, resp, fc_status, keep_alive, head_only);
+        if out.capacity() > 2 * INLINE_BODY {
+            *out = Vec::new(); // a large answer's buffer is not kept
+        }
+        result
+    })
+}
+
+thread_local! {
+    /// The buffer answers are assembled in, one per thread.
+    static OUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Bodies up to this size go out in the same write as the head.
+const INLINE_BODY: usize = 64 * 1024;
+
+fn encode_and_write(
+    out: &mut Vec<u8>,
+    stream: &mut impl Write,
+    resp: &Response,
+    fc_status: u16,
+    keep_alive: bool,
+    head_only: bool,
+) -> io::Result<()> {
+    // The usual status line and x-fc-status are written whole (each append is a call at
+    // opt-level z).
+    if resp.status == 200 {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(out, u64::from(resp.status));
+        out.push(b' ');
+        out.extend_from_slice(reason(resp.status).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (k, v) in &resp.headers {
+        // A header value with CR or LF would split the response: drop it.
+        let breaks = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
+        if breaks(k) || breaks(v) {
+            continue;
+        }
+        for part in [k.as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
+            out.extend_from_slice(part);
+        }
+    }
+    match fc_status {
+        200 => out.extend_from_slice(b"x-fc-status: 200\r\n"),
+        404 => out.extend_from_slice(b"x-fc-status: 404\r\n"),
+        other => {
+            out.extend_from_slice(b"x-fc-status: ");
+            push_decimal(out, u64::from(other));
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    let bodyless = head_only || resp.status == 204 || resp.status == 304 || resp.status < 200;
+    let has_length = resp.status != 204 && resp.status >= 200;
+    if has_length {
+        out.extend_from_slice(b"content-length: ");
+        push_decimal(out, resp.body.len() as u64);
+    }
+    // The rest of the head in one append.
+    out.extend_from_slice(match (has_length, keep_alive) {
+        (true, true) => b"\r\n\r\n",
+        (true, false) => b"\r\nconnection: close\r\n\r\n",
+        (false, true) => b"\r\n",
+        (false, false) => b"connection: close\r\n\r\n",
+    });
+    if bodyless {
+        return stream.write_all(out);
+    }
+    if resp.body.len() <= INLINE_BODY {
+        out.extend_from_slice(&resp.body);
+        stream.write_all(out)
+    } else {
+        stream.write_all(out)?;
+        stream.write_all(&resp.body)
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Answers a rejected request (JSON error body), shuts the write side and marks the connection
+/// closing. The answer is written without waiting (it fits the socket buffer unless the client
+/// stopped reading), and errors are ignored: the connection is going away either way.
+#[cold]
+pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
+    log::debug!("rejected with {}: {}", r.status, r.message);
+    let e = crate::error::Error::typed("BadRequest", r.message);
+    let resp = crate::protocol::error_response(r.status, &e);
+    let _ = write_response(&mut conn.stream, &resp, 404, false, false);
+    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+    conn.buf = Vec::new();
+    conn.closing = Some(Instant::now());
+}
+
+/// The standard reason phrase (clients ignore it, but humans read it).
+fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_encoded_whole_for_every_status_and_connection_shape() {
+        let encode = |resp: &Response, fc: u16, keep_alive: bool, head_only: bool| {
+            let mut out = Vec::new();
+            write_response(&mut out, resp, fc, keep_alive, head_only).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let ok = Response::text("hi")
+            .header("x-a", "b")
+            .header("x-bad", "c\r\nd");
+        assert_eq!(
+            encode(&ok, 200, true, false),
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\nx-a: b\r\n\
+             x-fc-status: 200\r\ncontent-length: 2\r\n\r\nhi"
+        );
+        assert_eq!(
+            encode(&Response::new(404), 404, false, false),
+            "HTTP/1.1 404 Not Found\r\nx-fc-status: 404\r\ncontent-length: 0\r\n\
+             connection: close\r\n\r\n"
+        );
+        let empty = Response::new(204);
+        assert_eq!(
+            encode(&empty, 200, true, false),
+            "HTTP/1.1 204 No Content\r\nx-fc-status: 200\r\n\r\n"
+        );
+        assert_eq!(
+            encode(&empty, 200, false, false),
+            "HTTP/1.1 204 No Content\r\nx-fc-status: 200\r\nconnection: close\r\n\r\n"
+        );
+        assert_eq!(
+            encode(&Response::text("hi"), 200, true, true),
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\n\
+             x-fc-status: 200\r\ncontent-length: 2\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn decimals_are_written_without_padding() {
+        let mut out = Vec::new();
+        for n in [0, 7, 10, 204, u64::MAX] {
+            push_decimal(&mut out, n);
+            out.push(b' ');
+        }
+        assert_eq!(out, b"0 7 10 204 18446744073709551615 ");
+    }
+}

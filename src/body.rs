@@ -1,0 +1,178 @@
+//! Request bodies: Content-Length or chunked, decoded from a connection's buffer and then its
+//! socket. The same decoder reads the client's response bodies (`client.rs`).
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use crate::conn::{Conn, Timed};
+use crate::head::{reject, BodyKind, Head, Reject};
+
+/// Bodies up to this size are copied out of the connection's buffer; larger ones take it over.
+const SMALL_BODY: usize = 4096;
+/// The longest chunk-size line (with extensions) accepted.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Answer this and close.
+    Reject(Reject),
+    /// The client went away or the socket failed: close without answering.
+    Gone,
+}
+
+impl From<Reject> for BodyError {
+    fn from(r: Reject) -> Self {
+        BodyError::Reject(r)
+    }
+}
+
+/// Reads the body of `head` from `conn` (its buffer first, then the socket, each read waiting at
+/// most `stall`). Consumes the head and body from the buffer.
+pub(crate) fn read_body(
+    conn: &mut Conn,
+    head: &Head,
+    max: usize,
+    stall: Duration,
+) -> Result<Vec<u8>, BodyError> {
+    conn.buf.drain(..head.len);
+    if let BodyKind::Length(n) = head.body {
+        if n > max as u64 {
+            return Err(reject(413, "request body too large").into());
+        }
+    }
+    let expects_body = head.body != BodyKind::Length(0);
+    let mut socket = Timed::new(&conn.stream, stall);
+    if head.expect_continue && expects_body && conn.buf.is_empty() {
+        socket
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .map_err(|_| BodyError::Gone)?;
+    }
+    let mut input = Input {
+        buf: &mut conn.buf,
+        src: socket,
+    };
+    let body = input.body(head.body, max);
+    if input.src.used {
+        conn.drained = false; // it may have read only part of what is there
+    }
+    body
+}
+
+/// Buffered bytes plus the source they came from; the body decoder reads through it.
+pub(crate) struct Input<'a, R: Read> {
+    pub(crate) buf: &'a mut Vec<u8>,
+    pub(crate) src: R,
+}
+
+impl<R: Read> Input<'_, R> {
+    /// Decodes one body of `kind`, at most `max` bytes, leaving what follows it in the buffer.
+    pub(crate) fn body(&mut self, kind: BodyKind, max: usize) -> Result<Vec<u8>, BodyError> {
+        match kind {
+            BodyKind::Length(n) if n > max as u64 => {
+                Err(reject(413, "request body too large").into())
+            }
+            BodyKind::Length(n) => {
+                let n = n as usize;
+                while self.buf.len() < n {
+                    self.fill(n - self.buf.len())?;
+                }
+                if n <= SMALL_BODY {
+                    // Copied out, so the connection keeps its buffer for the next request.
+                    let body = self.buf[..n].to_vec();
+                    self.buf.drain(..n);
+                    return Ok(body);
+                }
+                let rest = self.buf.split_off(n);
+                Ok(std::mem::replace(self.buf, rest))
+            }
+            BodyKind::Chunked => self.chunked(max),
+        }
+    }
+
+    /// Decodes a chunked body: `size[;ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF`.
+    fn chunked(&mut self, max: usize) -> Result<Vec<u8>, BodyError> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.line(MAX_CHUNK_LINE)?;
+            let size = line.split(|&b| b == b';').next().unwrap_or(&[]);
+            let size = std::str::from_utf8(size)
+                .ok()
+                .map(|s| s.trim_matches(|c| c == ' ' || c == '\t'))
+                .filter(|s| !s.is_empty() && s.len() <= 16)
+                .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|s| u64::from_str_radix(s, 16).ok())
+                .ok_or(reject(400, "invalid chunk size"))?;
+            if size == 0 {
+                // Trailers are read and dropped, bounded like a head.
+                let mut trailer_bytes = 0;
+                loop {
+                    let t = self.line(MAX_CHUNK_LINE)?;
+                    trailer_bytes += t.len() + 2;
+                    if t.is_empty() {
+                        return Ok(body);
+                    }
+                    if trailer_bytes > MAX_CHUNK_LINE * 4 {
+                        return Err(reject(431, "trailers too large").into());
+                    }
+                }
+            }
+            if size > (max - body.len()) as u64 {
+                return Err(reject(413, "request body too large").into());
+            }
+            let size = size as usize;
+            while self.buf.len() < size + 2 {
+                self.fill(size + 2 - self.buf.len())?;
+            }
+            if &self.buf[size..size + 2] != b"\r\n" {
+                return Err(reject(400, "chunk not followed by CRLF").into());
+            }
+            body.extend_from_slice(&self.buf[..size]);
+            self.buf.drain(..size + 2);
+        }
+    }
+
+    /// Takes one CRLF-terminated line (without the CRLF) off the buffer.
+    fn line(&mut self, max: usize) -> Result<Vec<u8>, BodyError> {
+        let mut scanned = 0;
+        loop {
+            if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
+                let end = scanned + i;
+                if end == 0 || self.buf[end - 1] != b'\r' {
+                    return Err(reject(400, "bare LF in chunked body").into());
+                }
+                let line = self.buf[..end - 1].to_vec();
+                self.buf.drain(..=end);
+                return Ok(line);
+            }
+            scanned = self.buf.len();
+            if scanned > max {
+                return Err(reject(400, "chunk line too long").into());
+            }
+            self.fill(1)?;
+        }
+    }
+
+    /// Reads at least one more byte into the buffer (up to `want`, 16 KiB to 1 MiB at a time).
+    fn fill(&mut self, want: usize) -> Result<(), BodyError> {
+        let old = self.buf.len();
+        let step = want.clamp(16 * 1024, 1024 * 1024);
+        self.buf.resize(old + step, 0);
+        let r = self.src.read(&mut self.buf[old..]);
+        self.buf.truncate(old + *r.as_ref().unwrap_or(&0));
+        match r {
+            Ok(0) => Err(BodyError::Gone),
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(reject(408, "request body timed out").into())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(_) => Err(BodyError::Gone),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Request heads: parsed with `httparse`, then checked (request target, Content-Length,
+//! Transfer-Encoding, Connection, Expect). What is malformed is decided here, as a [`Reject`] with
+//! the status to answer.
+
+use std::mem::MaybeUninit;
+
+use crate::headers::Headers;
+
+/// The most headers a request may have; more is answered 431.
+const MAX_HEADERS: usize = 128;
+
+/// A request head, parsed and checked.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    /// Header names lower-cased, values as text (invalid UTF-8 replaced).
+    pub(crate) headers: Headers,
+    /// Bytes of the head, including the final blank line.
+    pub(crate) len: usize,
+    pub(crate) body: BodyKind,
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
+}
+
+/// How the request body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    Length(u64),
+    Chunked,
+}
+
+/// A request the server refuses: answered with `status` and the connection closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reject {
+    pub(crate) status: u16,
+    pub(crate) message: &'static str,
+}
+
+pub(crate) const fn reject(status: u16, message: &'static str) -> Reject {
+    Reject { status, message }
+}
+
+/// Headers parsed into a stack array first; a head with more is parsed again on the heap.
+const FEW_HEADERS: usize = 32;
+const TOO_MANY_HEADERS: Reject = reject(431, "too many headers");
+
+/// Parses the head at the start of `buf`: `Ok(None)` while incomplete.
+pub(crate) fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, Reject> {
+    // Most heads fit a small array; the rare larger one costs a second parse, and every thread's
+    // stack stays a page shallower. Left uninitialised: httparse writes what it returns, and
+    // zeroing 1 KiB of headers cost more than parsing a short head.
+    let mut few = [const { MaybeUninit::uninit() }; FEW_HEADERS];
+    match parse_with(buf, max_bytes, &mut few) {
+        Err(r) if r == TOO_MANY_HEADERS => {
+            let mut many: Vec<_> = std::iter::repeat_with(MaybeUninit::uninit)
+                .take(MAX_HEADERS)
+                .collect();
+            parse_with(buf, max_bytes, &mut many)
+        }
+        other => other,
+    }
+}
+
+fn parse_with<'b>(
+    buf: &'b [u8],
+    max_bytes: usize,
+    headers: &mut [MaybeUninit<httparse::Header<'b>>],
+) -> Result<Option<Head>, Reject> {
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, headers) {
+        Ok(httparse::Status::Complete(n)) if n > max_bytes => {
+            return Err(reject(431, "request head too large"))
+        }
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > max_bytes => {
+            return Err(reject(431, "request head too large"))
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(TOO_MANY_HEADERS),
+        Err(_) => return Err(reject(400, "malformed request")),
+    };
+    let version = req.version.unwrap_or(1);
+    let method = req.method.unwrap_or("").to_string();
+    let path = req.path.unwrap_or("").to_string();
+    let absolute = path.starts_with("http://") || path.starts_with("https://");
+    if !path.starts_with('/') && path != "*" && !absolute {
+        return Err(reject(400, "bad request target"));
+    }
+    let headers = Headers::from_head(&buf[..len], req.headers);
+
+    let mut length: Option<u64> = None;
+    let mut has_te = false;
+    let mut codings: Vec<String> = Vec::new();
+    let mut connection = String::new();
+    let mut expect_continue = false;
+    for (name, value) in &headers {
+        // On the length first: a `match` on strings alone compares with every arm in turn.
+        match (name.len(), name) {
+            (14, "content-length") => {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(reject(400, "invalid content-length"));
+                }
+                let n: u64 = value
+                    .parse()
+                    .map_err(|_| reject(400, "invalid content-length"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(reject(400, "conflicting content-length"));
+                }
+                length = Some(n);
+            }
+            (17, "transfer-encoding") => {
+                has_te = true;
+                codings.extend(
+                    value
+                        .split(',')
+                        .map(|c| c.trim().to_ascii_lowercase())
+                        .filter(|c| !c.is_empty()),
+                );
+            }
+            (10, "connection") => {
+                connection.push_str(&value.to_ascii_lowercase());
+                connection.push(',');
+            }
+            (6, "expect") => expect_continue = value.eq_ignore_ascii_case("100-continue"),
+            _ => {}
+        }
+    }
+    let body = match (has_te, length) {
+        (true, Some(_)) => return Err(reject(400, "both content-length and transfer-encoding")),
+        (true, None) if version == 0 => {
+            return Err(reject(400, "transfer-encoding in an HTTP/1.0 request"))
+        }
+        (true, None) if codings == ["chunked"] => BodyKind::Chunked,
+        (true, None) if codings.last().is_some_and(|c| c == "chunked") => {
+            return Err(reject(501, "unsupported transfer-encoding"))
+        }
+        (true, None) => return Err(reject(400, "invalid transfer-encoding")),
+        (false, n) => BodyKind::Length(n.unwrap_or(0)),
+    };
+    let has = |token: &str| connection.split(',').any(|t| t.trim() == token);
+    let keep_alive = if version == 0 {
+        has("keep-alive")
+    } else {
+        !has("close")
+    };
+    Ok(Some(Head {
+        method,
+        path,
+        headers,
+        len,
+        body,
+        keep_alive,
+        expect_continue,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Option<Head>, Reject> {
+        parse_head(s.as_bytes(), 1024)
+    }
+
+    #[test]
+    fn incomplete_head_waits_and_oversized_head_is_431() {
+        assert!(parse("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+        let long = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(2000));
+        assert_eq!(parse(&long).unwrap_err().status, 431);
+    }
+
+    #[test]
+    fn smuggling_shapes_are_rejected() {
+        let both = "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse(both).unwrap_err().status, 400);
+        let two = "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
+        assert_eq!(parse(two).unwrap_err().status, 400);
+        let gz = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        assert_eq!(parse(gz).unwrap_err().status, 501);
+        let signed = "POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n";
+        assert_eq!(parse(signed).unwrap_err().status, 400);
+        assert_eq!(parse("GET httpx HTTP/1.1\r\n\r\n").unwrap_err().status, 400);
+        assert!(parse("GET http://h/p HTTP/1.1\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn heads_with_many_headers_parse_up_to_the_limit() {
+        let head = |n: usize| {
+            let mut h = String::from("GET / HTTP/1.1\r\n");
+            for i in 0..n {
+                h.push_str(&format!("x-h{i}: v\r\n"));
+            }
+            h + "\r\n"
+        };
+        for n in [FEW_HEADERS, FEW_HEADERS + 1, MAX_HEADERS] {
+            let parsed = parse_head(head(n).as_bytes(), 1 << 20).unwrap().unwrap();
+            assert_eq!(parsed.headers.len(), n);
+        }
+        let r = parse_head(head(MAX_HEADERS + 1).as_bytes(), 1 << 20).unwrap_err();
+        assert_eq!(r, TOO_MANY_HEADERS);
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection_header() {
+        assert!(parse("GET / HTTP/1.1\r\n\r\n").unwrap().unwrap().keep_alive);
+        assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().unwrap().keep_alive);
+        let ka = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
+        assert!(parse(ka).unwrap().unwrap().keep_alive);
+        let close = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+        assert!(!parse(close).unwrap().unwrap().keep_alive);
+    }
+}

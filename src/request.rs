@@ -1,0 +1,84 @@
+//! What a handler sees and returns: the [`Request`] of an invocation, its [`Kind`], and the
+//! [`Response`] it answers.
+
+use crate::headers::Headers;
+
+/// What kind of invocation a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An event invocation (`POST /invoke`, control path `/invoke`): the body is the event.
+    Event,
+    /// An HTTP invocation (control path `/http-invoke`): the client's own method, path and body.
+    Http,
+}
+
+/// An invocation as the handler sees it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Event or HTTP invocation.
+    pub kind: Kind,
+    /// The request method, e.g. `POST`.
+    pub method: String,
+    /// The path with its query string, e.g. `/users?id=1`.
+    pub path: String,
+    /// All request headers in order, names lower-cased (credential headers included: they are the
+    /// user's to use, never logged by tinyfc).
+    pub headers: Headers,
+    /// The whole request body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first header named `name` (any case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+}
+
+/// What a handler answers. For HTTP invocations status, headers and body reach the client; the
+/// platform drops headers starting with `x-fc-` and hop-by-hop ones, so tinyfc drops them too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status, 200 by default.
+    pub status: u16,
+    /// Response headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// An empty response with `status`.
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A 200 `text/plain; charset=utf-8` response.
+    pub fn text(body: impl Into<String>) -> Response {
+        Response::new(200)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(body.into())
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
+        self.body = body.into();
+        self
+    }
+}
+
+impl Default for Response {
+    fn default() -> Self {
+        Response::new(200)
+    }
+}
