@@ -42,12 +42,15 @@ impl<'a> Call<'a> {
 /// One target's result at one connection count.
 #[derive(Debug, Clone)]
 pub struct Load {
+    /// Client connections at once.
     pub connections: usize,
     /// Requests per second of each round, in the order run.
     pub rounds: Vec<f64>,
+    /// Requests that failed or were not answered 200, over all rounds.
     pub errors: u64,
-    /// Latency percentiles over every request of every round.
+    /// Median latency over every request of every round, microseconds.
     pub p50_us: f64,
+    /// 99th percentile latency over every request of every round, microseconds.
     pub p99_us: f64,
 }
 

@@ -8,13 +8,18 @@ use super::load::Load;
 /// min / median / p90 / max of some samples.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stats {
+    /// The smallest sample.
     pub min: f64,
+    /// The middle one (the upper middle of an even count).
     pub median: f64,
+    /// The 90th percentile (nearest rank).
     pub p90: f64,
+    /// The largest sample.
     pub max: f64,
 }
 
 impl Stats {
+    /// The statistics of `samples` (all zero when there are none).
     pub fn of(samples: &[f64]) -> Stats {
         if samples.is_empty() {
             return Stats::default();
@@ -33,23 +38,32 @@ impl Stats {
 
 /// A target's measurements.
 pub struct Target {
+    /// Its name in the table.
     pub name: String,
+    /// The command that starts it (leading `NAME=VALUE` words are its environment).
     pub cmd: Vec<String>,
+    /// The program's size in bytes, when it is a file.
     pub size: Option<u64>,
+    /// The recorded cold starts.
     pub runs: Vec<Run>,
+    /// Cold starts that failed.
     pub failures: usize,
+    /// Throughput, one per connection count.
     pub loads: Vec<Load>,
 }
 
 impl Target {
+    /// Phase `i` (of [`PHASES`]) of every run, in microseconds.
     pub fn phase(&self, i: usize) -> Vec<f64> {
         self.runs.iter().map(|r| r.phases[i]).collect()
     }
 
+    /// RSS after the first answer of every run, in kB.
     pub fn rss(&self) -> Vec<f64> {
         self.runs.iter().map(|r| r.rss_kb as f64).collect()
     }
 
+    /// Private memory (RssAnon) after the first answer of every run, in kB.
     pub fn anon(&self) -> Vec<f64> {
         self.runs.iter().map(|r| r.anon_kb as f64).collect()
     }
