@@ -165,14 +165,20 @@ impl<S> Lifecycle<S> {
         Ok(in_flight)
     }
 
-    /// [`Lifecycle::admit`] once stopping: begins a new life if the last one has ended (not by a
-    /// signal); else refuses (dropping `in_flight` takes the count back).
+    /// [`Lifecycle::admit`] once it found the stopping flag: begins a new life if the last one
+    /// has ended (not by a signal), or joins the one another call began meanwhile; else refuses
+    /// (dropping `in_flight` takes the count back).
     #[cold]
     fn begin_life<'a>(&'a self, in_flight: InFlight<'a, S>) -> Result<InFlight<'a, S>, Stopping> {
+        // Under the mutex the flag is set exactly when `pre_stop` is not `NotRun`.
         let mut st = self.lock();
-        if st.terminal || !matches!(st.pre_stop, PreStop::Done(_)) {
-            drop(st); // before `in_flight`, whose drop may take the lock
-            return Err(Stopping);
+        match st.pre_stop {
+            PreStop::NotRun => return Ok(in_flight), // begun by another call since the flag was read
+            PreStop::Done(_) if !st.terminal => {}
+            _ => {
+                drop(st); // before `in_flight`, whose drop may take the mutex
+                return Err(Stopping);
+            }
         }
         // The last life's end left `init` Uninitialized and nothing published.
         st.pre_stop = PreStop::NotRun;

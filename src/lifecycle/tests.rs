@@ -143,6 +143,31 @@ fn a_call_after_stop_begins_a_new_life_with_a_new_initializer_run() {
 }
 
 #[test]
+fn concurrent_calls_after_stop_all_join_one_new_life() {
+    let (lc, runs, _, _) = counted(0);
+    let lives = 50;
+    for _ in 0..lives {
+        lc.stop(&ctx(), Duration::from_secs(1)).unwrap();
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            let calls: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        let _call = lc.admit().map_err(|_| "refused")?;
+                        lc.ready(&ctx()).map(|_| ()).map_err(|_| "not ready")
+                    })
+                })
+                .collect();
+            for c in calls {
+                assert_eq!(c.join().unwrap(), Ok(()));
+            }
+        });
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), lives);
+}
+
+#[test]
 fn calls_are_refused_while_stopping_and_for_good_after_a_signal() {
     let (lc, _, _, _) = counted(0);
     let call = lc.admit().unwrap();
