@@ -42,6 +42,7 @@ mod context;
 pub mod error;
 #[cfg(test)]
 mod fuzz;
+mod grammar;
 mod head;
 mod headers;
 mod lifecycle;
