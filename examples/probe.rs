@@ -7,7 +7,7 @@
 //!   `/sleep/N` sleeps N ms; `/spin/N` keeps a CPU busy for N ms; `/panic` panics with "probe
 //!   panic"; `/error` returns the error "probe error"; `/echo` echoes the body with `x-probe-method` and `x-probe-path` headers;
 //!   `/context` -> the context as JSON; `/status/N` -> an empty answer with status N (any u16);
-//!   `/header` -> "hello" with one header built from the body `name\0value` (UTF-8, lossy; for
+//!   `/with-header` -> "hello" with one header built from the body `name\0value` (UTF-8, lossy; for
 //!   invalid names and values); `/headers` -> the request's headers as the handler sees them,
 //!   one `name: value\n` line each; anything else -> "hello".
 //! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
@@ -115,7 +115,7 @@ fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
             .header("x-probe-path", req.path.as_str())
             .body(req.body)),
         "/context" => Ok(json(context_json(ctx))),
-        "/header" => {
+        "/with-header" => {
             let body = String::from_utf8_lossy(&req.body);
             let (name, value) = body.split_once('\0').unwrap_or((&body, ""));
             Ok(Response::text("hello").header(name, value))

@@ -22,7 +22,9 @@ const MAX_HEAD: usize = 1024;
 const MAX_BODY: usize = 4096;
 
 /// Seeds: well-formed requests (most to `/headers`, for the header oracle, and `/echo`) and the
-/// hostile shapes: smuggling, bad chunks, control bytes, bare LF, absurd methods and targets.
+/// hostile shapes: smuggling, bad chunks, control bytes, bare LF, absurd methods and targets. No
+/// path is a few mutations away from the probe's failing or slow paths (`/with-header`,
+/// `/status/`, `/sleep/`, `/spin/`, `/panic`, `/error`).
 const SEEDS: &[&[u8]] = &[
     b"GET /headers HTTP/1.1\r\nHost: a\r\nX-A:  b \r\n\r\n",
     b"GET /headers HTTP/1.1\r\nA: 1\r\nB:\r\nC: \xc3\xa9\xff\r\nD: x y\r\n\r\nGET /headers HTTP/1.1\r\n\r\n",

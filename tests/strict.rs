@@ -221,12 +221,17 @@ fn handler_header_with_an_invalid_name_or_value_fails_the_invocation_with_500() 
     ] {
         let body = format!("{name}\0{value}");
         let r = conn
-            .request("POST", "/header", &[], body.as_bytes())
+            .request("POST", "/with-header", &[], body.as_bytes())
             .unwrap();
         assert_invalid_response(&f, &r, &format!("{name:?}: {value:?}"));
     }
     let r = conn
-        .request("POST", "/header", &[], "x-ok\0a \t b, caf\u{e9}".as_bytes())
+        .request(
+            "POST",
+            "/with-header",
+            &[],
+            "x-ok\0a \t b, caf\u{e9}".as_bytes(),
+        )
         .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ok"), Some("a \t b, caf\u{e9}"));
