@@ -1,6 +1,7 @@
 //! `cargo tinyfc`: the tools for tinyfc functions, as a cargo subcommand (`cargo install --path
 //! tools/cargo-tinyfc`, then `cargo tinyfc COMMAND`; or `cargo run -p cargo-tinyfc -- COMMAND`).
 //!
+//! - `new`: a function crate to start from (src/new.rs, templates/).
 //! - `local`: the local Function Compute platform (src/local).
 //! - `build`: the static release build a function is deployed as (src/static_build.rs).
 //! - `zip`, `image`: the code package and the OCI image (src/package).
@@ -11,6 +12,7 @@
 mod bench;
 mod cli;
 mod local;
+mod new;
 mod package;
 mod static_build;
 
@@ -21,6 +23,7 @@ cargo tinyfc: run, build, package and benchmark Function Compute functions writt
 usage: cargo tinyfc COMMAND [OPTIONS]     (or: cargo run -p cargo-tinyfc -- COMMAND [OPTIONS])
 
 commands:
+  new     a function crate in ./NAME (event or HTTP), with tests, s.yaml and Dockerfile
   local   run a function under a local FC platform (front door, lifecycle, limits)
   build   static release build of a bin or example (musl; glibc +crt-static fallback)
   zip     the code package: the binary as `bootstrap` in a zip
@@ -45,6 +48,7 @@ fn main() {
         None => ("", &args[..]),
     };
     let code = match command {
+        "new" => new::main(rest),
         "local" => local::main(rest),
         "build" => static_build::main(rest),
         "zip" => package::zip_main(rest),
@@ -61,6 +65,7 @@ fn main() {
 fn help(command: Option<&str>) -> i32 {
     let text = match command {
         None => USAGE,
+        Some("new") => new::USAGE,
         Some("local") => local::USAGE,
         Some("build") => static_build::USAGE,
         Some("zip") => package::ZIP_USAGE,
