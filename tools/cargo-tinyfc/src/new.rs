@@ -65,18 +65,23 @@ pub fn main(args: &[String]) -> i32 {
     }
     match write(&dir, &files(&options)) {
         Ok(()) => {
-            let (kind, from) = match (&options.kind, &options.tinyfc) {
-                (Kind::Event, t) => ("an event function", t),
-                (Kind::Http, t) => ("an HTTP function", t),
+            let kind = match options.kind {
+                Kind::Event => "an event function",
+                Kind::Http => "an HTTP function",
             };
-            let from = match from {
+            let from = match &options.tinyfc {
                 Tinyfc::Path(p) => p.display().to_string(),
                 Tinyfc::Git { url, .. } => url.clone(),
             };
+            let event = match options.kind {
+                Kind::Event => " --event event.json",
+                Kind::Http => "",
+            };
             println!(
-                "created {kind} in ./{} (tinyfc from {from})\n\nnext:\n  cd {}\n  cargo test\n  \
-                 cargo tinyfc local --once -- cargo run -q",
-                options.name, options.name
+                "created {kind} in ./{name} (tinyfc from {from})\n\nnext:\n  cd {name}\n  \
+                 cargo test\n  cargo tinyfc local --once{event} -- cargo run -q\n  \
+                 (README.md has the rest)",
+                name = options.name
             );
             0
         }

@@ -20,7 +20,9 @@ struct State {
 /// The runtime: configuration from the environment (`FC_SERVER_PORT`, `TINYFC_*`), the
 /// initializer and the pre-stop hook.
 fn runtime() -> io::Result<Runtime<State>> {
-    Ok(Runtime::from_env()?.initializer(initialize).pre_stop(pre_stop))
+    Ok(Runtime::from_env()?
+        .initializer(initialize)
+        .pre_stop(pre_stop))
 }
 
 /// Runs once, before the first invocation. `?` on an error asks the platform to retry;

@@ -20,7 +20,9 @@ struct State {
 /// The runtime: configuration from the environment (`FC_SERVER_PORT`, `TINYFC_*`), the
 /// initializer and the pre-stop hook.
 fn runtime() -> io::Result<Runtime<State>> {
-    Ok(Runtime::from_env()?.initializer(initialize).pre_stop(pre_stop))
+    Ok(Runtime::from_env()?
+        .initializer(initialize)
+        .pre_stop(pre_stop))
 }
 
 /// Runs once, before the first request. `?` on an error asks the platform to retry;
@@ -49,7 +51,9 @@ fn handler(state: &State, _ctx: &Context, req: Request) -> Result<Response, Erro
             Ok(Response::text(format!("{}, {name}!\n", state.greeting)))
         }
         ("POST", "/echo") => {
-            let kind = req.header("content-type").unwrap_or("application/octet-stream");
+            let kind = req
+                .header("content-type")
+                .unwrap_or("application/octet-stream");
             Ok(Response::new(200)
                 .header("content-type", kind)
                 .body(req.body.as_slice()))
@@ -79,7 +83,10 @@ mod tests {
     #[test]
     fn routes_answer_in_process() {
         assert_eq!(call(testing::http("GET", "/")).body, b"Hello, world!\n");
-        assert_eq!(call(testing::http("GET", "/hello/rust?x=1")).body, b"Hello, rust!\n");
+        assert_eq!(
+            call(testing::http("GET", "/hello/rust?x=1")).body,
+            b"Hello, rust!\n"
+        );
         let echo = call(testing::http("POST", "/echo").with_body(b"ping"));
         assert_eq!((echo.status, echo.body.as_slice()), (200, &b"ping"[..]));
         assert_eq!(call(testing::http("DELETE", "/")).status, 405);
@@ -98,7 +105,10 @@ mod tests {
         let server = TestServer::start(runtime()?, handler)?;
         assert_eq!(server.initialize()?.status, 200);
         let hello = server.request("GET", "/hello/socket", &[], b"")?;
-        assert_eq!((hello.status, hello.text().as_str()), (200, "Hello, socket!\n"));
+        assert_eq!(
+            (hello.status, hello.text().as_str()),
+            (200, "Hello, socket!\n")
+        );
         let echo = server.request("POST", "/echo", &[("content-type", "text/plain")], b"ping")?;
         assert_eq!(echo.header("content-type"), Some("text/plain"));
         assert_eq!(echo.body, b"ping");

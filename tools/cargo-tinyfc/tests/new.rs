@@ -1,0 +1,235 @@
+//! `cargo tinyfc new`: what it generates builds, passes its own tests, runs through the lifecycle
+//! under `cargo tinyfc local --once`, and packages with `build`, `zip` and `image`; bad names are
+//! usage errors.
+//!
+//! The generated crates are built with this workspace's target directory as CARGO_TARGET_DIR, so
+//! tinyfc's dependencies (and, for the static build, what `make static` built) are compiled once
+//! for all of them. They are generated under that target directory, inside this workspace: their
+//! own `[workspace]` table is what lets cargo build them there.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// This workspace's target directory (the parent of the tests' scratch directory).
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A fresh, empty directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("new-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The cargo running this test (so the generated crates build with the same toolchain).
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Runs `program ARGS` in `dir` with the shared target directory.
+fn run_in(dir: &Path, program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap()
+}
+
+/// `cargo-tinyfc ARGS` in `dir`.
+fn tool(dir: &Path, args: &[&str]) -> Output {
+    run_in(dir, env!("CARGO_BIN_EXE_cargo-tinyfc"), args)
+}
+
+/// Asserts `out` succeeded; its stdout.
+fn ok(what: &str, out: Output) -> String {
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{stdout}\n{stderr}",
+        out.status
+    );
+    stdout.into_owned()
+}
+
+/// Generates `name` with `args` in `parent`; the crate's directory.
+fn generate(parent: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let argv: Vec<&str> = ["new", name].iter().chain(args).copied().collect();
+    let said = ok("cargo tinyfc new", tool(parent, &argv));
+    assert!(said.contains(&format!("./{name}")), "{said}");
+    parent.join(name)
+}
+
+/// `cargo test` in `dir` passes and ran `tests` tests; the code is formatted as rustfmt would.
+fn cargo_test_passes(dir: &Path, tests: usize) {
+    ok(
+        "cargo fmt --check",
+        run_in(dir, &cargo(), &["fmt", "--check"]),
+    );
+    let out = ok("cargo test", run_in(dir, &cargo(), &["test"]));
+    assert!(
+        out.contains(&format!("test result: ok. {tests} passed; 0 failed")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_new_event_function_passes_its_tests_runs_its_lifecycle_and_packages() {
+    let dir = generate(&scratch("event"), "my-event", &[]);
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    assert!(
+        manifest.contains(&format!("tinyfc = {{ path = {:?} }}", checkout)),
+        "the default is this checkout, by absolute path:\n{manifest}"
+    );
+    let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+    assert!(
+        !main.contains("#[global_allocator]"),
+        "the system allocator"
+    );
+    let yaml = std::fs::read_to_string(dir.join("s.yaml")).unwrap();
+    for needle in [
+        "functionName: my-event",
+        "initializer:",
+        "preStop:",
+        "port: 9000",
+    ] {
+        assert!(yaml.contains(needle), "{needle}:\n{yaml}");
+    }
+
+    cargo_test_passes(&dir, 3);
+
+    // The whole lifecycle, with the binary as `cargo run` builds it.
+    let once = ok(
+        "local --once",
+        tool(
+            &dir,
+            &[
+                "local",
+                "--once",
+                "--event",
+                "event.json",
+                "--",
+                &cargo(),
+                "run",
+                "-q",
+            ],
+        ),
+    );
+    assert!(once.contains("all steps succeeded"), "{once}");
+    assert!(
+        once.contains("processed an event of 21 bytes"),
+        "the event reached the handler:\n{once}"
+    );
+
+    let built = ok("build", tool(&dir, &["build"]));
+    let binary = built.trim();
+    assert!(binary.ends_with("/release/my-event"), "{built}");
+    ok("zip", tool(&dir, &["zip", binary, "dist/function.zip"]));
+    let zip = std::fs::read(dir.join("dist/function.zip")).unwrap();
+    assert_eq!(&zip[..4], b"PK\x03\x04");
+    ok(
+        "image",
+        tool(
+            &dir,
+            &["image", binary, "dist/image.tar", "--name", "my-event:1"],
+        ),
+    );
+    let inspect = ok(
+        "skopeo inspect",
+        run_in(&dir, "skopeo", &["inspect", "oci-archive:dist/image.tar"]),
+    );
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["Os"], "linux", "{inspect}");
+    assert_eq!(
+        inspect["Layers"].as_array().map(Vec::len),
+        Some(1),
+        "{inspect}"
+    );
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+#[test]
+fn a_new_http_function_passes_its_tests() {
+    let dir = generate(&scratch("http"), "my_http", &["--http"]);
+    let yaml = std::fs::read_to_string(dir.join("s.yaml")).unwrap();
+    assert!(yaml.contains("triggerType: http"), "{yaml}");
+    let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+    assert!(main.contains("req.route_path()"), "routes on route_path");
+    cargo_test_passes(&dir, 3);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+#[test]
+fn a_git_dependency_is_written_as_given() {
+    let dir = generate(
+        &scratch("git"),
+        "from-git",
+        &[
+            "--tinyfc-git",
+            "https://example.com/tinyfc.git",
+            "--rev",
+            "0123abc",
+        ],
+    );
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest
+            .contains(r#"tinyfc = { git = "https://example.com/tinyfc.git", rev = "0123abc" }"#),
+        "{manifest}"
+    );
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+#[test]
+fn bad_names_and_non_empty_directories_are_usage_errors_that_write_nothing() {
+    let parent = scratch("bad");
+    std::fs::create_dir(parent.join("taken")).unwrap();
+    std::fs::write(parent.join("taken/keep.txt"), "mine").unwrap();
+    std::fs::write(parent.join("a-file"), "mine").unwrap();
+    for (args, says) in [
+        (&["new", "1abc"][..], "starts with a digit"),
+        (&["new", "a b"], "is not a letter, digit"),
+        (&["new", "self"], "Rust keyword"),
+        (&["new", "std"], "reserved"),
+        (&["new", "taken"], "exists and is not empty"),
+        (&["new", "a-file"], "exists and is not a directory"),
+        (&["new"], "no NAME"),
+        (&["new", "x", "--event", "--http"], "exclude each other"),
+    ] {
+        let out = tool(&parent, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(err.contains("usage: cargo tinyfc new"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let mut left: Vec<String> = std::fs::read_dir(&parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["a-file", "taken"], "nothing was written");
+    assert_eq!(
+        std::fs::read_dir(parent.join("taken")).unwrap().count(),
+        1,
+        "the existing directory is untouched"
+    );
+    // An empty directory is fine: the crate goes into it.
+    std::fs::create_dir(parent.join("empty")).unwrap();
+    ok("new into an empty dir", tool(&parent, &["new", "empty"]));
+    assert!(parent.join("empty/src/main.rs").exists());
+    let _ = std::fs::remove_dir_all(&parent);
+}
