@@ -96,7 +96,7 @@ fn a_new_event_function_passes_its_tests_runs_its_lifecycle_and_packages() {
     );
     let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
     assert!(
-        !main.contains("#[global_allocator]"),
+        !main.lines().any(|l| l.starts_with("#[global_allocator]")),
         "the system allocator"
     );
     let yaml = std::fs::read_to_string(dir.join("s.yaml")).unwrap();
