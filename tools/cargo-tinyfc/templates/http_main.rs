@@ -9,7 +9,7 @@
 use std::io;
 
 use tinyfc::log::info;
-use tinyfc::{Context, Error, InitError, Request, Response, Runtime};
+use tinyfc::{Context, Error, InitError, Kind, Request, Response, Runtime};
 
 /// What the initializer builds once per instance life and every request borrows: clients,
 /// configuration, a model...
@@ -44,6 +44,10 @@ fn pre_stop(_state: &State, _ctx: &Context) -> Result<(), Error> {
 /// in front when the function is reached without a custom domain, so the routes are the same
 /// behind either. A returned error or a panic answers 500 for this request only.
 fn handler(state: &State, _ctx: &Context, req: Request) -> Result<Response, Error> {
+    // An event invocation (`s invoke`, a timer trigger keeping instances warm) is not a request.
+    if req.kind == Kind::Event {
+        return Ok(Response::text("ok\n"));
+    }
     match (req.method.as_str(), req.route_path()) {
         ("GET", "/") => Ok(Response::text(format!("{}, world!\n", state.greeting))),
         ("GET", path) if path.starts_with("/hello/") => {
@@ -91,6 +95,7 @@ mod tests {
         assert_eq!((echo.status, echo.body.as_slice()), (200, &b"ping"[..]));
         assert_eq!(call(testing::http("DELETE", "/")).status, 405);
         assert_eq!(call(testing::http("GET", "/nowhere")).status, 404);
+        assert_eq!(call(testing::event(b"{}")).body, b"ok\n");
     }
 
     #[test]

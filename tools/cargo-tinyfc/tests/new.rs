@@ -162,13 +162,19 @@ fn a_new_event_function_passes_its_tests_runs_its_lifecycle_and_packages() {
 }
 
 #[test]
-fn a_new_http_function_passes_its_tests() {
+fn a_new_http_function_passes_its_tests_and_runs_its_lifecycle() {
     let dir = generate(&scratch("http"), "my_http", &["--http"]);
     let yaml = std::fs::read_to_string(dir.join("s.yaml")).unwrap();
     assert!(yaml.contains("triggerType: http"), "{yaml}");
     let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
     assert!(main.contains("req.route_path()"), "routes on route_path");
     cargo_test_passes(&dir, 3);
+    // An event invocation (what --once sends) is answered too.
+    let once = ok(
+        "local --once",
+        tool(&dir, &["local", "--once", "--", &cargo(), "run", "-q"]),
+    );
+    assert!(once.contains("all steps succeeded"), "{once}");
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
 
@@ -196,6 +202,17 @@ fn a_git_dependency_is_written_as_given() {
 #[test]
 fn bad_names_and_non_empty_directories_are_usage_errors_that_write_nothing() {
     let parent = scratch("bad");
+    let help = tool(&parent, &["new", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert_eq!(help.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("usage: cargo tinyfc new") && text.contains("example"),
+        "{text}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&tool(&parent, &["help", "new"]).stdout),
+        text
+    );
     std::fs::create_dir(parent.join("taken")).unwrap();
     std::fs::write(parent.join("taken/keep.txt"), "mine").unwrap();
     std::fs::write(parent.join("a-file"), "mine").unwrap();
