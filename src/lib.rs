@@ -28,7 +28,8 @@
 //! (the state machine), `runtime` (the builder and how each platform call reaches the function);
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
 //! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; and
-//! [`client`] (a small HTTP client for tools and tests).
+//! [`client`] (a small HTTP client for tools and tests); [`testing`] (a function's tests: a
+//! context, requests, and an in-process server called as the platform calls it).
 
 #![warn(missing_docs)]
 
@@ -52,6 +53,7 @@ pub mod protocol;
 mod request;
 mod runtime;
 mod server;
+pub mod testing;
 
 /// Locks `m`; a thread that panicked while holding it does not make every later user panic too.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -104,13 +104,22 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
     {
         logging::init();
+        let (config, function) = self.into_service(handler);
+        server::serve(config, function)
+    }
+
+    /// What [`Runtime::run`] serves: the configuration and the function.
+    pub(crate) fn into_service<H>(self, handler: H) -> (Config, Arc<dyn Service>)
+    where
+        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
+    {
         crate::context::set_environment(&self.config);
         let function = Function {
             lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
             handler,
             drain: self.config.drain,
         };
-        server::serve(self.config, Arc::new(function))
+        (self.config, Arc::new(function))
     }
 }
 

@@ -90,11 +90,39 @@ pub(crate) struct Shared {
     pub(crate) signals: Signals,
 }
 
+/// How [`serve_on`] runs.
+pub(crate) enum Mode {
+    /// The function's process: prints the listening line, turns SIGTERM/SIGINT into a drain, and
+    /// the calling thread becomes the first worker (it never returns).
+    Process,
+    /// Inside a test process (`tinyfc::testing`): every server thread is a new one, no signal
+    /// action is installed (the test runner's SIGINT stays the runner's), nothing is printed;
+    /// returns once serving.
+    Background,
+}
+
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
 pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()> {
     main_loop::raise_fd_limit();
+    // A SocketAddr, not ("0.0.0.0", port): the string form links std's host lookup and musl's DNS
+    // resolver into every function (26 KB of code it never runs).
+    let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.port)))?;
+    serve_on(socket, config, service, Mode::Process).map(drop)
+}
+
+/// Serves on `socket`, bound already, as `mode` says. Returns the shared state (Background: while
+/// serving; Process: never, unless start-up fails).
+pub(crate) fn serve_on(
+    socket: TcpListener,
+    config: Config,
+    service: Arc<dyn Service>,
+    mode: Mode,
+) -> io::Result<Arc<Shared>> {
     let (wake_rx, waker) = socket_pair()?;
-    let signals = Signals::new(waker.as_raw_fd());
+    let signals = match mode {
+        Mode::Process => Signals::new(waker.as_raw_fd()),
+        Mode::Background => Signals::never(),
+    };
     let workers = Workers::new(config.workers, config.worker_idle);
     let shared = Arc::new(Shared {
         config,
@@ -118,10 +146,22 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
     // The platform's first calls come right after listening: the main thread watches from the
     // start (see `main_loop.rs`), so they run without waking it.
     shared.poked.store(true, Ordering::SeqCst);
+    if let Mode::Background = mode {
+        shared.listener.open(socket, &shared.poller)?;
+        let s = shared.clone();
+        // MainLoop::new holds SIGTERM and SIGINT on its thread: a new one, not the test's.
+        thread::Builder::new()
+            .name("tinyfc-main".into())
+            .spawn(move || {
+                let mut main = MainLoop::new(wake_rx, s.clone());
+                s.start_worker();
+                if let Err(e) = main.run() {
+                    log::error!("main loop failed: {e}");
+                }
+            })?;
+        return Ok(shared);
+    }
     let mut main = MainLoop::new(wake_rx, shared.clone());
-    // A SocketAddr, not ("0.0.0.0", port): the string form links std's host lookup and musl's DNS
-    // resolver into every function (26 KB of code it never runs).
-    let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], shared.config.port)))?;
     let port = socket.local_addr()?.port();
     shared.listener.open(socket, &shared.poller)?;
     crate::logging::listening_line(port);
@@ -138,7 +178,14 @@ pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()>
         })?;
     shared.workers.adopt();
     shared.worker(false);
-    Ok(())
+    Ok(shared)
+}
+
+/// In Background mode: stops accepting (the port is free again) and keeps no connection alive.
+/// The threads stay parked.
+pub(crate) fn stop_background(shared: &Shared) {
+    shared.stopping.store(true, Ordering::SeqCst);
+    shared.listener.close(&shared.poller);
 }
 
 /// A connected pair of Unix sockets, both non-blocking and close-on-exec from the start.
