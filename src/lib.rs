@@ -21,18 +21,17 @@
 //! ```
 //!
 //! Modules: [`config`] (environment); `conn` (a connection and its reads), `head` (request
-//! heads), `body` (request bodies), `answer` (writing responses); `listener` (accepting), `poller`
+//! heads), `body` (request bodies), `grammar` (the HTTP syntax checked beside httparse), `answer`
+//! (writing responses); `listener` (accepting), `poller`
 //! (where connections wait between requests), `pool` (workers), `main_loop` (the main thread:
 //! signals, timeouts, starting workers), `server` (serving a request on a worker); `lifecycle`
 //! (the state machine), `runtime` (the builder and how each platform call reaches the function);
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
-//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; [`alloc`]
-//! (a thread-caching allocator for static musl builds), and [`client`] (a small HTTP client for
-//! tools and tests).
+//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; and
+//! [`client`] (a small HTTP client for tools and tests).
 
 #![warn(missing_docs)]
 
-pub mod alloc;
 mod answer;
 mod body;
 pub mod client;
@@ -40,8 +39,7 @@ pub mod config;
 mod conn;
 mod context;
 pub mod error;
-#[cfg(test)]
-mod fuzz;
+mod grammar;
 mod head;
 mod headers;
 mod lifecycle;
