@@ -43,7 +43,7 @@ pub(crate) fn read_body(
         }
     }
     let expects_body = head.body != BodyKind::Length(0);
-    let mut socket = Timed::new(&conn.stream, stall, deadline);
+    let mut socket = Timed::until(&conn.stream, stall, deadline);
     if head.expect_continue && expects_body && conn.buf.is_empty() {
         socket
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")

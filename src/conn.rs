@@ -110,30 +110,48 @@ pub(crate) fn discard_available(conn: &mut Conn) -> bool {
 }
 
 /// A non-blocking socket used as a blocking one: each read or write waits at most `stall` for the
-/// socket to become ready, and none waits past `deadline` (a client that keeps trickling bytes
+/// socket to become ready, and none waits past a deadline (a client that keeps trickling bytes
 /// would otherwise hold a worker without bound); then it fails with `TimedOut`. Sockets stay
 /// non-blocking for their whole life, so handing a connection between threads changes no socket
 /// mode (no fcntl per hand-off).
 pub(crate) struct Timed<'a> {
     stream: &'a TcpStream,
     stall: Duration,
-    deadline: Instant,
+    /// Set at the first wait from `budget` if not given: an answer written without waiting reads
+    /// no clock.
+    deadline: Option<Instant>,
+    budget: Duration,
     /// Set once it has read from the socket.
     pub(crate) used: bool,
 }
 
 impl<'a> Timed<'a> {
-    pub(crate) fn new(stream: &'a TcpStream, stall: Duration, deadline: Instant) -> Timed<'a> {
+    /// Waits end at `deadline` (a body's, from its head's arrival).
+    pub(crate) fn until(stream: &'a TcpStream, stall: Duration, deadline: Instant) -> Timed<'a> {
         Timed {
             stream,
             stall,
-            deadline,
+            deadline: Some(deadline),
+            budget: Duration::ZERO,
             used: false,
         }
     }
 
-    fn wait(&self, events: i16) -> io::Result<()> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
+    /// Waits end `budget` after the first one begins (an answer's write).
+    pub(crate) fn within(stream: &'a TcpStream, stall: Duration, budget: Duration) -> Timed<'a> {
+        Timed {
+            stream,
+            stall,
+            deadline: None,
+            budget,
+            used: false,
+        }
+    }
+
+    fn wait(&mut self, events: i16) -> io::Result<()> {
+        let now = Instant::now();
+        let deadline = *self.deadline.get_or_insert(now + self.budget);
+        let left = deadline.saturating_duration_since(now);
         if !left.is_zero() && wait_ready(self.stream, events, self.stall.min(left)) {
             Ok(())
         } else {

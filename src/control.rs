@@ -149,8 +149,7 @@ impl Answerer {
             self.hooks.control(call, &ctx)
         };
         let keep_alive = head.keep_alive && !self.stopping.load(Ordering::SeqCst);
-        let until = Instant::now() + c.write_timeout;
-        let mut socket = Timed::new(&conn.stream, c.header_timeout, until);
+        let mut socket = Timed::within(&conn.stream, c.header_timeout, c.write_timeout);
         let head_only = head.method == "HEAD";
         let (resp, status) = (&answer.resp, answer.fc_status);
         let result = write_response(&mut socket, resp, status, keep_alive, head_only);

@@ -365,8 +365,8 @@ impl Shared {
             }
         }
         self.service.call(call, ctx, req, &mut |a| {
-            let until = Instant::now() + self.config.write_timeout;
-            let mut socket = Timed::new(&conn.stream, stall, until);
+            let budget = self.config.write_timeout;
+            let mut socket = Timed::within(&conn.stream, stall, budget);
             let result = write_response(&mut socket, &a.resp, a.fc_status, keep_alive, head_only);
             written = result.is_ok();
             if result.is_err_and(|e| e.kind() == io::ErrorKind::TimedOut) {
