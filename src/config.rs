@@ -21,8 +21,9 @@ pub struct Config {
     /// `TINYFC_BODY_TIMEOUT_MS` (default 30 s): a request body must be complete this long after its
     /// head began to arrive (else 408 and close), however steadily it trickles in.
     pub body_timeout: Duration,
-    /// `TINYFC_WRITE_TIMEOUT_MS` (default 30 s): an answer must be written within this, however
-    /// slowly the client reads (else the connection is closed).
+    /// `TINYFC_WRITE_TIMEOUT_MS` (default 30 s): an answer must be written within this, counted
+    /// from the first time its write has to wait, however slowly the client reads (else the
+    /// connection is reset).
     pub write_timeout: Duration,
     /// `TINYFC_IDLE_TIMEOUT_MS` (default 60 s): idle keep-alive connections are closed after this.
     pub idle_timeout: Duration,
