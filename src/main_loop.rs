@@ -1,21 +1,82 @@
-//! The main thread (`tinyfc-main`; the process's first thread becomes the first worker, see
-//! `server.rs`): turns signals into a drain, expires parked connections (head and idle
-//! timeouts, lingering rejects), starts a worker when none is left waiting (see `Watch`), and,
-//! while every worker is busy at the bound, takes ready connections (and accepts new ones) itself
-//! so /pre-stop and /pre-freeze still reach the control thread.
+//! Start-up ([`serve`]) and the main thread (`tinyfc-main`; the process's first thread becomes
+//! the first worker): turns signals into a drain with a deadline, expires parked connections
+//! (head and idle timeouts, lingering rejects), starts a worker when none is left waiting (see
+//! `Watch`), and, while every worker is busy at the bound, takes ready connections (and accepts
+//! new ones) itself so /pre-stop and /pre-freeze still reach the control thread. It never serves a request: what is not a
+//! control call it defers, unread, to the next free worker.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::answer::reject_and_close;
-use crate::conn::{discard_available, read_available, Conn};
+use crate::config::Config;
+use crate::conn::{read_available, Conn};
+use crate::control::{ControlCall, Hooks};
 use crate::head::{parse_head, Reject};
+use crate::poller::Parked;
 use crate::protocol::Call;
-use crate::server::{Job, Shared};
+use crate::server::{Service, Shared};
+use crate::signals::{mask_stop_signals, Signals};
+
+/// How long past the drain limit a signal's drain (its wait for in-flight calls, then pre-stop)
+/// may run before the process exits anyway.
+const EXIT_MARGIN: Duration = Duration::from_secs(1);
+
+/// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
+/// `service` answers invocations on the workers, `hooks` the control calls and the drain.
+pub(crate) fn serve(
+    mut config: Config,
+    service: Arc<dyn Service>,
+    hooks: Arc<dyn Hooks>,
+) -> io::Result<()> {
+    config.max_connections = crate::listener::fit_descriptor_limit(config.max_connections);
+    let (wake_rx, waker) = socket_pair()?;
+    let signals = Signals::new(waker.as_raw_fd());
+    let shared = Arc::new(Shared::new(config, service, hooks, waker, signals)?);
+    let mut main = MainLoop::new(wake_rx, shared.clone());
+    // A SocketAddr, not ("0.0.0.0", port): the string form links std's host lookup and musl's DNS
+    // resolver into every function (26 KB of code it never runs).
+    let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], shared.config.port)))?;
+    let port = socket.local_addr()?.port();
+    shared.listener.open(socket, &shared.poller)?;
+    crate::logging::listening_line(port);
+    // This thread, already running and warm, becomes the first worker and serves the platform's
+    // first calls; the main loop moves to a new thread, whose start-up (tens of microseconds)
+    // then overlaps those calls instead of delaying them.
+    thread::Builder::new()
+        .name("tinyfc-main".into())
+        .spawn(move || {
+            if let Err(e) = main.run() {
+                log::error!("main loop failed: {e}");
+                std::process::exit(1);
+            }
+        })?;
+    shared.workers.adopt();
+    shared.worker(false);
+    Ok(())
+}
+
+/// A connected pair of Unix sockets, both non-blocking and close-on-exec from the start.
+fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
+    let mut fds = [0; 2];
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: fills `fds` with two new descriptors, owned by the streams from here on.
+    unsafe {
+        if libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((
+            UnixStream::from_raw_fd(fds[0]),
+            UnixStream::from_raw_fd(fds[1]),
+        ))
+    }
+}
 
 /// How often the main thread looks at the workers while it watches them.
 const TICK: Duration = Duration::from_millis(1);
@@ -24,11 +85,11 @@ const QUIET_TICKS: u32 = 10;
 
 /// The worker-scaling policy. A worker about to run a call while no other worker waits pokes the
 /// main thread, which then looks once a tick: a tick with no worker waiting starts one more (up to
-/// the bound), so N calls that block get N threads within N ticks, and a fast handler, whose
-/// workers keep coming back to wait, grows only a few. At the bound, a tick in which no worker took
-/// a connection makes the main thread take ready connections itself (control calls must get
-/// through). Ten ticks in a row with a worker waiting end the watch. It starts out on, so the
-/// platform's first calls wake no other thread.
+/// the bound), so N calls that block get N threads within N ticks, while a fast handler's workers
+/// keep coming back to wait. At the bound, a tick in which no worker took a connection makes the
+/// main thread take ready connections itself (control calls must get through). Ten ticks in a row
+/// with a worker waiting end the watch. It starts out on, so the platform's first calls wake no
+/// other thread.
 struct Watch {
     on: bool,
     last_tick: Instant,
@@ -61,6 +122,8 @@ pub(crate) struct MainLoop {
     last_signal: u8,
     signals: usize,
     watch: Watch,
+    /// Once a signal started the drain: when the process exits even if it has not ended.
+    exit_at: Option<Instant>,
 }
 
 impl MainLoop {
@@ -78,6 +141,7 @@ impl MainLoop {
             signals: 0,
             // On from the start (see `serve`).
             watch: Watch::new(Instant::now(), 0),
+            exit_at: None,
         }
     }
 
@@ -88,6 +152,9 @@ impl MainLoop {
         let mut install_at = Some(Instant::now() + TICK);
         loop {
             let now = Instant::now();
+            if self.exit_at.is_some_and(|t| now >= t) {
+                self.exit_late();
+            }
             if install_at.is_some_and(|t| now >= t) {
                 install_at = None;
                 self.shared.signals.let_through();
@@ -103,7 +170,7 @@ impl MainLoop {
             };
             let mut fds = [pollfd(self.wake_rx.as_raw_fd()), pollfd(poller_fd)];
             let tick = self.watch.on.then(|| self.watch.last_tick + TICK);
-            let wake_at = [next_deadline, paused_until, tick, install_at]
+            let wake_at = [next_deadline, paused_until, tick, install_at, self.exit_at]
                 .into_iter()
                 .flatten()
                 .min();
@@ -140,7 +207,16 @@ impl MainLoop {
                     message: "request head timed out",
                 };
                 reject_and_close(&mut conn, &timed_out);
-                s.park(conn); // lingers
+                // It lingers; input that came meanwhile is a worker's to read and drop.
+                if !conn.caught_up {
+                    s.poller.defer(conn, &s.config);
+                } else {
+                    match s.poller.park(conn, &s.config) {
+                        Parked::Done { poke: true } => s.poke_main(),
+                        Parked::Done { poke: false } => {}
+                        Parked::Ready(c) => s.poller.defer(c, &s.config),
+                    }
+                }
             } else {
                 s.poller.close(conn); // idle past the idle timeout, or done lingering
             }
@@ -190,7 +266,7 @@ impl MainLoop {
     }
 
     /// Every worker is busy: accepts, takes the ready connections, sends control calls to the
-    /// control thread, and leaves everything else, unread, for the first worker to come free.
+    /// control thread, and defers everything else, unread, to the first worker to come free.
     fn take_ready(&mut self) {
         let s = &self.shared;
         let (ready, accept) = s.poller.take_ready();
@@ -198,16 +274,13 @@ impl MainLoop {
             let _ = s.listener.accept_all(&s.poller, &s.config); // this loop replans anyway
         }
         for mut conn in ready {
-            if conn.closing.is_some() {
-                match discard_available(&mut conn) {
-                    true => s.park(conn),
-                    false => s.poller.close(conn),
-                }
-                continue;
-            }
-            match peek_call(&conn, s.config.max_header_bytes) {
+            let control = match conn.closing {
+                Some(_) => Peek::Other,
+                None => peek_call(&conn, s.config.max_header_bytes),
+            };
+            match control {
                 Peek::Closed => s.poller.close(conn),
-                Peek::Control => {
+                Peek::Control(call) => {
                     // Read for real now; the head is complete, so this parses.
                     if !read_available(&mut conn, s.config.max_header_bytes) {
                         s.poller.close(conn);
@@ -215,7 +288,7 @@ impl MainLoop {
                     }
                     conn.head_started.get_or_insert_with(Instant::now);
                     match parse_head(&conn.buf, s.config.max_header_bytes) {
-                        Ok(Some(head)) => s.submit_control(Job::Request(conn, head)),
+                        Ok(Some(head)) => s.control.submit(conn, head, call),
                         _ => s.poller.defer(conn, &s.config),
                     }
                 }
@@ -254,16 +327,26 @@ impl MainLoop {
         log::info!("signal received: draining");
         self.shared.listener.close(&self.shared.poller);
         self.shared.stopping.store(true, Ordering::SeqCst);
-        self.shared.submit_control(Job::Shutdown);
+        // Its own thread, not the control thread's queue, where it could wait behind a hook.
+        self.shared.control.start_drain();
+        self.exit_at = Some(Instant::now() + self.shared.config.drain + EXIT_MARGIN);
+    }
+
+    /// The drain outlived its limit (a pre-stop hook that does not return): exits anyway.
+    #[cold]
+    fn exit_late(&self) -> ! {
+        log::warn!("drain still running past its limit: exiting");
+        let _ = io::stdout().flush();
+        std::process::exit(0);
     }
 }
 
 /// What a ready connection's pending input is, seen without consuming it.
 enum Peek {
-    /// The client closed (or the socket failed) with no request pending.
+    /// The client closed with nothing buffered, or the socket failed.
     Closed,
     /// A complete /pre-stop or /pre-freeze head.
-    Control,
+    Control(ControlCall),
     /// An invocation, a partial or bad head: a worker's job.
     Other,
 }
@@ -283,87 +366,18 @@ fn peek_call(conn: &Conn, max_head: usize) -> Peek {
             libc::MSG_PEEK | libc::MSG_DONTWAIT,
         )
     };
-    if n == 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock) {
+    let failed = n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock;
+    // The end of input with requests still buffered (behind a control call) is a worker's.
+    if failed || (n == 0 && old == 0) {
         return Peek::Closed;
     }
     bytes.truncate(old + n.max(0) as usize);
     match parse_head(&bytes, max_head) {
-        Ok(Some(h)) => match Call::of_request(&h.headers, &h.path) {
-            Call::PreStop | Call::PreFreeze => Peek::Control,
-            _ => Peek::Other,
+        Ok(Some(h)) => match ControlCall::of(Call::of_request(&h.headers, &h.path)) {
+            Some(call) => Peek::Control(call),
+            None => Peek::Other,
         },
         _ => Peek::Other,
-    }
-}
-
-/// SIGTERM and SIGINT, which the main loop turns into a drain. Their actions are installed once,
-/// by the first tinyfc thread with nothing to do (a worker about to wait, or the main loop one tick
-/// in): registering them is work, and code, that the platform's first calls right after listening
-/// need not wait for. Until then every tinyfc thread holds them, so one that comes early waits
-/// and is not lost (two of a kind that come while held count as one, as the kernel keeps one
-/// pending); each thread lets them through once they are installed. (A thread the function
-/// started before `run` does not hold them: one delivered there first takes its default action,
-/// as it would before `run`.)
-pub(crate) struct Signals {
-    /// The wake socket's write side, where each action writes its signal's number.
-    tx: RawFd,
-    /// Set by the thread that installs the actions (once).
-    claimed: AtomicBool,
-    /// Set once they are installed.
-    installed: AtomicBool,
-}
-
-impl Signals {
-    /// Signals not yet installed, whose actions will write to `tx` (open for the life of the
-    /// process: `Shared` owns it).
-    pub(crate) fn new(tx: RawFd) -> Signals {
-        Signals {
-            tx,
-            claimed: AtomicBool::new(false),
-            installed: AtomicBool::new(false),
-        }
-    }
-
-    /// True once the actions are installed.
-    pub(crate) fn installed(&self) -> bool {
-        self.installed.load(Ordering::SeqCst)
-    }
-
-    /// Installs the actions if no thread has yet, then lets the signals through on this thread.
-    /// Each action writes its signal's number to the wake socket: the main loop learns which
-    /// signal came (for the exit code of a second one) without a second registration.
-    pub(crate) fn let_through(&self) {
-        if !self.claimed.swap(true, Ordering::SeqCst) {
-            let tx = self.tx;
-            for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-                let action = move || {
-                    let byte = sig as u8;
-                    // SAFETY: send(2) is async-signal-safe; a full socket already means "wake up".
-                    unsafe { libc::send(tx, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
-                };
-                // SAFETY: the action only calls send(2), which is async-signal-safe; `tx` stays
-                // open for the life of the process (`Shared` owns it).
-                if let Err(e) = unsafe { signal_hook::low_level::register(sig, action) } {
-                    log::error!("cannot handle signal {sig}: {e}"); // it keeps its default action
-                }
-            }
-            self.installed.store(true, Ordering::SeqCst);
-        }
-        if self.installed() {
-            mask_stop_signals(libc::SIG_UNBLOCK);
-        }
-    }
-}
-
-/// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) SIGTERM and SIGINT on the calling thread.
-fn mask_stop_signals(how: i32) {
-    // SAFETY: an empty set, filled with two signals, passed by pointer to pthread_sigmask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
     }
 }
 
@@ -372,20 +386,5 @@ fn pollfd(fd: i32) -> libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
-    }
-}
-
-/// Lets the process hold as many connections as its hard descriptor limit allows.
-pub(crate) fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
     }
 }
