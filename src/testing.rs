@@ -55,9 +55,10 @@ use crate::client;
 use crate::context::{Context, Credentials};
 use crate::error::Error;
 use crate::headers::Headers;
+use crate::main_loop::{self, Mode};
 use crate::request::{Kind, Request, Response};
 use crate::runtime::Runtime;
-use crate::server::{self, Mode, Shared};
+use crate::server::Shared;
 
 /// The request id [`context`] sets.
 pub const REQUEST_ID: &str = "test-request-id";
@@ -179,8 +180,8 @@ pub fn request_id() -> String {
 /// made from [`TestServer::context`] (a fresh request id each) and a [`TIMEOUT`].
 ///
 /// A test process may start as many as it likes, each on its own port. Dropping one closes its
-/// port (new connections are refused); its few threads (main loop, first worker, control) stay
-/// parked until the process ends.
+/// port (new connections are refused) and keeps no connection alive; its threads (the main loop,
+/// a worker, and the control thread once a hook was called) stay parked until the process ends.
 pub struct TestServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -202,8 +203,9 @@ impl TestServer {
         crate::logging::quiet_platform_lines();
         let socket = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = socket.local_addr()?;
-        let (config, service) = runtime.into_service(handler);
-        let shared = server::serve_on(socket, config, service, Mode::Background)?;
+        let (config, function) = runtime.into_function(handler);
+        let shared =
+            main_loop::serve_on(socket, config, function.clone(), function, Mode::Background)?;
         Ok(TestServer {
             addr,
             shared,
@@ -304,7 +306,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        server::stop_background(&self.shared);
+        main_loop::stop_background(&self.shared);
     }
 }
 
