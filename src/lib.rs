@@ -56,6 +56,7 @@ mod request;
 mod runtime;
 mod server;
 mod signals;
+mod stream;
 
 /// Locks `m`; a thread that panicked while holding it does not make every later user panic too.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
