@@ -30,7 +30,8 @@
 //! (the state machine), `runtime` (the builder and how each platform call reaches the function);
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
 //! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; and
-//! [`client`] (a small HTTP client for tools and tests).
+//! [`client`] (a small HTTP client for tools and tests); [`testing`] (a function's tests: a
+//! context, requests, and an in-process server called as the platform calls it).
 
 #![warn(missing_docs)]
 
@@ -57,6 +58,7 @@ mod runtime;
 mod server;
 mod signals;
 mod stream;
+pub mod testing;
 
 /// Locks `m`; a thread that panicked while holding it does not make every later user panic too.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

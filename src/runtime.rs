@@ -105,18 +105,28 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
     {
         logging::init();
+        let (config, function) = self.into_function(handler);
+        crate::main_loop::serve(config, function.clone(), function)
+    }
+
+    /// What [`Runtime::run`] serves: the configuration, and the function (both the workers'
+    /// service and the control thread's hooks).
+    pub(crate) fn into_function<H>(self, handler: H) -> (Config, Arc<Function<S, H>>)
+    where
+        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
+    {
         crate::context::set_environment(&self.config);
         let function = Arc::new(Function {
             lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
             handler,
             drain: self.config.drain,
         });
-        crate::main_loop::serve(self.config, function.clone(), function)
+        (self.config, function)
     }
 }
 
 /// The user's code behind the lifecycle.
-struct Function<S, H> {
+pub(crate) struct Function<S, H> {
     lifecycle: Lifecycle<S>,
     handler: H,
     drain: Duration,
