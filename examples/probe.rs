@@ -21,6 +21,8 @@
 //!   flushed as one chunk; `/stream-fail/N` the same, then the producer fails with "probe stream
 //!   error"; a producer whose write fails prints `probe: stream stopped at event i: <error>`, one
 //!   that sent all N prints `probe: stream sent N events` (before the stream's last chunk);
+//!   `/stream-big/N` streams N chunks of 1 MiB of `x` (a failed write prints `probe: stream
+//!   stopped at chunk i: <error>`);
 //!   anything else -> "hello".
 //! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
 
@@ -160,6 +162,19 @@ fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
     }
     if let Some(n) = path.strip_prefix("/stream-fail/") {
         return stream(n, true);
+    }
+    if let Some(n) = path.strip_prefix("/stream-big/") {
+        let n: usize = n.parse().map_err(|_| Error::msg("bad stream"))?;
+        return Ok(Response::stream(move |w| {
+            let mib = vec![b'x'; 1 << 20];
+            for i in 0..n {
+                if let Err(e) = w.write_all(&mib).and_then(|()| w.flush()) {
+                    println!("probe: stream stopped at chunk {i}: {e}");
+                    return Err(e);
+                }
+            }
+            Ok(())
+        }));
     }
     if let Some(n) = path.strip_prefix("/status/") {
         let n: u16 = n.parse().map_err(|_| Error::msg("bad status"))?;

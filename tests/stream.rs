@@ -187,3 +187,27 @@ fn an_event_invocation_gets_the_stream_collected_and_its_error_fails_it() {
     assert_eq!(r.header("x-fc-status"), Some("404"), "{}", r.text());
     assert!(r.text().contains("probe stream error"), "{}", r.text());
 }
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_within_a_chunks_write_deadline() {
+    let f = Function::start(
+        "probe",
+        &[("TINYFC_WORKERS", "1"), ("TINYFC_WRITE_TIMEOUT_MS", "500")],
+    );
+    // 256 MiB that the client never reads: the socket buffers fill within the first chunks.
+    let s = get(&f, "/stream-big/256", "s-stall", "");
+    assert!(
+        f.wait_stdout("probe: stream stopped at chunk"),
+        "{}",
+        f.stdout()
+    );
+    let out = f.stdout();
+    assert!(out.contains("timed out"), "{out}");
+    assert!(f.wait_stdout("FC Invoke End RequestId: s-stall"));
+    // The worker is free again.
+    let asked = Instant::now();
+    let r = f.http("GET", "/after");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    drop(s);
+}
