@@ -40,10 +40,14 @@ pub mod config;
 mod conn;
 mod context;
 pub mod error;
+#[cfg(feature = "events")]
+pub mod events;
 #[cfg(test)]
 mod fuzz;
 mod head;
 mod headers;
+#[cfg(feature = "json")]
+pub mod json;
 mod lifecycle;
 mod listener;
 mod logging;
