@@ -6,12 +6,15 @@ CARGO ?= cargo
 build:
 	$(CARGO) build --all-targets
 
+# With the optional features, so the typed-JSON and trigger-event tests run (tests/json.rs and
+# the events unit tests); the default build is covered by `static` and `lint`.
 test: static
-	$(CARGO) test
+	$(CARGO) test --features json,events
 
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features json,events -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -q
 
 # --- tinyfc-local (issue 3) ---

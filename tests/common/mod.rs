@@ -31,6 +31,16 @@ pub fn example(name: &str) -> PathBuf {
     BUILT.call_once(|| {
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["build", "--quiet", "--examples"]);
+        // With the features this test was built with: examples that need one (json_event) build
+        // too, and the library is not rebuilt without them.
+        for (on, feature) in [
+            (cfg!(feature = "json"), "json"),
+            (cfg!(feature = "events"), "events"),
+        ] {
+            if on {
+                cargo.args(["--features", feature]);
+            }
+        }
         if profile_dir.ends_with("release") {
             cargo.arg("--release");
         }
