@@ -2,11 +2,18 @@
 //!
 //! - env at start: `PROBE_INIT_MS=N` the initializer sleeps N ms; `PROBE_INIT_FAIL=retry:K` the first
 //!   K initializer runs fail retryably, `=fatal` every run fails fatally, `=panic` every run panics;
+//!   `PROBE_INIT_FROM=N` both apply only from the Nth initializer run on (default 1; runs are
+//!   counted across lives, so `PROBE_INIT_FROM=2` aims at the second life);
 //!   `PROBE_PRESTOP_MS=N` pre-stop sleeps N ms; `PROBE_PRESTOP_FAIL=1` pre-stop returns an error.
-//! - paths: `/state` -> JSON `{"init_runs","invocations","prestop_runs"}` (not itself counted);
+//! - paths (routed on `Request::route_path`, so behind `x-fc-base-path` too): `/state` -> JSON
+//!   `{"init_runs","invocations","prestop_runs","drops"}` (not itself counted; counted across
+//!   lives; `drops`: states the runtime has dropped, one per ended life; like any invocation, it
+//!   begins a new life after pre-stop);
 //!   `/sleep/N` sleeps N ms; `/spin/N` keeps a CPU busy for N ms; `/panic` panics with "probe
 //!   panic"; `/error` returns the error "probe error"; `/echo` echoes the body with `x-probe-method` and `x-probe-path` headers;
-//!   `/context` -> the context as JSON; anything else -> "hello".
+//!   `/header/NAME` -> the value of the request's first header NAME (empty if none);
+//!   `/context` -> the context as JSON (with `route_path`; absent optional fields are null);
+//!   anything else -> "hello".
 //! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
 
 /// The allocator the template uses, so every test runs on it.
@@ -22,8 +29,16 @@ use tinyfc::{Context, Error, InitError, Request, Response, Runtime};
 static INIT_RUNS: AtomicUsize = AtomicUsize::new(0);
 static INVOCATIONS: AtomicUsize = AtomicUsize::new(0);
 static PRESTOP_RUNS: AtomicUsize = AtomicUsize::new(0);
+static DROPS: AtomicUsize = AtomicUsize::new(0);
 
+/// The state of one life.
 struct Probe;
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        DROPS.fetch_add(1, SeqCst);
+    }
+}
 
 fn env_ms(key: &str) -> Option<Duration> {
     std::env::var(key)
@@ -34,7 +49,15 @@ fn env_ms(key: &str) -> Option<Duration> {
 }
 
 fn init(_ctx: &Context) -> Result<Probe, InitError> {
-    let run = INIT_RUNS.fetch_add(1, SeqCst) + 1;
+    let from: usize = std::env::var("PROBE_INIT_FROM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let total = INIT_RUNS.fetch_add(1, SeqCst) + 1;
+    if total < from {
+        return Ok(Probe);
+    }
+    let run = total + 1 - from; // 1 for the first run PROBE_INIT_* apply to
     if let Some(d) = env_ms("PROBE_INIT_MS") {
         std::thread::sleep(d);
     }
@@ -75,13 +98,14 @@ fn pre_stop(_p: &Probe, _ctx: &Context) -> Result<(), Error> {
 }
 
 fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
-    let path = req.path.split('?').next().unwrap_or("");
+    let path = req.route_path();
     if path == "/state" {
         let body = format!(
-            r#"{{"init_runs":{},"invocations":{},"prestop_runs":{}}}"#,
+            r#"{{"init_runs":{},"invocations":{},"prestop_runs":{},"drops":{}}}"#,
             INIT_RUNS.load(SeqCst),
             INVOCATIONS.load(SeqCst),
-            PRESTOP_RUNS.load(SeqCst)
+            PRESTOP_RUNS.load(SeqCst),
+            DROPS.load(SeqCst)
         );
         return Ok(json(body));
     }
@@ -95,6 +119,9 @@ fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
         }
         return Ok(Response::text(format!("spun {ms}")));
     }
+    if let Some(name) = path.strip_prefix("/header/") {
+        return Ok(Response::text(req.header(name).unwrap_or("")));
+    }
     if let Some(ms) = path.strip_prefix("/sleep/") {
         let ms: u64 = ms.parse().map_err(|_| Error::msg("bad sleep"))?;
         std::thread::sleep(Duration::from_millis(ms));
@@ -107,7 +134,7 @@ fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
             .header("x-probe-method", req.method.as_str())
             .header("x-probe-path", req.path.as_str())
             .body(req.body)),
-        "/context" => Ok(json(context_json(ctx))),
+        "/context" => Ok(json(context_json(ctx, path))),
         _ => Ok(Response::text("hello")),
     }
 }
@@ -118,21 +145,28 @@ fn json(body: String) -> Response {
         .body(body)
 }
 
-fn context_json(ctx: &Context) -> String {
+fn context_json(ctx: &Context, route_path: &str) -> String {
     let strings = [
-        ("request_id", &ctx.request_id),
-        ("function_name", &ctx.function_name),
-        ("function_handler", &ctx.function_handler),
-        ("region", &ctx.region),
-        ("account_id", &ctx.account_id),
-        ("access_key_id", &ctx.credentials.access_key_id),
-        ("qualifier", &ctx.qualifier),
-        ("version_id", &ctx.version_id),
-        ("service_name", &ctx.service_name),
-        ("log_project", &ctx.log_project),
-        ("log_store", &ctx.log_store),
-        ("control_path", &ctx.control_path),
-        ("log_type", &ctx.log_type),
+        ("request_id", ctx.request_id.as_str()),
+        ("function_name", ctx.function_name.as_str()),
+        ("function_handler", ctx.function_handler.as_str()),
+        ("region", ctx.region.as_str()),
+        ("account_id", ctx.account_id.as_str()),
+        ("access_key_id", ctx.credentials.access_key_id.as_str()),
+        ("qualifier", ctx.qualifier.as_str()),
+        ("version_id", ctx.version_id.as_str()),
+        ("service_name", ctx.service_name.as_str()),
+        ("log_project", ctx.log_project.as_str()),
+        ("log_store", ctx.log_store.as_str()),
+        ("control_path", ctx.control_path.as_str()),
+        ("log_type", ctx.log_type.as_str()),
+        ("route_path", route_path),
+    ];
+    let optional = [
+        ("base_path", ctx.base_path.as_deref()),
+        ("client_ip", ctx.client_ip.as_deref()),
+        ("span_context", ctx.span_context.as_deref()),
+        ("instance_id", ctx.instance_id),
     ];
     let numbers = [
         ("memory_mb", ctx.memory_mb.map(u64::from)),
@@ -147,6 +181,14 @@ fn context_json(ctx: &Context) -> String {
     for (k, v) in strings {
         s.push_str(&format!("\"{k}\":"));
         json_str(&mut s, v);
+        s.push(',');
+    }
+    for (k, v) in optional {
+        s.push_str(&format!("\"{k}\":"));
+        match v {
+            Some(v) => json_str(&mut s, v),
+            None => s.push_str("null"),
+        }
         s.push(',');
     }
     for (k, v) in numbers {

@@ -27,6 +27,14 @@ pub struct Config {
     /// `TINYFC_MAX_CONNECTIONS` (default 4096): open connections at most; past it the longest-idle
     /// connection is closed to admit a new one.
     pub max_connections: usize,
+    /// `FC_INSTANCE_ID` (set by the platform; default none): copied into every [`Context`].
+    ///
+    /// [`Context`]: crate::Context
+    pub instance_id: Option<String>,
+    /// `FC_REGION` (set by the platform; default none): copied into every `Context`.
+    pub instance_region: Option<String>,
+    /// `FC_FUNC_CODE_PATH` (set by the platform; default none): copied into every `Context`.
+    pub code_path: Option<String>,
 }
 
 impl Default for Config {
@@ -41,6 +49,9 @@ impl Default for Config {
             drain: Duration::from_secs(10),
             worker_idle: Duration::from_secs(30),
             max_connections: 4096,
+            instance_id: None,
+            instance_region: None,
+            code_path: None,
         }
     }
 }
@@ -70,6 +81,7 @@ impl Config {
         let ms = |key: &str, default: Duration| -> io::Result<Duration> {
             num(key, default.as_millis() as usize).map(|n| Duration::from_millis(n as u64))
         };
+        let text = |key: &str| get(key).filter(|v| !v.trim().is_empty());
         let c = Config {
             port,
             workers: num("TINYFC_WORKERS", d.workers)?,
@@ -80,6 +92,9 @@ impl Config {
             drain: ms("TINYFC_DRAIN_MS", d.drain)?,
             worker_idle: ms("TINYFC_WORKER_IDLE_MS", d.worker_idle)?,
             max_connections: num("TINYFC_MAX_CONNECTIONS", d.max_connections)?,
+            instance_id: text("FC_INSTANCE_ID"),
+            instance_region: text("FC_REGION"),
+            code_path: text("FC_FUNC_CODE_PATH"),
         };
         if c.workers == 0 || c.max_connections == 0 || c.max_header_bytes < 64 {
             return Err(bad(
@@ -137,6 +152,19 @@ mod tests {
         assert!(cfg(&[("FC_SERVER_PORT", "http")]).is_err());
         assert!(cfg(&[("TINYFC_WORKERS", "0")]).is_err());
         assert!(cfg(&[("TINYFC_DRAIN_MS", "-1")]).is_err());
+    }
+
+    #[test]
+    fn instance_variables_come_from_env_and_empty_is_none() {
+        let c = cfg(&[
+            ("FC_INSTANCE_ID", "c-1"),
+            ("FC_REGION", "cn-shanghai"),
+            ("FC_FUNC_CODE_PATH", " "),
+        ])
+        .unwrap();
+        assert_eq!(c.instance_id.as_deref(), Some("c-1"));
+        assert_eq!(c.instance_region.as_deref(), Some("cn-shanghai"));
+        assert_eq!(c.code_path, None);
     }
 
     #[test]

@@ -33,6 +33,29 @@ impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
     }
+
+    /// The path to route on: [`Request::path`] without its query and without the base path the
+    /// platform puts in front of it when an HTTP function is reached without a custom domain
+    /// (`x-fc-base-path`, also [`Context::base_path`](crate::Context::base_path)). So
+    /// `/2016-08-15/proxy/svc/fn/users?id=1` with that base path `/2016-08-15/proxy/svc/fn/` and
+    /// `/users?id=1` through a custom domain both route as `/users`. The base path is removed only
+    /// where it ends at a segment boundary; a path that does not start with it is returned whole
+    /// (without its query). Never empty: the base path itself routes as `/`.
+    pub fn route_path(&self) -> &str {
+        let path = self.path.split('?').next().unwrap_or("");
+        let base = self.header("x-fc-base-path").unwrap_or("");
+        route_path(path, base.trim_end_matches('/'))
+    }
+}
+
+/// `path` (without a query) relative to `base` (without a trailing `/`).
+fn route_path<'a>(path: &'a str, base: &str) -> &'a str {
+    match path.strip_prefix(base) {
+        Some("") => "/",
+        Some(rest) if !base.is_empty() && rest.starts_with('/') => rest,
+        _ if path.is_empty() => "/",
+        _ => path,
+    }
 }
 
 /// What a handler answers. For HTTP invocations status, headers and body reach the client; the
@@ -80,5 +103,57 @@ impl Response {
 impl Default for Response {
     fn default() -> Self {
         Response::new(200)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &str, base: Option<&str>) -> Request {
+        let mut headers = Headers::new();
+        if let Some(b) = base {
+            headers.push("X-Fc-Base-Path", b);
+        }
+        Request {
+            kind: Kind::Http,
+            method: "GET".into(),
+            path: path.into(),
+            headers,
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn route_path_drops_the_base_path_and_the_query() {
+        let base = Some("/2016-08-15/proxy/svc/fn/");
+        for (path, base, route) in [
+            ("/2016-08-15/proxy/svc/fn/users?id=1", base, "/users"),
+            ("/2016-08-15/proxy/svc/fn/", base, "/"),
+            ("/2016-08-15/proxy/svc/fn", base, "/"),
+            ("/2016-08-15/proxy/svc/fn?x=1", base, "/"),
+            (
+                "/2016-08-15/proxy/svc/fn/a/b",
+                Some("/2016-08-15/proxy/svc/fn"),
+                "/a/b",
+            ),
+            // Not at a segment boundary, or not a prefix: the path whole.
+            (
+                "/2016-08-15/proxy/svc/fnord",
+                base,
+                "/2016-08-15/proxy/svc/fnord",
+            ),
+            ("/users?id=1", base, "/users"),
+            ("/users?id=1", None, "/users"),
+            ("/users", Some(""), "/users"),
+            ("/users", Some("/"), "/users"),
+            ("", None, "/"),
+        ] {
+            assert_eq!(
+                request(path, base).route_path(),
+                route,
+                "{path} with {base:?}"
+            );
+        }
     }
 }

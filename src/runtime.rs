@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, InitError};
-use crate::lifecycle::{HookFn, InitFn, Lifecycle};
+use crate::lifecycle::{HookFn, InitFn, Lifecycle, NotReady};
 use crate::logging::{self, fc_line};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request, Response};
@@ -55,8 +55,10 @@ impl Runtime<()> {
 }
 
 impl<S: Send + Sync + 'static> Runtime<S> {
-    /// Sets the initializer, which builds the state. It runs once, before any invocation: on the
-    /// platform's POST /initialize, or on the first invocation if the platform never calls it.
+    /// Sets the initializer, which builds the state. It runs once per life of the instance, before
+    /// any invocation of that life: on the platform's POST /initialize, or on the first invocation
+    /// if the platform never calls it. A life ends with GET /pre-stop (the state is dropped after
+    /// the pre-stop hook); the next call begins a new life, which runs the initializer again.
     /// Return [`InitError::Retry`] (what `?` gives) to have the platform retry it, or
     /// [`InitError::Fatal`] to have it restart the instance. Call this before the hooks, which
     /// take the state's type.
@@ -72,9 +74,9 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         }
     }
 
-    /// Sets the pre-stop hook: run once, on a dedicated thread, after in-flight invocations have
-    /// drained, when the platform calls GET /pre-stop or the process gets SIGTERM/SIGINT.
-    /// It does not run if the instance was never initialized.
+    /// Sets the pre-stop hook: run once per life, on a dedicated thread, after in-flight
+    /// invocations have drained, when the platform calls GET /pre-stop or the process gets
+    /// SIGTERM/SIGINT. It does not run if the life's initializer never succeeded.
     pub fn pre_stop<F>(mut self, f: F) -> Self
     where
         F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
@@ -83,7 +85,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         self
     }
 
-    /// Sets the pre-freeze hook, run on GET /pre-freeze (FC 2.0) once initialized.
+    /// Sets the pre-freeze hook, run on GET /pre-freeze (FC 2.0) while the current life is
+    /// initialized (otherwise the call succeeds without running it).
     pub fn pre_freeze<F>(mut self, f: F) -> Self
     where
         F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
@@ -104,6 +107,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
     {
         logging::init();
+        crate::context::set_environment(&self.config);
         let function = Function {
             lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
             handler,
@@ -133,7 +137,7 @@ where
                 };
                 reply(match self.lifecycle.ready(ctx) {
                     Ok(_) => ok(Response::new(200)),
-                    Err(e) => init_failure(&e),
+                    Err(e) => not_ready(&e),
                 });
             }
             Call::PreStop => {
@@ -155,7 +159,7 @@ where
                 fc_line("Invoke Start", &ctx.request_id);
                 let resp = match self.lifecycle.ready(ctx) {
                     Ok(app) => self.invoke(&app, ctx, req, kind),
-                    Err(e) => init_failure(&e),
+                    Err(e) => not_ready(&e),
                 };
                 fc_line("Invoke End", &ctx.request_id);
                 reply(resp); // still in flight until the answer is written
@@ -166,7 +170,7 @@ where
     #[cold]
     fn shutdown(&self) {
         log::info!("draining for up to {} ms", self.drain.as_millis() as u64);
-        if let Err(e) = self.lifecycle.stop(&Context::default(), self.drain) {
+        if let Err(e) = self.lifecycle.shut_down(&Context::default(), self.drain) {
             log::error!("pre-stop failed: {e}");
         }
     }
@@ -211,9 +215,13 @@ fn failed(status: u16, e: &Error) -> Answer {
 }
 
 /// Retryable: 404, the platform retries the initializer. Fatal: 500, it restarts the instance.
+/// A call whose life ended before it reached the state: as if it came after pre-stop.
 #[cold]
-fn init_failure(e: &InitError) -> Answer {
-    failed(if e.is_fatal() { 500 } else { 404 }, e.error())
+fn not_ready(e: &NotReady) -> Answer {
+    match e {
+        NotReady::Init(e) => failed(if e.is_fatal() { 500 } else { 404 }, e.error()),
+        NotReady::Stopped => stopping(),
+    }
 }
 
 /// After pre-stop began: 503, `errorType` `InstanceStopping`.

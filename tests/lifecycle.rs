@@ -152,13 +152,22 @@ fn pre_stop_waits_for_in_flight_invocations_then_runs_the_hook_once() {
 }
 
 #[test]
-fn invocations_after_pre_stop_answer_503_instance_stopping() {
-    let f = Function::start("probe", &[]);
+fn calls_during_the_pre_stop_hook_answer_503_instance_stopping() {
+    let f = Function::start("probe", &[("PROBE_PRESTOP_MS", "3000")]);
     assert_eq!(f.initialize("init").status, 200);
-    assert_eq!(f.pre_stop("stop").status, 200);
-    let r = f.invoke("late", b"");
-    assert_eq!((r.status, r.header("x-fc-status")), (503, Some("404")));
-    assert!(r.text().contains(r#""errorType":"InstanceStopping""#));
+    let f = &f;
+    thread::scope(|s| {
+        let stop = s.spawn(move || f.pre_stop("stop"));
+        assert!(f.wait_stdout("FC PreStop Start RequestId: stop"));
+        // The hook sleeps 3 s; this is well inside it.
+        thread::sleep(Duration::from_millis(300));
+        let r = f.invoke("late", b"");
+        assert_eq!((r.status, r.header("x-fc-status")), (503, Some("404")));
+        assert!(r.text().contains(r#""errorType":"InstanceStopping""#));
+        assert_eq!(f.initialize("late-init").status, 503);
+        assert_eq!(stop.join().unwrap().status, 200);
+    });
+    assert!(!f.stdout().contains("FC Invoke Start RequestId: late"));
 }
 
 #[test]
@@ -271,4 +280,180 @@ fn second_signal_exits_at_once_with_128_plus_signal() {
         .wait_exit(Duration::from_secs(10))
         .expect("second signal ignored");
     assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+}
+
+// A new life after pre-stop: FC calls PreStop before it freezes an instance and the Initializer
+// when it thaws one, so after /pre-stop the next call starts over.
+
+#[test]
+fn initialize_after_pre_stop_begins_a_new_life_with_a_new_initializer_run() {
+    let f = Function::start("probe", &[]);
+    assert_eq!(f.initialize("init-1").status, 200);
+    assert_eq!(f.invoke("inv-1", b"").status, 200);
+    assert_eq!(f.pre_stop("stop-1").status, 200);
+    let r = f.initialize("init-2");
+    assert_eq!((r.status, r.header("x-fc-status")), (200, Some("200")));
+    assert!(f.wait_stdout("FC Initialize End RequestId: init-2"));
+    let r = f.invoke("inv-2", b"");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    // The first life's state was dropped after its hook; the second one's is in use.
+    assert_eq!(f.counters(), [2, 2, 1, 1]);
+    assert_eq!(f.initialize("init-3").status, 200, "still the second life");
+    assert_eq!(f.state().0, 2);
+}
+
+#[test]
+fn an_invocation_after_pre_stop_begins_a_new_life_when_initialize_is_not_called() {
+    let f = Function::start("probe", &[]);
+    assert_eq!(f.invoke("inv-1", b"").status, 200);
+    assert_eq!(f.pre_stop("stop").status, 200);
+    let r = f.invoke("inv-2", b"");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    assert!(f.wait_stdout("FC Initialize End RequestId: inv-2"));
+    assert_eq!(f.counters(), [2, 2, 1, 1]);
+}
+
+#[test]
+fn retryable_failure_in_the_second_life_answers_404_and_the_next_initialize_retries() {
+    let f = Function::start(
+        "probe",
+        &[("PROBE_INIT_FAIL", "retry:1"), ("PROBE_INIT_FROM", "2")],
+    );
+    assert_eq!(f.initialize("init-1").status, 200);
+    assert_eq!(f.pre_stop("stop").status, 200);
+    let r = f.initialize("init-2");
+    assert_eq!((r.status, r.header("x-fc-status")), (404, Some("404")));
+    assert!(r.text().contains("probe retry 1/1"), "{}", r.text());
+    assert_eq!(f.initialize("init-3").status, 200);
+    assert_eq!(f.invoke("inv", b"").status, 200);
+    assert_eq!(f.counters(), [3, 1, 1, 1]);
+}
+
+#[test]
+fn fatal_failure_in_the_second_life_is_sticky_until_the_next_pre_stop() {
+    let f = Function::start(
+        "probe",
+        &[("PROBE_INIT_FAIL", "fatal"), ("PROBE_INIT_FROM", "2")],
+    );
+    assert_eq!(f.initialize("init-1").status, 200);
+    assert_eq!(f.pre_stop("stop-1").status, 200);
+    let r = f.initialize("init-2");
+    assert_eq!((r.status, r.header("x-fc-status")), (500, Some("404")));
+    assert!(r.text().contains(r#""errorType":"ProbeFatal""#));
+    let r = f.invoke("inv-2", b"");
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("probe fatal"), "{}", r.text());
+    assert!(f.wait_stdout("FC Invoke End RequestId: inv-2"));
+    assert_eq!(count(&f.stdout(), "FC Initialize Start"), 2, "sticky");
+    // The failed life ends without its hook (no state), and a third life runs the initializer
+    // again.
+    assert_eq!(f.pre_stop("stop-2").status, 200);
+    assert_eq!(f.initialize("init-3").status, 500);
+    assert!(f.wait_stdout("FC Initialize End RequestId: init-3"));
+    assert_eq!(count(&f.stdout(), "FC Initialize Start"), 3);
+    assert_eq!(count(&f.stdout(), "probe: pre-stop after"), 1);
+}
+
+#[test]
+fn pre_stop_twice_runs_the_hook_once_per_life() {
+    let f = Function::start("probe", &[]);
+    assert_eq!(f.initialize("init-1").status, 200);
+    assert_eq!(f.pre_stop("stop-1").status, 200);
+    assert_eq!(f.pre_stop("stop-1-again").status, 200);
+    assert!(f.wait_stdout("FC PreStop End RequestId: stop-1-again"));
+    assert_eq!(count(&f.stdout(), "probe: pre-stop after"), 1);
+    assert_eq!(f.invoke("inv-2", b"").status, 200);
+    assert_eq!(f.pre_stop("stop-2").status, 200);
+    assert_eq!(f.pre_stop("stop-2-again").status, 200);
+    assert!(f.wait_stdout("FC PreStop End RequestId: stop-2-again"));
+    assert_eq!(count(&f.stdout(), "probe: pre-stop after"), 2);
+    // /state begins a third life; both ended lives' states were dropped.
+    assert_eq!(f.counters(), [3, 1, 2, 2]);
+}
+
+#[test]
+fn a_failing_pre_stop_hook_still_ends_the_life() {
+    let f = Function::start("probe", &[("PROBE_PRESTOP_FAIL", "1")]);
+    assert_eq!(f.initialize("init-1").status, 200);
+    assert_eq!(f.pre_stop("stop").status, 404);
+    assert_eq!(f.pre_stop("stop-again").status, 404, "the same result");
+    assert_eq!(f.initialize("init-2").status, 200);
+    assert_eq!(f.counters(), [2, 0, 1, 1]);
+}
+
+#[test]
+fn pre_freeze_after_pre_stop_answers_200_without_beginning_a_life() {
+    let f = Function::start("probe", &[]);
+    assert_eq!(f.initialize("init").status, 200);
+    assert_eq!(f.pre_stop("stop").status, 200);
+    let h = [
+        ("x-fc-control-path", "/pre-freeze"),
+        ("x-fc-request-id", "freeze"),
+    ];
+    let r = f.request("GET", "/pre-freeze", &h, b"");
+    assert_eq!((r.status, r.header("x-fc-status")), (200, Some("200")));
+    assert!(f.wait_stdout("FC PreFreeze End RequestId: freeze"));
+    assert_eq!(count(&f.stdout(), "FC Initialize Start"), 1);
+}
+
+#[test]
+fn sigterm_during_the_second_initializer_lets_it_finish_runs_pre_stop_and_exits_0() {
+    let mut f = Function::start(
+        "probe",
+        &[("PROBE_INIT_MS", "800"), ("PROBE_INIT_FROM", "2")],
+    );
+    assert_eq!(f.initialize("init-1").status, 200);
+    assert_eq!(f.pre_stop("stop-1").status, 200);
+    let mut conn = f.connect();
+    let h = [
+        ("x-fc-control-path", "/initialize"),
+        ("x-fc-request-id", "init-2"),
+    ];
+    let init = thread::spawn(move || conn.request("POST", "/initialize", &h, b"").unwrap());
+    assert!(f.wait_stdout("FC Initialize Start RequestId: init-2"));
+    f.signal(libc::SIGTERM);
+    assert_eq!(
+        init.join().unwrap().status,
+        200,
+        "the in-flight answer was lost"
+    );
+    assert_eq!(f.wait_exit(HANG).expect("no exit").code(), Some(0));
+    assert_eq!(
+        count(&f.stdout(), "probe: pre-stop after"),
+        2,
+        "the second life's hook did not run"
+    );
+}
+
+#[test]
+fn sigterm_during_a_second_initializer_longer_than_the_drain_limit_exits_0() {
+    let mut f = Function::start(
+        "probe",
+        &[
+            ("PROBE_INIT_MS", "20000"),
+            ("PROBE_INIT_FROM", "2"),
+            ("TINYFC_DRAIN_MS", "300"),
+        ],
+    );
+    assert_eq!(f.initialize("init-1").status, 200);
+    assert_eq!(f.pre_stop("stop-1").status, 200);
+    let addr = f.addr();
+    thread::spawn(move || {
+        let h = [
+            ("x-fc-control-path", "/initialize"),
+            ("x-fc-request-id", "init-2"),
+        ];
+        let _ = tinyfc::client::request(addr, "POST", "/initialize", &h, b"", HANG);
+    });
+    assert!(f.wait_stdout("FC Initialize Start RequestId: init-2"));
+    let signalled = Instant::now();
+    f.signal(libc::SIGTERM);
+    assert_eq!(f.wait_exit(HANG).expect("no exit").code(), Some(0));
+    // The initializer sleeps 20 s; the drain limit is 300 ms.
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "waited for the initializer past the drain limit: {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(count(&f.stdout(), "probe: pre-stop after"), 1);
 }

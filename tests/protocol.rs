@@ -39,6 +39,15 @@ fn platform_headers(
         ("x-fc-control-path", control_path),
         ("x-fc-log-type", "Tail"),
         ("x-fc-retry-count", "2"),
+        ("x-fc-client-ip", "203.0.113.7"),
+        ("x-fc-tracing-opentracing-span-context", "5f1e:a2b3:0:1"),
+        ("x-fc-tracing-opentracing-span-baggages", "e30="),
+        (
+            "x-fc-tracing-jaeger-endpoint",
+            "http://tracing-analysis/api/traces",
+        ),
+        ("x-fc-eagleeye-traceid", "0b5d1e"),
+        ("x-fc-invocation-type", "Sync"),
     ]
 }
 
@@ -105,7 +114,7 @@ fn handler_panic_fails_only_that_invocation() {
 
 #[test]
 fn context_fields_come_from_the_platform_headers() {
-    let f = Function::start("probe", &[]);
+    let f = Function::start("probe", &[("FC_INSTANCE_ID", "c-instance-1")]);
     let h = platform_headers("ctx-req", "/http-invoke");
     let r = f.request("GET", "/context", &h, b"");
     assert_eq!(r.status, 200);
@@ -127,6 +136,11 @@ fn context_fields_come_from_the_platform_headers() {
         r#""memory_mb":512"#,
         r#""timeout_s":30"#,
         r#""retry_count":2"#,
+        r#""client_ip":"203.0.113.7""#,
+        r#""span_context":"5f1e:a2b3:0:1""#,
+        r#""instance_id":"c-instance-1""#,
+        r#""route_path":"/context""#,
+        r#""base_path":null"#,
     ] {
         assert!(body.contains(field), "missing {field} in {body}");
     }
@@ -181,8 +195,78 @@ fn a_call_sees_nothing_of_the_context_of_the_call_before_it() {
         r#""timeout_s":null"#,
         r#""retry_count":null"#,
         r#""remaining_ms":null"#,
+        r#""client_ip":null"#,
+        r#""span_context":null"#,
+        r#""base_path":null"#,
+        r#""instance_id":null"#,
     ] {
         assert!(body.contains(field), "missing {field} in {body}");
+    }
+}
+
+#[test]
+fn an_http_function_behind_a_base_path_routes_on_the_path_relative_to_it() {
+    let f = Function::start("probe", &[]);
+    let base = "/2016-08-15/proxy/svc/fn/";
+    let h = [
+        ("x-fc-control-path", "/http-invoke"),
+        ("x-fc-base-path", base),
+    ];
+    let r = f.request("GET", "/2016-08-15/proxy/svc/fn/context?q=1", &h, b"");
+    assert_eq!(r.status, 200);
+    let body = r.text();
+    for field in [
+        r#""route_path":"/context""#,
+        r#""base_path":"/2016-08-15/proxy/svc/fn/""#,
+    ] {
+        assert!(body.contains(field), "missing {field} in {body}");
+    }
+    // The same route through a custom domain (no base path), and the handler still sees the
+    // whole path.
+    let r = f.http("GET", "/context?q=1");
+    assert!(
+        r.text().contains(r#""route_path":"/context""#),
+        "{}",
+        r.text()
+    );
+    let r = f.request("POST", "/2016-08-15/proxy/svc/fn/echo", &h, b"x");
+    assert_eq!(
+        r.header("x-probe-path"),
+        Some("/2016-08-15/proxy/svc/fn/echo")
+    );
+}
+
+#[test]
+fn empty_optional_headers_count_as_absent_and_other_fc_headers_stay_in_the_headers() {
+    let f = Function::start("probe", &[]);
+    let h = [
+        ("x-fc-control-path", "/http-invoke"),
+        ("x-fc-client-ip", ""),
+        ("x-fc-brand-new-header", "kept"),
+    ];
+    let body = f.request("GET", "/context", &h, b"").text();
+    assert!(body.contains(r#""client_ip":null"#), "{body}");
+    let r = f.request("GET", "/header/x-fc-brand-new-header", &h, b"");
+    assert_eq!((r.status, r.text().as_str()), (200, "kept"));
+}
+
+#[test]
+fn instance_environment_reaches_every_context() {
+    let f = Function::start(
+        "probe",
+        &[("FC_INSTANCE_ID", "c-42"), ("FC_REGION", "cn-shanghai")],
+    );
+    let mut conn = f.connect();
+    for _ in 0..2 {
+        let r = conn
+            .request(
+                "GET",
+                "/context",
+                &[("x-fc-control-path", "/http-invoke")],
+                b"",
+            )
+            .unwrap();
+        assert!(r.text().contains(r#""instance_id":"c-42""#), "{}", r.text());
     }
 }
 

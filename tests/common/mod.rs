@@ -188,10 +188,17 @@ impl Function {
 
     /// The probe's counters: (init_runs, invocations, prestop_runs).
     pub fn state(&self) -> (u64, u64, u64) {
+        let s = self.counters();
+        (s[0], s[1], s[2])
+    }
+
+    /// The probe's counters: [init_runs, invocations, prestop_runs, drops]. Like any invocation,
+    /// /state begins a new life after pre-stop.
+    pub fn counters(&self) -> [u64; 4] {
         let r = self.http("GET", "/state");
         assert_eq!(r.status, 200, "/state failed: {}", r.text());
         let t = r.text();
-        let field = |k: &str| -> u64 {
+        ["init_runs", "invocations", "prestop_runs", "drops"].map(|k| {
             let at = t.find(&format!("\"{k}\":")).unwrap() + k.len() + 3;
             t[at..]
                 .chars()
@@ -199,12 +206,7 @@ impl Function {
                 .collect::<String>()
                 .parse()
                 .unwrap()
-        };
-        (
-            field("init_runs"),
-            field("invocations"),
-            field("prestop_runs"),
-        )
+        })
     }
 
     pub fn stdout(&self) -> String {
