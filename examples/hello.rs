@@ -5,11 +5,6 @@
 
 use tinyfc::{Context, Error, Request, Response, Runtime};
 
-/// musl's malloc (static builds) serialises every thread on one lock; this keeps small blocks
-/// per worker thread instead (see `tinyfc::alloc`). Any allocator works here.
-#[global_allocator]
-static ALLOC: tinyfc::alloc::ThreadCache = tinyfc::alloc::ThreadCache;
-
 /// What the initializer builds once and every invocation borrows (a model, a client pool, ...).
 struct App {
     function_name: String,

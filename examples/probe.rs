@@ -16,10 +16,6 @@
 //!   anything else -> "hello".
 //! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
 
-/// The allocator the template uses, so every test runs on it.
-#[global_allocator]
-static ALLOC: tinyfc::alloc::ThreadCache = tinyfc::alloc::ThreadCache;
-
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 

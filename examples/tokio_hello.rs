@@ -2,7 +2,9 @@
 //! HTTP/1.1 keep-alive server answering every request like hello does, with httparse. It does less
 //! than tinyfc (no lifecycle, no FC log lines), so matching it is a fair bar. With `FC_LINES=1` it
 //! also prints the two `FC Invoke Start/End RequestId:` lines per request that an FC runtime must,
-//! to show what those two writes cost (README "Benchmarks").
+//! to show what those two writes cost (README "Benchmarks"). A request for `/sleep/N` is answered
+//! after a blocking N ms sleep run with `tokio::task::spawn_blocking` (a blocking database call,
+//! as tokio's documentation says to run one): the benchmark's blocking-handler case.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -51,6 +53,10 @@ async fn serve(mut s: TcpStream, fc_lines: bool) -> std::io::Result<()> {
                     if have < len + body {
                         break; // the body is still arriving
                     }
+                    let sleep_ms = req
+                        .path
+                        .and_then(|p| p.strip_prefix("/sleep/"))
+                        .and_then(|ms| ms.parse::<u64>().ok());
                     if fc_lines {
                         let id = req
                             .headers
@@ -61,7 +67,16 @@ async fn serve(mut s: TcpStream, fc_lines: bool) -> std::io::Result<()> {
                         println!("FC Invoke Start RequestId: {id}");
                         println!("FC Invoke End RequestId: {id}");
                     }
-                    s.write_all(ANSWER).await?;
+                    match sleep_ms {
+                        Some(ms) => {
+                            let slept = std::time::Duration::from_millis(ms);
+                            tokio::task::spawn_blocking(move || std::thread::sleep(slept)).await?;
+                            let text = format!("slept {ms}");
+                            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\nx-fc-status: 200\r\ncontent-length: {}\r\n\r\n", text.len());
+                            s.write_all((head + &text).as_bytes()).await?;
+                        }
+                        None => s.write_all(ANSWER).await?,
+                    }
                     buf.copy_within(len + body..have, 0);
                     have -= len + body;
                 }

@@ -26,13 +26,11 @@
 //! signals, timeouts, starting workers), `server` (serving a request on a worker); `lifecycle`
 //! (the state machine), `runtime` (the builder and how each platform call reaches the function);
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
-//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; [`alloc`]
-//! (a thread-caching allocator for static musl builds), and [`client`] (a small HTTP client for
-//! tools and tests).
+//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; and
+//! [`client`] (a small HTTP client for tools and tests).
 
 #![warn(missing_docs)]
 
-pub mod alloc;
 mod answer;
 mod body;
 pub mod client;

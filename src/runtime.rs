@@ -36,10 +36,6 @@ pub struct Runtime<S = ()> {
 impl Runtime<()> {
     /// A runtime configured from the environment (see [`Config`]), with no initializer yet.
     pub fn from_env() -> io::Result<Runtime<()>> {
-        // The thread that builds the runtime normally runs it, as its first worker (which never
-        // retires): it may cache freed blocks from here, so reading the environment does not
-        // make musl's allocator unmap and map again the group it just emptied.
-        crate::alloc::enable();
         Ok(Runtime::with_config(Config::from_env()?))
     }
 

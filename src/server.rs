@@ -92,8 +92,6 @@ pub(crate) struct Shared {
 
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
 pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()> {
-    // This thread becomes the first worker (below), which never retires: it may cache from now.
-    crate::alloc::enable();
     main_loop::raise_fd_limit();
     let (wake_rx, waker) = socket_pair()?;
     let signals = Signals::new(waker.as_raw_fd());
@@ -181,7 +179,6 @@ impl Shared {
     /// long enough to retire (if `may_retire`: the first worker, the process's main thread, never
     /// does).
     fn worker(&self, may_retire: bool) {
-        crate::alloc::enable();
         IS_WORKER.set(true);
         // Started holding SIGTERM and SIGINT if its starter did (see `Signals`).
         let mut held = true;
@@ -217,10 +214,7 @@ impl Shared {
                         self.poller.close(conn);
                     }
                 }
-                Ready::TimedOut if may_retire && self.workers.retire() => {
-                    crate::alloc::release();
-                    return;
-                }
+                Ready::TimedOut if may_retire && self.workers.retire() => return,
                 Ready::TimedOut | Ready::Nothing => {}
             }
         }

@@ -30,7 +30,8 @@ pub fn example(name: &str) -> PathBuf {
     let profile_dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps/..
     BUILT.call_once(|| {
         let mut cargo = Command::new(env!("CARGO"));
-        cargo.args(["build", "--quiet", "--examples"]);
+        // -p: the tools' tests (tools/cargo-tinyfc) use this harness for tinyfc's examples too.
+        cargo.args(["build", "--quiet", "-p", "tinyfc", "--examples"]);
         // With the features this test was built with: examples that need one (json_event) build
         // too, and the library is not rebuilt without them.
         for (on, feature) in [

@@ -1,10 +1,10 @@
 //! One function instance: the child process, started with FC's environment, and how it is stopped.
 //!
-//! The instance runs in its own process group (a terminal's Ctrl-C reaches tinyfc-local only, which
+//! The instance runs in its own process group (a terminal's Ctrl-C reaches the platform only, which
 //! then stops the instance in FC's order). SIGTERM goes to the instance's own process, as FC sends it
 //! to the bootstrap; SIGKILL goes to the whole group, as tearing down a container kills everything in
 //! it, so a wrapper script's children never outlive the instance. The group is only signalled while
-//! the leader is not yet reaped (its pid cannot be reused until then). Should tinyfc-local itself be
+//! the leader is not yet reaped (its pid cannot be reused until then). Should the platform itself be
 //! killed, the instance gets SIGKILL from the kernel (PR_SET_PDEATHSIG).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::options::Options;
+use super::options::Options;
 use crate::say;
 
 /// A started instance. Shared between the boot thread, the front door and the stopper.
@@ -40,7 +40,7 @@ impl Instance {
             Some(p) => p,
             None => free_port()?,
         };
-        let id = format!("c-{}", crate::random_hex(24));
+        let id = format!("c-{}", super::random_hex(24));
         let mut cmd = Command::new(&opts.command[0]);
         cmd.args(&opts.command[1..])
             .env("FC_SERVER_PORT", port.to_string())
@@ -65,14 +65,14 @@ impl Instance {
         // before exec.
         unsafe {
             cmd.pre_exec(move || {
-                // If tinyfc-local dies without stopping the instance (SIGKILL, a crash), the
+                // If the platform dies without stopping the instance (SIGKILL, a crash), the
                 // instance dies too instead of living on unattended.
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 if libc::getppid() as u32 != parent {
                     return Err(std::io::Error::other(
-                        "tinyfc-local exited during the start",
+                        "the platform exited during the start",
                     ));
                 }
                 Ok(())
@@ -190,7 +190,7 @@ impl Drop for Instance {
     }
 }
 
-/// Spawns `cmd` on a thread that lives as long as tinyfc-local: the parent-death signal fires when
+/// Spawns `cmd` on a thread that lives as long as the platform: the parent-death signal fires when
 /// the thread that forked the child ends, so that must not be a short-lived boot thread.
 fn spawn(cmd: Command) -> std::io::Result<Child> {
     type Job = (Command, mpsc::Sender<std::io::Result<Child>>);

@@ -195,9 +195,11 @@ mod tests {
 
     #[test]
     fn evict_leaves_none_of_a_just_written_file_in_the_page_cache() {
-        // Under target/, a disk file system (temp_dir may be tmpfs, which has no backing store).
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
+        // Beside the test binary, under target/: a disk file system (temp_dir may be tmpfs, which has no backing store).
+        let exe = std::env::current_exe().unwrap();
+        let path = exe
+            .parent()
+            .unwrap()
             .join(format!("evict-test-{}", std::process::id()));
         std::fs::write(&path, vec![7u8; 256 * 1024]).unwrap();
         assert!(resident_pages(&path) > 0, "a file just written is cached");

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use tinyfc::client::{self, Connection, Response};
 
-use crate::instance::{describe, Instance};
-use crate::options::Options;
+use super::instance::{describe, Instance};
+use super::options::Options;
 use crate::say;
 
 /// Where the instance stands, as callers see it.
@@ -158,7 +158,7 @@ impl Platform {
         let took = instance
             .wait_listening(self.opts.start_timeout, || self.stopping())
             .map_err(Boot::Restart)?;
-        say!("instance listening after {} ms", crate::ms(took));
+        say!("instance listening after {} ms", super::ms(took));
         if !self.opts.initializer {
             return Ok(());
         }
@@ -278,20 +278,15 @@ impl Platform {
         all.extend(headers.iter().cloned());
         let h: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let timeout = Duration::from_secs(u64::from(self.opts.timeout_s) + 5);
-        let connect = || Connection::connect(addr, timeout).map_err(|e| e.to_string());
-        let (mut conn, reused) = match self.take_idle(addr) {
-            Some(c) => (c, true),
-            None => (connect()?, false),
+        // A pooled connection the function has closed while it was idle (its keep-alive timeout
+        // may be shorter than ours) is dropped before anything is written on it. Once the request
+        // is written, an error is the caller's 502 and never a second try: the function may have
+        // run it (a non-idempotent handler must not run twice).
+        let mut conn = match self.take_idle(addr) {
+            Some(c) => c,
+            None => Connection::connect(addr, timeout).map_err(|e| e.to_string())?,
         };
-        let mut answer = conn.request(method, path, &h, body);
-        if reused && answer.as_ref().is_err_and(|e| !is_timeout(e)) {
-            // The function closed the pooled connection while it was idle (its keep-alive
-            // timeout may be shorter than ours), so the request most likely never reached it:
-            // send it once more on a fresh connection (as HTTP clients do for reused connections).
-            // A timeout is not retried: the function may be running it.
-            conn = connect()?;
-            answer = conn.request(method, path, &h, body);
-        }
+        let answer = conn.request(method, path, &h, body);
         match answer {
             Ok(r) => {
                 if r.header("connection") != Some("close") {
@@ -307,12 +302,17 @@ impl Platform {
         }
     }
 
-    /// A pooled connection to `addr`, if one is fresh enough.
+    /// A pooled connection to `addr` that is fresh enough and that the function has not closed.
     fn take_idle(&self, addr: SocketAddr) -> Option<Connection> {
         let mut st = self.lock();
         st.idle
             .retain(|(_, used, to)| used.elapsed() < MAX_IDLE && *to == addr);
-        st.idle.pop().map(|(c, _, _)| c)
+        while let Some((c, _, _)) = st.idle.pop() {
+            if still_open(&c) {
+                return Some(c);
+            }
+        }
+        None
     }
 
     /// Stops for good: no new instance, callers refused; pre-stop (if the instance ever listened),
@@ -348,7 +348,7 @@ impl Platform {
             let status = instance.stop(self.opts.grace);
             say!(
                 "instance exited in {} ms: {}",
-                crate::ms(started.elapsed()),
+                super::ms(started.elapsed()),
                 describe(status)
             );
             status
@@ -413,7 +413,7 @@ impl Platform {
         let started = Instant::now();
         let headers = self.common_headers(&rid, path);
         let answer = call(addr, method, path, &headers, b"", timeout);
-        (rid, answer, crate::ms(started.elapsed()))
+        (rid, answer, super::ms(started.elapsed()))
     }
 
     /// The headers FC sends with every call.
@@ -478,6 +478,19 @@ fn call(
     client::request(addr, method, path, &h, body, timeout)
 }
 
+/// True if the peer has neither closed `conn` nor sent anything on it (an idle connection
+/// has nothing to read: a byte would be a stray answer, end of stream a close).
+fn still_open(conn: &Connection) -> bool {
+    let stream = conn.stream();
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let idle =
+        matches!(stream.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    idle && stream.set_nonblocking(false).is_ok()
+}
+
 /// True if the error is a read or connect timeout.
 fn is_timeout(e: &std::io::Error) -> bool {
     matches!(
@@ -506,6 +519,6 @@ pub fn error_message(r: &Response) -> String {
 
 /// A fresh request id in FC's shape: `1-<8 hex>-<8 hex>-<12 hex>`.
 pub fn request_id() -> String {
-    let h = crate::random_hex(28);
+    let h = super::random_hex(28);
     format!("1-{}-{}-{}", &h[..8], &h[8..16], &h[16..28])
 }

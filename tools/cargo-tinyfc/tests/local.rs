@@ -1,5 +1,6 @@
-//! tinyfc-local driving the probe and hello examples as FC would.
+//! `cargo tinyfc local` driving the probe and hello examples as FC would.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;
@@ -7,8 +8,15 @@ use std::process::Command;
 
 use common::*;
 
+/// `cargo-tinyfc local`, to be given its options.
+fn local_cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
+    cmd.arg("local");
+    cmd
+}
+
 fn local(args: &[&str], function: &str, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tinyfc-local"));
+    let mut cmd = local_cmd();
     cmd.args(args).arg("--").arg(example(function));
     for (k, v) in env {
         cmd.env(k, v);
@@ -16,7 +24,7 @@ fn local(args: &[&str], function: &str, env: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// tinyfc-local serving its front door on a free port.
+/// The local platform serving its front door on a free port.
 fn serving(args: &[&str], env: &[(&str, &str)]) -> Function {
     let mut all = vec!["--listen", "127.0.0.1:0"];
     all.extend_from_slice(args);
@@ -206,7 +214,7 @@ fn sigterm_stops_with_pre_stop_then_sigterm_to_the_instance() {
     let mut f = serving(&[], &[]);
     assert_eq!(f.request("GET", "/", &[], b"").status, 200);
     f.signal(libc::SIGTERM);
-    let status = f.wait_exit(HANG).expect("tinyfc-local did not stop");
+    let status = f.wait_exit(HANG).expect("the platform did not stop");
     assert_eq!(status.code(), Some(0));
     let out = f.stdout();
     let order = [
@@ -234,7 +242,7 @@ fn idle_stop_stops_after_the_idle_period() {
     assert!(f.stdout().contains("idle for"));
 }
 
-/// The (pid, port) of every instance tinyfc-local started, from its `started: pid N, port P` lines.
+/// The (pid, port) of every instance the platform started, from its `started: pid N, port P` lines.
 fn instances(out: &str) -> Vec<(i32, u16)> {
     out.lines()
         .filter_map(|l| l.split("started: pid ").nth(1))
@@ -250,10 +258,10 @@ fn listening(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
-/// tinyfc-local serving a shell wrapper around the probe that ignores SIGTERM and does not `exec`:
+/// The local platform serving a shell wrapper around the probe that ignores SIGTERM and does not `exec`:
 /// the probe is the shell's child, in the instance's process group.
 fn serving_stubborn_wrapper(args: &[&str]) -> Function {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tinyfc-local"));
+    let mut cmd = local_cmd();
     let script = format!("trap '' TERM; {}; exit 0", example("probe").display());
     cmd.args(["--listen", "127.0.0.1:0"])
         .args(args)
@@ -266,7 +274,7 @@ fn restarts_an_instance_that_crashes_while_serving() {
     let f = serving(&[], &[]);
     assert_eq!(f.request("GET", "/", &[], b"").status, 200);
     let (first, _) = instances(&f.stdout())[0];
-    // SAFETY: kill(2) on the instance tinyfc-local started for this test.
+    // SAFETY: kill(2) on the instance the platform started for this test.
     unsafe { libc::kill(first, libc::SIGKILL) };
     assert!(f.wait_stdout("the instance exited unexpectedly (signal: 9"));
     let r = f.request("GET", "/state", &[], b"");
@@ -349,7 +357,7 @@ fn an_instance_lingering_past_the_grace_period_is_killed_with_its_whole_group() 
     let (_, port) = instances(&f.stdout())[0];
     assert!(listening(port));
     f.signal(libc::SIGTERM);
-    let status = f.wait_exit(HANG).expect("tinyfc-local did not stop");
+    let status = f.wait_exit(HANG).expect("the platform did not stop");
     let out = f.stdout();
     assert!(out.contains("probe: pre-stop after 1 invocations"), "{out}");
     assert!(
@@ -382,13 +390,13 @@ fn a_second_signal_kills_the_instance_at_once() {
 
 #[test]
 fn a_signal_during_start_up_stops_the_instance_that_never_listened() {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tinyfc-local"));
+    let mut cmd = local_cmd();
     cmd.args(["--listen", "127.0.0.1:0", "--", "sleep", "600"]);
     let mut f = Function::spawn(cmd, "front door on http://127.0.0.1:");
     assert!(f.wait_stdout("started: pid"));
     let (pid, _) = instances(&f.stdout())[0];
     f.signal(libc::SIGTERM);
-    let status = f.wait_exit(HANG).expect("tinyfc-local did not stop");
+    let status = f.wait_exit(HANG).expect("the platform did not stop");
     assert_eq!(status.code(), Some(0), "dying of SIGTERM is a clean stop");
     let out = f.stdout();
     assert!(
@@ -417,7 +425,7 @@ fn once_interrupted_by_a_signal_still_stops_the_instance_and_exits_1() {
         for line in std::io::BufReader::new(out).lines() {
             let line = line.unwrap();
             if line.contains("FC Initialize Start") {
-                // SAFETY: kill(2) on the tinyfc-local this test started.
+                // SAFETY: kill(2) on the platform this test started.
                 unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
             }
             text.push_str(&line);
@@ -472,12 +480,7 @@ fn once_exits_1_when_pre_stop_fails_even_if_the_invocation_succeeded() {
 
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_tinyfc-local"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| local_cmd().args(args).output().unwrap();
     let help = run(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
     let text = String::from_utf8_lossy(&help.stdout);
@@ -573,7 +576,7 @@ fn killing_tinyfc_local_outright_takes_the_instance_with_it() {
     }
     assert!(
         !listening(port),
-        "the instance (pid {pid}) outlived tinyfc-local"
+        "the instance (pid {pid}) outlived the platform"
     );
 }
 

@@ -1,7 +1,8 @@
-//! tinyfc-local: a local Function Compute platform that starts a function instance and drives it
-//! as FC does (initializer with retries and restarts, invocations, pre-stop, SIGTERM), with a
-//! front door for callers. See `tinyfc-local --help` and README.md.
+//! `cargo tinyfc local`: a local Function Compute platform that starts a function instance and
+//! drives it as FC does (initializer with retries and restarts, invocations, pre-stop, SIGTERM),
+//! with a front door for callers. See `cargo tinyfc local --help` and docs/local.md.
 
+mod async_queue;
 mod front;
 mod instance;
 mod options;
@@ -18,20 +19,22 @@ use std::time::{Duration, Instant};
 use options::Options;
 use platform::{Kind, Platform};
 
-/// When tinyfc-local started; `say!` lines carry the time since.
+pub use options::USAGE;
+
+/// When the platform started; `say!` lines carry the time since.
 pub fn epoch() -> Instant {
     static START: OnceLock<Instant> = OnceLock::new();
     *START.get_or_init(Instant::now)
 }
 
-/// Prints one line of the platform's view: `[tinyfc-local +1.234s] ...`.
+/// Prints one line of the platform's view: `[tinyfc local +1.234s] ...`.
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write;
         let line = format!($($arg)*);
-        let t = $crate::epoch().elapsed().as_secs_f64();
-        let _ = writeln!(std::io::stdout().lock(), "[tinyfc-local +{t:.3}s] {line}");
+        let t = $crate::local::epoch().elapsed().as_secs_f64();
+        let _ = writeln!(std::io::stdout().lock(), "[tinyfc local +{t:.3}s] {line}");
     }};
 }
 
@@ -57,19 +60,12 @@ pub fn random_hex(n: usize) -> String {
 /// Signals (SIGINT, SIGTERM) received so far.
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
-fn main() {
+/// `cargo tinyfc local ARGS`: the exit code.
+pub fn main(args: &[String]) -> i32 {
     epoch();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let opts = match Options::parse(&args) {
+    let opts = match Options::parse(args) {
         Ok(o) => o,
-        Err(e) if e.is_empty() => {
-            print!("{}", options::USAGE);
-            return;
-        }
-        Err(e) => {
-            eprintln!("tinyfc-local: {e}\n\n{}", options::USAGE);
-            std::process::exit(2);
-        }
+        Err(stop) => return crate::cli::stopped("local", stop, USAGE),
     };
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // SAFETY: the action only increments an atomic, which is async-signal-safe.
@@ -79,7 +75,7 @@ fn main() {
             })
         };
         if let Err(e) = registered {
-            eprintln!("tinyfc-local: cannot handle signals: {e}");
+            eprintln!("cargo tinyfc local: cannot handle signals: {e}");
         }
     }
     let platform = Arc::new(Platform::new(opts));
@@ -93,11 +89,10 @@ fn main() {
             std::process::exit(130);
         }
     });
-    let code = match platform.opts.invocations {
+    match platform.opts.invocations {
         Some(n) => one_shot(platform, n),
         None => serve(platform),
-    };
-    std::process::exit(code);
+    }
 }
 
 /// True once a first signal arrived.
@@ -111,7 +106,7 @@ fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
     let event = match read_event(platform.opts.event.as_deref()) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("tinyfc-local: cannot read the event: {e}");
+            eprintln!("cargo tinyfc local: cannot read the event: {e}");
             return 2;
         }
     };
@@ -168,7 +163,7 @@ fn invocations(platform: &Platform, n: u32, event: &[u8]) -> bool {
                     "invoke RequestId {rid}: status {} (x-fc-status {}) in {} ms",
                     r.status,
                     r.header("x-fc-status").unwrap_or("missing"),
-                    crate::ms(started.elapsed())
+                    ms(started.elapsed())
                 );
                 say!("response body: {}", r.text());
                 ok &= r.status == 200 && !failed;
@@ -191,7 +186,7 @@ fn serve(platform: Arc<Platform>) -> i32 {
         Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!(
-                "tinyfc-local: cannot listen on {}: {e}",
+                "cargo tinyfc local: cannot listen on {}: {e}",
                 platform.opts.listen
             );
             return 2;
@@ -207,11 +202,13 @@ fn serve(platform: Arc<Platform>) -> i32 {
     });
     let activity = Arc::new(front::Activity::new());
     let front_done = Arc::new(AtomicBool::new(false));
+    let queue = Arc::new(async_queue::AsyncQueue::start(platform.clone()));
     let threads = front::serve(
         server.clone(),
         platform.clone(),
         front_done.clone(),
         activity.clone(),
+        queue,
         FRONT_THREADS,
     );
     let idle_stop = platform.opts.idle_stop;

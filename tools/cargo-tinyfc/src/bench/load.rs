@@ -10,22 +10,54 @@ use std::time::{Duration, Instant};
 
 use tinyfc::client::Connection;
 
+/// The request every client sends, over and over.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The path.
+    pub path: &'a str,
+    /// `x-fc-control-path`: `/invoke` (an event invocation) or `/http-invoke`.
+    pub control: &'a str,
+}
+
+/// An event invocation with `{}`, as hello answers it.
+pub const HELLO: Call<'static> = Call {
+    method: "POST",
+    path: "/invoke",
+    control: "/invoke",
+};
+
+impl<'a> Call<'a> {
+    /// An HTTP invocation of `method path`.
+    pub fn http(method: &'a str, path: &'a str) -> Call<'a> {
+        Call {
+            method,
+            path,
+            control: "/http-invoke",
+        }
+    }
+}
+
 /// One target's result at one connection count.
 #[derive(Debug, Clone)]
 pub struct Load {
+    /// Client connections at once.
     pub connections: usize,
     /// Requests per second of each round, in the order run.
     pub rounds: Vec<f64>,
+    /// Requests that failed or were not answered 200, over all rounds.
     pub errors: u64,
-    /// Latency percentiles over every request of every round.
+    /// Median latency over every request of every round, microseconds.
     pub p50_us: f64,
+    /// 99th percentile latency over every request of every round, microseconds.
     pub p99_us: f64,
 }
 
 impl Load {
     /// The rounds' requests per second: min, median (what the table reports), max.
-    pub fn stats(&self) -> crate::report::Stats {
-        crate::report::Stats::of(&self.rounds)
+    pub fn stats(&self) -> super::report::Stats {
+        super::report::Stats::of(&self.rounds)
     }
 
     /// The median round's requests per second.
@@ -50,6 +82,7 @@ pub fn run(
     connections: usize,
     secs: f64,
     rounds: usize,
+    call: Call,
 ) -> Vec<std::io::Result<Load>> {
     // Each target: its process, address and rounds so far, or why it dropped out.
     let mut targets: Vec<std::io::Result<(Child, SocketAddr, Vec<Round>)>> =
@@ -60,7 +93,7 @@ pub fn run(
     for n in 0..=rounds.max(1) {
         for t in targets.iter_mut() {
             let Ok((child, addr, done)) = t else { continue };
-            match round(*addr, connections, per_round) {
+            match round(*addr, connections, per_round, call) {
                 Ok(r) if n > 0 => done.push(r),
                 Ok(_) => {}
                 Err(e) => {
@@ -83,7 +116,7 @@ pub fn run(
 
 /// Spawns `cmd` and initializes it (killing it if that fails).
 fn start(cmd: &[String]) -> std::io::Result<(Child, SocketAddr, Vec<Round>)> {
-    let (mut child, addr) = crate::cold::spawn(cmd)?;
+    let (mut child, addr) = super::cold::spawn(cmd)?;
     if let Err(e) = initialize(addr) {
         stop(&mut child);
         return Err(e);
@@ -135,20 +168,22 @@ fn initialize(addr: SocketAddr) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One round: `connections` keep-alive clients for `secs`.
-fn round(addr: SocketAddr, connections: usize, secs: f64) -> std::io::Result<Round> {
+/// One round: `connections` keep-alive clients sending `call` for `secs`.
+fn round(addr: SocketAddr, connections: usize, secs: f64, call: Call) -> std::io::Result<Round> {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let threads: Vec<_> = (0..connections)
         .map(|_| {
             let stop = stop.clone();
+            let (method, path, control) = (
+                call.method.to_string(),
+                call.path.to_string(),
+                call.control.to_string(),
+            );
             std::thread::spawn(move || {
                 let mut latencies = Vec::with_capacity(1 << 16);
                 let mut errors = 0u64;
-                let h = [
-                    ("x-fc-request-id", "load"),
-                    ("x-fc-control-path", "/invoke"),
-                ];
+                let h = [("x-fc-request-id", "load"), ("x-fc-control-path", &control)];
                 let mut conn = Connection::connect(addr, Duration::from_secs(10)).ok();
                 while !stop.load(Ordering::Relaxed) {
                     let Some(c) = conn.as_mut() else {
@@ -157,7 +192,7 @@ fn round(addr: SocketAddr, connections: usize, secs: f64) -> std::io::Result<Rou
                         continue;
                     };
                     let t = Instant::now();
-                    match c.request("POST", "/invoke", &h, b"{}") {
+                    match c.request(&method, &path, &h, b"{}") {
                         Ok(r) if r.status == 200 => latencies.push(t.elapsed().as_secs_f64() * 1e6),
                         Ok(_) => errors += 1,
                         Err(_) => {

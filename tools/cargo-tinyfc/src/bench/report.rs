@@ -2,19 +2,24 @@
 
 use std::fmt::Write as _;
 
-use crate::cold::{Run, PHASES};
-use crate::load::Load;
+use super::cold::{Run, PHASES};
+use super::load::Load;
 
 /// min / median / p90 / max of some samples.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stats {
+    /// The smallest sample.
     pub min: f64,
+    /// The middle one (the upper middle of an even count).
     pub median: f64,
+    /// The 90th percentile (nearest rank).
     pub p90: f64,
+    /// The largest sample.
     pub max: f64,
 }
 
 impl Stats {
+    /// The statistics of `samples` (all zero when there are none).
     pub fn of(samples: &[f64]) -> Stats {
         if samples.is_empty() {
             return Stats::default();
@@ -33,23 +38,32 @@ impl Stats {
 
 /// A target's measurements.
 pub struct Target {
+    /// Its name in the table.
     pub name: String,
+    /// The command that starts it (leading `NAME=VALUE` words are its environment).
     pub cmd: Vec<String>,
+    /// The program's size in bytes, when it is a file.
     pub size: Option<u64>,
+    /// The recorded cold starts.
     pub runs: Vec<Run>,
+    /// Cold starts that failed.
     pub failures: usize,
+    /// Throughput, one per connection count.
     pub loads: Vec<Load>,
 }
 
 impl Target {
+    /// Phase `i` (of [`PHASES`]) of every run, in microseconds.
     pub fn phase(&self, i: usize) -> Vec<f64> {
         self.runs.iter().map(|r| r.phases[i]).collect()
     }
 
+    /// RSS after the first answer of every run, in kB.
     pub fn rss(&self) -> Vec<f64> {
         self.runs.iter().map(|r| r.rss_kb as f64).collect()
     }
 
+    /// Private memory (RssAnon) after the first answer of every run, in kB.
     pub fn anon(&self) -> Vec<f64> {
         self.runs.iter().map(|r| r.anon_kb as f64).collect()
     }
@@ -162,6 +176,57 @@ fn hello_over(targets: &[Target], l: &Load) -> f64 {
     Stats::of(&ratios).median
 }
 
+/// The blocking-handler case: per runtime, req/s and its ratio to the ideal, `conns` requests
+/// every `ms` milliseconds.
+pub fn blocking_table(
+    ms: u64,
+    conns: usize,
+    results: &[(String, std::io::Result<Load>)],
+) -> String {
+    let mut out = String::new();
+    if results.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\nblocking handler: sleeps {ms} ms, {conns} connections, ideal {:.0} req/s",
+        ideal(ms, conns)
+    );
+    let _ = writeln!(
+        out,
+        "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9}",
+        "runtime", "req/s", "min round", "max round", "p50 (us)", "p99 (us)", "errors", "x ideal"
+    );
+    for (name, result) in results {
+        match result {
+            Ok(l) => {
+                let rounds = l.stats();
+                let _ = writeln!(
+                    out,
+                    "{:<14} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8} {:>9.3}",
+                    name,
+                    rounds.median,
+                    rounds.min,
+                    rounds.max,
+                    l.p50_us,
+                    l.p99_us,
+                    l.errors,
+                    rounds.median / ideal(ms, conns)
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "{name:<14} failed: {e}");
+            }
+        }
+    }
+    out
+}
+
+/// Requests per second if every request took exactly `ms` and `conns` ran at once.
+fn ideal(ms: u64, conns: usize) -> f64 {
+    conns as f64 * 1000.0 / ms as f64
+}
+
 /// A number for JSON: `null` when it is not finite (a ratio without a floor run, say).
 fn json_num(x: f64, decimals: usize) -> String {
     if x.is_finite() {
@@ -194,8 +259,14 @@ pub fn csv(targets: &[Target]) -> String {
     out
 }
 
-/// The summary: per target, per phase stats and ratio to the floor, RSS, size, throughput.
-pub fn json(targets: &[Target], machine: &str) -> String {
+/// The summary: per target, per phase stats and ratio to the floor, RSS, size, throughput; then
+/// the blocking-handler case (its handler sleeps `blocking_ms`).
+pub fn json(
+    targets: &[Target],
+    machine: &str,
+    blocking_ms: u64,
+    blocking: &[(String, std::io::Result<Load>)],
+) -> String {
     let floor = &targets[0];
     // `"name":{"stats":{..},"ratio_to_floor":..}` for one measure of a target against the floor's.
     let entry = |name: &str, values: &[f64], floor_values: &[f64]| {
@@ -256,6 +327,28 @@ pub fn json(targets: &[Target], machine: &str) -> String {
             );
         }
         out.push_str("]}");
+    }
+    out.push_str("],\"blocking\":[");
+    let measured = blocking
+        .iter()
+        .filter_map(|(n, r)| Some((n, r.as_ref().ok()?)));
+    for (i, (name, l)) in measured.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"runtime\":");
+        tinyfc::protocol::json_str(&mut out, name);
+        let ideal = ideal(blocking_ms, l.connections);
+        let _ = write!(
+            out,
+            r#","sleep_ms":{blocking_ms},"connections":{},"ideal_per_s":{ideal:.0},"requests_per_s":{:.0},"ratio_to_ideal":{},"p50_us":{:.1},"p99_us":{:.1},"errors":{}}}"#,
+            l.connections,
+            l.rps(),
+            json_num(l.rps() / ideal, 3),
+            l.p50_us,
+            l.p99_us,
+            l.errors
+        );
     }
     out.push_str("]}\n");
     out
@@ -338,6 +431,29 @@ mod tests {
     }
 
     #[test]
+    fn blocking_case_reports_the_ratio_to_the_ideal() {
+        let l = target("probe", &[3200.0, 3200.0, 6400.0]).loads.remove(0);
+        let table = blocking_table(10, 16, &[("probe".into(), Ok(l.clone()))]);
+        assert!(table.contains("ideal 1600 req/s"), "{table}");
+        assert!(
+            table
+                .lines()
+                .any(|r| r.starts_with("probe") && r.ends_with(" 2.000")),
+            "{table}"
+        );
+        let json = json(
+            &[target("floor", &[])],
+            "test",
+            10,
+            &[("probe".into(), Ok(l))],
+        );
+        assert!(
+            json.contains(r#""ideal_per_s":1600,"requests_per_s":3200,"ratio_to_ideal":2.000"#),
+            "{json}"
+        );
+    }
+
+    #[test]
     fn throughput_is_compared_round_by_round_and_json_has_no_nan() {
         // The machine slows down halfway: the medians of the rounds mislead (hello's is 90, the
         // other's 100, "0.90"), each round's ratio does not (hello is 2/3 of it throughout).
@@ -348,7 +464,7 @@ mod tests {
         assert!((ratio - 2.0 / 3.0).abs() < 1e-9, "{ratio}");
         assert_eq!(hello_over(&targets, &targets[1].loads[0]), 1.0);
         // No cold-start runs (--no-cold): ratios to the floor are null, not NaN.
-        let json = json(&targets, "test");
+        let json = json(&targets, "test", 10, &[]);
         assert!(
             !json.contains("NaN") && json.contains("\"ratio_to_floor\":null"),
             "{json}"

@@ -1,7 +1,8 @@
-//! The benchmark (`make bench`) end to end, small: every target measured, the table printed, and
+//! The benchmark (`cargo tinyfc bench`, `make bench`) end to end, small: every target measured, the table printed, and
 //! the CSV, JSON and SVG written. Numbers are not checked (speed lives in `make bench`), only that
 //! each one was measured.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::process::Command;
@@ -10,13 +11,13 @@ use common::*;
 
 #[test]
 fn bench_measures_every_target_and_writes_csv_json_and_svg() {
-    let bench = example("bench");
-    let dir = bench.parent().unwrap().parent().unwrap(); // target/<profile>
-    example("floor"); // built with the others
+    let floor = example("floor"); // built with the others
+    let dir = floor.parent().unwrap().parent().unwrap(); // target/<profile>
     let out = std::env::temp_dir().join(format!("tinyfc-bench-test-{}", std::process::id()));
     let hello = dir.join("examples/hello");
-    let run = Command::new(&bench)
+    let run = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
         .args([
+            "bench",
             "--runs",
             "3",
             "--warmup",
@@ -25,6 +26,8 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
             "0.3",
             "--clients",
             "2",
+            "--blocking-conns",
+            "4",
         ])
         .arg("--dir")
         .arg(dir)
@@ -84,6 +87,28 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
         }
     }
 
+    // The blocking-handler case: tinyfc (the probe) and tokio's spawn_blocking, ratio to the ideal
+    // (4 connections, 10 ms each: 400 req/s).
+    assert!(
+        table.contains("blocking handler: sleeps 10 ms, 4 connections, ideal 400 req/s"),
+        "{table}"
+    );
+    for runtime in ["probe", "tokio_blocking"] {
+        let row = table
+            .lines()
+            .skip_while(|l| !l.starts_with("blocking handler"))
+            .find(|l| l.starts_with(&format!("{runtime} ")))
+            .unwrap_or_else(|| panic!("no blocking row for {runtime} in\n{table}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        let (rps, errors, ratio): (f64, u64, f64) = (
+            cells[1].parse().unwrap(),
+            cells[6].parse().unwrap(),
+            cells[7].parse().unwrap(),
+        );
+        assert!(rps > 0.0 && ratio > 0.0 && errors == 0, "{row}");
+        assert!((rps / 400.0 - ratio).abs() < 0.01, "{row}");
+    }
+
     let csv = std::fs::read_to_string(out.join("runs.csv")).unwrap();
     let mut lines = csv.lines();
     assert_eq!(
@@ -99,6 +124,12 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
     }
     assert!(json.contains("\"rss_anon_kb\"") && json.contains("\"requests_per_s\""));
     assert!(json.contains("\"hello_over_it\":1.000") && !json.contains("NaN"));
+    assert!(
+        json.contains(
+            r#""blocking":[{"runtime":"probe","sleep_ms":10,"connections":4,"ideal_per_s":400,"#
+        ),
+        "{json}"
+    );
 
     let svg = std::fs::read_to_string(out.join("cold-start.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

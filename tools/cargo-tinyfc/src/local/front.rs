@@ -2,13 +2,15 @@
 //! becomes an HTTP invocation, except FC's InvokeFunction path, which becomes an event invocation.
 
 use std::io::Read;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tiny_http::{Header, Request, Response, Server};
 
-use crate::platform::{error_message, request_id, Kind, Platform, Unavailable};
+use super::async_queue::{AsyncQueue, Job};
+use super::platform::{error_message, request_id, Kind, Platform, Unavailable};
 use crate::say;
 
 /// FC's limit on request headers in all (name, value and separators).
@@ -61,7 +63,7 @@ impl Activity {
     }
 
     /// Marks one unit of work as started until the guard is dropped.
-    fn busy(self: &Arc<Self>) -> Busy {
+    pub fn busy(self: &Arc<Self>) -> Busy {
         self.update(1);
         Busy(self.clone())
     }
@@ -78,7 +80,7 @@ impl Activity {
 }
 
 /// Work in progress; ends when dropped.
-struct Busy(Arc<Activity>);
+pub struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
@@ -92,27 +94,30 @@ fn passes_back(name: &str) -> bool {
     !tinyfc::protocol::reserved_response_header(name)
 }
 
-/// Serves the front door on `threads` threads until `stop` is set.
+/// Serves the front door on `threads` threads until `stop` is set; async invocations go to
+/// `queue`.
 pub fn serve(
     server: Arc<Server>,
     platform: Arc<Platform>,
     stop: Arc<AtomicBool>,
     activity: Arc<Activity>,
+    queue: Arc<AsyncQueue>,
     threads: usize,
 ) -> Vec<std::thread::JoinHandle<()>> {
     (0..threads)
         .map(|_| {
-            let (server, platform, stop, activity) = (
+            let (server, platform, stop, activity, queue) = (
                 server.clone(),
                 platform.clone(),
                 stop.clone(),
                 activity.clone(),
+                queue.clone(),
             );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) {
                         let _busy = activity.busy();
-                        handle(&platform, &activity, req);
+                        answer(&platform, &activity, &queue, req);
                     }
                 }
             })
@@ -120,9 +125,49 @@ pub fn serve(
         .collect()
 }
 
-/// Answers one caller: checks FC's limits, then forwards the request as an HTTP or event
-/// invocation (or answers why it cannot).
-fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) {
+/// Answers one caller. A panic on the way (a bug, or a function's answer the client cannot take)
+/// becomes a 502 for this caller only: the thread goes on serving, so the front door never loses
+/// capacity.
+fn answer(
+    platform: &Arc<Platform>,
+    activity: &Arc<Activity>,
+    queue: &AsyncQueue,
+    mut req: Request,
+) {
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        handle(platform, activity, queue, &mut req)
+    }));
+    let resp = outcome.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        say!(
+            "{} {} -> 502: the platform failed: {why}",
+            req.method(),
+            req.url()
+        );
+        error(
+            502,
+            "PlatformError",
+            &format!("the local platform failed: {why}"),
+        )
+    });
+    reply(req, resp);
+}
+
+/// A response with its body in memory.
+type Answer = Response<std::io::Cursor<Vec<u8>>>;
+
+/// Checks FC's limits, then forwards the request as an HTTP or event invocation; the answer for
+/// the caller (or why it cannot be forwarded).
+fn handle(
+    platform: &Arc<Platform>,
+    activity: &Arc<Activity>,
+    queue: &AsyncQueue,
+    req: &mut Request,
+) -> Answer {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
     let url = req.url().to_string();
@@ -132,13 +177,13 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
         .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
         .sum();
     if url.len() > MAX_PATH {
-        return reply(req, error(414, "PathTooLong", "path with query over 4 KB"));
+        return error(414, "PathTooLong", "path with query over 4 KB");
     }
     if header_bytes > MAX_HEADERS {
-        return reply(req, error(431, "HeadersTooLarge", "headers over 8 KB"));
+        return error(431, "HeadersTooLarge", "headers over 8 KB");
     }
     if req.body_length().is_some_and(|n| n > MAX_BODY) {
-        return reply(req, error(413, "PayloadTooLarge", "body over 32 MB"));
+        return error(413, "PayloadTooLarge", "body over 32 MB");
     }
     let mut body = Vec::new();
     if req
@@ -147,13 +192,10 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
         .read_to_end(&mut body)
         .is_err()
     {
-        return reply(
-            req,
-            error(400, "BadRequest", "could not read the request body"),
-        );
+        return error(400, "BadRequest", "could not read the request body");
     }
     if body.len() > MAX_BODY {
-        return reply(req, error(413, "PayloadTooLarge", "body over 32 MB"));
+        return error(413, "PayloadTooLarge", "body over 32 MB");
     }
 
     let path = url.split('?').next().unwrap_or("");
@@ -165,10 +207,7 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
             h.field.equiv("x-fc-invocation-type") && h.value.as_str().eq_ignore_ascii_case("async")
         });
     if is_async && body.len() > MAX_ASYNC_BODY {
-        return reply(
-            req,
-            error(413, "PayloadTooLarge", "asynchronous event over 128 KB"),
-        );
+        return error(413, "PayloadTooLarge", "asynchronous event over 128 KB");
     }
     let (kind, fwd_path, headers) = if is_event {
         // InvokeFunction: the function gets the event alone, as octet-stream.
@@ -195,33 +234,22 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
 
     if is_async {
         if platform.stopping() {
-            return reply(req, stopping());
+            return stopping();
         }
         // FC answers 202 at once and runs the invocation later; its outcome is only logged.
-        let resp = Response::from_data(Vec::new())
+        let job = Job {
+            rid: rid.clone(),
+            headers,
+            body,
+            busy: activity.busy(),
+        };
+        if let Err(full) = queue.push(job) {
+            say!("async invoke RequestId {}: 429, {full}", rid);
+            return error(429, "ResourceThrottled", &full);
+        }
+        return Response::from_data(Vec::new())
             .with_status_code(202)
             .with_header(header("X-Fc-Request-Id", &rid));
-        reply(req, resp);
-        let platform = platform.clone();
-        let busy = activity.busy();
-        std::thread::spawn(move || {
-            let _busy = busy;
-            let started = Instant::now();
-            let outcome = match platform.invoke(&rid, kind, "POST", "/invoke", &headers, &body) {
-                Ok(r) if r.header("x-fc-status") == Some("200") => format!("-> {}", r.status),
-                Ok(r) => format!(
-                    "-> {} UnhandledInvocationError: {}",
-                    r.status,
-                    error_message(&r)
-                ),
-                Err(e) => format!("failed: {e}"),
-            };
-            say!(
-                "async invoke RequestId {rid}: {outcome} in {} ms",
-                crate::ms(started.elapsed())
-            );
-        });
-        return;
     }
 
     match platform.wait_ready() {
@@ -231,11 +259,11 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
             let resp =
                 error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"));
             say!("{method} {url} -> InitializationError: {msg}");
-            return reply(req, resp);
+            return resp;
         }
         Err(Unavailable::Stopping) => {
             say!("{method} {url} -> 503: the platform is stopping");
-            return reply(req, stopping());
+            return stopping();
         }
     }
     match platform.invoke(&rid, kind, &method, &fwd_path, &headers, &body) {
@@ -260,19 +288,19 @@ fn handle(platform: &Arc<Platform>, activity: &Arc<Activity>, mut req: Request) 
             say!(
                 "invoke RequestId {rid}: {method} {url} -> {} in {} ms{outcome}",
                 r.status,
-                crate::ms(started.elapsed())
+                super::ms(started.elapsed())
             );
-            reply(req, resp);
+            resp
         }
         Err(msg) => {
             say!("{method} {url} -> 502: {msg}");
-            reply(req, error(502, "FunctionNotReachable", &msg));
+            error(502, "FunctionNotReachable", &msg)
         }
     }
 }
 
 /// 503 once the platform has begun stopping the instance.
-fn stopping() -> Response<std::io::Cursor<Vec<u8>>> {
+fn stopping() -> Answer {
     error(
         503,
         "InstanceStopping",
@@ -281,7 +309,7 @@ fn stopping() -> Response<std::io::Cursor<Vec<u8>>> {
 }
 
 /// An FC-style error: `{"errorMessage": ..}` plus `errorCode` when given.
-fn error(status: u16, code: &str, message: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+pub fn error(status: u16, code: &str, message: &str) -> Answer {
     let mut body = String::from("{");
     if !code.is_empty() {
         body.push_str("\"errorCode\":");

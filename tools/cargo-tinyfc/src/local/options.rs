@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
+use crate::cli::{Args, Stop};
+
 /// `--help`'s text.
 pub const USAGE: &str = "\
-tinyfc-local: run a Function Compute custom runtime locally, driven as FC drives it.
+cargo tinyfc local: run a Function Compute custom runtime locally, driven as FC drives it.
 
-usage: tinyfc-local [options] -- COMMAND [ARGS...]
+usage: cargo tinyfc local [options] -- COMMAND [ARGS...]
 
   --listen ADDR          front door address (default 127.0.0.1:8000; port 0 = any free port)
   --port PORT            the function's port, FC_SERVER_PORT (default: a free port)
@@ -29,6 +31,10 @@ usage: tinyfc-local [options] -- COMMAND [ARGS...]
   --prestop-timeout SECS limit for GET /pre-stop (default 20: the runtime drains
                          in-flight invocations first, 10 s by default)
   -h, --help             this text
+
+examples:
+  cargo tinyfc local --once -- target/debug/examples/hello
+  cargo tinyfc local --listen 127.0.0.1:9000 --idle-stop 300 -- ./target/debug/my-function
 
 Front door: every request becomes an HTTP invocation; POST /2023-03-30/functions/NAME/invocations
 an event invocation (x-fc-invocation-type: Async: 202 at once). Stop: GET /pre-stop, SIGTERM, SIGKILL
@@ -89,7 +95,7 @@ pub struct Options {
 
 impl Options {
     /// Parses `args` (without the program name).
-    pub fn parse(args: &[String]) -> Result<Options, String> {
+    pub fn parse(args: &[String]) -> Result<Options, Stop> {
         let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
         let mut o = Options {
             listen: "127.0.0.1:8000".into(),
@@ -118,63 +124,41 @@ impl Options {
             ),
             command: Vec::new(),
         };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = || {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{arg} needs a value"))
-            };
-            match arg.as_str() {
+        let mut it = Args::new(args);
+        while let Some(arg) = it.next()? {
+            match arg {
                 "--" => {
-                    o.command = it.by_ref().cloned().collect();
+                    o.command = it.remaining();
                     break;
                 }
-                "-h" | "--help" => return Err(String::new()),
-                "--listen" => o.listen = value()?,
-                "--port" => o.port = Some(number(arg, &value()?)?),
-                "--function-name" => o.function_name = value()?,
-                "--region" => o.region = value()?,
-                "--account-id" => o.account_id = value()?,
-                "--memory" => o.memory_mb = number(arg, &value()?)?,
-                "--timeout" => o.timeout_s = number(arg, &value()?)?,
-                "--service-name" => o.service_name = value()?,
-                "--qualifier" => o.qualifier = value()?,
+                "--listen" => o.listen = it.value(arg)?.into(),
+                "--port" => o.port = Some(it.parsed(arg)?),
+                "--function-name" => o.function_name = it.value(arg)?.into(),
+                "--region" => o.region = it.value(arg)?.into(),
+                "--account-id" => o.account_id = it.value(arg)?.into(),
+                "--memory" => o.memory_mb = it.parsed(arg)?,
+                "--timeout" => o.timeout_s = it.parsed(arg)?,
+                "--service-name" => o.service_name = it.value(arg)?.into(),
+                "--qualifier" => o.qualifier = it.value(arg)?.into(),
                 "--initializer" => o.initializer = true,
                 "--no-initializer" => o.initializer = false,
-                "--init-timeout" => o.init_timeout = secs(arg, &value()?)?,
-                "--init-retries" => o.init_retries = number(arg, &value()?)?,
-                "--max-restarts" => o.max_restarts = number(arg, &value()?)?,
-                "--start-timeout" => o.start_timeout = secs(arg, &value()?)?,
-                "--event" => o.event = Some(value()?),
+                "--init-timeout" => o.init_timeout = it.secs(arg)?,
+                "--init-retries" => o.init_retries = it.parsed(arg)?,
+                "--max-restarts" => o.max_restarts = it.parsed(arg)?,
+                "--start-timeout" => o.start_timeout = it.secs(arg)?,
+                "--event" => o.event = Some(it.value(arg)?.into()),
                 "--once" => o.invocations = Some(1),
-                "--invoke" => o.invocations = Some(number(arg, &value()?)?),
-                "--idle-stop" => o.idle_stop = Some(secs(arg, &value()?)?),
-                "--grace" => o.grace = secs(arg, &value()?)?,
-                "--prestop-timeout" => o.prestop_timeout = secs(arg, &value()?)?,
-                other => return Err(format!("unknown option {other}")),
+                "--invoke" => o.invocations = Some(it.parsed(arg)?),
+                "--idle-stop" => o.idle_stop = Some(it.secs(arg)?),
+                "--grace" => o.grace = it.secs(arg)?,
+                "--prestop-timeout" => o.prestop_timeout = it.secs(arg)?,
+                other => return Err(format!("unknown option {other}").into()),
             }
         }
         if o.command.is_empty() {
-            return Err("no function command: give it after --".into());
+            return Err(Stop::Usage("no function command: give it after --".into()));
         }
         Ok(o)
-    }
-}
-
-/// Parses `v`, the value of option `arg`.
-fn number<T: std::str::FromStr>(arg: &str, v: &str) -> Result<T, String> {
-    v.parse()
-        .map_err(|_| format!("{arg}: {v:?} is not a number"))
-}
-
-/// Parses `v` as (fractional) seconds, the value of option `arg`.
-fn secs(arg: &str, v: &str) -> Result<Duration, String> {
-    let s: f64 = number(arg, v)?;
-    if s.is_finite() && s >= 0.0 {
-        Ok(Duration::from_secs_f64(s))
-    } else {
-        Err(format!("{arg}: {v:?} is not a duration in seconds"))
     }
 }
 
@@ -182,7 +166,7 @@ fn secs(arg: &str, v: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Options, String> {
+    fn parse(args: &[&str]) -> Result<Options, Stop> {
         Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
 

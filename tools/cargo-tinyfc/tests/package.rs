@@ -1,0 +1,179 @@
+//! `cargo tinyfc build`, `zip` and `image` through the real binary, and the usage of every
+//! command.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Runs `cargo-tinyfc ARGS` from the workspace root.
+fn tool(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .unwrap()
+}
+
+/// The workspace root (tinyfc's package).
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes(b[at..at + 2].try_into().unwrap())
+}
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// The static hello, as `cargo tinyfc build -p tinyfc --example hello` builds it (once per run),
+/// with what that printed on stderr.
+fn static_hello_built() -> &'static (PathBuf, String) {
+    static BUILT: OnceLock<(PathBuf, String)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = tool(&["build", "-p", "tinyfc", "--example", "hello"]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "one binary, one line: {stdout}");
+        (PathBuf::from(lines[0]), stderr)
+    })
+}
+
+fn static_hello() -> PathBuf {
+    static_hello_built().0.clone()
+}
+
+#[test]
+fn build_makes_a_static_release_binary_and_prints_its_path() {
+    let (path, stderr) = static_hello_built();
+    let musl = path.ends_with("x86_64-unknown-linux-musl/release/examples/hello");
+    let glibc = path.ends_with("x86_64-unknown-linux-gnu/release/examples/hello");
+    assert!(musl || glibc, "{}", path.display());
+    // The fallback is said aloud; the musl build names its target.
+    if glibc {
+        assert!(stderr.contains("with +crt-static instead"), "{stderr}");
+    } else {
+        assert!(
+            stderr.contains("static build for x86_64-unknown-linux-musl"),
+            "{stderr}"
+        );
+    }
+    let elf = std::fs::read(path).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF");
+    // No program header is PT_INTERP (3): nothing loads it but the kernel.
+    let (phoff, phentsize, phnum) = (
+        u32_at(&elf, 0x20) as usize,
+        u16_at(&elf, 0x36) as usize,
+        u16_at(&elf, 0x38) as usize,
+    );
+    let types: Vec<u32> = (0..phnum)
+        .map(|i| u32_at(&elf, phoff + i * phentsize))
+        .collect();
+    assert!(!types.is_empty() && !types.contains(&3), "{types:?}");
+}
+
+#[test]
+fn every_command_has_help_with_an_example_and_wrong_options_exit_2_without_a_panic() {
+    // Per command: an option it does not know, and a value it cannot take.
+    let bad_values: [(&str, &[&str]); 5] = [
+        ("local", &["--grace", "1e30", "--", "x"]),
+        ("build", &["--bin"]),
+        ("zip", &["only-one-path"]),
+        ("image", &["a", "b", "--port", "99999"]),
+        ("bench", &["--runs", "many"]),
+    ];
+    for (command, bad_value) in bad_values {
+        let help = tool(&[command, "--help"]);
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert_eq!(help.status.code(), Some(0), "{command}: {text}");
+        assert!(text.contains("usage: cargo tinyfc"), "{command}: {text}");
+        assert!(
+            text.contains("example"),
+            "{command} --help has no example:\n{text}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&tool(&["help", command]).stdout),
+            text
+        );
+        let bad_value: Vec<&str> = [command].iter().chain(bad_value).copied().collect();
+        for wrong in [vec![command, "--no-such-option"], bad_value] {
+            let out = tool(&wrong);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{wrong:?}: {err}");
+            assert!(!err.contains("panicked"), "{wrong:?}: {err}");
+            assert!(
+                err.contains(&format!("usage: cargo tinyfc {command}")),
+                "{err}"
+            );
+        }
+    }
+    let top = tool(&[]);
+    assert_eq!(top.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&top.stderr).contains("commands:"));
+    assert_eq!(tool(&["no-such-command"]).status.code(), Some(2));
+    // As a cargo subcommand, cargo passes the subcommand's name first.
+    let as_cargo = tool(&["tinyfc", "--help"]);
+    assert_eq!(as_cargo.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&as_cargo.stdout).contains("commands:"));
+}
+
+/// `cargo-tinyfc ARGS`, which must succeed: its stdout.
+fn pack(args: &[&str]) -> String {
+    let out = tool(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn zip_and_image_write_what_the_packaging_library_writes() {
+    // The formats themselves are tinyfc-pack's tests (tools/pack/tests); here: the commands pass
+    // the binary, the output, the name and the port through, and say what they wrote.
+    let binary = static_hello();
+    let dir = std::env::temp_dir().join(format!("tinyfc-cli-pack-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (zip, zip_lib) = (dir.join("cli.zip"), dir.join("lib.zip"));
+    let said = pack(&["zip", binary.to_str().unwrap(), zip.to_str().unwrap()]);
+    tinyfc_pack::zip(&binary, &zip_lib).unwrap();
+    let bytes = std::fs::read(&zip).unwrap();
+    assert_eq!(bytes, std::fs::read(&zip_lib).unwrap());
+    assert_eq!(
+        said.trim(),
+        format!("{}: {} bytes", zip.display(), bytes.len())
+    );
+
+    let (image, image_lib) = (dir.join("cli.tar"), dir.join("lib.tar"));
+    let said = pack(&[
+        "image",
+        binary.to_str().unwrap(),
+        image.to_str().unwrap(),
+        "--name",
+        "t:1",
+        "--port",
+        "9001",
+    ]);
+    let info = tinyfc_pack::image_on_port(&binary, &image_lib, "t:1", 9001).unwrap();
+    assert_eq!(
+        std::fs::read(&image).unwrap(),
+        std::fs::read(&image_lib).unwrap()
+    );
+    assert!(
+        said.contains(&format!("t:1 (amd64), manifest {}", info.manifest_digest)),
+        "{said}"
+    );
+    // A name the library refuses is a usage error before anything is written.
+    let bad = tool(&[
+        "image",
+        binary.to_str().unwrap(),
+        "x.tar",
+        "--name",
+        "Bad Name",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(dir);
+}
