@@ -21,13 +21,16 @@
 //! ```
 //!
 //! Modules: [`config`] (environment); `conn` (a connection and its reads), `head` (request
-//! heads), `body` (request bodies), `answer` (writing responses); `listener` (accepting), `poller`
+//! heads), `body` (request bodies), `grammar` (the HTTP syntax checked beside httparse), `answer`
+//! (writing responses); `listener` (accepting), `poller`
 //! (where connections wait between requests), `pool` (workers), `main_loop` (the main thread:
 //! signals, timeouts, starting workers), `server` (serving a request on a worker); `lifecycle`
 //! (the state machine), `runtime` (the builder and how each platform call reaches the function);
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
 //! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; and
-//! [`client`] (a small HTTP client for tools and tests).
+//! [`client`] (a small HTTP client for tools and tests). With cargo features: `json` (typed JSON:
+//! `Request::json`, `Response::json`, the `json::event` adapter) and `events` (serde types for
+//! FC's trigger events, with their sample payloads); see docs/events.md.
 
 #![warn(missing_docs)]
 
@@ -40,8 +43,7 @@ mod context;
 pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
-#[cfg(test)]
-mod fuzz;
+mod grammar;
 mod head;
 mod headers;
 #[cfg(feature = "json")]
