@@ -56,6 +56,8 @@ mod request;
 mod runtime;
 mod server;
 mod signals;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 /// Locks `m`; a thread that panicked while holding it does not make every later user panic too.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

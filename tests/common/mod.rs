@@ -32,6 +32,9 @@ pub fn example(name: &str) -> PathBuf {
         let mut cargo = Command::new(env!("CARGO"));
         // -p: the tools' tests (tools/cargo-tinyfc) use this harness for tinyfc's examples too.
         cargo.args(["build", "--quiet", "-p", "tinyfc", "--examples"]);
+        // The probe's WebSocket path (tests/websocket.rs, and the tools' through the front door).
+        #[cfg(feature = "websocket")]
+        cargo.args(["--features", "websocket"]);
         if profile_dir.ends_with("release") {
             cargo.arg("--release");
         }
