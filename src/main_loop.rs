@@ -1,8 +1,8 @@
 //! Start-up ([`serve`]) and the main thread (`tinyfc-main`; the process's first thread becomes
 //! the first worker): turns signals into a drain with a deadline, expires parked connections
-//! (head and idle timeouts, lingering rejects), starts a worker when none is left waiting, and,
-//! while every worker is busy, takes ready connections (and accepts new ones) itself so /pre-stop
-//! and /pre-freeze still reach the control thread. It never serves a request: what is not a
+//! (head and idle timeouts, lingering rejects), starts a worker when none is left waiting (see
+//! `Watch`), and, while every worker is busy at the bound, takes ready connections (and accepts
+//! new ones) itself so /pre-stop and /pre-freeze still reach the control thread. It never serves a request: what is not a
 //! control call it defers, unread, to the next free worker.
 
 use std::io::{self, Read, Write};
@@ -82,63 +82,32 @@ fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
 const TICK: Duration = Duration::from_millis(1);
 /// Ticks in a row with a worker waiting before the main thread stops watching.
 const QUIET_TICKS: u32 = 10;
-/// Ticks in a row with every worker busy (but progressing) before another worker starts, while
-/// there are fewer workers than cores.
-const BUSY_TICKS: u32 = 2;
-/// Every worker busy while the process used less than 1/4 of their share of the CPU over a tick:
-/// they are blocked, not computing.
-const BLOCKED_SHARE: u32 = 4;
-/// The main thread waited for a CPU more than 1/20 of a tick: the CPU is contended, and workers
-/// that make no progress are kept off it, not blocked.
-const CONTENDED_SHARE: u32 = 20;
-/// Stalled ticks in a row after which a worker starts even while the CPU is contended.
-const LONG_STALL_TICKS: u32 = 10;
 
-/// What the main thread knows of the workers between ticks. A worker pokes it when a call is about
-/// to run and no other worker is waiting (and it starts out watching, for the platform's first
-/// calls); from then on it looks every tick. Every worker busy and none taking a new connection for
-/// a whole tick is a stall, and every worker busy while the process hardly used the CPU means they
-/// are blocked: either starts a worker, unless the CPU was contended over the tick (then the
-/// workers were kept off it, not stuck) and the stall is younger than 10 ticks; a stall at the
-/// bound makes the main thread watch the poller itself. Busy, progressing and on the CPU, workers
-/// grow only to the number of cores. So a fast handler runs on as many threads as there are
-/// cores, and a blocking one gets the threads it needs, up to the bound.
+/// The worker-scaling policy. A worker about to run a call while no other worker waits pokes the
+/// main thread, which then looks once a tick: a tick with no worker waiting starts one more (up to
+/// the bound), so N calls that block get N threads within N ticks, while a fast handler's workers
+/// keep coming back to wait. At the bound, a tick in which no worker took a connection makes the
+/// main thread take ready connections itself (control calls must get through). Ten ticks in a row
+/// with a worker waiting end the watch. It starts out on, so the platform's first calls wake no
+/// other thread.
 struct Watch {
     on: bool,
     last_tick: Instant,
+    /// `Poller::taken` at the last tick.
     last_taken: usize,
-    /// The CPU use at the last tick; None until the first tick of the watch that starts with the
-    /// process (the first calls then run beside no system calls of this thread).
-    last_usage: Option<Usage>,
-    busy: u32,
     quiet: u32,
-    /// Stalled ticks in a row.
-    stalls: u32,
-    /// Learned on first need: asking std reads cgroup files, a dozen system calls that the
-    /// start-up path should not pay.
-    cores: Option<usize>,
     /// Stalled at the bound at the last tick.
     full: bool,
 }
 
 impl Watch {
-    /// A watch (on or off) whose first tick counts from `now`.
-    fn new(
-        on: bool,
-        now: Instant,
-        taken: usize,
-        usage: Option<Usage>,
-        cores: Option<usize>,
-    ) -> Watch {
+    /// A watch whose first tick comes one tick after `now`.
+    fn new(now: Instant, taken: usize) -> Watch {
         Watch {
-            on,
+            on: true,
             last_tick: now,
             last_taken: taken,
-            last_usage: usage,
-            busy: 0,
             quiet: 0,
-            stalls: 0,
-            cores,
             full: false,
         }
     }
@@ -153,8 +122,6 @@ pub(crate) struct MainLoop {
     last_signal: u8,
     signals: usize,
     watch: Watch,
-    /// Where this thread's wait for a CPU is read, for [`Usage`].
-    schedstat: Schedstat,
     /// Once a signal started the drain: when the process exits even if it has not ended.
     exit_at: Option<Instant>,
 }
@@ -172,9 +139,8 @@ impl MainLoop {
             wake_rx,
             last_signal: 0,
             signals: 0,
-            // On from the start (see `serve`), with its baseline taken at the first tick.
-            watch: Watch::new(true, Instant::now(), 0, None, None),
-            schedstat: Schedstat(None),
+            // On from the start (see `serve`).
+            watch: Watch::new(Instant::now(), 0),
             exit_at: None,
         }
     }
@@ -258,8 +224,8 @@ impl MainLoop {
         next
     }
 
-    /// Once a tick while watching: starts a worker on a stall, or while busy with fewer workers
-    /// than cores. True if stalled at the bound (then this thread watches the poller).
+    /// Once a tick while watching: starts a worker if none is waiting. True if stalled at the
+    /// bound (then this thread watches the poller).
     fn check_workers(&mut self, now: Instant) -> bool {
         let s = &self.shared;
         let w = &mut self.watch;
@@ -267,29 +233,17 @@ impl MainLoop {
             if !s.poked() {
                 return false;
             }
-            let usage = Usage::now(&mut self.schedstat);
-            *w = Watch::new(true, now, s.poller.taken(), Some(usage), w.cores);
+            *w = Watch::new(now, s.poller.taken());
         }
         if now < w.last_tick + TICK {
             return w.full;
         }
-        let elapsed = now - w.last_tick;
         w.last_tick = now;
-        let usage = Usage::now(&mut self.schedstat);
         let taken = s.poller.taken();
-        let Some(last) = w.last_usage.replace(usage) else {
-            w.last_taken = taken; // the first tick since start-up: a baseline only
-            return w.full;
-        };
-        let used = usage.cpu.saturating_sub(last.cpu);
-        // Others keep the CPU busy (a load generator beside us, say): a thread preempted, or this
-        // one slow to get a CPU. Workers kept waiting for it would look stalled or blocked.
-        let contended = usage.preempted != last.preempted
-            || usage.waited.saturating_sub(last.waited) > elapsed / CONTENDED_SHARE;
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
+        w.full = false;
         if s.poller.waiting() > 0 {
-            w.busy = 0;
             w.quiet += 1;
             if w.quiet >= QUIET_TICKS {
                 s.clear_poke();
@@ -300,37 +254,14 @@ impl MainLoop {
                     w.on = false;
                 }
             }
-            w.full = false;
             return false;
         }
         w.quiet = 0;
-        w.busy += 1;
-        let stalled = !progressed;
-        w.stalls = if stalled { w.stalls + 1 } else { 0 };
-        let started = s.workers.started();
-        // Asked only once busy for a while: the first calls' ticks need no cgroup files.
-        let mut cores = || *w.cores.get_or_insert_with(count_cores);
-        let wants_core = w.busy >= BUSY_TICKS && started < cores();
-        // Busy but hardly on the CPU: the handlers wait (on I/O, a lock, a sleep), so another
-        // worker would get work done instead of queueing behind them. With one worker the bound
-        // on cores does not matter.
-        let on_cpu = if started > 1 {
-            started.min(cores())
+        if s.workers.at_max() {
+            w.full = !progressed;
         } else {
-            started
-        };
-        let blocked = used < elapsed * on_cpu as u32 / BLOCKED_SHARE;
-        // Stalled or blocked while the CPU is contended: the workers are kept off it rather than
-        // stuck, and one more would only queue with them, unless the stall goes on (handlers that
-        // spin would hold up everything else).
-        let stuck = (stalled || blocked) && (!contended || w.stalls >= LONG_STALL_TICKS);
-        let at_max = s.workers.at_max();
-        if !at_max && (stuck || wants_core) {
-            w.busy = 0;
-            w.stalls = 0;
             s.start_worker();
         }
-        w.full = at_max && stalled;
         w.full
     }
 
@@ -450,73 +381,10 @@ fn peek_call(conn: &Conn, max_head: usize) -> Peek {
     }
 }
 
-/// The calling thread's `/proc/thread-self/schedstat`, opened on first use and kept.
-struct Schedstat(Option<std::fs::File>);
-
-impl Schedstat {
-    /// The thread's time waiting for a CPU so far (zero where the kernel does not keep it).
-    fn waited(&mut self) -> Duration {
-        use std::os::unix::fs::FileExt;
-        let file = match &self.0 {
-            Some(f) => f,
-            None => {
-                // libc, not std::fs: std's path handling is code the first calls would otherwise
-                // fault in for this one file (a 64 KB window of RSS).
-                let path = c"/proc/thread-self/schedstat";
-                // SAFETY: a NUL-terminated path; a new descriptor is owned by the File.
-                match unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) } {
-                    fd if fd >= 0 => self.0.insert(unsafe { std::fs::File::from_raw_fd(fd) }),
-                    _ => return Duration::ZERO,
-                }
-            }
-        };
-        // "<on-cpu ns> <waiting ns> <slices>"
-        let mut buf = [0u8; 64];
-        let n = file.read_at(&mut buf, 0).unwrap_or(0);
-        let waited = std::str::from_utf8(&buf[..n])
-            .ok()
-            .and_then(|s| s.split_whitespace().nth(1)?.parse().ok());
-        Duration::from_nanos(waited.unwrap_or(0))
-    }
-}
-
-/// The process's use of the CPU so far.
-#[derive(Clone, Copy)]
-struct Usage {
-    /// CPU time, user and system, of every thread.
-    cpu: Duration,
-    /// Times a thread was switched out while it could still run.
-    preempted: i64,
-    /// The main thread's time waiting for a CPU.
-    waited: Duration,
-}
-
-impl Usage {
-    fn now(schedstat: &mut Schedstat) -> Usage {
-        // SAFETY: getrusage only fills the struct we pass.
-        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) };
-        let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-        Usage {
-            cpu: time(r.ru_utime) + time(r.ru_stime),
-            preempted: r.ru_nivcsw,
-            waited: schedstat.waited(),
-        }
-    }
-}
-
 fn pollfd(fd: i32) -> libc::pollfd {
     libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     }
-}
-
-/// The cores this process may use (std reads the cgroup's CPU quota: a dozen system calls). Asked
-/// once, and only once the workers have been busy for a while; kept out of line with the rare code.
-#[cold]
-#[inline(never)]
-fn count_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -261,7 +261,7 @@ impl Shared {
             }
             if self.poller.waiting() == 0 {
                 // Nobody left to take the next connection while this call runs: the main thread
-                // watches, and starts a worker if this one stays busy (see `main_loop.rs`).
+                // starts a worker if still none waits a tick from now (see `main_loop::Watch`).
                 self.poke_main();
             }
             match self.serve_call(&mut conn, head, call) {

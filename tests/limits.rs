@@ -221,6 +221,25 @@ fn blocking_handler_below_the_worker_bound_does_not_hold_up_a_fast_call() {
     );
 }
 
+#[test]
+fn sixteen_blocking_calls_at_once_run_on_sixteen_workers() {
+    // 16 calls sleeping 2 s: on one worker they would take 32 s, on one per core 16 s.
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "16")]);
+    let started = Instant::now();
+    let mut conns = calls_in_flight(&f, 16, "/sleep/2000");
+    for (i, s) in conns.iter_mut().enumerate() {
+        assert_eq!(status_of(&read_to_close(s)), 200, "connection {i}");
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "16 blocking calls took {took:?}"
+    );
+    // main + control (not started) + 16 workers
+    let threads = f.threads();
+    assert!(threads <= 16 + 2, "{threads} threads for 16 workers");
+}
+
 /// Two CPU-bound calls (2.5 s each) in flight, then `/pre-freeze`: it must answer 200 well before
 /// they end.
 fn assert_pre_freeze_answered_beside_spinning_handlers(workers: &str) {
