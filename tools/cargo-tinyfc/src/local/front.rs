@@ -134,6 +134,20 @@ fn answer(
     queue: &AsyncQueue,
     mut req: Request,
 ) {
+    if super::tunnel::is_upgrade(&req) {
+        return super::tunnel::pass(
+            platform,
+            forwardable,
+            req,
+            |req, (status, body, headers)| {
+                let mut resp = Response::from_data(body).with_status_code(status);
+                for (k, v) in headers.iter().filter(|(k, _)| passes_back(k)) {
+                    resp.add_header(header(k, v));
+                }
+                reply(req, resp)
+            },
+        );
+    }
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         handle(platform, activity, queue, &mut req)
     }));
