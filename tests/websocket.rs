@@ -14,6 +14,11 @@ use tungstenite::{client::IntoClientRequest, Message, WebSocket};
 
 /// Opens the probe's `/ws` as the platform would pass it on (an HTTP invocation).
 fn open(f: &Function) -> WebSocket<TcpStream> {
+    open_with(f, &[])
+}
+
+/// [`open`] with more request headers.
+fn open_with(f: &Function, headers: &[(&'static str, &str)]) -> WebSocket<TcpStream> {
     let stream = TcpStream::connect(f.addr()).unwrap();
     stream.set_read_timeout(Some(HANG)).unwrap();
     let mut req = format!("ws://{}/ws", f.addr())
@@ -21,6 +26,9 @@ fn open(f: &Function) -> WebSocket<TcpStream> {
         .unwrap();
     req.headers_mut()
         .insert("x-fc-request-id", "ws-1".parse().unwrap());
+    for (k, v) in headers {
+        req.headers_mut().insert(*k, v.parse().unwrap());
+    }
     let (socket, resp) = tungstenite::client::client(req, stream).unwrap();
     assert_eq!(resp.status(), 101);
     socket
@@ -130,13 +138,25 @@ fn an_open_socket_holds_its_worker_so_with_one_worker_the_next_request_waits_for
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
     let mut buf = [0u8; 64];
+    let early = waiting.read(&mut buf);
     assert!(
-        waiting.read(&mut buf).is_err(),
-        "answered while the only worker holds a socket"
+        early.is_err(),
+        "answered while the only worker holds a socket: {:?}",
+        String::from_utf8_lossy(&buf),
     );
     socket.close(None).unwrap();
     assert!(matches!(socket.read(), Ok(Message::Close(_))));
     waiting.set_read_timeout(Some(HANG)).unwrap();
     let answer = read_to_close(&mut waiting);
     assert_eq!(status_of(&answer), 200, "{answer}");
+}
+
+#[test]
+fn at_the_function_timeout_the_connection_closes_without_a_close_frame_as_on_fc() {
+    let f = Function::start("probe", &[]);
+    let mut socket = open_with(&f, &[("x-fc-function-timeout", "1")]);
+    echo_once(&mut socket, "in time");
+    // No close frame: the client sees the abnormal closure FC reports as 1006.
+    assert_eq!(close_code(&mut socket), None);
+    assert_still_serving(&f);
 }
