@@ -11,6 +11,7 @@ use tiny_http::{Header, Request, Response, Server};
 
 use super::async_queue::{AsyncQueue, Job};
 use super::platform::{error_message, request_id, Kind, Platform, Unavailable};
+use super::tunnel::Refusal;
 use crate::say;
 
 /// FC's limit on request headers in all (name, value and separators).
@@ -135,18 +136,9 @@ fn answer(
     mut req: Request,
 ) {
     if super::tunnel::is_upgrade(&req) {
-        return super::tunnel::pass(
-            platform,
-            forwardable,
-            req,
-            |req, (status, body, headers)| {
-                let mut resp = Response::from_data(body).with_status_code(status);
-                for (k, v) in headers.iter().filter(|(k, _)| passes_back(k)) {
-                    resp.add_header(header(k, v));
-                }
-                reply(req, resp)
-            },
-        );
+        return super::tunnel::pass(platform, forwardable, req, |req, refusal| {
+            reply(req, refused(refusal))
+        });
     }
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         handle(platform, activity, queue, &mut req)
@@ -169,6 +161,24 @@ fn answer(
         )
     });
     reply(req, resp);
+}
+
+/// What the caller gets for an upgrade that was not tunnelled (as for an invocation).
+fn refused(refusal: Refusal) -> Answer {
+    match refusal {
+        Refusal::Stopping => stopping(),
+        Refusal::InitFailed(msg) => {
+            error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"))
+        }
+        Refusal::Unreachable(msg) => error(502, "FunctionNotReachable", &msg),
+        Refusal::Answer(status, body, headers) => {
+            let mut resp = Response::from_data(body).with_status_code(status);
+            for (k, v) in headers.iter().filter(|(k, _)| passes_back(k)) {
+                resp.add_header(header(k, v));
+            }
+            resp
+        }
+    }
 }
 
 /// A response with its body in memory.

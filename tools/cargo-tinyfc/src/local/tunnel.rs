@@ -22,8 +22,17 @@ pub fn is_upgrade(req: &Request) -> bool {
         .any(|h| h.field.equiv("upgrade") && h.value.as_str().eq_ignore_ascii_case("websocket"))
 }
 
-/// What the front door answers instead of a tunnel: status, body, the instance's headers.
-pub type Refusal = (u16, Vec<u8>, Vec<(String, String)>);
+/// Why there is no tunnel: the front door answers the caller this instead.
+pub enum Refusal {
+    /// The platform is stopping.
+    Stopping,
+    /// The instance could not be initialized.
+    InitFailed(String),
+    /// The instance could not be reached, or its answer was not HTTP.
+    Unreachable(String),
+    /// The instance's own answer (400, 503, ...): status, body, headers (names lower-cased).
+    Answer(u16, Vec<u8>, Vec<(String, String)>),
+}
 
 /// Passes `req`'s upgrade to the instance and, once it answers 101, tunnels the connection until
 /// either side closes (on this thread and one more). Without a tunnel (the instance refused, or
@@ -47,8 +56,8 @@ pub fn pass(
         .collect();
     let addr = match platform.wait_ready() {
         Ok(addr) => addr,
-        Err(Unavailable::Stopping) => return refuse(req, (503, b"stopping".to_vec(), vec![])),
-        Err(Unavailable::InitFailed(msg)) => return refuse(req, (502, msg.into_bytes(), vec![])),
+        Err(Unavailable::Stopping) => return refuse(req, Refusal::Stopping),
+        Err(Unavailable::InitFailed(msg)) => return refuse(req, Refusal::InitFailed(msg)),
     };
     let rid = request_id();
     let (head, mut instance, early) = match open(platform, addr, &rid, &forward, &req) {
@@ -56,7 +65,7 @@ pub fn pass(
         Err(e) => {
             let msg = format!("WebSocket to the function failed: {e}");
             say!("{} {} -> 502: {msg}", req.method(), req.url());
-            return refuse(req, (502, msg.into_bytes(), vec![]));
+            return refuse(req, Refusal::Unreachable(msg));
         }
     };
     if head.status != 101 {
@@ -68,7 +77,7 @@ pub fn pass(
             req.url(),
             head.status
         );
-        return refuse(req, (head.status, body, head.headers));
+        return refuse(req, Refusal::Answer(head.status, body, head.headers));
     }
     say!("websocket RequestId {rid}: {} -> 101", req.url());
     let peer = req.remote_addr().copied();
