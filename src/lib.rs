@@ -29,7 +29,8 @@
 //! /pre-freeze, and nothing else); `lifecycle`
 //! (the state machine), `runtime` (the builder and how each platform call reaches the function);
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
-//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; and
+//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`;
+//! `websocket` (feature `websocket`: upgrades, sockets, closing them at a drain); and
 //! [`client`] (a small HTTP client for tools and tests).
 
 #![warn(missing_docs)]
