@@ -31,7 +31,8 @@
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
 //! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`;
 //! `websocket` (feature `websocket`: upgrades, sockets, closing them at a drain); and
-//! [`client`] (a small HTTP client for tools and tests).
+//! [`client`] (a small HTTP client for tools and tests); [`testing`] (a function's tests: a
+//! context, requests, and an in-process server called as the platform calls it).
 
 #![warn(missing_docs)]
 
@@ -57,6 +58,8 @@ mod request;
 mod runtime;
 mod server;
 mod signals;
+mod stream;
+pub mod testing;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 

@@ -28,21 +28,62 @@ use crate::signals::{mask_stop_signals, Signals};
 /// may run before the process exits anyway.
 const EXIT_MARGIN: Duration = Duration::from_secs(1);
 
+/// How [`serve_on`] runs.
+pub(crate) enum Mode {
+    /// The function's process: prints the listening line, turns SIGTERM/SIGINT into a drain, and
+    /// the calling thread becomes the first worker (it never returns).
+    Process,
+    /// Inside a test process (`tinyfc::testing`): every server thread is a new one, no signal
+    /// action is installed (the test runner's SIGINT stays the runner's), nothing is printed;
+    /// returns once serving.
+    Background,
+}
+
 /// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
 /// `service` answers invocations on the workers, `hooks` the control calls and the drain.
 pub(crate) fn serve(
-    mut config: Config,
+    config: Config,
     service: Arc<dyn Service>,
     hooks: Arc<dyn Hooks>,
 ) -> io::Result<()> {
-    config.max_connections = crate::listener::fit_descriptor_limit(config.max_connections);
-    let (wake_rx, waker) = socket_pair()?;
-    let signals = Signals::new(waker.as_raw_fd());
-    let shared = Arc::new(Shared::new(config, service, hooks, waker, signals)?);
-    let mut main = MainLoop::new(wake_rx, shared.clone());
     // A SocketAddr, not ("0.0.0.0", port): the string form links std's host lookup and musl's DNS
     // resolver into every function (26 KB of code it never runs).
-    let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], shared.config.port)))?;
+    let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.port)))?;
+    serve_on(socket, config, service, hooks, Mode::Process).map(drop)
+}
+
+/// Serves on `socket`, bound already, as `mode` says. Returns the shared state (Background: once
+/// serving; Process: never, unless start-up fails).
+pub(crate) fn serve_on(
+    socket: TcpListener,
+    mut config: Config,
+    service: Arc<dyn Service>,
+    hooks: Arc<dyn Hooks>,
+    mode: Mode,
+) -> io::Result<Arc<Shared>> {
+    config.max_connections = crate::listener::fit_descriptor_limit(config.max_connections);
+    let (wake_rx, waker) = socket_pair()?;
+    let signals = match mode {
+        Mode::Process => Signals::new(waker.as_raw_fd()),
+        Mode::Background => Signals::never(),
+    };
+    let shared = Arc::new(Shared::new(config, service, hooks, waker, signals)?);
+    if let Mode::Background = mode {
+        shared.listener.open(socket, &shared.poller)?;
+        let s = shared.clone();
+        // MainLoop::new holds SIGTERM and SIGINT on its thread: a new one, not the test's.
+        thread::Builder::new()
+            .name("tinyfc-main".into())
+            .spawn(move || {
+                let mut main = MainLoop::new(wake_rx, s.clone());
+                s.start_worker();
+                if let Err(e) = main.run() {
+                    log::error!("main loop failed: {e}");
+                }
+            })?;
+        return Ok(shared);
+    }
+    let mut main = MainLoop::new(wake_rx, shared.clone());
     let port = socket.local_addr()?.port();
     shared.listener.open(socket, &shared.poller)?;
     crate::logging::listening_line(port);
@@ -60,7 +101,14 @@ pub(crate) fn serve(
             }
         })?;
     shared.worker(false);
-    Ok(())
+    Ok(shared)
+}
+
+/// In Background mode: stops accepting (the port is free again) and keeps no connection alive.
+/// The threads stay parked.
+pub(crate) fn stop_background(shared: &Shared) {
+    shared.stopping.store(true, Ordering::SeqCst);
+    shared.listener.close(&shared.poller);
 }
 
 /// A connected pair of Unix sockets, both non-blocking and close-on-exec from the start.

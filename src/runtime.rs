@@ -129,6 +129,16 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
     {
         logging::init();
+        let (config, function) = self.into_function(handler);
+        crate::main_loop::serve(config, function.clone(), function)
+    }
+
+    /// What [`Runtime::run`] serves: the configuration, and the function (both the workers'
+    /// service and the control thread's hooks).
+    pub(crate) fn into_function<H>(self, handler: H) -> (Config, Arc<Function<S, H>>)
+    where
+        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
+    {
         crate::context::set_environment(&self.config);
         let function = Arc::new(Function {
             lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
@@ -137,12 +147,12 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             #[cfg(feature = "websocket")]
             sockets: self.sockets,
         });
-        crate::main_loop::serve(self.config, function.clone(), function)
+        (self.config, function)
     }
 }
 
 /// The user's code behind the lifecycle.
-struct Function<S, H> {
+pub(crate) struct Function<S, H> {
     lifecycle: Lifecycle<S>,
     handler: H,
     drain: Duration,
@@ -178,8 +188,14 @@ where
                     Ok(app) => self.invoke(&app, ctx, req, kind),
                     Err(e) => not_ready(&e),
                 };
-                fc_line("Invoke End", &ctx.request_id);
-                reply(resp); // still in flight until the answer is written
+                if resp.resp.is_stream() {
+                    // The body is produced while it is written: the invocation ends after it.
+                    reply(resp);
+                    fc_line("Invoke End", &ctx.request_id);
+                } else {
+                    fc_line("Invoke End", &ctx.request_id);
+                    reply(resp); // still in flight until the answer is written
+                }
             }
         }
     }
@@ -249,6 +265,12 @@ where
         match result {
             Ok(mut resp) => {
                 resp.headers.retain(|(k, _)| !reserved_response_header(k));
+                if kind == Kind::Event && resp.is_stream() {
+                    if let Err(e) = collect_stream(&mut resp) {
+                        log::error!("invocation failed: {e}");
+                        return failed(status, &e);
+                    }
+                }
                 match check_response(&resp) {
                     Ok(()) => ok(resp),
                     Err(why) => {
@@ -287,6 +309,22 @@ fn check_response(resp: &Response) -> Result<(), String> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Runs a streamed response's producer into its body. An event's result goes to the platform
+/// whole, so it is collected first: an error while producing it still fails the invocation.
+fn collect_stream(resp: &mut Response) -> Result<(), Error> {
+    let Some(produce) = resp.producer.take().and_then(|p| p.take()) else {
+        return Ok(());
+    };
+    let mut body = Vec::new();
+    match catch_unwind(AssertUnwindSafe(|| produce(&mut body))) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Error::typed("StreamFailed", e.to_string())),
+        Err(panic) => return Err(Error::from_panic(panic)),
+    }
+    resp.body = body;
     Ok(())
 }
 

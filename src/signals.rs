@@ -31,6 +31,16 @@ impl Signals {
         }
     }
 
+    /// Signals whose actions are never installed (a server inside a test process: SIGTERM and
+    /// SIGINT keep the process's own actions).
+    pub(crate) fn never() -> Signals {
+        Signals {
+            tx: -1,
+            claimed: AtomicBool::new(true),
+            installed: AtomicBool::new(false),
+        }
+    }
+
     /// True once the actions are installed.
     pub(crate) fn installed(&self) -> bool {
         self.installed.load(Ordering::SeqCst)
