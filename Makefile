@@ -9,16 +9,18 @@ TINYFC ?= $(CARGO) run -q -p cargo-tinyfc --
 build:
 	$(CARGO) build --workspace --all-targets
 
-# Every package's tests: the runtime's and the tools'; the runtime's with its optional features,
-# so the typed-JSON and trigger-event tests run (tests/json.rs, the events unit tests).
+# Every package's tests: the runtime's and the tools', with the runtime's optional features on
+# (typed JSON, trigger events, WebSocket: tests/json.rs, tests/websocket.rs, the events unit tests,
+# the tools' local_websocket.rs).
+FEATURES ?= --features tinyfc/json,tinyfc/events,tinyfc/websocket,cargo-tinyfc/websocket
 test: static
-	$(CARGO) test --workspace --features tinyfc/json,tinyfc/events
+	$(CARGO) test --workspace $(FEATURES)
 
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p tinyfc --all-targets --features json,events -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps -q --features tinyfc/json,tinyfc/events
+	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps -q $(FEATURES)
 
 # --- the local platform: cargo tinyfc local (docs/local.md) ---
 

@@ -24,6 +24,8 @@
 //!   `/stream-big/N` streams N chunks of 1 MiB of `x` (a failed write prints `probe: stream
 //!   stopped at chunk i: <error>`);
 //!   anything else -> "hello".
+//! - built with the feature `websocket`: `/ws` is a WebSocket that echoes every text and binary
+//!   message (until the client closes; a request there without `Upgrade` gets "hello").
 //! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -275,8 +277,29 @@ fn main() -> std::io::Result<()> {
     let _held: Vec<std::fs::File> = (0..hold)
         .map(|_| std::fs::File::open("/dev/null"))
         .collect::<Result<_, _>>()?;
-    Runtime::from_env()?
-        .initializer(init)
-        .pre_stop(pre_stop)
-        .run(handle)
+    let runtime = Runtime::from_env()?.initializer(init).pre_stop(pre_stop);
+    #[cfg(feature = "websocket")]
+    let runtime = runtime.websocket("/ws", echo);
+    runtime.run(handle)
+}
+
+/// `/ws`: echoes text and binary messages until the client closes.
+#[cfg(feature = "websocket")]
+fn echo(
+    _p: &Probe,
+    _ctx: &Context,
+    _req: &Request,
+    socket: &mut tinyfc::websocket::Socket<'_>,
+) -> Result<(), Error> {
+    use tinyfc::websocket::{tungstenite, Message};
+    loop {
+        match socket.read() {
+            Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
+                socket.send(m).map_err(|e| Error::msg(e.to_string()))?
+            }
+            Ok(_) => {} // pings are answered by tungstenite
+            Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+            Err(e) => return Err(Error::msg(e.to_string())),
+        }
+    }
 }

@@ -29,7 +29,8 @@
 //! /pre-freeze, and nothing else); `lifecycle`
 //! (the state machine), `runtime` (the builder and how each platform call reaches the function);
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
-//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; and
+//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`;
+//! `websocket` (feature `websocket`: upgrades, sockets, closing them at a drain); and
 //! [`client`] (a small HTTP client for tools and tests); [`testing`] (a function's tests: a
 //! context, requests, and an in-process server called as the platform calls it). With cargo
 //! features: `json` (typed JSON: `Request::json`, `Response::json`, the `json::event` adapter) and
@@ -65,6 +66,8 @@ mod server;
 mod signals;
 mod stream;
 pub mod testing;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 /// Locks `m`; a thread that panicked while holding it does not make every later user panic too.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

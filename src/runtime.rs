@@ -33,6 +33,9 @@ pub struct Runtime<S = ()> {
     initializer: InitFn<S>,
     pre_stop: Option<HookFn<S>>,
     pre_freeze: Option<HookFn<S>>,
+    /// WebSocket handlers by path.
+    #[cfg(feature = "websocket")]
+    sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
 }
 
 impl Runtime<()> {
@@ -48,6 +51,8 @@ impl Runtime<()> {
             initializer: Box::new(|_| Ok(())),
             pre_stop: None,
             pre_freeze: None,
+            #[cfg(feature = "websocket")]
+            sockets: Vec::new(),
         }
     }
 }
@@ -69,6 +74,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             initializer: Box::new(f),
             pre_stop: None,
             pre_freeze: None,
+            #[cfg(feature = "websocket")]
+            sockets: Vec::new(),
         }
     }
 
@@ -90,6 +97,23 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
     {
         self.pre_freeze = Some(Box::new(f));
+        self
+    }
+
+    /// Serves WebSocket on `path` (compared without the query; feature `websocket`, see
+    /// docs/websocket.md): a valid upgrade there is answered 101 and `handler` runs with the socket
+    /// on the worker that received it, counted in flight, until it returns; then the socket closes
+    /// (1000 after `Ok`, 1011 after an error). A bad upgrade is answered 400; a request without an
+    /// `Upgrade` header goes to the invocation handler.
+    #[cfg(feature = "websocket")]
+    pub fn websocket<F>(mut self, path: &str, handler: F) -> Self
+    where
+        F: Fn(&S, &Context, &Request, &mut crate::websocket::Socket<'_>) -> Result<(), Error>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.sockets.push((path.to_string(), Box::new(handler)));
         self
     }
 
@@ -120,6 +144,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
             handler,
             drain: self.config.drain,
+            #[cfg(feature = "websocket")]
+            sockets: self.sockets,
         });
         (self.config, function)
     }
@@ -130,6 +156,8 @@ pub(crate) struct Function<S, H> {
     lifecycle: Lifecycle<S>,
     handler: H,
     drain: Duration,
+    #[cfg(feature = "websocket")]
+    sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
 }
 
 impl<S, H> Service for Function<S, H>
@@ -170,6 +198,29 @@ where
                 }
             }
         }
+    }
+
+    #[cfg(feature = "websocket")]
+    fn websocket(
+        &self,
+        ctx: &Context,
+        req: &Request,
+        upgrade: &mut crate::websocket::Upgrade<'_>,
+    ) -> bool {
+        let path = req.path.split('?').next().unwrap_or_default();
+        let Some((_, handler)) = self.sockets.iter().find(|(p, _)| p == path) else {
+            return false;
+        };
+        // Counted in flight for the socket's life: a drain waits for it, then closes it.
+        let Ok(_in_flight) = self.lifecycle.admit() else {
+            upgrade.refuse(&stopping());
+            return true;
+        };
+        match self.lifecycle.ready(ctx) {
+            Ok(app) => upgrade.accept(req, ctx, |socket| handler(&app, ctx, req, socket)),
+            Err(e) => upgrade.refuse(&not_ready(&e)),
+        }
+        true
     }
 }
 

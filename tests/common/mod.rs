@@ -32,19 +32,10 @@ pub fn example(name: &str) -> PathBuf {
         let mut cargo = Command::new(env!("CARGO"));
         // -p: the tools' tests (tools/cargo-tinyfc) use this harness for tinyfc's examples too.
         cargo.args(["build", "--quiet", "-p", "tinyfc", "--examples"]);
-        // With the features this test was built with: examples that need one (json_event) build
-        // too, and the library is not rebuilt without them. (The tools' tests, which share this
-        // file, have no such features: for them both are off.)
-        #[allow(unexpected_cfgs)]
-        let features = [
-            (cfg!(feature = "json"), "json"),
-            (cfg!(feature = "events"), "events"),
-        ];
-        for (on, feature) in features {
-            if on {
-                cargo.args(["--features", feature]);
-            }
-        }
+        // Always with every optional feature, whichever test binary asks: the examples that need
+        // one (json_event, the probe's /ws) build, and the runtime's and the tools' tests, which
+        // share this file, do not rebuild the examples back and forth.
+        cargo.args(["--features", "json,events,websocket"]);
         if profile_dir.ends_with("release") {
             cargo.arg("--release");
         }

@@ -11,6 +11,7 @@ use tiny_http::{Header, Request, Response, Server};
 
 use super::async_queue::{AsyncQueue, Job};
 use super::platform::{error_message, request_id, Kind, Platform, Reply, Unavailable};
+use super::tunnel::Refusal;
 use crate::say;
 use tinyfc::client::BodyReader;
 
@@ -135,6 +136,11 @@ fn answer(
     queue: &AsyncQueue,
     mut req: Request,
 ) {
+    if super::tunnel::is_upgrade(&req) {
+        return super::tunnel::pass(platform, forwardable, req, |req, refusal| {
+            reply(req, refused(refusal))
+        });
+    }
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         handle(platform, activity, queue, &mut req)
     }));
@@ -161,6 +167,24 @@ fn answer(
         )
     });
     reply(req, resp);
+}
+
+/// What the caller gets for an upgrade that was not tunnelled (as for an invocation).
+fn refused(refusal: Refusal) -> Answer {
+    match refusal {
+        Refusal::Stopping => stopping(),
+        Refusal::InitFailed(msg) => {
+            error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"))
+        }
+        Refusal::Unreachable(msg) => error(502, "FunctionNotReachable", &msg),
+        Refusal::Answer(status, body, headers) => {
+            let mut resp = Response::from_data(body).with_status_code(status);
+            for (k, v) in headers.iter().filter(|(k, _)| passes_back(k)) {
+                resp.add_header(header(k, v));
+            }
+            resp
+        }
+    }
 }
 
 /// A response with its body in memory.

@@ -456,7 +456,7 @@ impl Platform {
     }
 
     /// The headers FC sends with every call.
-    fn common_headers(&self, request_id: &str, control_path: &str) -> Vec<(String, String)> {
+    pub fn common_headers(&self, request_id: &str, control_path: &str) -> Vec<(String, String)> {
         let o = &self.opts;
         let initializer = if o.initializer {
             "index.initializer"
