@@ -9,14 +9,18 @@ TINYFC ?= $(CARGO) run -q -p cargo-tinyfc --
 build:
 	$(CARGO) build --workspace --all-targets
 
-# Every package's tests: the runtime's and the tools'.
+# Every package's tests: the runtime's and the tools', with the runtime's optional features on
+# (typed JSON, trigger events, WebSocket: tests/json.rs, tests/websocket.rs, the events unit tests,
+# the tools' local_websocket.rs).
+FEATURES ?= --features tinyfc/json,tinyfc/events,tinyfc/websocket,cargo-tinyfc/websocket
 test: static
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace $(FEATURES)
 
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps -q
+	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps -q $(FEATURES)
 
 # --- the local platform: cargo tinyfc local (docs/local.md) ---
 

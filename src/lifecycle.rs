@@ -304,6 +304,10 @@ impl<S> Lifecycle<S> {
                     "drain limit reached with {} invocation(s) in flight",
                     self.in_flight()
                 );
+                #[cfg(feature = "websocket")]
+                {
+                    st = self.close_sockets(st);
+                }
                 break;
             }
             st.waiters += 1;
@@ -334,6 +338,31 @@ impl<S> Lifecycle<S> {
         // The user's `Drop` runs outside the lock, after the hook, unless a straggler holds it.
         drop_quietly((published, init, app));
         result
+    }
+
+    /// After the drain limit: open WebSockets go away (1001), and the drain waits a moment more
+    /// for their workers to write the close frame (a signal's drain exits the process next).
+    #[cfg(feature = "websocket")]
+    #[cold]
+    fn close_sockets<'a>(&self, mut st: MutexGuard<'a, State<S>>) -> MutexGuard<'a, State<S>> {
+        if crate::websocket::going_away() == 0 {
+            return st;
+        }
+        let deadline = Instant::now() + crate::websocket::GOING_AWAY;
+        while self.in_flight() > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            st.waiters += 1;
+            st = self
+                .changed
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            st.waiters -= 1;
+        }
+        st
     }
 
     /// Pre-freeze: runs the optional hook if the current life is Ready.

@@ -89,7 +89,9 @@ pub(crate) fn serve_on(
     crate::logging::listening_line(port);
     // This thread, already running and warm, becomes the first worker and serves the platform's
     // first calls; the main loop moves to a new thread, whose start-up (tens of microseconds)
-    // then overlaps those calls instead of delaying them.
+    // then overlaps those calls instead of delaying them. Counted before that thread starts, or
+    // the main loop may start a worker over the bound (TINYFC_WORKERS=1 ran two).
+    shared.workers.adopt();
     thread::Builder::new()
         .name("tinyfc-main".into())
         .spawn(move || {
@@ -98,7 +100,6 @@ pub(crate) fn serve_on(
                 std::process::exit(1);
             }
         })?;
-    shared.workers.adopt();
     shared.worker(false);
     Ok(shared)
 }

@@ -33,6 +33,9 @@ pub struct Runtime<S = ()> {
     initializer: InitFn<S>,
     pre_stop: Option<HookFn<S>>,
     pre_freeze: Option<HookFn<S>>,
+    /// WebSocket handlers by path.
+    #[cfg(feature = "websocket")]
+    sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
 }
 
 impl Runtime<()> {
@@ -48,6 +51,8 @@ impl Runtime<()> {
             initializer: Box::new(|_| Ok(())),
             pre_stop: None,
             pre_freeze: None,
+            #[cfg(feature = "websocket")]
+            sockets: Vec::new(),
         }
     }
 }
@@ -69,6 +74,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             initializer: Box::new(f),
             pre_stop: None,
             pre_freeze: None,
+            #[cfg(feature = "websocket")]
+            sockets: Vec::new(),
         }
     }
 
@@ -90,6 +97,23 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
     {
         self.pre_freeze = Some(Box::new(f));
+        self
+    }
+
+    /// Serves WebSocket on `path` (compared without the query; feature `websocket`, see
+    /// docs/websocket.md): a valid upgrade there is answered 101 and `handler` runs with the socket
+    /// on the worker that received it, counted in flight, until it returns; then the socket closes
+    /// (1000 after `Ok`, 1011 after an error). A bad upgrade is answered 400; a request without an
+    /// `Upgrade` header goes to the invocation handler.
+    #[cfg(feature = "websocket")]
+    pub fn websocket<F>(mut self, path: &str, handler: F) -> Self
+    where
+        F: Fn(&S, &Context, &Request, &mut crate::websocket::Socket<'_>) -> Result<(), Error>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.sockets.push((path.to_string(), Box::new(handler)));
         self
     }
 
@@ -120,6 +144,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
             handler,
             drain: self.config.drain,
+            #[cfg(feature = "websocket")]
+            sockets: self.sockets,
         });
         (self.config, function)
     }
@@ -130,6 +156,8 @@ pub(crate) struct Function<S, H> {
     lifecycle: Lifecycle<S>,
     handler: H,
     drain: Duration,
+    #[cfg(feature = "websocket")]
+    sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
 }
 
 impl<S, H> Service for Function<S, H>
@@ -160,10 +188,39 @@ where
                     Ok(app) => self.invoke(&app, ctx, req, kind),
                     Err(e) => not_ready(&e),
                 };
-                fc_line("Invoke End", &ctx.request_id);
-                reply(resp); // still in flight until the answer is written
+                if resp.resp.is_stream() {
+                    // The body is produced while it is written: the invocation ends after it.
+                    reply(resp);
+                    fc_line("Invoke End", &ctx.request_id);
+                } else {
+                    fc_line("Invoke End", &ctx.request_id);
+                    reply(resp); // still in flight until the answer is written
+                }
             }
         }
+    }
+
+    #[cfg(feature = "websocket")]
+    fn websocket(
+        &self,
+        ctx: &Context,
+        req: &Request,
+        upgrade: &mut crate::websocket::Upgrade<'_>,
+    ) -> bool {
+        let path = req.path.split('?').next().unwrap_or_default();
+        let Some((_, handler)) = self.sockets.iter().find(|(p, _)| p == path) else {
+            return false;
+        };
+        // Counted in flight for the socket's life: a drain waits for it, then closes it.
+        let Ok(_in_flight) = self.lifecycle.admit() else {
+            upgrade.refuse(&stopping());
+            return true;
+        };
+        match self.lifecycle.ready(ctx) {
+            Ok(app) => upgrade.accept(req, ctx, |socket| handler(&app, ctx, req, socket)),
+            Err(e) => upgrade.refuse(&not_ready(&e)),
+        }
+        true
     }
 }
 
@@ -208,6 +265,12 @@ where
         match result {
             Ok(mut resp) => {
                 resp.headers.retain(|(k, _)| !reserved_response_header(k));
+                if kind == Kind::Event && resp.is_stream() {
+                    if let Err(e) = collect_stream(&mut resp) {
+                        log::error!("invocation failed: {e}");
+                        return failed(status, &e);
+                    }
+                }
                 match check_response(&resp) {
                     Ok(()) => ok(resp),
                     Err(why) => {
@@ -246,6 +309,22 @@ fn check_response(resp: &Response) -> Result<(), String> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Runs a streamed response's producer into its body. An event's result goes to the platform
+/// whole, so it is collected first: an error while producing it still fails the invocation.
+fn collect_stream(resp: &mut Response) -> Result<(), Error> {
+    let Some(produce) = resp.producer.take().and_then(|p| p.take()) else {
+        return Ok(());
+    };
+    let mut body = Vec::new();
+    match catch_unwind(AssertUnwindSafe(|| produce(&mut body))) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Error::typed("StreamFailed", e.to_string())),
+        Err(panic) => return Err(Error::from_panic(panic)),
+    }
+    resp.body = body;
     Ok(())
 }
 

@@ -34,6 +34,16 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// Answers one call. `reply` must be called exactly once, while the call still counts as in
     /// flight, so a drain waits until the answer is written.
     fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Answer));
+
+    /// Serves a WebSocket upgrade if `req`'s path has a WebSocket handler (true), else leaves the
+    /// request to [`Service::call`].
+    #[cfg(feature = "websocket")]
+    fn websocket(
+        &self,
+        ctx: &Context,
+        req: &Request,
+        upgrade: &mut crate::websocket::Upgrade<'_>,
+    ) -> bool;
 }
 
 thread_local! {
@@ -360,6 +370,13 @@ impl Shared {
             for (k, v) in &req.headers {
                 let secret = crate::headers::SECRET_HEADERS.contains(&k);
                 log::trace!("header {k}: {}", if secret { "<redacted>" } else { v });
+            }
+        }
+        #[cfg(feature = "websocket")]
+        if call == Call::Invoke(Kind::Http) && crate::websocket::asks_upgrade(&req.headers) {
+            let upgrade = &mut crate::websocket::Upgrade::new(conn, &self.config);
+            if self.service.websocket(ctx, &req, upgrade) {
+                return Outcome::Close; // the socket's life has ended
             }
         }
         self.service.call(call, ctx, req, &mut |a| {

@@ -7,6 +7,7 @@ mod front;
 mod instance;
 mod options;
 mod platform;
+mod tunnel;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};

@@ -1,16 +1,25 @@
 //! The platform's side of the lifecycle: start the instance, initialize it (retrying on 400/404,
 //! restarting on 500, a crash or a timeout), forward invocations, pre-stop and stop it.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tinyfc::client::{self, Connection, Response};
+use tinyfc::client::{self, BodyReader, Connection, Response};
 
 use super::instance::{describe, Instance};
 use super::options::Options;
 use crate::say;
+
+/// A function's answer to an invocation.
+pub enum Reply {
+    /// Read whole.
+    Whole(Response),
+    /// A chunked answer: its head (`body` empty), and its body as it arrives.
+    Streamed(Response, BodyReader),
+}
 
 /// Where the instance stands, as callers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,7 +265,7 @@ impl Platform {
     }
 
     /// Sends one invocation, request id `rid`, with the platform's headers; `headers` are the
-    /// caller's (already filtered).
+    /// caller's (already filtered). The answer is read whole.
     pub fn invoke(
         &self,
         rid: &str,
@@ -266,6 +275,28 @@ impl Platform {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Response, String> {
+        match self.invoke_streaming(rid, kind, method, path, headers, body)? {
+            Reply::Whole(r) => Ok(r),
+            Reply::Streamed(mut r, mut reader) => {
+                reader
+                    .read_to_end(&mut r.body)
+                    .map_err(|e| format!("invocation {rid} failed: {e}"))?;
+                Ok(r)
+            }
+        }
+    }
+
+    /// [`Platform::invoke`], but a chunked answer (a function's streamed body) comes back with
+    /// its head and a reader of the body as it arrives, so it can be relayed chunk by chunk.
+    pub fn invoke_streaming(
+        &self,
+        rid: &str,
+        kind: Kind,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Reply, String> {
         let addr = self.wait_ready().map_err(|e| match e {
             Unavailable::InitFailed(msg) => msg,
             Unavailable::Stopping => "the platform is stopping".into(),
@@ -286,20 +317,28 @@ impl Platform {
             Some(c) => c,
             None => Connection::connect(addr, timeout).map_err(|e| e.to_string())?,
         };
-        let answer = conn.request(method, path, &h, body);
-        match answer {
-            Ok(r) => {
-                if r.header("connection") != Some("close") {
-                    let mut st = self.lock();
-                    let current = st.instance.as_ref().map(|i| i.addr) == Some(addr);
-                    if !st.stopping && st.phase == Phase::Ready && current {
-                        st.idle.push((conn, Instant::now(), addr));
-                    }
-                }
-                Ok(r)
-            }
-            Err(e) => Err(format!("invocation {rid} failed: {e}")),
+        let failed = |e: std::io::Error| format!("invocation {rid} failed: {e}");
+        conn.send(method, path, &h, body).map_err(failed)?;
+        let head_only = method.eq_ignore_ascii_case("HEAD");
+        let (mut r, mut reader) = conn.read_streaming(head_only).map_err(failed)?;
+        let chunked = r
+            .header("transfer-encoding")
+            .is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
+        if chunked && !head_only {
+            // Relayed as it comes; the connection is not pooled again (it ends with the relay).
+            return Ok(Reply::Streamed(r, reader));
         }
+        reader.read_to_end(&mut r.body).map_err(failed)?;
+        if let Some(conn) = reader.into_connection() {
+            if r.header("connection") != Some("close") {
+                let mut st = self.lock();
+                let current = st.instance.as_ref().map(|i| i.addr) == Some(addr);
+                if !st.stopping && st.phase == Phase::Ready && current {
+                    st.idle.push((conn, Instant::now(), addr));
+                }
+            }
+        }
+        Ok(Reply::Whole(r))
     }
 
     /// A pooled connection to `addr` that is fresh enough and that the function has not closed.
@@ -417,7 +456,7 @@ impl Platform {
     }
 
     /// The headers FC sends with every call.
-    fn common_headers(&self, request_id: &str, control_path: &str) -> Vec<(String, String)> {
+    pub fn common_headers(&self, request_id: &str, control_path: &str) -> Vec<(String, String)> {
         let o = &self.opts;
         let initializer = if o.initializer {
             "index.initializer"

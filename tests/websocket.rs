@@ -1,0 +1,162 @@
+//! WebSocket for HTTP functions (feature `websocket`), through real sockets against the probe's
+//! `/ws` echo. Run with `cargo test --features websocket --test websocket`.
+#![cfg(feature = "websocket")]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{client::IntoClientRequest, Message, WebSocket};
+
+/// Opens the probe's `/ws` as the platform would pass it on (an HTTP invocation).
+fn open(f: &Function) -> WebSocket<TcpStream> {
+    open_with(f, &[])
+}
+
+/// [`open`] with more request headers.
+fn open_with(f: &Function, headers: &[(&'static str, &str)]) -> WebSocket<TcpStream> {
+    let stream = TcpStream::connect(f.addr()).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    let mut req = format!("ws://{}/ws", f.addr())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("x-fc-request-id", "ws-1".parse().unwrap());
+    for (k, v) in headers {
+        req.headers_mut().insert(*k, v.parse().unwrap());
+    }
+    let (socket, resp) = tungstenite::client::client(req, stream).unwrap();
+    assert_eq!(resp.status(), 101);
+    socket
+}
+
+/// Reads until a close frame arrives; its code (None: the connection ended without one).
+fn close_code(socket: &mut WebSocket<TcpStream>) -> Option<CloseCode> {
+    loop {
+        match socket.read() {
+            Ok(Message::Close(frame)) => return frame.map(|f| f.code),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+fn echo_once(socket: &mut WebSocket<TcpStream>, text: &str) {
+    socket.send(Message::text(text)).unwrap();
+    assert_eq!(socket.read().unwrap(), Message::text(text));
+}
+
+#[test]
+fn ws_echoes_text_and_binary_messages_and_closes_with_1000() {
+    let f = Function::start("probe", &[]);
+    let mut socket = open(&f);
+    echo_once(&mut socket, "hello, socket");
+    let big = vec![7u8; 100_000];
+    socket.send(Message::binary(big.clone())).unwrap();
+    assert_eq!(socket.read().unwrap(), Message::binary(big));
+    socket.send(Message::binary(Vec::new())).unwrap();
+    assert_eq!(socket.read().unwrap(), Message::binary(Vec::new()));
+    socket.close(None).unwrap();
+    // Our close is answered and the connection ends.
+    assert!(matches!(socket.read(), Ok(Message::Close(_))));
+    assert!(matches!(
+        socket.read(),
+        Err(tungstenite::Error::ConnectionClosed)
+    ));
+    assert_still_serving(&f);
+}
+
+#[test]
+fn bad_upgrades_are_answered_400_and_plain_gets_go_to_the_handler() {
+    let f = Function::start("probe", &[]);
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    let bad = [
+        format!("GET /ws HTTP/1.1\r\nhost: t\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 12\r\nsec-websocket-key: {key}\r\n\r\n"),
+        "GET /ws HTTP/1.1\r\nhost: t\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\n\r\n".to_string(),
+        format!("GET /ws HTTP/1.1\r\nhost: t\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: {key}\r\n\r\n"),
+        format!("GET /ws HTTP/1.1\r\nhost: t\r\nupgrade: h2c\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: {key}\r\n\r\n"),
+        format!("POST /ws HTTP/1.1\r\nhost: t\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: {key}\r\ncontent-length: 0\r\n\r\n"),
+        "GET /ws HTTP/1.1\r\nhost: t\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: short==\r\n\r\n".to_string(),
+    ];
+    for req in &bad {
+        let answer = send_raw(&f, req.as_bytes());
+        assert_eq!(status_of(&answer), 400, "{req:?} got {answer:?}");
+        assert!(answer
+            .to_ascii_lowercase()
+            .contains("sec-websocket-version: 13"));
+    }
+    // No Upgrade header: an ordinary invocation of the handler.
+    let r = f.http("GET", "/ws");
+    assert_eq!((r.status, &r.body[..]), (200, &b"hello"[..]));
+    // The valid handshake, by hand: the RFC 6455 example key and its accept value.
+    let mut s = f.raw();
+    let req = format!("GET /ws HTTP/1.1\r\nhost: t\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: {key}\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut head = [0u8; 512];
+    let n = s.read(&mut head).unwrap();
+    let head = String::from_utf8_lossy(&head[..n]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101 "), "{head}");
+    assert!(head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="));
+}
+
+#[test]
+fn pre_stop_closes_an_open_socket_with_1001_after_the_drain_limit_and_answers() {
+    let f = Function::start("probe", &[("TINYFC_DRAIN_MS", "300")]);
+    let mut socket = open(&f);
+    echo_once(&mut socket, "before");
+    let stop = f.pre_stop("stop");
+    assert_eq!(stop.status, 200);
+    assert_eq!(close_code(&mut socket), Some(CloseCode::Away));
+    assert!(f.wait_stdout("probe: pre-stop after"));
+    // A new life serves sockets again.
+    let mut again = open(&f);
+    echo_once(&mut again, "after");
+}
+
+#[test]
+fn sigterm_closes_an_open_socket_with_1001_and_exits_0() {
+    let mut f = Function::start("probe", &[("TINYFC_DRAIN_MS", "300")]);
+    let mut socket = open(&f);
+    echo_once(&mut socket, "before");
+    f.signal(libc::SIGTERM);
+    assert_eq!(close_code(&mut socket), Some(CloseCode::Away));
+    let status = f.wait_exit(HANG).expect("exits");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn an_open_socket_holds_its_worker_so_with_one_worker_the_next_request_waits_for_it() {
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "1")]);
+    let mut socket = open(&f);
+    echo_once(&mut socket, "busy");
+    let mut waiting = calls_in_flight(&f, 1, "/").pop().unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let early = waiting.read(&mut buf);
+    assert!(
+        early.is_err(),
+        "answered while the only worker holds a socket: {:?}",
+        String::from_utf8_lossy(&buf),
+    );
+    socket.close(None).unwrap();
+    assert!(matches!(socket.read(), Ok(Message::Close(_))));
+    waiting.set_read_timeout(Some(HANG)).unwrap();
+    let answer = read_to_close(&mut waiting);
+    assert_eq!(status_of(&answer), 200, "{answer}");
+}
+
+#[test]
+fn at_the_function_timeout_the_connection_closes_without_a_close_frame_as_on_fc() {
+    let f = Function::start("probe", &[]);
+    let mut socket = open_with(&f, &[("x-fc-function-timeout", "1")]);
+    echo_once(&mut socket, "in time");
+    // No close frame: the client sees the abnormal closure FC reports as 1006.
+    assert_eq!(close_code(&mut socket), None);
+    assert_still_serving(&f);
+}
