@@ -63,10 +63,9 @@ fn handler(state: &State, _ctx: &Context, req: Request) -> Result<Response, Erro
                 .body(req.body.as_slice()))
         }
         (_, "/" | "/echo") => Ok(Response::new(405).header("allow", "GET, POST")),
-        _ => Ok(Response {
-            status: 404,
-            ..Response::text("not found\n")
-        }),
+        _ => Ok(Response::new(404)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body("not found\n")),
     }
 }
 
