@@ -266,6 +266,13 @@ fn handle(
             return stopping();
         }
     }
+    let _permit = match platform.gate.enter() {
+        Ok(p) => p,
+        Err(full) => {
+            say!("{method} {url} -> 429: {full}");
+            return error(429, "ResourceThrottled", &full);
+        }
+    };
     match platform.invoke(&rid, kind, &method, &fwd_path, &headers, &body) {
         Ok(r) => {
             let failed = r.header("x-fc-status") == Some("404");

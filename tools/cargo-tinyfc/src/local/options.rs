@@ -9,6 +9,8 @@ pub const USAGE: &str = "\
 cargo tinyfc local: run a Function Compute custom runtime locally, driven as FC drives it.
 
 usage: cargo tinyfc local [options] -- COMMAND [ARGS...]
+       cargo tinyfc local --watch (--bin NAME | --example NAME) [--manifest-path PATH] [options]
+                          [-- ARGS...]
 
   --listen ADDR          front door address (default 127.0.0.1:8000; port 0 = any free port)
   --port PORT            the function's port, FC_SERVER_PORT (default: a free port)
@@ -22,10 +24,19 @@ usage: cargo tinyfc local [options] -- COMMAND [ARGS...]
   --init-retries N       retries after a 400/404 answer before giving up (default 10)
   --max-restarts N       restarts after a 500, a crash or a timeout before giving up (default 3)
   --start-timeout SECS   how long the instance may take to listen (default 120, as FC)
+  --env-file FILE        KEY=VALUE lines for the instance's environment (# comments; quotes)
+  --concurrency N        invocations in the instance at once (default 1, FC's default instance
+                         concurrency; 1..=200); the rest wait in the front door
+  --queue-limit N        invocations that may wait (default 16); past it: 429 ResourceThrottled
+  --watch                build the crate's --bin/--example, run it, rebuild and restart it when
+                         src/, examples/ or Cargo.toml change (a failed build keeps the old one)
+  --bin NAME, --example NAME, --manifest-path PATH   what --watch builds (`cargo build`)
   --event FILE           event body for --once and --invoke (default: empty; - for stdin)
   --once                 start, initialize, one event invocation, pre-stop, stop; exit 0 only if
                          every step succeeded
   --invoke N             like --once with N event invocations
+  --lives N              with --once/--invoke: initialize, invoke, pre-stop N times on the same
+                         instance, as FC freezes and thaws it (default 1)
   --idle-stop SECS       serving: stop after SECS without a request
   --grace SECS           after SIGTERM, how long before SIGKILL (default 10)
   --prestop-timeout SECS limit for GET /pre-stop (default 20: the runtime drains
@@ -89,9 +100,25 @@ pub struct Options {
     pub prestop_timeout: Duration,
     /// (access key id, secret, security token).
     pub credentials: (String, String, String),
-    /// The function's command and arguments (after `--`).
+    /// The function's command and arguments (after `--`); with `--watch`, the arguments only
+    /// until the first build names the executable.
     pub command: Vec<String>,
+    /// `--env-file`: variables for the instance, in the file's order.
+    pub env: Vec<(String, String)>,
+    /// `--concurrency`: invocations in the instance at once.
+    pub concurrency: usize,
+    /// `--queue-limit`: invocations that may wait for the instance.
+    pub queue_limit: usize,
+    /// `--lives`: lives of the instance for one-shot invocations.
+    pub lives: u32,
+    /// `--watch`: what to build and watch.
+    pub watch: Option<super::watch::Target>,
 }
+
+/// FC's largest instance concurrency.
+pub const MAX_CONCURRENCY: usize = 200;
+/// The longest `--queue-limit`: each waiting invocation holds a front-door thread.
+pub const MAX_QUEUE: usize = 1024;
 
 impl Options {
     /// Parses `args` (without the program name).
@@ -123,7 +150,14 @@ impl Options {
                 env("ALIBABA_CLOUD_SECURITY_TOKEN", "local-dummy-security-token"),
             ),
             command: Vec::new(),
+            env: Vec::new(),
+            concurrency: 1,
+            queue_limit: 16,
+            lives: 1,
+            watch: None,
         };
+        let mut watch = false;
+        let mut target = super::watch::Target::default();
         let mut it = Args::new(args);
         while let Some(arg) = it.next()? {
             match arg {
@@ -152,10 +186,50 @@ impl Options {
                 "--idle-stop" => o.idle_stop = Some(it.secs(arg)?),
                 "--grace" => o.grace = it.secs(arg)?,
                 "--prestop-timeout" => o.prestop_timeout = it.secs(arg)?,
+                "--env-file" => {
+                    let path = it.value(arg)?;
+                    o.env = super::env_file::read(path)?;
+                }
+                "--concurrency" => o.concurrency = it.parsed(arg)?,
+                "--queue-limit" => o.queue_limit = it.parsed(arg)?,
+                "--lives" => o.lives = it.parsed(arg)?,
+                "--watch" => watch = true,
+                "--bin" => target.bin = Some(it.value(arg)?.into()),
+                "--example" => target.example = Some(it.value(arg)?.into()),
+                "--manifest-path" => target.manifest_path = Some(it.value(arg)?.into()),
                 other => return Err(format!("unknown option {other}").into()),
             }
         }
-        if o.command.is_empty() {
+        if !(1..=MAX_CONCURRENCY).contains(&o.concurrency) {
+            return Err(format!("--concurrency: from 1 to {MAX_CONCURRENCY}, as FC").into());
+        }
+        if o.queue_limit > MAX_QUEUE {
+            return Err(format!("--queue-limit: at most {MAX_QUEUE}").into());
+        }
+        if o.lives == 0 {
+            return Err("--lives: at least 1".to_string().into());
+        }
+        if o.lives > 1 && o.invocations.is_none() {
+            return Err("--lives needs --once or --invoke N".to_string().into());
+        }
+        let selected = target.bin.is_some() || target.example.is_some();
+        if watch {
+            if o.invocations.is_some() {
+                return Err("--watch serves: it does not go with --once/--invoke"
+                    .to_string()
+                    .into());
+            }
+            if target.bin.is_some() == target.example.is_some() {
+                return Err("--watch needs one --bin NAME or --example NAME"
+                    .to_string()
+                    .into());
+            }
+            o.watch = Some(target);
+        } else if selected || target.manifest_path.is_some() {
+            return Err("--bin, --example and --manifest-path go with --watch"
+                .to_string()
+                .into());
+        } else if o.command.is_empty() {
             return Err(Stop::Usage("no function command: give it after --".into()));
         }
         Ok(o)
