@@ -46,6 +46,7 @@ usage: cargo tinyfc local [options] -- COMMAND [ARGS...]
 examples:
   cargo tinyfc local --once -- target/debug/examples/hello
   cargo tinyfc local --listen 127.0.0.1:9000 --idle-stop 300 -- ./target/debug/my-function
+  cargo tinyfc local --watch --bin my-function --env-file .env --concurrency 4
 
 Front door: every request becomes an HTTP invocation; POST /2023-03-30/functions/NAME/invocations
 an event invocation (x-fc-invocation-type: Async: 202 at once). Stop: GET /pre-stop, SIGTERM, SIGKILL

@@ -70,6 +70,9 @@ pub struct Platform {
     changed: Condvar,
     /// `--concurrency`: invocations in the instance at once.
     pub gate: Gate,
+    /// Held while `--watch` replaces the instance: `stop` waits for it, so it never misses the
+    /// new instance nor stops the old one twice.
+    replacing: Mutex<()>,
 }
 
 /// A pooled connection older than this is dropped rather than reused (the runtime's idle timeout
@@ -88,6 +91,7 @@ impl Platform {
             }),
             changed: Condvar::new(),
             gate: Gate::new(opts.concurrency, opts.queue_limit),
+            replacing: Mutex::new(()),
             opts,
         }
     }
@@ -334,14 +338,16 @@ impl Platform {
     /// instance. Returns whether pre-stop answered 2xx (or was not needed) and whether the
     /// instance exited 0 or of the SIGTERM (or there was none).
     pub fn stop(&self) -> (bool, bool) {
-        let instance = {
+        {
             let mut st = self.lock();
             st.stopping = true;
             st.phase = Phase::Stopping;
             st.idle.clear();
-            st.instance.clone()
-        };
+        }
         self.changed.notify_all();
+        // A replacement under way sees `stopping` and ends soon (no new start, no new attempt).
+        let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        let instance = self.lock().instance.clone();
         let Some(instance) = instance else {
             return (true, true);
         };
@@ -354,6 +360,7 @@ impl Platform {
     /// command; callers wait meanwhile. Err if the new one cannot be initialized (callers then
     /// get the InitializationError until the next rebuild).
     pub fn restart(&self) -> Result<(), String> {
+        let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
         let old = {
             let mut st = self.lock();
             if st.stopping {
