@@ -89,8 +89,9 @@ SOAK_SECS ?= 60
 soak:
 	SOAK_SECS=$(SOAK_SECS) $(CARGO) test --release -p tinyfc --test adversarial soak -- --ignored --nocapture
 
-# The stable fuzz test over the request parser and body decoder, for FUZZ_SECS seconds.
+# The stable fuzz tests (tests/fuzz.rs: requests to the release probe, responses to the client,
+# chunked round trips), each for FUZZ_SECS seconds.
 FUZZ_SECS ?= 60
 .PHONY: fuzz
 fuzz:
-	TINYFC_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p tinyfc --lib fuzz -- --nocapture
+	TINYFC_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p tinyfc --test fuzz -- --nocapture

@@ -12,6 +12,9 @@
 //!   `/sleep/N` sleeps N ms; `/spin/N` keeps a CPU busy for N ms; `/panic` panics with "probe
 //!   panic"; `/error` returns the error "probe error"; `/echo` echoes the body with `x-probe-method` and `x-probe-path` headers;
 //!   `/header/NAME` -> the value of the request's first header NAME (empty if none);
+//!   `/headers` -> the request's headers as the handler sees them, one `name: value\n` line each;
+//!   `/with-header` -> "hello" with one header built from the body `name\0value` (UTF-8, lossy;
+//!   for invalid names and values); `/status/N` -> an empty answer with status N (any u16);
 //!   `/context` -> the context as JSON (with `route_path`; absent optional fields are null);
 //!   anything else -> "hello".
 //! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
@@ -123,6 +126,10 @@ fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
         std::thread::sleep(Duration::from_millis(ms));
         return Ok(Response::text(format!("slept {ms}")));
     }
+    if let Some(n) = path.strip_prefix("/status/") {
+        let n: u16 = n.parse().map_err(|_| Error::msg("bad status"))?;
+        return Ok(Response::new(n));
+    }
     match path {
         "/panic" => panic!("probe panic"),
         "/error" => Err(Error::typed("ProbeError", "probe error")),
@@ -131,6 +138,18 @@ fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
             .header("x-probe-path", req.path.as_str())
             .body(req.body)),
         "/context" => Ok(json(context_json(ctx, path))),
+        "/with-header" => {
+            let body = String::from_utf8_lossy(&req.body);
+            let (name, value) = body.split_once('\0').unwrap_or((&body, ""));
+            Ok(Response::text("hello").header(name, value))
+        }
+        "/headers" => {
+            let mut lines = String::new();
+            for (name, value) in &req.headers {
+                lines.push_str(&format!("{name}: {value}\n"));
+            }
+            Ok(Response::text(lines))
+        }
         _ => Ok(Response::text("hello")),
     }
 }

@@ -10,19 +10,28 @@ use crate::head::Reject;
 use crate::request::Response;
 
 /// Writes `resp` with `x-fc-status: <fc_status>`. Adds Content-Length and, when the connection
-/// will close, `Connection: close`. `head_only` (a HEAD request) sends no body.
+/// will close, `Connection: close`; to an HTTP/1.0 client (`http10`) whose connection is kept,
+/// `Connection: keep-alive` (1.0 closes by default). `head_only` (a HEAD request) sends no body.
+/// The response's status and headers are valid (checked where a handler's response becomes an
+/// answer, `runtime.rs`).
 pub(crate) fn write_response(
     stream: &mut impl Write,
     resp: &Response,
     fc_status: u16,
     keep_alive: bool,
+    http10: bool,
     head_only: bool,
 ) -> io::Result<()> {
     // Built with plain appends into this thread's reused buffer: this runs for every answer.
     OUT.with(|out| {
         let mut out = out.borrow_mut();
         out.clear();
-        let result = encode_and_write(&mut out, stream, resp, fc_status, keep_alive, head_only);
+        let keep = match (keep_alive, http10) {
+            (false, _) => Keep::Close,
+            (true, false) => Keep::Alive,
+            (true, true) => Keep::Alive10,
+        };
+        let result = encode_and_write(&mut out, stream, resp, fc_status, keep, head_only);
         if out.capacity() > 2 * INLINE_BODY {
             *out = Vec::new(); // a large answer's buffer is not kept
         }
@@ -38,12 +47,23 @@ thread_local! {
 /// Bodies up to this size go out in the same write as the head.
 const INLINE_BODY: usize = 64 * 1024;
 
+/// What the answer says of the connection.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// `connection: close`.
+    Close,
+    /// Nothing: HTTP/1.1 keeps connections by default.
+    Alive,
+    /// `connection: keep-alive`, to an HTTP/1.0 client.
+    Alive10,
+}
+
 fn encode_and_write(
     out: &mut Vec<u8>,
     stream: &mut impl Write,
     resp: &Response,
     fc_status: u16,
-    keep_alive: bool,
+    keep: Keep,
     head_only: bool,
 ) -> io::Result<()> {
     // The usual status line and x-fc-status are written whole (each append is a call at
@@ -58,11 +78,6 @@ fn encode_and_write(
         out.extend_from_slice(b"\r\n");
     }
     for (k, v) in &resp.headers {
-        // A header value with CR or LF would split the response: drop it.
-        let breaks = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
-        if breaks(k) || breaks(v) {
-            continue;
-        }
         for part in [k.as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
             out.extend_from_slice(part);
         }
@@ -83,11 +98,13 @@ fn encode_and_write(
         push_decimal(out, resp.body.len() as u64);
     }
     // The rest of the head in one append.
-    out.extend_from_slice(match (has_length, keep_alive) {
-        (true, true) => b"\r\n\r\n",
-        (true, false) => b"\r\nconnection: close\r\n\r\n",
-        (false, true) => b"\r\n",
-        (false, false) => b"connection: close\r\n\r\n",
+    out.extend_from_slice(match (has_length, keep) {
+        (true, Keep::Alive) => b"\r\n\r\n",
+        (true, Keep::Close) => b"\r\nconnection: close\r\n\r\n",
+        (true, Keep::Alive10) => b"\r\nconnection: keep-alive\r\n\r\n",
+        (false, Keep::Alive) => b"\r\n",
+        (false, Keep::Close) => b"connection: close\r\n\r\n",
+        (false, Keep::Alive10) => b"connection: keep-alive\r\n\r\n",
     });
     if bodyless {
         return stream.write_all(out);
@@ -124,7 +141,7 @@ pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
     log::debug!("rejected with {}: {}", r.status, r.message);
     let e = crate::error::Error::typed("BadRequest", r.message);
     let resp = crate::protocol::error_response(r.status, &e);
-    let _ = write_response(&mut conn.stream, &resp, 404, false, false);
+    let _ = write_response(&mut conn.stream, &resp, 404, false, false, false);
     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
     conn.buf = Vec::new();
     conn.closing = Some(Instant::now());
@@ -167,12 +184,15 @@ mod tests {
     fn answers_are_encoded_whole_for_every_status_and_connection_shape() {
         let encode = |resp: &Response, fc: u16, keep_alive: bool, head_only: bool| {
             let mut out = Vec::new();
-            write_response(&mut out, resp, fc, keep_alive, head_only).unwrap();
+            write_response(&mut out, resp, fc, keep_alive, false, head_only).unwrap();
             String::from_utf8(out).unwrap()
         };
-        let ok = Response::text("hi")
-            .header("x-a", "b")
-            .header("x-bad", "c\r\nd");
+        let encode10 = |resp: &Response, keep_alive: bool| {
+            let mut out = Vec::new();
+            write_response(&mut out, resp, 200, keep_alive, true, false).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let ok = Response::text("hi").header("x-a", "b");
         assert_eq!(
             encode(&ok, 200, true, false),
             "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\nx-a: b\r\n\
@@ -196,6 +216,20 @@ mod tests {
             encode(&Response::text("hi"), 200, true, true),
             "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\n\
              x-fc-status: 200\r\ncontent-length: 2\r\n\r\n"
+        );
+        assert_eq!(
+            encode10(&Response::new(200), true),
+            "HTTP/1.1 200 OK\r\nx-fc-status: 200\r\ncontent-length: 0\r\n\
+             connection: keep-alive\r\n\r\n"
+        );
+        assert_eq!(
+            encode10(&empty, true),
+            "HTTP/1.1 204 No Content\r\nx-fc-status: 200\r\nconnection: keep-alive\r\n\r\n"
+        );
+        assert_eq!(
+            encode10(&Response::new(200), false),
+            "HTTP/1.1 200 OK\r\nx-fc-status: 200\r\ncontent-length: 0\r\n\
+             connection: close\r\n\r\n"
         );
     }
 

@@ -5,7 +5,8 @@ use std::io::{self, Read, Write};
 use std::time::Duration;
 
 use crate::conn::{Conn, Timed};
-use crate::head::{reject, BodyKind, Head, Reject};
+use crate::grammar::chunk_size;
+use crate::head::{check_trailers, reject, BodyKind, Head, Reject};
 
 /// Bodies up to this size are copied out of the connection's buffer; larger ones take it over.
 const SMALL_BODY: usize = 4096;
@@ -90,45 +91,51 @@ impl<R: Read> Input<'_, R> {
         }
     }
 
-    /// Decodes a chunked body: `size[;ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF`.
+    /// Decodes a chunked body: `size[;ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF` (the grammar
+    /// of `grammar::chunk_size`; trailers by the head's field rules, then dropped).
     fn chunked(&mut self, max: usize) -> Result<Vec<u8>, BodyError> {
         let mut body = Vec::new();
         loop {
             let line = self.line(MAX_CHUNK_LINE)?;
-            let size = line.split(|&b| b == b';').next().unwrap_or(&[]);
-            let size = std::str::from_utf8(size)
-                .ok()
-                .map(|s| s.trim_matches(|c| c == ' ' || c == '\t'))
-                .filter(|s| !s.is_empty() && s.len() <= 16)
-                .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
-                .and_then(|s| u64::from_str_radix(s, 16).ok())
-                .ok_or(reject(400, "invalid chunk size"))?;
+            let size = chunk_size(&line).ok_or(reject(400, "invalid chunk size"))?;
             if size == 0 {
-                // Trailers are read and dropped, bounded like a head.
-                let mut trailer_bytes = 0;
-                loop {
-                    let t = self.line(MAX_CHUNK_LINE)?;
-                    trailer_bytes += t.len() + 2;
-                    if t.is_empty() {
-                        return Ok(body);
-                    }
-                    if trailer_bytes > MAX_CHUNK_LINE * 4 {
-                        return Err(reject(431, "trailers too large").into());
-                    }
-                }
+                return self.trailers().map(|()| body);
             }
-            if size > (max - body.len()) as u64 {
+            // `max - body.len()` cannot underflow: the body never grows past `max`.
+            let room = max - body.len();
+            let Some(with_crlf) = usize::try_from(size)
+                .ok()
+                .filter(|&n| n <= room)
+                .and_then(|n| n.checked_add(2))
+            else {
                 return Err(reject(413, "request body too large").into());
+            };
+            let size = with_crlf - 2;
+            while self.buf.len() < with_crlf {
+                self.fill(with_crlf - self.buf.len())?;
             }
-            let size = size as usize;
-            while self.buf.len() < size + 2 {
-                self.fill(size + 2 - self.buf.len())?;
-            }
-            if &self.buf[size..size + 2] != b"\r\n" {
+            if &self.buf[size..with_crlf] != b"\r\n" {
                 return Err(reject(400, "chunk not followed by CRLF").into());
             }
             body.extend_from_slice(&self.buf[..size]);
-            self.buf.drain(..size + 2);
+            self.buf.drain(..with_crlf);
+        }
+    }
+
+    /// Reads the trailer section up to its blank line and checks it by the head's field rules;
+    /// bounded like a head.
+    fn trailers(&mut self) -> Result<(), BodyError> {
+        let mut section = Vec::new();
+        loop {
+            let line = self.line(MAX_CHUNK_LINE)?;
+            section.extend_from_slice(&line);
+            section.extend_from_slice(b"\r\n");
+            if line.is_empty() {
+                return Ok(check_trailers(&section)?);
+            }
+            if section.len() > MAX_CHUNK_LINE * 4 {
+                return Err(reject(431, "trailers too large").into());
+            }
         }
     }
 

@@ -12,6 +12,9 @@ use crate::head::BodyKind;
 
 /// The most response-head bytes the client accepts before it gives up.
 const MAX_HEAD: usize = 64 * 1024;
+/// The largest response body a connection accepts unless told otherwise
+/// ([`Connection::set_max_body`]): 8 times FC's 32 MiB limit on a synchronous call.
+pub const DEFAULT_MAX_BODY: usize = 256 * 1024 * 1024;
 
 /// A complete HTTP response.
 #[derive(Debug, Clone)]
@@ -43,6 +46,7 @@ impl Response {
 pub struct Connection {
     stream: TcpStream,
     buf: Vec<u8>,
+    max_body: usize,
 }
 
 impl Connection {
@@ -58,12 +62,19 @@ impl Connection {
                     return Ok(Connection {
                         stream,
                         buf: Vec::new(),
+                        max_body: DEFAULT_MAX_BODY,
                     });
                 }
                 Err(e) => last = e,
             }
         }
         Err(last)
+    }
+
+    /// Sets the largest response body accepted ([`DEFAULT_MAX_BODY`] unless set); a larger one is
+    /// an error of kind `InvalidData`.
+    pub fn set_max_body(&mut self, bytes: usize) {
+        self.max_body = bytes;
     }
 
     /// The underlying stream, e.g. to change its timeouts or shut it down.
@@ -136,17 +147,25 @@ impl Connection {
         }
     }
 
-    /// The body, decoded by the same code as the server's request bodies (`body::Input`).
+    /// The body, decoded by the same code as the server's request bodies (`body::Input`), at most
+    /// `max_body` bytes.
     fn read_body(&mut self, resp: &Response) -> io::Result<Vec<u8>> {
         let chunked = resp
             .header("transfer-encoding")
             .is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
         let kind = match resp.header("content-length") {
             _ if chunked => BodyKind::Chunked,
-            Some(cl) => BodyKind::Length(cl.trim().parse().map_err(invalid)?),
+            Some(cl) if !cl.is_empty() && cl.bytes().all(|b| b.is_ascii_digit()) => {
+                BodyKind::Length(cl.parse().map_err(invalid)?)
+            }
+            Some(cl) => return Err(invalid(format!("invalid content-length {cl:?}"))),
             None => {
                 // No length: the body runs until the server closes.
-                while self.fill_or_eof()? {}
+                while self.fill_or_eof()? {
+                    if self.buf.len() > self.max_body {
+                        return Err(invalid("response body too large"));
+                    }
+                }
                 return Ok(std::mem::take(&mut self.buf));
             }
         };
@@ -154,11 +173,12 @@ impl Connection {
             buf: &mut self.buf,
             src: &mut self.stream,
         };
-        input.body(kind, usize::MAX).map_err(|e| match e {
+        input.body(kind, self.max_body).map_err(|e| match e {
             // A read that hit the socket's timeout.
             BodyError::Reject(r) if r.status == 408 => {
                 io::Error::new(io::ErrorKind::TimedOut, r.message)
             }
+            BodyError::Reject(r) if r.status == 413 => invalid("response body too large"),
             BodyError::Reject(r) => invalid(r.message),
             BodyError::Gone => io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -181,9 +201,17 @@ impl Connection {
     /// Reads more bytes into the buffer; false at end of stream.
     fn fill_or_eof(&mut self) -> io::Result<bool> {
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk)?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n > 0)
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n > 0);
+                }
+                // A stopped and resumed process sees EINTR here even with no signal handler.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -259,6 +287,36 @@ mod tests {
         let mut c = Connection::connect(addr, Duration::from_secs(10)).unwrap();
         let e = c.request("GET", "/", &[], b"").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+    }
+
+    #[test]
+    fn a_chunk_size_past_the_limit_is_invalid_data_not_a_panic() {
+        for size in ["ffffffffffffffff", "fffffffffffffffe", "10000001"] {
+            let answer =
+                format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nabc");
+            let addr = serve(Box::leak(vec![&*answer.leak()].into_boxed_slice()));
+            let mut c = Connection::connect(addr, Duration::from_secs(10)).unwrap();
+            c.set_max_body(1 << 28);
+            let e = c.request("GET", "/", &[], b"").unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{size}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_body_longer_than_the_limit_is_invalid_data() {
+        let addr = serve(&[
+            "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\n\r\nabc",
+            "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+        ]);
+        let mut c = Connection::connect(addr, Duration::from_secs(10)).unwrap();
+        let e = c.request("GET", "/", &[], b"").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+
+        let addr = serve(&["HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world"]);
+        let mut c = Connection::connect(addr, Duration::from_secs(10)).unwrap();
+        c.set_max_body(10);
+        let e = c.request("GET", "/", &[], b"").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
     }
 
     #[test]

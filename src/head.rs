@@ -1,9 +1,12 @@
-//! Request heads: parsed with `httparse`, then checked (request target, Content-Length,
-//! Transfer-Encoding, Connection, Expect). What is malformed is decided here, as a [`Reject`] with
-//! the status to answer.
+//! Request heads: parsed with `httparse`, then checked (line endings, request target,
+//! Content-Length, Transfer-Encoding, Connection, Expect). What is malformed is decided here, as a
+//! [`Reject`] with the status to answer; trailers are held to the same field rules
+//! ([`check_trailers`]). The grammar accepted, head and body, is written down in one place:
+//! docs/hardening.md, section "Accepted grammar".
 
 use std::mem::MaybeUninit;
 
+use crate::grammar::is_token;
 use crate::headers::Headers;
 
 /// The most headers a request may have; more is answered 431.
@@ -20,6 +23,9 @@ pub(crate) struct Head {
     pub(crate) len: usize,
     pub(crate) body: BodyKind,
     pub(crate) keep_alive: bool,
+    /// An HTTP/1.0 request (else 1.1): a kept connection is answered `connection: keep-alive`.
+    pub(crate) http10: bool,
+    /// An HTTP/1.1 client asked for `100 Continue` (never sent to 1.0 clients: RFC 9110 10.1.1).
     pub(crate) expect_continue: bool,
 }
 
@@ -80,6 +86,13 @@ fn parse_with<'b>(
         Err(httparse::Error::TooManyHeaders) => return Err(TOO_MANY_HEADERS),
         Err(_) => return Err(reject(400, "malformed request")),
     };
+    // httparse takes a bare LF for a line end; RFC 9112 lets a server do so, we do not.
+    let start = req.method.map_or(0, |m| offset(buf, m.as_bytes()));
+    if !buf[..start].chunks(2).all(|c| c == b"\r\n")
+        || !crlf_line_ends(&buf[..len], true, req.headers)
+    {
+        return Err(reject(400, "bare LF in request head"));
+    }
     let version = req.version.unwrap_or(1);
     let method = req.method.unwrap_or("").to_string();
     let path = req.path.unwrap_or("").to_string();
@@ -111,18 +124,20 @@ fn parse_with<'b>(
             }
             (17, "transfer-encoding") => {
                 has_te = true;
-                codings.extend(
-                    value
-                        .split(',')
-                        .map(|c| c.trim().to_ascii_lowercase())
-                        .filter(|c| !c.is_empty()),
-                );
+                for coding in value.split(',').map(trim_blanks).filter(|c| !c.is_empty()) {
+                    if !is_token(coding.as_bytes()) {
+                        return Err(reject(400, "invalid transfer-encoding"));
+                    }
+                    codings.push(coding.to_ascii_lowercase());
+                }
             }
             (10, "connection") => {
                 connection.push_str(&value.to_ascii_lowercase());
                 connection.push(',');
             }
-            (6, "expect") => expect_continue = value.eq_ignore_ascii_case("100-continue"),
+            (6, "expect") => {
+                expect_continue = version == 1 && value.eq_ignore_ascii_case("100-continue")
+            }
             _ => {}
         }
     }
@@ -138,7 +153,7 @@ fn parse_with<'b>(
         (true, None) => return Err(reject(400, "invalid transfer-encoding")),
         (false, n) => BodyKind::Length(n.unwrap_or(0)),
     };
-    let has = |token: &str| connection.split(',').any(|t| t.trim() == token);
+    let has = |token: &str| connection.split(',').any(|t| trim_blanks(t) == token);
     let keep_alive = if version == 0 {
         has("keep-alive")
     } else {
@@ -151,8 +166,51 @@ fn parse_with<'b>(
         len,
         body,
         keep_alive,
+        http10: version == 0,
         expect_continue,
     }))
+}
+
+/// Where `part` (a slice of `buf`) starts in `buf`.
+fn offset(buf: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - buf.as_ptr() as usize
+}
+
+/// `s` without surrounding spaces and tabs (optional whitespace; not Unicode's white space).
+fn trim_blanks(s: &str) -> &str {
+    s.trim_matches(|c| c == ' ' || c == '\t')
+}
+
+/// True if every line of `block` (a head, or a trailer section, that httparse parsed into
+/// `fields`, ending with its blank line) ends with CRLF. httparse rejects a bare CR and an LF
+/// inside a line, so every LF in it ends a line: the one before each field line, and the blank
+/// line's and the line's before it (the last four bytes). No scan of the whole block.
+fn crlf_line_ends(block: &[u8], start_line: bool, fields: &[httparse::Header<'_>]) -> bool {
+    let ends_ok = if start_line || !fields.is_empty() {
+        block.ends_with(b"\r\n\r\n")
+    } else {
+        block == b"\r\n"
+    };
+    let line_ok = |at: usize| at < 2 || &block[at - 2..at] == b"\r\n";
+    ends_ok
+        && fields
+            .iter()
+            .all(|f| line_ok(offset(block, f.name.as_bytes())))
+}
+
+/// Checks a trailer section (its field lines and the blank line, CRLFs included) by the head's
+/// field rules: httparse's field-line parse, CRLF line ends, at most [`MAX_HEADERS`] fields.
+pub(crate) fn check_trailers(block: &[u8]) -> Result<(), Reject> {
+    let mut fields = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::parse_headers(block, &mut fields) {
+        Ok(httparse::Status::Complete((n, parsed)))
+            if n == block.len() && crlf_line_ends(block, false, parsed) =>
+        {
+            Ok(())
+        }
+        Err(httparse::Error::TooManyHeaders) => Err(reject(431, "too many trailers")),
+        _ => Err(reject(400, "malformed trailer")),
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +240,45 @@ mod tests {
         assert_eq!(parse(signed).unwrap_err().status, 400);
         assert_eq!(parse("GET httpx HTTP/1.1\r\n\r\n").unwrap_err().status, 400);
         assert!(parse("GET http://h/p HTTP/1.1\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn line_ends_are_crlf_and_codings_are_tokens() {
+        for bad in [
+            "GET / HTTP/1.1\nX: y\r\n\r\n",
+            "GET / HTTP/1.1\r\nX: y\n\r\n",
+            "GET / HTTP/1.1\r\n\n",
+            "\nGET / HTTP/1.1\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\u{a0}\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: \"chunked\"\r\n\r\n",
+        ] {
+            assert_eq!(parse(bad).unwrap_err().status, 400, "{bad:?}");
+        }
+        let ok = "\r\nPOST / HTTP/1.1\r\nTransfer-Encoding: ,\tChunked ,\r\n\r\n";
+        assert_eq!(parse(ok).unwrap().unwrap().body, BodyKind::Chunked);
+    }
+
+    #[test]
+    fn trailers_are_field_lines_ending_in_crlf() {
+        for ok in [&b"\r\n"[..], b"X: 1\r\n\r\n", b"X: 1\r\nY:\r\n\r\n"] {
+            assert_eq!(check_trailers(ok), Ok(()), "{ok:?}");
+        }
+        for bad in [
+            &b"X\r\n\r\n"[..],
+            b"X: 1\r\n y\r\n\r\n",
+            b"X: 1\n\r\n",
+            b"\n",
+        ] {
+            assert_eq!(check_trailers(bad).unwrap_err().status, 400, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn http_1_0_never_expects_100_continue() {
+        let ask = |v: &str| format!("POST / HTTP/1.{v}\r\nExpect: 100-continue\r\n\r\n");
+        assert!(parse(&ask("1")).unwrap().unwrap().expect_continue);
+        let old = parse(&ask("0")).unwrap().unwrap();
+        assert!(old.http10 && !old.expect_continue);
     }
 
     #[test]

@@ -21,7 +21,8 @@
 //! ```
 //!
 //! Modules: [`config`] (environment); `conn` (a connection and its reads), `head` (request
-//! heads), `body` (request bodies), `answer` (writing responses); `listener` (accepting), `poller`
+//! heads), `body` (request bodies), `grammar` (the HTTP syntax checked beside httparse), `answer`
+//! (writing responses); `listener` (accepting), `poller`
 //! (where connections wait between requests), `pool` (workers), `main_loop` (the main thread:
 //! signals, timeouts, starting workers), `server` (serving a request on a worker); `lifecycle`
 //! (the state machine), `runtime` (the builder and how each platform call reaches the function);
@@ -38,8 +39,7 @@ pub mod config;
 mod conn;
 mod context;
 pub mod error;
-#[cfg(test)]
-mod fuzz;
+mod grammar;
 mod head;
 mod headers;
 mod lifecycle;

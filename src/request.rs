@@ -62,9 +62,10 @@ fn route_path<'a>(path: &'a str, base: &str) -> &'a str {
 /// platform drops headers starting with `x-fc-` and hop-by-hop ones, so tinyfc drops them too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
-    /// The HTTP status, 200 by default.
+    /// The HTTP status, 200 by default: 200 to 999, else the invocation fails (`InvalidResponse`).
     pub status: u16,
-    /// Response headers.
+    /// Response headers: names are tokens, values have no control character and no space or tab
+    /// at either end, else the invocation fails (`InvalidResponse`).
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,

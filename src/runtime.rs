@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, InitError};
+use crate::grammar::{is_field_value, is_token};
 use crate::lifecycle::{HookFn, InitFn, Lifecycle, NotReady};
 use crate::logging::{self, fc_line};
 use crate::protocol::{reserved_response_header, Answer, Call};
@@ -180,17 +181,49 @@ where
     fn invoke(&self, app: &S, ctx: &Context, req: Request, kind: Kind) -> Answer {
         let result = catch_unwind(AssertUnwindSafe(|| (self.handler)(app, ctx, req)))
             .unwrap_or_else(|panic| Err(Error::from_panic(panic)));
+        let status = if kind == Kind::Event { 404 } else { 500 };
         match result {
             Ok(mut resp) => {
                 resp.headers.retain(|(k, _)| !reserved_response_header(k));
-                ok(resp)
+                match check_response(&resp) {
+                    Ok(()) => ok(resp),
+                    Err(why) => {
+                        log::error!("invalid response: {why}");
+                        failed(status, &Error::typed("InvalidResponse", why))
+                    }
+                }
             }
             Err(e) => {
                 log::error!("invocation failed: {e}");
-                failed(if kind == Kind::Event { 404 } else { 500 }, &e)
+                failed(status, &e)
             }
         }
     }
+}
+
+/// A handler's response can be written only with a final status (an interim 1xx would leave the
+/// client waiting for another answer; HTTP has three digits) and header names and values of the
+/// HTTP grammar (a CR or LF would split the answer). Names are shown escaped; values are not shown
+/// (they may be secrets).
+fn check_response(resp: &Response) -> Result<(), String> {
+    if !(200..=999).contains(&resp.status) {
+        return Err(format!(
+            "the handler's status {} is not a final status (200 to 999)",
+            resp.status
+        ));
+    }
+    for (name, value) in &resp.headers {
+        if !is_token(name.as_bytes()) {
+            return Err(format!("the handler's header name {name:?} is not a token"));
+        }
+        if !is_field_value(value.as_bytes()) {
+            return Err(format!(
+                "the value of the handler's header {name:?} has a control character or \
+                 leading or trailing blanks"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A successful answer: `x-fc-status: 200`.

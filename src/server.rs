@@ -443,8 +443,15 @@ impl Shared {
         }
         self.service.call(call, ctx, req, &mut |a| {
             let mut socket = Timed::new(&conn.stream, stall);
-            written =
-                write_response(&mut socket, &a.resp, a.fc_status, keep_alive, head_only).is_ok();
+            written = write_response(
+                &mut socket,
+                &a.resp,
+                a.fc_status,
+                keep_alive,
+                head.http10,
+                head_only,
+            )
+            .is_ok();
         });
         if written && keep_alive && !self.stopping.load(Ordering::SeqCst) {
             Outcome::KeepAlive

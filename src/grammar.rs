@@ -1,0 +1,118 @@
+//! The pieces of HTTP/1.1 syntax tinyfc checks itself, beside what httparse checks for it: tokens
+//! (transfer codings, chunk extensions, response header names), field values (response headers)
+//! and chunk-size lines. The whole accepted grammar is in docs/hardening.md, "Accepted grammar".
+
+/// `tchar` of RFC 9110 section 5.6.2: the characters of a token.
+const fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+        | b'`' | b'|' | b'~')
+}
+
+/// `token = 1*tchar`.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// `field-value` of RFC 9110 section 5.5: visible characters, obs-text (bytes from 0x80), and
+/// spaces or tabs between them, never at either end. No control character (CR, LF, NUL, DEL).
+pub(crate) fn is_field_value(s: &[u8]) -> bool {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let visible = |b: &u8| (0x21..0x7f).contains(b) || *b >= 0x80;
+    s.iter().all(|b| blank(b) || visible(b))
+        && !s.first().is_some_and(blank)
+        && !s.last().is_some_and(blank)
+}
+
+/// The chunk size of a chunk-size line (without its CRLF): `1*16HEXDIG *( ";" token [ "=" token ] )`.
+/// No whitespace anywhere (RFC 9112's BWS is not accepted), no quoted extension values.
+pub(crate) fn chunk_size(line: &[u8]) -> Option<u64> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > 16 {
+        return None;
+    }
+    let extensions = &line[digits..];
+    if !extensions.is_empty() {
+        let mut ext = extensions.strip_prefix(b";")?.split(|&b| b == b';');
+        let valid = ext.all(|e| {
+            let mut parts = e.splitn(2, |&b| b == b'=');
+            parts.all(is_token) // `name` or `name=value`; a second `=` is not a tchar
+        });
+        if !valid {
+            return None;
+        }
+    }
+    // At most 16 hex digits: fits a u64.
+    let hex = std::str::from_utf8(&line[..digits]).ok()?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_tchars_only() {
+        assert!(is_token(b"chunked") && is_token(b"x-A_1.b~!#$%&'*+^`|"));
+        for bad in [
+            &b""[..],
+            b"a b",
+            b"a\t",
+            b"a:b",
+            b"a\"",
+            b"caf\xc3\xa9",
+            b"a\xc2\xa0",
+        ] {
+            assert!(!is_token(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn field_values_have_no_controls_and_no_blanks_at_the_ends() {
+        for ok in [&b""[..], b"v", b"a b\tc", b"caf\xc3\xa9", b"\x80"] {
+            assert!(is_field_value(ok), "{ok:?}");
+        }
+        for bad in [
+            &b" a"[..],
+            b"a\t",
+            b"a\r\nb",
+            b"a\nb",
+            b"a\0",
+            b"a\x7f",
+            b"\x01",
+        ] {
+            assert!(!is_field_value(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn chunk_size_lines_are_hex_digits_and_token_extensions() {
+        let cases: [(&[u8], Option<u64>); 16] = [
+            (b"0", Some(0)),
+            (b"fF", Some(255)),
+            (b"ffffffffffffffff", Some(u64::MAX)),
+            (b"0000000000000001", Some(1)),
+            (b"5;a", Some(5)),
+            (b"5;a=b;c=d;e", Some(5)),
+            (b"00000000000000001", None),
+            (b"", None),
+            (b" 5", None),
+            (b"5 ", None),
+            (b"5 ;a", None),
+            (b"5;", None),
+            (b"5;a=", None),
+            (b"5;a=b=c", None),
+            (b"5;a\rb", None),
+            (b"0x5", None),
+        ];
+        for (line, size) in cases {
+            assert_eq!(
+                chunk_size(line),
+                size,
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+}
