@@ -2,6 +2,9 @@
 //!
 //! Run it under the local platform with `make run`, or alone with
 //! `FC_SERVER_PORT=9000 cargo run --example hello` and `curl -XPOST localhost:9000/invoke`.
+//! Test it without the platform with `tinyfc::testing` (docs/writing-functions.md, "Testing"):
+//! call the handler with `testing::context()` and `testing::event(..)`, or serve the runtime in
+//! the test's own process with `TestServer::start(runtime, handler)?` and call `.invoke(b"..")`.
 
 use tinyfc::{Context, Error, Request, Response, Runtime};
 

@@ -4,7 +4,8 @@
 //!   K initializer runs fail retryably, `=fatal` every run fails fatally, `=panic` every run panics;
 //!   `PROBE_INIT_FROM=N` both apply only from the Nth initializer run on (default 1; runs are
 //!   counted across lives, so `PROBE_INIT_FROM=2` aims at the second life);
-//!   `PROBE_PRESTOP_MS=N` pre-stop sleeps N ms; `PROBE_PRESTOP_FAIL=1` pre-stop returns an error.
+//!   `PROBE_PRESTOP_MS=N` pre-stop sleeps N ms; `PROBE_PRESTOP_FAIL=1` pre-stop returns an error;
+//!   `PROBE_HOLD_FDS=N` opens N descriptors (`/dev/null`) before the runtime starts and keeps them.
 //! - paths (routed on `Request::route_path`, so behind `x-fc-base-path` too): `/state` -> JSON
 //!   `{"init_runs","invocations","prestop_runs","drops"}` (not itself counted; counted across
 //!   lives; `drops`: states the runtime has dropped, one per ended life; like any invocation, it
@@ -218,6 +219,13 @@ fn context_json(ctx: &Context, route_path: &str) -> String {
 }
 
 fn main() -> std::io::Result<()> {
+    let hold: usize = std::env::var("PROBE_HOLD_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let _held: Vec<std::fs::File> = (0..hold)
+        .map(|_| std::fs::File::open("/dev/null"))
+        .collect::<Result<_, _>>()?;
     Runtime::from_env()?
         .initializer(init)
         .pre_stop(pre_stop)

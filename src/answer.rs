@@ -3,11 +3,62 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
+use std::net::TcpStream;
 use std::time::Instant;
 
-use crate::conn::Conn;
-use crate::head::Reject;
+use crate::config::Config;
+use crate::conn::{reset_on_close, Conn, Timed};
+use crate::head::{Head, Reject};
 use crate::request::Response;
+
+/// How a request's answer is framed: taken from its head before the head is handed to the call.
+#[derive(Clone, Copy)]
+pub(crate) struct Framing {
+    /// The connection stays open after this answer.
+    pub(crate) keep_alive: bool,
+    /// An HTTP/1.0 client: a kept connection must be said `keep-alive`.
+    pub(crate) http10: bool,
+    /// A HEAD request: no body.
+    pub(crate) head_only: bool,
+}
+
+impl Framing {
+    /// The framing `head` asks for; `stopping` closes the connection after the answer.
+    pub(crate) fn of(head: &Head, stopping: bool) -> Framing {
+        Framing {
+            keep_alive: head.keep_alive && !stopping,
+            http10: head.http10,
+            head_only: head.method == "HEAD",
+        }
+    }
+}
+
+/// Writes an answer to a worker's or the control thread's connection within the stall and the
+/// whole-answer deadlines (`TINYFC_HEADER_TIMEOUT_MS`, `TINYFC_WRITE_TIMEOUT_MS`). A write that
+/// timed out resets the connection when it closes, so the kernel stops feeding a reader that
+/// does not read. True if the whole answer was written.
+pub(crate) fn send(
+    stream: &TcpStream,
+    resp: &Response,
+    fc_status: u16,
+    framing: Framing,
+    c: &Config,
+) -> bool {
+    let mut socket = Timed::within(stream, c.header_timeout, c.write_timeout);
+    let Framing {
+        keep_alive,
+        http10,
+        head_only,
+    } = framing;
+    let result = write_response(&mut socket, resp, fc_status, keep_alive, http10, head_only);
+    if result
+        .as_ref()
+        .is_err_and(|e| e.kind() == io::ErrorKind::TimedOut)
+    {
+        reset_on_close(stream);
+    }
+    result.is_ok()
+}
 
 /// Writes `resp` with `x-fc-status: <fc_status>`. Adds Content-Length and, when the connection
 /// will close, `Connection: close`; to an HTTP/1.0 client (`http10`) whose connection is kept,

@@ -2,7 +2,7 @@
 //! socket. The same decoder reads the client's response bodies (`client.rs`).
 
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::conn::{Conn, Timed};
 use crate::grammar::chunk_size;
@@ -29,12 +29,13 @@ impl From<Reject> for BodyError {
 }
 
 /// Reads the body of `head` from `conn` (its buffer first, then the socket, each read waiting at
-/// most `stall`). Consumes the head and body from the buffer.
+/// most `stall`, and none past `deadline`: 408 then). Consumes the head and body from the buffer.
 pub(crate) fn read_body(
     conn: &mut Conn,
     head: &Head,
     max: usize,
     stall: Duration,
+    deadline: Instant,
 ) -> Result<Vec<u8>, BodyError> {
     conn.buf.drain(..head.len);
     if let BodyKind::Length(n) = head.body {
@@ -43,7 +44,7 @@ pub(crate) fn read_body(
         }
     }
     let expects_body = head.body != BodyKind::Length(0);
-    let mut socket = Timed::new(&conn.stream, stall);
+    let mut socket = Timed::until(&conn.stream, stall, deadline);
     if head.expect_continue && expects_body && conn.buf.is_empty() {
         socket
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -55,7 +56,7 @@ pub(crate) fn read_body(
     };
     let body = input.body(head.body, max);
     if input.src.used {
-        conn.drained = false; // it may have read only part of what is there
+        conn.caught_up = false; // it may have read only part of what is there
     }
     body
 }

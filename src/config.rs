@@ -18,6 +18,13 @@ pub struct Config {
     /// `TINYFC_HEADER_TIMEOUT_MS` (default 10 s): a started request head must be complete in time
     /// (else 408), and a body read may stall no longer than this.
     pub header_timeout: Duration,
+    /// `TINYFC_BODY_TIMEOUT_MS` (default 30 s): a request body must be complete this long after its
+    /// head began to arrive (else 408 and close), however steadily it trickles in.
+    pub body_timeout: Duration,
+    /// `TINYFC_WRITE_TIMEOUT_MS` (default 30 s): an answer must be written within this, counted
+    /// from the first time its write has to wait, however slowly the client reads (else the
+    /// connection is reset).
+    pub write_timeout: Duration,
     /// `TINYFC_IDLE_TIMEOUT_MS` (default 60 s): idle keep-alive connections are closed after this.
     pub idle_timeout: Duration,
     /// `TINYFC_DRAIN_MS` (default 10 s): how long pre-stop and SIGTERM wait for in-flight invocations.
@@ -25,7 +32,8 @@ pub struct Config {
     /// `TINYFC_WORKER_IDLE_MS` (default 30 s): a worker idle this long exits (one always stays).
     pub worker_idle: Duration,
     /// `TINYFC_MAX_CONNECTIONS` (default 4096): open connections at most; past it the longest-idle
-    /// connection is closed to admit a new one.
+    /// connection is closed to admit a new one. Lowered at start to the descriptor limit minus a
+    /// reserve for the process's other files.
     pub max_connections: usize,
     /// `FC_INSTANCE_ID` (set by the platform; default none): copied into every [`Context`].
     ///
@@ -45,6 +53,8 @@ impl Default for Config {
             max_header_bytes: 32 * 1024,
             max_body_bytes: 32 * 1024 * 1024,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             drain: Duration::from_secs(10),
             worker_idle: Duration::from_secs(30),
@@ -88,6 +98,8 @@ impl Config {
             max_header_bytes: num("TINYFC_MAX_HEADER_BYTES", d.max_header_bytes)?,
             max_body_bytes: num("TINYFC_MAX_BODY_BYTES", d.max_body_bytes)?,
             header_timeout: ms("TINYFC_HEADER_TIMEOUT_MS", d.header_timeout)?,
+            body_timeout: ms("TINYFC_BODY_TIMEOUT_MS", d.body_timeout)?,
+            write_timeout: ms("TINYFC_WRITE_TIMEOUT_MS", d.write_timeout)?,
             idle_timeout: ms("TINYFC_IDLE_TIMEOUT_MS", d.idle_timeout)?,
             drain: ms("TINYFC_DRAIN_MS", d.drain)?,
             worker_idle: ms("TINYFC_WORKER_IDLE_MS", d.worker_idle)?,
@@ -169,8 +181,16 @@ mod tests {
 
     #[test]
     fn limits_and_timeouts_come_from_env() {
-        let c = cfg(&[("TINYFC_MAX_BODY_BYTES", "10"), ("TINYFC_DRAIN_MS", "250")]).unwrap();
+        let c = cfg(&[
+            ("TINYFC_MAX_BODY_BYTES", "10"),
+            ("TINYFC_DRAIN_MS", "250"),
+            ("TINYFC_BODY_TIMEOUT_MS", "1500"),
+            ("TINYFC_WRITE_TIMEOUT_MS", "2500"),
+        ])
+        .unwrap();
         assert_eq!(c.max_body_bytes, 10);
         assert_eq!(c.drain, Duration::from_millis(250));
+        assert_eq!(c.body_timeout, Duration::from_millis(1500));
+        assert_eq!(c.write_timeout, Duration::from_millis(2500));
     }
 }

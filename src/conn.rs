@@ -16,9 +16,15 @@ const READ_CHUNK: usize = 2048;
 pub(crate) struct Conn {
     /// Its place in the poller's table (see `poller.rs`).
     pub(crate) token: u64,
-    /// True when the last read from the socket found it empty: the poller is edge-triggered, so
-    /// a connection goes back to it only drained (or it would not hear of input already there).
-    pub(crate) drained: bool,
+    /// True when reads have caught up with the socket: the last read came up short or found it
+    /// empty, so the next input raises a new edge. The poller is edge-triggered: a connection goes
+    /// back to it only caught up (or it would not hear of input already there). A short read can
+    /// leave a queued end of input unread; the poller's hang-up flag sets `input_closed` for that.
+    pub(crate) caught_up: bool,
+    /// The client shut its sending side (a read found the end, or the poller reported the
+    /// hang-up): nothing more will arrive. The requests already buffered are still answered, then
+    /// the connection closes.
+    pub(crate) input_closed: bool,
     pub(crate) stream: TcpStream,
     /// Bytes read but not yet consumed.
     pub(crate) buf: Vec<u8>,
@@ -36,7 +42,8 @@ impl Conn {
     pub(crate) fn new(stream: TcpStream) -> Conn {
         Conn {
             token: 0,
-            drained: false,
+            caught_up: false,
+            input_closed: false,
             stream,
             buf: Vec::new(),
             head_started: None,
@@ -47,29 +54,35 @@ impl Conn {
 }
 
 /// Reads what is available without blocking, keeping at most `max_head + 1` bytes buffered (one
-/// more than a head may have, enough to know it is too large). False: closed or failed.
+/// more than a head may have, enough to know it is too large). The end of input sets
+/// `input_closed` (what was read before it is still served). False: the socket failed.
 pub(crate) fn read_available(conn: &mut Conn, max_head: usize) -> bool {
     let mut chunk = [0u8; READ_CHUNK];
     loop {
         let room = (max_head + 1).saturating_sub(conn.buf.len());
         if room == 0 {
-            conn.drained = false;
+            conn.caught_up = false;
             return true;
         }
         let want = room.min(chunk.len());
         match conn.stream.read(&mut chunk[..want]) {
-            Ok(0) => return false,
+            Ok(0) => {
+                conn.input_closed = true;
+                conn.caught_up = true;
+                return true;
+            }
             Ok(n) => {
                 conn.buf.extend_from_slice(&chunk[..n]);
                 if n < want {
-                    // Drained: what arrives after this read is a new edge for the poller. No
-                    // second read just to see it fail.
-                    conn.drained = true;
+                    // Caught up: what arrives after this read is a new edge for the poller (an
+                    // end of input already queued was reported with this edge). No second read
+                    // just to see it fail.
+                    conn.caught_up = true;
                     return true;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                conn.drained = true;
+                conn.caught_up = true;
                 return true;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -87,7 +100,7 @@ pub(crate) fn discard_available(conn: &mut Conn) -> bool {
             Ok(0) => return false,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                conn.drained = true;
+                conn.caught_up = true;
                 return true;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -97,26 +110,49 @@ pub(crate) fn discard_available(conn: &mut Conn) -> bool {
 }
 
 /// A non-blocking socket used as a blocking one: each read or write waits at most `stall` for the
-/// socket to become ready, then fails with `TimedOut`. Sockets stay non-blocking for their whole
-/// life, so handing a connection between threads changes no socket mode (no fcntl per hand-off).
+/// socket to become ready, and none waits past a deadline (a client that keeps trickling bytes
+/// would otherwise hold a worker without bound); then it fails with `TimedOut`. Sockets stay
+/// non-blocking for their whole life, so handing a connection between threads changes no socket
+/// mode (no fcntl per hand-off).
 pub(crate) struct Timed<'a> {
     stream: &'a TcpStream,
     stall: Duration,
+    /// Set at the first wait from `budget` if not given: an answer written without waiting reads
+    /// no clock.
+    deadline: Option<Instant>,
+    budget: Duration,
     /// Set once it has read from the socket.
     pub(crate) used: bool,
 }
 
 impl<'a> Timed<'a> {
-    pub(crate) fn new(stream: &'a TcpStream, stall: Duration) -> Timed<'a> {
+    /// Waits end at `deadline` (a body's, from its head's arrival).
+    pub(crate) fn until(stream: &'a TcpStream, stall: Duration, deadline: Instant) -> Timed<'a> {
         Timed {
             stream,
             stall,
+            deadline: Some(deadline),
+            budget: Duration::ZERO,
             used: false,
         }
     }
 
-    fn wait(&self, events: i16) -> io::Result<()> {
-        if wait_ready(self.stream, events, self.stall) {
+    /// Waits end `budget` after the first one begins (an answer's write).
+    pub(crate) fn within(stream: &'a TcpStream, stall: Duration, budget: Duration) -> Timed<'a> {
+        Timed {
+            stream,
+            stall,
+            deadline: None,
+            budget,
+            used: false,
+        }
+    }
+
+    fn wait(&mut self, events: i16) -> io::Result<()> {
+        let now = Instant::now();
+        let deadline = *self.deadline.get_or_insert(now + self.budget);
+        let left = deadline.saturating_duration_since(now);
+        if !left.is_zero() && wait_ready(self.stream, events, self.stall.min(left)) {
             Ok(())
         } else {
             Err(io::ErrorKind::TimedOut.into())
@@ -163,4 +199,25 @@ pub(crate) fn wait_ready(stream: &TcpStream, events: i16, timeout: Duration) -> 
     // SAFETY: one valid pollfd.
     let n = unsafe { libc::poll(&mut fd, 1, ms) };
     n > 0 || (n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
+}
+
+/// Makes closing `stream` reset it, dropping what its client has not read yet: a client that
+/// stopped reading gets no more of an answer it could not take in time, and the kernel frees its
+/// buffers at once.
+#[cold]
+pub(crate) fn reset_on_close(stream: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt reads a valid linger struct of the size given.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
 }

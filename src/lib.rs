@@ -23,12 +23,15 @@
 //! Modules: [`config`] (environment); `conn` (a connection and its reads), `head` (request
 //! heads), `body` (request bodies), `grammar` (the HTTP syntax checked beside httparse), `answer`
 //! (writing responses); `listener` (accepting), `poller`
-//! (where connections wait between requests), `pool` (workers), `main_loop` (the main thread:
-//! signals, timeouts, starting workers), `server` (serving a request on a worker); `lifecycle`
+//! (where connections wait between requests), `pool` (workers), `main_loop` (start-up and the main
+//! thread: timeouts, starting workers, the signal's drain), `signals` (SIGTERM and SIGINT),
+//! `server` (serving a request on a worker), `control` (the control thread: /pre-stop,
+//! /pre-freeze, and nothing else); `lifecycle`
 //! (the state machine), `runtime` (the builder and how each platform call reaches the function);
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
 //! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; and
-//! [`client`] (a small HTTP client for tools and tests).
+//! [`client`] (a small HTTP client for tools and tests); [`testing`] (a function's tests: a
+//! context, requests, and an in-process server called as the platform calls it).
 
 #![warn(missing_docs)]
 
@@ -38,6 +41,7 @@ pub mod client;
 pub mod config;
 mod conn;
 mod context;
+mod control;
 pub mod error;
 mod grammar;
 mod head;
@@ -52,6 +56,8 @@ pub mod protocol;
 mod request;
 mod runtime;
 mod server;
+mod signals;
+pub mod testing;
 
 /// Locks `m`; a thread that panicked while holding it does not make every later user panic too.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

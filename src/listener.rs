@@ -18,6 +18,11 @@ use crate::poller::Poller;
 
 /// How long accepting pauses after running out of descriptors or memory.
 const PAUSE: Duration = Duration::from_millis(100);
+/// Descriptors kept for everything but connections: the runtime's own (about ten) and the
+/// function's files.
+const FD_RESERVE: usize = 32;
+/// At most one "accept failed" warning this often.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// The listening socket, shared by the threads that may accept.
 #[derive(Default)]
@@ -27,6 +32,8 @@ pub(crate) struct Listener {
     /// Set when accept failed for want of resources: the listener is re-armed then (by the
     /// main thread), instead of spinning on a readable socket.
     paused_until: Mutex<Option<Instant>>,
+    /// When accept failing was last logged, and the failures since.
+    warned: Mutex<(Option<Instant>, u64)>,
 }
 
 /// The listen backlog: connections the kernel queues before we accept them.
@@ -63,8 +70,14 @@ impl Listener {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED)) => continue,
                 Err(e) => {
-                    // Out of descriptors or memory: the pending connections stay queued.
-                    log::warn!("accept failed: {e}");
+                    // Out of descriptors: closing an idle connection makes room, as at the
+                    // connection limit.
+                    let fds = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+                    if fds && poller.evict_idle() {
+                        continue;
+                    }
+                    // None idle, or out of memory: the pending connections stay queued.
+                    self.warn(&e);
                     *lock(&self.paused_until) = Some(Instant::now() + PAUSE);
                     return true;
                 }
@@ -96,6 +109,19 @@ impl Listener {
         *paused
     }
 
+    /// Logs a failed accept, at most once per [`WARN_EVERY`] (a pause retries ten times a second).
+    #[cold]
+    fn warn(&self, e: &io::Error) {
+        let mut warned = lock(&self.warned);
+        let now = Instant::now();
+        warned.1 += 1;
+        if warned.0.is_none_or(|t| now >= t + WARN_EVERY) {
+            let n = std::mem::take(&mut warned.1);
+            log::warn!("accept failed: {e} ({n} time(s) since the last warning); pausing");
+            warned.0 = Some(now);
+        }
+    }
+
     /// Stops accepting: closes the listening socket.
     pub(crate) fn close(&self, poller: &Poller) {
         if let Some(s) = lock(&self.socket).take() {
@@ -117,4 +143,38 @@ fn accept(listener: RawFd) -> io::Result<TcpStream> {
     let stream = unsafe { TcpStream::from_raw_fd(fd) };
     let _ = stream.set_nodelay(true);
     Ok(stream)
+}
+
+/// Raises the descriptor limit to its hard limit, and returns `max_connections` lowered to fit
+/// it with [`FD_RESERVE`] to spare: past the limit an idle connection is evicted for a new one,
+/// rather than accept failing with every descriptor held by connections.
+pub(crate) fn fit_descriptor_limit(max_connections: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return max_connections;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            }
+        }
+    }
+    if lim.rlim_cur == libc::RLIM_INFINITY {
+        return max_connections;
+    }
+    let fit = (lim.rlim_cur as usize).saturating_sub(FD_RESERVE).max(1);
+    if fit < max_connections {
+        log::info!(
+            "at most {fit} connections: {} descriptors, {FD_RESERVE} kept for files",
+            lim.rlim_cur
+        );
+        return fit;
+    }
+    max_connections
 }

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{LevelFilter, Log, Metadata, Record};
@@ -85,10 +86,21 @@ impl Drop for Scope {
     }
 }
 
+/// Set in a process that runs a `tinyfc::testing::TestServer`: its platform lines would go
+/// around the test runner's output capture, into every test's output.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Stops the platform lines in this process (see [`QUIET`]).
+pub(crate) fn quiet_platform_lines() {
+    QUIET.store(true, Ordering::Relaxed);
+}
+
 /// Writes one platform line, e.g. `FC Invoke Start RequestId: 1-abc`, whatever the log level.
 /// A closed stdout is ignored rather than panicking.
 pub(crate) fn fc_line(event: &str, request_id: &str) {
-    write_fc_line(&mut RawStdout, event, request_id);
+    if !QUIET.load(Ordering::Relaxed) {
+        write_fc_line(&mut RawStdout, event, request_id);
+    }
 }
 
 /// Descriptor 1 without std's stdout lock. A whole line goes out in one write(2), which the

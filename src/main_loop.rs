@@ -1,83 +1,161 @@
-//! The main thread (`tinyfc-main`; the process's first thread becomes the first worker, see
-//! `server.rs`): turns signals into a drain, expires parked connections (head and idle
-//! timeouts, lingering rejects), starts a worker when none is left waiting, and, while every worker
-//! is busy, takes ready connections (and accepts new ones) itself so /pre-stop and /pre-freeze
-//! still reach the control thread.
+//! Start-up ([`serve`]) and the main thread (`tinyfc-main`; the process's first thread becomes
+//! the first worker): turns signals into a drain with a deadline, expires parked connections
+//! (head and idle timeouts, lingering rejects), starts a worker when none is left waiting (see
+//! `Watch`), and, while every worker is busy at the bound, takes ready connections (and accepts
+//! new ones) itself so /pre-stop and /pre-freeze still reach the control thread. It never serves a request: what is not a
+//! control call it defers, unread, to the next free worker.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::answer::reject_and_close;
-use crate::conn::{discard_available, read_available, Conn};
+use crate::config::Config;
+use crate::conn::{read_available, Conn};
+use crate::control::{ControlCall, Hooks};
 use crate::head::{parse_head, Reject};
+use crate::poller::Parked;
 use crate::protocol::Call;
-use crate::server::{Job, Shared};
+use crate::server::{Service, Shared};
+use crate::signals::{mask_stop_signals, Signals};
+
+/// How long past the drain limit a signal's drain (its wait for in-flight calls, then pre-stop)
+/// may run before the process exits anyway.
+const EXIT_MARGIN: Duration = Duration::from_secs(1);
+
+/// How [`serve_on`] runs.
+pub(crate) enum Mode {
+    /// The function's process: prints the listening line, turns SIGTERM/SIGINT into a drain, and
+    /// the calling thread becomes the first worker (it never returns).
+    Process,
+    /// Inside a test process (`tinyfc::testing`): every server thread is a new one, no signal
+    /// action is installed (the test runner's SIGINT stays the runner's), nothing is printed;
+    /// returns once serving.
+    Background,
+}
+
+/// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
+/// `service` answers invocations on the workers, `hooks` the control calls and the drain.
+pub(crate) fn serve(
+    config: Config,
+    service: Arc<dyn Service>,
+    hooks: Arc<dyn Hooks>,
+) -> io::Result<()> {
+    // A SocketAddr, not ("0.0.0.0", port): the string form links std's host lookup and musl's DNS
+    // resolver into every function (26 KB of code it never runs).
+    let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.port)))?;
+    serve_on(socket, config, service, hooks, Mode::Process).map(drop)
+}
+
+/// Serves on `socket`, bound already, as `mode` says. Returns the shared state (Background: once
+/// serving; Process: never, unless start-up fails).
+pub(crate) fn serve_on(
+    socket: TcpListener,
+    mut config: Config,
+    service: Arc<dyn Service>,
+    hooks: Arc<dyn Hooks>,
+    mode: Mode,
+) -> io::Result<Arc<Shared>> {
+    config.max_connections = crate::listener::fit_descriptor_limit(config.max_connections);
+    let (wake_rx, waker) = socket_pair()?;
+    let signals = match mode {
+        Mode::Process => Signals::new(waker.as_raw_fd()),
+        Mode::Background => Signals::never(),
+    };
+    let shared = Arc::new(Shared::new(config, service, hooks, waker, signals)?);
+    if let Mode::Background = mode {
+        shared.listener.open(socket, &shared.poller)?;
+        let s = shared.clone();
+        // MainLoop::new holds SIGTERM and SIGINT on its thread: a new one, not the test's.
+        thread::Builder::new()
+            .name("tinyfc-main".into())
+            .spawn(move || {
+                let mut main = MainLoop::new(wake_rx, s.clone());
+                s.start_worker();
+                if let Err(e) = main.run() {
+                    log::error!("main loop failed: {e}");
+                }
+            })?;
+        return Ok(shared);
+    }
+    let mut main = MainLoop::new(wake_rx, shared.clone());
+    let port = socket.local_addr()?.port();
+    shared.listener.open(socket, &shared.poller)?;
+    crate::logging::listening_line(port);
+    // This thread, already running and warm, becomes the first worker and serves the platform's
+    // first calls; the main loop moves to a new thread, whose start-up (tens of microseconds)
+    // then overlaps those calls instead of delaying them.
+    thread::Builder::new()
+        .name("tinyfc-main".into())
+        .spawn(move || {
+            if let Err(e) = main.run() {
+                log::error!("main loop failed: {e}");
+                std::process::exit(1);
+            }
+        })?;
+    shared.workers.adopt();
+    shared.worker(false);
+    Ok(shared)
+}
+
+/// In Background mode: stops accepting (the port is free again) and keeps no connection alive.
+/// The threads stay parked.
+pub(crate) fn stop_background(shared: &Shared) {
+    shared.stopping.store(true, Ordering::SeqCst);
+    shared.listener.close(&shared.poller);
+}
+
+/// A connected pair of Unix sockets, both non-blocking and close-on-exec from the start.
+fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
+    let mut fds = [0; 2];
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: fills `fds` with two new descriptors, owned by the streams from here on.
+    unsafe {
+        if libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((
+            UnixStream::from_raw_fd(fds[0]),
+            UnixStream::from_raw_fd(fds[1]),
+        ))
+    }
+}
 
 /// How often the main thread looks at the workers while it watches them.
 const TICK: Duration = Duration::from_millis(1);
 /// Ticks in a row with a worker waiting before the main thread stops watching.
 const QUIET_TICKS: u32 = 10;
-/// Ticks in a row with every worker busy (but progressing) before another worker starts, while
-/// there are fewer workers than cores.
-const BUSY_TICKS: u32 = 2;
-/// Every worker busy while the process used less than 1/4 of their share of the CPU over a tick:
-/// they are blocked, not computing.
-const BLOCKED_SHARE: u32 = 4;
-/// The main thread waited for a CPU more than 1/20 of a tick: the CPU is contended, and workers
-/// that make no progress are kept off it, not blocked.
-const CONTENDED_SHARE: u32 = 20;
-/// Stalled ticks in a row after which a worker starts even while the CPU is contended.
-const LONG_STALL_TICKS: u32 = 10;
 
-/// What the main thread knows of the workers between ticks. A worker pokes it when a call is about
-/// to run and no other worker is waiting (and it starts out watching, for the platform's first
-/// calls); from then on it looks every tick. Every worker busy and none taking a new connection for
-/// a whole tick is a stall, and every worker busy while the process hardly used the CPU means they
-/// are blocked: either starts a worker, unless the CPU was contended over the tick (then the
-/// workers were kept off it, not stuck) and the stall is younger than 10 ticks; a stall at the
-/// bound makes the main thread watch the poller itself. Busy, progressing and on the CPU, workers
-/// grow only to the number of cores. So a fast handler runs on as many threads as there are
-/// cores, and a blocking one gets the threads it needs, up to the bound.
+/// The worker-scaling policy. A worker about to run a call while no other worker waits pokes the
+/// main thread, which then looks once a tick: a tick with no worker waiting starts one more (up to
+/// the bound), so N calls that block get N threads within N ticks, while a fast handler's workers
+/// keep coming back to wait. At the bound, a tick in which no worker took a connection makes the
+/// main thread take ready connections itself (control calls must get through). Ten ticks in a row
+/// with a worker waiting end the watch. It starts out on, so the platform's first calls wake no
+/// other thread.
 struct Watch {
     on: bool,
     last_tick: Instant,
+    /// `Poller::taken` at the last tick.
     last_taken: usize,
-    /// The CPU use at the last tick; None until the first tick of the watch that starts with the
-    /// process (the first calls then run beside no system calls of this thread).
-    last_usage: Option<Usage>,
-    busy: u32,
     quiet: u32,
-    /// Stalled ticks in a row.
-    stalls: u32,
-    /// Learned on first need: asking std reads cgroup files, a dozen system calls that the
-    /// start-up path should not pay.
-    cores: Option<usize>,
     /// Stalled at the bound at the last tick.
     full: bool,
 }
 
 impl Watch {
-    /// A watch (on or off) whose first tick counts from `now`.
-    fn new(
-        on: bool,
-        now: Instant,
-        taken: usize,
-        usage: Option<Usage>,
-        cores: Option<usize>,
-    ) -> Watch {
+    /// A watch whose first tick comes one tick after `now`.
+    fn new(now: Instant, taken: usize) -> Watch {
         Watch {
-            on,
+            on: true,
             last_tick: now,
             last_taken: taken,
-            last_usage: usage,
-            busy: 0,
             quiet: 0,
-            stalls: 0,
-            cores,
             full: false,
         }
     }
@@ -92,8 +170,8 @@ pub(crate) struct MainLoop {
     last_signal: u8,
     signals: usize,
     watch: Watch,
-    /// Where this thread's wait for a CPU is read, for [`Usage`].
-    schedstat: Schedstat,
+    /// Once a signal started the drain: when the process exits even if it has not ended.
+    exit_at: Option<Instant>,
 }
 
 impl MainLoop {
@@ -109,9 +187,9 @@ impl MainLoop {
             wake_rx,
             last_signal: 0,
             signals: 0,
-            // On from the start (see `serve`), with its baseline taken at the first tick.
-            watch: Watch::new(true, Instant::now(), 0, None, None),
-            schedstat: Schedstat(None),
+            // On from the start (see `serve`).
+            watch: Watch::new(Instant::now(), 0),
+            exit_at: None,
         }
     }
 
@@ -122,6 +200,9 @@ impl MainLoop {
         let mut install_at = Some(Instant::now() + TICK);
         loop {
             let now = Instant::now();
+            if self.exit_at.is_some_and(|t| now >= t) {
+                self.exit_late();
+            }
             if install_at.is_some_and(|t| now >= t) {
                 install_at = None;
                 self.shared.signals.let_through();
@@ -137,7 +218,7 @@ impl MainLoop {
             };
             let mut fds = [pollfd(self.wake_rx.as_raw_fd()), pollfd(poller_fd)];
             let tick = self.watch.on.then(|| self.watch.last_tick + TICK);
-            let wake_at = [next_deadline, paused_until, tick, install_at]
+            let wake_at = [next_deadline, paused_until, tick, install_at, self.exit_at]
                 .into_iter()
                 .flatten()
                 .min();
@@ -174,7 +255,16 @@ impl MainLoop {
                     message: "request head timed out",
                 };
                 reject_and_close(&mut conn, &timed_out);
-                s.park(conn); // lingers
+                // It lingers; input that came meanwhile is a worker's to read and drop.
+                if !conn.caught_up {
+                    s.poller.defer(conn, &s.config);
+                } else {
+                    match s.poller.park(conn, &s.config) {
+                        Parked::Done { poke: true } => s.poke_main(),
+                        Parked::Done { poke: false } => {}
+                        Parked::Ready(c) => s.poller.defer(c, &s.config),
+                    }
+                }
             } else {
                 s.poller.close(conn); // idle past the idle timeout, or done lingering
             }
@@ -182,8 +272,8 @@ impl MainLoop {
         next
     }
 
-    /// Once a tick while watching: starts a worker on a stall, or while busy with fewer workers
-    /// than cores. True if stalled at the bound (then this thread watches the poller).
+    /// Once a tick while watching: starts a worker if none is waiting. True if stalled at the
+    /// bound (then this thread watches the poller).
     fn check_workers(&mut self, now: Instant) -> bool {
         let s = &self.shared;
         let w = &mut self.watch;
@@ -191,29 +281,17 @@ impl MainLoop {
             if !s.poked() {
                 return false;
             }
-            let usage = Usage::now(&mut self.schedstat);
-            *w = Watch::new(true, now, s.poller.taken(), Some(usage), w.cores);
+            *w = Watch::new(now, s.poller.taken());
         }
         if now < w.last_tick + TICK {
             return w.full;
         }
-        let elapsed = now - w.last_tick;
         w.last_tick = now;
-        let usage = Usage::now(&mut self.schedstat);
         let taken = s.poller.taken();
-        let Some(last) = w.last_usage.replace(usage) else {
-            w.last_taken = taken; // the first tick since start-up: a baseline only
-            return w.full;
-        };
-        let used = usage.cpu.saturating_sub(last.cpu);
-        // Others keep the CPU busy (a load generator beside us, say): a thread preempted, or this
-        // one slow to get a CPU. Workers kept waiting for it would look stalled or blocked.
-        let contended = usage.preempted != last.preempted
-            || usage.waited.saturating_sub(last.waited) > elapsed / CONTENDED_SHARE;
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
+        w.full = false;
         if s.poller.waiting() > 0 {
-            w.busy = 0;
             w.quiet += 1;
             if w.quiet >= QUIET_TICKS {
                 s.clear_poke();
@@ -224,42 +302,19 @@ impl MainLoop {
                     w.on = false;
                 }
             }
-            w.full = false;
             return false;
         }
         w.quiet = 0;
-        w.busy += 1;
-        let stalled = !progressed;
-        w.stalls = if stalled { w.stalls + 1 } else { 0 };
-        let started = s.workers.started();
-        // Asked only once busy for a while: the first calls' ticks need no cgroup files.
-        let mut cores = || *w.cores.get_or_insert_with(count_cores);
-        let wants_core = w.busy >= BUSY_TICKS && started < cores();
-        // Busy but hardly on the CPU: the handlers wait (on I/O, a lock, a sleep), so another
-        // worker would get work done instead of queueing behind them. With one worker the bound
-        // on cores does not matter.
-        let on_cpu = if started > 1 {
-            started.min(cores())
+        if s.workers.at_max() {
+            w.full = !progressed;
         } else {
-            started
-        };
-        let blocked = used < elapsed * on_cpu as u32 / BLOCKED_SHARE;
-        // Stalled or blocked while the CPU is contended: the workers are kept off it rather than
-        // stuck, and one more would only queue with them, unless the stall goes on (handlers that
-        // spin would hold up everything else).
-        let stuck = (stalled || blocked) && (!contended || w.stalls >= LONG_STALL_TICKS);
-        let at_max = s.workers.at_max();
-        if !at_max && (stuck || wants_core) {
-            w.busy = 0;
-            w.stalls = 0;
             s.start_worker();
         }
-        w.full = at_max && stalled;
         w.full
     }
 
     /// Every worker is busy: accepts, takes the ready connections, sends control calls to the
-    /// control thread, and leaves everything else, unread, for the first worker to come free.
+    /// control thread, and defers everything else, unread, to the first worker to come free.
     fn take_ready(&mut self) {
         let s = &self.shared;
         let (ready, accept) = s.poller.take_ready();
@@ -267,16 +322,13 @@ impl MainLoop {
             let _ = s.listener.accept_all(&s.poller, &s.config); // this loop replans anyway
         }
         for mut conn in ready {
-            if conn.closing.is_some() {
-                match discard_available(&mut conn) {
-                    true => s.park(conn),
-                    false => s.poller.close(conn),
-                }
-                continue;
-            }
-            match peek_call(&conn, s.config.max_header_bytes) {
+            let control = match conn.closing {
+                Some(_) => Peek::Other,
+                None => peek_call(&conn, s.config.max_header_bytes),
+            };
+            match control {
                 Peek::Closed => s.poller.close(conn),
-                Peek::Control => {
+                Peek::Control(call) => {
                     // Read for real now; the head is complete, so this parses.
                     if !read_available(&mut conn, s.config.max_header_bytes) {
                         s.poller.close(conn);
@@ -284,7 +336,7 @@ impl MainLoop {
                     }
                     conn.head_started.get_or_insert_with(Instant::now);
                     match parse_head(&conn.buf, s.config.max_header_bytes) {
-                        Ok(Some(head)) => s.submit_control(Job::Request(conn, head)),
+                        Ok(Some(head)) => s.control.submit(conn, head, call),
                         _ => s.poller.defer(conn, &s.config),
                     }
                 }
@@ -323,16 +375,26 @@ impl MainLoop {
         log::info!("signal received: draining");
         self.shared.listener.close(&self.shared.poller);
         self.shared.stopping.store(true, Ordering::SeqCst);
-        self.shared.submit_control(Job::Shutdown);
+        // Its own thread, not the control thread's queue, where it could wait behind a hook.
+        self.shared.control.start_drain();
+        self.exit_at = Some(Instant::now() + self.shared.config.drain + EXIT_MARGIN);
+    }
+
+    /// The drain outlived its limit (a pre-stop hook that does not return): exits anyway.
+    #[cold]
+    fn exit_late(&self) -> ! {
+        log::warn!("drain still running past its limit: exiting");
+        let _ = io::stdout().flush();
+        std::process::exit(0);
     }
 }
 
 /// What a ready connection's pending input is, seen without consuming it.
 enum Peek {
-    /// The client closed (or the socket failed) with no request pending.
+    /// The client closed with nothing buffered, or the socket failed.
     Closed,
     /// A complete /pre-stop or /pre-freeze head.
-    Control,
+    Control(ControlCall),
     /// An invocation, a partial or bad head: a worker's job.
     Other,
 }
@@ -352,142 +414,18 @@ fn peek_call(conn: &Conn, max_head: usize) -> Peek {
             libc::MSG_PEEK | libc::MSG_DONTWAIT,
         )
     };
-    if n == 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock) {
+    let failed = n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock;
+    // The end of input with requests still buffered (behind a control call) is a worker's.
+    if failed || (n == 0 && old == 0) {
         return Peek::Closed;
     }
     bytes.truncate(old + n.max(0) as usize);
     match parse_head(&bytes, max_head) {
-        Ok(Some(h)) => match Call::of_request(&h.headers, &h.path) {
-            Call::PreStop | Call::PreFreeze => Peek::Control,
-            _ => Peek::Other,
+        Ok(Some(h)) => match ControlCall::of(Call::of_request(&h.headers, &h.path)) {
+            Some(call) => Peek::Control(call),
+            None => Peek::Other,
         },
         _ => Peek::Other,
-    }
-}
-
-/// The calling thread's `/proc/thread-self/schedstat`, opened on first use and kept.
-struct Schedstat(Option<std::fs::File>);
-
-impl Schedstat {
-    /// The thread's time waiting for a CPU so far (zero where the kernel does not keep it).
-    fn waited(&mut self) -> Duration {
-        use std::os::unix::fs::FileExt;
-        let file = match &self.0 {
-            Some(f) => f,
-            None => {
-                // libc, not std::fs: std's path handling is code the first calls would otherwise
-                // fault in for this one file (a 64 KB window of RSS).
-                let path = c"/proc/thread-self/schedstat";
-                // SAFETY: a NUL-terminated path; a new descriptor is owned by the File.
-                match unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) } {
-                    fd if fd >= 0 => self.0.insert(unsafe { std::fs::File::from_raw_fd(fd) }),
-                    _ => return Duration::ZERO,
-                }
-            }
-        };
-        // "<on-cpu ns> <waiting ns> <slices>"
-        let mut buf = [0u8; 64];
-        let n = file.read_at(&mut buf, 0).unwrap_or(0);
-        let waited = std::str::from_utf8(&buf[..n])
-            .ok()
-            .and_then(|s| s.split_whitespace().nth(1)?.parse().ok());
-        Duration::from_nanos(waited.unwrap_or(0))
-    }
-}
-
-/// The process's use of the CPU so far.
-#[derive(Clone, Copy)]
-struct Usage {
-    /// CPU time, user and system, of every thread.
-    cpu: Duration,
-    /// Times a thread was switched out while it could still run.
-    preempted: i64,
-    /// The main thread's time waiting for a CPU.
-    waited: Duration,
-}
-
-impl Usage {
-    fn now(schedstat: &mut Schedstat) -> Usage {
-        // SAFETY: getrusage only fills the struct we pass.
-        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) };
-        let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-        Usage {
-            cpu: time(r.ru_utime) + time(r.ru_stime),
-            preempted: r.ru_nivcsw,
-            waited: schedstat.waited(),
-        }
-    }
-}
-
-/// SIGTERM and SIGINT, which the main loop turns into a drain. Their actions are installed once,
-/// by the first tinyfc thread with nothing to do (a worker about to wait, or the main loop one tick
-/// in): registering them is work, and code, that the platform's first calls right after listening
-/// need not wait for. Until then every tinyfc thread holds them, so one that comes early waits
-/// and is not lost (two of a kind that come while held count as one, as the kernel keeps one
-/// pending); each thread lets them through once they are installed. (A thread the function
-/// started before `run` does not hold them: one delivered there first takes its default action,
-/// as it would before `run`.)
-pub(crate) struct Signals {
-    /// The wake socket's write side, where each action writes its signal's number.
-    tx: RawFd,
-    /// Set by the thread that installs the actions (once).
-    claimed: AtomicBool,
-    /// Set once they are installed.
-    installed: AtomicBool,
-}
-
-impl Signals {
-    /// Signals not yet installed, whose actions will write to `tx` (open for the life of the
-    /// process: `Shared` owns it).
-    pub(crate) fn new(tx: RawFd) -> Signals {
-        Signals {
-            tx,
-            claimed: AtomicBool::new(false),
-            installed: AtomicBool::new(false),
-        }
-    }
-
-    /// True once the actions are installed.
-    pub(crate) fn installed(&self) -> bool {
-        self.installed.load(Ordering::SeqCst)
-    }
-
-    /// Installs the actions if no thread has yet, then lets the signals through on this thread.
-    /// Each action writes its signal's number to the wake socket: the main loop learns which
-    /// signal came (for the exit code of a second one) without a second registration.
-    pub(crate) fn let_through(&self) {
-        if !self.claimed.swap(true, Ordering::SeqCst) {
-            let tx = self.tx;
-            for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-                let action = move || {
-                    let byte = sig as u8;
-                    // SAFETY: send(2) is async-signal-safe; a full socket already means "wake up".
-                    unsafe { libc::send(tx, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
-                };
-                // SAFETY: the action only calls send(2), which is async-signal-safe; `tx` stays
-                // open for the life of the process (`Shared` owns it).
-                if let Err(e) = unsafe { signal_hook::low_level::register(sig, action) } {
-                    log::error!("cannot handle signal {sig}: {e}"); // it keeps its default action
-                }
-            }
-            self.installed.store(true, Ordering::SeqCst);
-        }
-        if self.installed() {
-            mask_stop_signals(libc::SIG_UNBLOCK);
-        }
-    }
-}
-
-/// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) SIGTERM and SIGINT on the calling thread.
-fn mask_stop_signals(how: i32) {
-    // SAFETY: an empty set, filled with two signals, passed by pointer to pthread_sigmask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
     }
 }
 
@@ -497,27 +435,4 @@ fn pollfd(fd: i32) -> libc::pollfd {
         events: libc::POLLIN,
         revents: 0,
     }
-}
-
-/// Lets the process hold as many connections as its hard descriptor limit allows.
-pub(crate) fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
-/// The cores this process may use (std reads the cgroup's CPU quota: a dozen system calls). Asked
-/// once, and only once the workers have been busy for a while; kept out of line with the rare code.
-#[cold]
-#[inline(never)]
-fn count_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

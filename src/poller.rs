@@ -2,11 +2,14 @@
 //! and a table owns the ones that wait. A worker blocked in [`Poller::wait`] is handed a ready
 //! connection by the kernel and owns it until it parks it again, so a request costs no thread
 //! hand-off, and a worker that finishes one request takes the next ready connection without
-//! sleeping. Parking is a table entry, not a system call: a connection is parked only drained
-//! (`Conn::drained`), so its next input is a new edge; an edge that comes while its owner still
-//! holds it is noted in the table and handed back to the owner. The main thread expires and
-//! evicts parked connections.
+//! sleeping. Parking is a table entry, not a system call: a connection is parked only caught up
+//! (`Conn::caught_up`), so its next input is a new edge; an edge that comes while its owner still
+//! holds it is noted in the table and handed back to the owner. A connection whose next step is a
+//! worker's but which has no edge to come (the main or control thread put it back with input
+//! waiting, or requests buffered) is deferred: queued for the next free worker, which an eventfd
+//! in the set wakes. The main thread expires and evicts parked connections.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,6 +45,8 @@ pub(crate) enum Ready {
 
 /// The listener's token: no connection's (a connection's index stays far below `u32::MAX`).
 const LISTENER: u64 = u64::MAX;
+/// The deferral eventfd's token.
+const DEFERRED: u64 = u64::MAX - 1;
 
 /// One entry of the table: a parked connection, or the generation of a busy or free slot.
 #[derive(Default)]
@@ -53,6 +58,8 @@ struct Slot {
     /// An event came while a thread owned the connection: the owner keeps it when it parks it,
     /// and serves it again.
     missed: bool,
+    /// That event reported the client's hang-up.
+    missed_hang_up: bool,
 }
 
 impl Table {
@@ -84,10 +91,11 @@ pub(crate) struct Poller {
     waiting: AtomicUsize,
     /// Connections handed to workers so far: the main thread's measure of progress.
     taken: AtomicUsize,
-    /// Ready connections the main thread put back unread while every worker was busy; the
-    /// next worker to wait re-arms them (see [`Poller::defer`]).
-    deferred: Mutex<Vec<u64>>,
+    /// Connections put back for the next free worker (see [`Poller::defer`]), oldest first.
+    deferred: Mutex<VecDeque<u64>>,
     has_deferred: AtomicBool,
+    /// In the set, edge-triggered: each write wakes one waiting worker for a deferred connection.
+    defer_wake: OwnedFd,
     /// Connections owned by the table (parked) or by a thread (busy).
     open: AtomicUsize,
 }
@@ -97,13 +105,23 @@ impl Poller {
     pub(crate) fn new() -> io::Result<Poller> {
         // SAFETY: plain system calls; the descriptors are owned from here on.
         let epoll = unsafe { owned(libc::epoll_create1(libc::EPOLL_CLOEXEC))? };
+        let flags = libc::EFD_CLOEXEC | libc::EFD_NONBLOCK;
+        // SAFETY: as above.
+        let defer_wake = unsafe { owned(libc::eventfd(0, flags))? };
+        ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            defer_wake.as_raw_fd(),
+            DEFERRED,
+        )?;
         Ok(Poller {
             epoll,
             table: Mutex::new(Table::default()),
             waiting: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
-            deferred: Mutex::new(Vec::new()),
+            deferred: Mutex::new(VecDeque::new()),
             has_deferred: AtomicBool::new(false),
+            defer_wake,
             open: AtomicUsize::new(0),
         })
     }
@@ -156,7 +174,7 @@ impl Poller {
         // Added once it is in the table: an event may come at once. Nothing takes it out before:
         // it is not due, and eviction runs only on the accepting thread (see `listener.rs`).
         if ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, tok).is_err() {
-            if let Some(conn) = self.take(tok) {
+            if let Some(conn) = self.take(tok, 0) {
                 self.close(conn); // no memory for the set
             }
         }
@@ -166,14 +184,16 @@ impl Poller {
     /// Parks a connection its owner is done with, to wait for its next input or its deadline.
     /// Returns it if input arrived meanwhile: the caller serves it again.
     #[must_use]
-    pub(crate) fn park(&self, conn: Conn, c: &Config) -> Parked {
-        debug_assert!(conn.drained, "parked with input not yet read");
+    pub(crate) fn park(&self, mut conn: Conn, c: &Config) -> Parked {
+        debug_assert!(conn.caught_up, "parked with input not yet read");
         let d = deadline(&conn, c);
         let (index, generation) = split(conn.token);
         let mut t = self.lock();
         let slot = &mut t.slots[index as usize];
         debug_assert!(slot.generation == generation && slot.conn.is_none());
         if std::mem::take(&mut slot.missed) {
+            conn.caught_up = false;
+            conn.input_closed |= std::mem::take(&mut slot.missed_hang_up);
             return Parked::Ready(conn);
         }
         slot.conn = Some(conn);
@@ -211,27 +231,32 @@ impl Poller {
     /// Waits up to `timeout` (None: forever) for a ready connection (a worker).
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Ready {
         self.waiting.fetch_add(1, Ordering::SeqCst);
-        // After counting ourselves as waiting: a connection the main thread defers from here on
-        // sees us waiting and re-arms it itself.
+        // After counting ourselves as waiting: a connection deferred from here on wakes us.
         if self.has_deferred.load(Ordering::SeqCst) {
-            self.rearm_deferred();
+            if let Some(conn) = self.take_deferred() {
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                self.taken.fetch_add(1, Ordering::Relaxed);
+                return Ready::Conn(conn);
+            }
         }
         let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
         // SAFETY: one valid epoll_event to fill.
         let n = unsafe { libc::epoll_wait(self.fd(), &mut ev, 1, ms) };
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        match n {
-            0 => Ready::TimedOut,
-            1 if ev.u64 == LISTENER => Ready::Accept,
-            1 => match self.take(ev.u64) {
-                Some(conn) => {
-                    self.taken.fetch_add(1, Ordering::Relaxed);
-                    Ready::Conn(conn)
-                }
-                None => Ready::Nothing,
-            },
-            _ => Ready::Nothing,
+        let conn = match n {
+            0 => return Ready::TimedOut,
+            1 if ev.u64 == LISTENER => return Ready::Accept,
+            1 if ev.u64 == DEFERRED => self.take_deferred(),
+            1 => self.take(ev.u64, ev.events),
+            _ => None,
+        };
+        match conn {
+            Some(conn) => {
+                self.taken.fetch_add(1, Ordering::Relaxed);
+                Ready::Conn(conn)
+            }
+            None => Ready::Nothing,
         }
     }
 
@@ -242,14 +267,20 @@ impl Poller {
         // SAFETY: `evs` has room for 32 events.
         let n = unsafe { libc::epoll_wait(self.fd(), evs.as_mut_ptr(), 32, 0) };
         let evs = &evs[..n.max(0) as usize];
-        let conns = evs.iter().filter_map(|e| self.take(e.u64)).collect();
+        if evs.iter().any(|e| e.u64 == DEFERRED) && self.waiting() > 0 {
+            self.wake_for_deferred(); // its wake-up was meant for a worker
+        }
+        let conns = evs
+            .iter()
+            .filter_map(|e| self.take(e.u64, e.events))
+            .collect();
         (conns, evs.iter().any(|e| e.u64 == LISTENER))
     }
 
-    /// Puts a ready connection back unread, for a worker to take once one is free: the main
-    /// thread's way to leave an invocation alone while every worker is busy. Its input already
-    /// raised its edge, so a worker re-arms it (a modify re-reports input that is there). Its
-    /// deadline still applies.
+    /// Hands a connection to the next worker to come free, without serving it: the main
+    /// thread's way to leave an invocation alone while every worker is busy, and the control
+    /// thread's way to give a connection back after its call. It waits in the table meanwhile, so
+    /// its deadline still applies.
     pub(crate) fn defer(&self, conn: Conn, c: &Config) {
         let tok = conn.token;
         let (index, _) = split(tok);
@@ -259,44 +290,75 @@ impl Poller {
         t.due_by(d);
         drop(t);
         let mut deferred = lock(&self.deferred);
-        deferred.push(tok);
+        deferred.push_back(tok);
         self.has_deferred.store(true, Ordering::SeqCst);
         drop(deferred);
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            self.rearm_deferred(); // a worker came free meanwhile
-        }
+        self.wake_for_deferred();
     }
 
-    fn rearm_deferred(&self) {
+    /// Wakes one waiting worker (if any) to take a deferred connection.
+    fn wake_for_deferred(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live buffer; a full counter already means "wake".
+        unsafe { libc::write(self.defer_wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+    }
+
+    /// Takes the oldest deferred connection still in the table; wakes another worker if more
+    /// wait.
+    fn take_deferred(&self) -> Option<Conn> {
+        let mut count = [0u8; 8];
+        // SAFETY: reads at most 8 bytes into a live buffer (resets the counter; edge-triggered,
+        // each later write is a new event anyway).
+        unsafe { libc::read(self.defer_wake.as_raw_fd(), count.as_mut_ptr().cast(), 8) };
         let mut deferred = lock(&self.deferred);
-        self.has_deferred.store(false, Ordering::SeqCst);
-        let tokens = std::mem::take(&mut *deferred);
-        drop(deferred);
-        let t = self.lock();
-        for tok in tokens {
+        let mut conn = None;
+        while conn.is_none() {
+            let Some(tok) = deferred.pop_front() else {
+                break;
+            };
             let (index, generation) = split(tok);
-            let slot = &t.slots[index as usize];
-            if let (true, Some(conn)) = (slot.generation == generation, &slot.conn) {
-                let _ = ctl(self.fd(), libc::EPOLL_CTL_MOD, conn.stream.as_raw_fd(), tok);
+            let mut t = self.lock();
+            if let Some(slot) = t.slots.get_mut(index as usize) {
+                // Gone meanwhile (closed, or taken by an event): nothing to do for it.
+                if slot.generation == generation {
+                    conn = slot.conn.take();
+                }
             }
         }
+        let more = !deferred.is_empty();
+        self.has_deferred.store(more, Ordering::SeqCst);
+        drop(deferred);
+        if more {
+            self.wake_for_deferred();
+        }
+        conn.map(|mut c| {
+            c.caught_up = false; // it may have input waiting
+            c
+        })
     }
 
-    /// Takes the connection behind an event out of the table, unless the event is stale.
-    fn take(&self, tok: u64) -> Option<Conn> {
-        if tok == LISTENER {
+    /// Takes the connection behind an event out of the table, unless the event is stale. An
+    /// event means input (or a hang-up, which `events` tells) waits unread.
+    fn take(&self, tok: u64, events: u32) -> Option<Conn> {
+        if tok == LISTENER || tok == DEFERRED {
             return None;
         }
+        let hang_up = events & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
         let (index, generation) = split(tok);
         let mut t = self.lock();
         let slot = t.slots.get_mut(index as usize)?;
         if slot.generation != generation {
             return None;
         }
-        let conn = slot.conn.take();
-        // Not parked: its owner is parking it (or the main thread has it); tell the owner.
-        slot.missed = conn.is_none();
-        conn
+        let Some(mut conn) = slot.conn.take() else {
+            // Not parked: its owner is parking it (or the main thread has it); tell the owner.
+            slot.missed = true;
+            slot.missed_hang_up |= hang_up;
+            return None;
+        };
+        conn.caught_up = false;
+        conn.input_closed |= hang_up;
+        Some(conn)
     }
 
     /// Takes out every parked connection whose deadline has passed, and returns them with the
@@ -332,6 +394,8 @@ impl Poller {
             .enumerate()
             .filter_map(|(i, s)| Some((i, s.conn.as_ref()?)))
             .filter(|(_, c)| c.buf.is_empty() && c.closing.is_none())
+            // Not one whose request waits unread (a new connection's, or an edge not yet taken).
+            .filter(|(_, c)| c.caught_up || !has_input(c))
             .min_by_key(|(_, c)| c.idle_since)
             .map(|(i, _)| i);
         let Some(i) = oldest else { return false };
@@ -360,10 +424,26 @@ fn deadline(conn: &Conn, c: &Config) -> Instant {
     }
 }
 
+/// True if input (or the end of it) waits in `conn`'s socket.
+fn has_input(conn: &Conn) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: peeks at most one byte into a live buffer.
+    let n = unsafe {
+        libc::recv(
+            conn.stream.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+}
+
 fn free(t: &mut Table, index: u32) {
     let slot = &mut t.slots[index as usize];
     slot.generation = slot.generation.wrapping_add(1);
     slot.missed = false;
+    slot.missed_hang_up = false;
     t.free.push(index);
 }
 

@@ -29,11 +29,6 @@ impl Workers {
         }
     }
 
-    /// Workers running.
-    pub(crate) fn started(&self) -> usize {
-        self.started.load(Ordering::SeqCst)
-    }
-
     /// True once `max` workers run.
     pub(crate) fn at_max(&self) -> bool {
         self.started.load(Ordering::SeqCst) >= self.max

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::context::Context;
+use crate::control::{ControlCall, Hooks};
 use crate::error::{Error, InitError};
 use crate::grammar::{is_field_value, is_token};
 use crate::lifecycle::{HookFn, InitFn, Lifecycle, NotReady};
 use crate::logging::{self, fc_line};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request, Response};
-use crate::server::{self, Service};
+use crate::server::Service;
 
 /// A function instance under construction. `S` is the state the initializer builds and every
 /// invocation and hook borrows.
@@ -104,18 +105,28 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
     {
         logging::init();
+        let (config, function) = self.into_function(handler);
+        crate::main_loop::serve(config, function.clone(), function)
+    }
+
+    /// What [`Runtime::run`] serves: the configuration, and the function (both the workers'
+    /// service and the control thread's hooks).
+    pub(crate) fn into_function<H>(self, handler: H) -> (Config, Arc<Function<S, H>>)
+    where
+        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
+    {
         crate::context::set_environment(&self.config);
-        let function = Function {
+        let function = Arc::new(Function {
             lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
             handler,
             drain: self.config.drain,
-        };
-        server::serve(self.config, Arc::new(function))
+        });
+        (self.config, function)
     }
 }
 
 /// The user's code behind the lifecycle.
-struct Function<S, H> {
+pub(crate) struct Function<S, H> {
     lifecycle: Lifecycle<S>,
     handler: H,
     drain: Duration,
@@ -137,18 +148,9 @@ where
                     Err(e) => not_ready(&e),
                 });
             }
-            Call::PreStop => {
-                fc_line("PreStop Start", &ctx.request_id);
-                let result = self.lifecycle.stop(ctx, self.drain);
-                fc_line("PreStop End", &ctx.request_id);
-                reply(hook_response(result));
-            }
-            Call::PreFreeze => {
-                fc_line("PreFreeze Start", &ctx.request_id);
-                let result = self.lifecycle.pre_freeze(ctx);
-                fc_line("PreFreeze End", &ctx.request_id);
-                reply(hook_response(result));
-            }
+            // The control thread's (see `Hooks`); the workers never send these here.
+            Call::PreStop => reply(self.control(ControlCall::PreStop, ctx)),
+            Call::PreFreeze => reply(self.control(ControlCall::PreFreeze, ctx)),
             Call::Invoke(kind) => {
                 let Ok(_in_flight) = self.lifecycle.admit() else {
                     return reply(stopping());
@@ -162,6 +164,27 @@ where
                 reply(resp); // still in flight until the answer is written
             }
         }
+    }
+}
+
+impl<S, H> Hooks for Function<S, H>
+where
+    S: Send + Sync + 'static,
+    H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
+{
+    fn control(&self, call: ControlCall, ctx: &Context) -> Answer {
+        let (end, result) = match call {
+            ControlCall::PreStop => {
+                fc_line("PreStop Start", &ctx.request_id);
+                ("PreStop End", self.lifecycle.stop(ctx, self.drain))
+            }
+            ControlCall::PreFreeze => {
+                fc_line("PreFreeze Start", &ctx.request_id);
+                ("PreFreeze End", self.lifecycle.pre_freeze(ctx))
+            }
+        };
+        fc_line(end, &ctx.request_id);
+        hook_response(result)
     }
 
     #[cold]

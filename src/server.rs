@@ -1,42 +1,39 @@
-//! The server: connections wait in the poller (`poller.rs`) between requests; a worker that the
+//! The workers: connections wait in the poller (`poller.rs`) between requests; a worker that the
 //! poller hands a ready connection reads the request, calls the function, writes the answer and
 //! parks the connection again (this file); handed the listener, it accepts (`listener.rs`).
-//! /pre-stop and /pre-freeze go to the dedicated control thread, so they are answered even when
-//! every worker is busy; the main thread (`main_loop.rs`, a thread named `tinyfc-main`: the
-//! process's first thread is the first worker) expires and starts workers. An idle or slow
-//! connection holds no thread, and threads stay bounded: main + control + workers.
+//! /pre-stop and /pre-freeze go to the control thread (`control.rs`), so they are answered even
+//! when every worker is busy; the main thread (`main_loop.rs`) expires parked connections and
+//! starts workers. An idle or slow connection holds no thread, and threads stay bounded: main +
+//! control + workers.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::thread;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::answer::{reject_and_close, write_response};
+use crate::answer::{reject_and_close, send, Framing};
 use crate::body::{read_body, BodyError};
 use crate::config::Config;
-use crate::conn::{discard_available, read_available, Conn, Timed};
+use crate::conn::{discard_available, read_available, Conn};
 use crate::context::Context;
+use crate::control::{Control, ControlCall, Hooks};
 use crate::head::{parse_head, Head};
 use crate::listener::Listener;
-use crate::main_loop::{self, MainLoop, Signals};
 use crate::poller::{Parked, Poller, Ready};
-use crate::pool::{Pool, Workers};
+use crate::pool::Workers;
 use crate::protocol::{Answer, Call};
 use crate::request::{Kind, Request};
+use crate::signals::Signals;
 
-/// What the server calls: the function with its lifecycle (see `runtime.rs`).
+/// What the workers call: the function's invocations and /initialize (its hooks are the control
+/// thread's, see [`Hooks`]).
 pub(crate) trait Service: Send + Sync + 'static {
     /// Answers one call. `reply` must be called exactly once, while the call still counts as in
     /// flight, so a drain waits until the answer is written.
     fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Answer));
-    /// The signal path: stop admitting, drain, run pre-stop once if it has not run.
-    fn shutdown(&self);
 }
 
 thread_local! {
@@ -62,98 +59,52 @@ enum Outcome {
     Linger,
 }
 
-/// Work for the control thread.
-#[allow(clippy::large_enum_variant)] // a few per instance lifetime: not worth a box
-pub(crate) enum Job {
-    /// A connection whose buffer starts with a complete /pre-stop or /pre-freeze head.
-    Request(Conn, Head),
-    /// A signal arrived: drain, pre-stop, exit 0.
-    Shutdown,
-}
-
 /// What the threads share.
 pub(crate) struct Shared {
     pub(crate) config: Config,
     service: Arc<dyn Service>,
-    pub(crate) poller: Poller,
+    pub(crate) poller: Arc<Poller>,
     pub(crate) listener: Listener,
     pub(crate) workers: Workers,
-    pub(crate) control: OnceLock<Arc<Pool<Job>>>,
+    pub(crate) control: Control,
     /// Written to wake the main thread's poll (signals write to it too).
     waker: UnixStream,
     /// Set while the main thread watches the workers (and by a poke that starts that), so
     /// workers poke it only when it is not already looking.
     poked: AtomicBool,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
-    pub(crate) stopping: AtomicBool,
-    /// SIGTERM and SIGINT, held until their actions are installed (see `main_loop.rs`).
+    pub(crate) stopping: Arc<AtomicBool>,
+    /// SIGTERM and SIGINT, held until their actions are installed (see `signals.rs`).
     pub(crate) signals: Signals,
 }
 
-/// Binds, prints `tinyfc listening on 0.0.0.0:<port>`, and serves until a signal ends the process.
-pub(crate) fn serve(config: Config, service: Arc<dyn Service>) -> io::Result<()> {
-    main_loop::raise_fd_limit();
-    let (wake_rx, waker) = socket_pair()?;
-    let signals = Signals::new(waker.as_raw_fd());
-    let workers = Workers::new(config.workers, config.worker_idle);
-    let shared = Arc::new(Shared {
-        config,
-        service,
-        poller: Poller::new()?,
-        listener: Listener::default(),
-        workers,
-        control: OnceLock::new(),
-        waker,
-        poked: AtomicBool::new(false),
-        stopping: AtomicBool::new(false),
-        signals,
-    });
-    let s = shared.clone();
-    // The control thread never waits on a connection: a SIGTERM right after /pre-stop must not
-    // queue behind anything.
-    let control = Pool::new("tinyfc-control", 1, shared.config.worker_idle, move |j| {
-        s.run_control(j)
-    });
-    let _ = shared.control.set(control);
-    // The platform's first calls come right after listening: the main thread watches from the
-    // start (see `main_loop.rs`), so they run without waking it.
-    shared.poked.store(true, Ordering::SeqCst);
-    let mut main = MainLoop::new(wake_rx, shared.clone());
-    // A SocketAddr, not ("0.0.0.0", port): the string form links std's host lookup and musl's DNS
-    // resolver into every function (26 KB of code it never runs).
-    let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], shared.config.port)))?;
-    let port = socket.local_addr()?.port();
-    shared.listener.open(socket, &shared.poller)?;
-    crate::logging::listening_line(port);
-    // This thread, already running and warm, becomes the first worker and serves the platform's
-    // first calls; the main loop moves to a new thread, whose start-up (tens of microseconds)
-    // then overlaps those calls instead of delaying them.
-    thread::Builder::new()
-        .name("tinyfc-main".into())
-        .spawn(move || {
-            if let Err(e) = main.run() {
-                log::error!("main loop failed: {e}");
-                std::process::exit(1);
-            }
-        })?;
-    shared.workers.adopt();
-    shared.worker(false);
-    Ok(())
-}
-
-/// A connected pair of Unix sockets, both non-blocking and close-on-exec from the start.
-fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
-    let mut fds = [0; 2];
-    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: fills `fds` with two new descriptors, owned by the streams from here on.
-    unsafe {
-        if libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok((
-            UnixStream::from_raw_fd(fds[0]),
-            UnixStream::from_raw_fd(fds[1]),
-        ))
+impl Shared {
+    /// The server's shared state: `service` for the workers, `hooks` for the control thread,
+    /// `waker` to wake the main thread.
+    pub(crate) fn new(
+        config: Config,
+        service: Arc<dyn Service>,
+        hooks: Arc<dyn Hooks>,
+        waker: UnixStream,
+        signals: Signals,
+    ) -> io::Result<Shared> {
+        let poller = Arc::new(Poller::new()?);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let control = Control::new(hooks, poller.clone(), config.clone(), stopping.clone());
+        Ok(Shared {
+            workers: Workers::new(config.workers, config.worker_idle),
+            config,
+            service,
+            poller,
+            listener: Listener::default(),
+            control,
+            waker,
+            // The platform's first calls come right after listening: the main thread watches
+            // from the start (see `main_loop.rs`), so they run without waking it.
+            poked: AtomicBool::new(true),
+            stopping,
+            signals,
+        })
     }
 }
 
@@ -178,7 +129,7 @@ impl Shared {
     /// A worker: takes ready connections from the poller and serves them, until it has been idle
     /// long enough to retire (if `may_retire`: the first worker, the process's main thread, never
     /// does).
-    fn worker(&self, may_retire: bool) {
+    pub(crate) fn worker(&self, may_retire: bool) {
         IS_WORKER.set(true);
         // Started holding SIGTERM and SIGINT if its starter did (see `Signals`).
         let mut held = true;
@@ -254,7 +205,7 @@ impl Shared {
             return None;
         }
         if !read_available(&mut conn, self.config.max_header_bytes) {
-            self.close_soon(conn);
+            self.poller.close(conn); // the socket failed
             return None;
         }
         if !conn.buf.is_empty() {
@@ -264,15 +215,23 @@ impl Shared {
     }
 
     /// Serves each complete request head in the buffer (control calls go to the control thread)
-    /// and answers a bad one; the connection to park, if it stays open.
+    /// and answers a bad one; the connection to park, if it stays open. Once the client has shut
+    /// its side, the connection closes as soon as the requests it sent are answered.
     fn advance(&self, mut conn: Conn) -> Option<Conn> {
         loop {
-            if conn.buf.is_empty() && conn.drained {
+            if conn.buf.is_empty() && conn.caught_up && !conn.input_closed {
                 return Some(conn); // the usual end: nothing to parse
             }
             let head = match parse_head(&conn.buf, self.config.max_header_bytes) {
                 Ok(Some(head)) => head,
-                Ok(None) if conn.drained => return Some(conn),
+                // Nothing complete to serve, and no input waiting.
+                Ok(None) if conn.caught_up => {
+                    if conn.input_closed {
+                        self.close_soon(conn); // a partial request can never complete
+                        return None;
+                    }
+                    return Some(conn);
+                }
                 Ok(None) => {
                     if !read_available(&mut conn, self.config.max_header_bytes) {
                         self.poller.close(conn);
@@ -286,13 +245,13 @@ impl Shared {
                 }
             };
             let call = Call::of_request(&head.headers, &head.path);
-            if let Call::PreStop | Call::PreFreeze = call {
-                self.submit_control(Job::Request(conn, head));
+            if let Some(control) = ControlCall::of(call) {
+                self.control.submit(conn, head, control);
                 return None;
             }
             if self.poller.waiting() == 0 {
                 // Nobody left to take the next connection while this call runs: the main thread
-                // watches, and starts a worker if this one stays busy (see `main_loop.rs`).
+                // starts a worker if still none waits a tick from now (see `main_loop::Watch`).
                 self.poke_main();
             }
             match self.serve_call(&mut conn, head, call) {
@@ -317,7 +276,7 @@ impl Shared {
     /// teardown (on loopback, the client's side too: ~20 us here), which should not delay a
     /// request already waiting, such as the platform's first call right after its probe connect.
     fn close_soon(&self, conn: Conn) {
-        if IS_WORKER.get() && conn.buf.is_empty() {
+        if IS_WORKER.get() {
             if let Some(old) = GONE.replace(Some(conn)) {
                 self.poller.close(old);
             }
@@ -328,9 +287,9 @@ impl Shared {
 
     /// Parks a connection in the poller, waking the main thread if its deadline comes first;
     /// serves it again if input arrived while it was being parked.
-    pub(crate) fn park(&self, mut conn: Conn) {
+    fn park(&self, mut conn: Conn) {
         loop {
-            if !conn.drained {
+            if !conn.caught_up {
                 // Input may wait in the socket with its edge already reported: read it first.
                 conn = match self.serve_ready(conn) {
                     Some(c) => c,
@@ -345,53 +304,17 @@ impl Shared {
                     }
                     return;
                 }
-                Parked::Ready(mut c) => {
-                    c.drained = false;
-                    conn = c;
-                }
+                Parked::Ready(c) => conn = c,
             }
         }
     }
 
-    pub(crate) fn submit_control(&self, job: Job) {
-        if let Some(control) = self.control.get() {
-            control.submit(job);
-        }
-    }
-
-    /// The control thread: a control call, or the signal path.
-    fn run_control(&self, job: Job) {
-        match job {
-            Job::Request(mut conn, head) => match self.serve_one(&mut conn, head) {
-                Outcome::Close => self.poller.close(conn),
-                Outcome::Linger => self.park(conn),
-                // Anything pipelined behind it is served here too (rare); else it parks.
-                Outcome::KeepAlive => {
-                    if let Some(conn) = self.advance(conn) {
-                        self.park(conn);
-                    }
-                }
-            },
-            Job::Shutdown => {
-                self.service.shutdown();
-                log::info!("stopped");
-                let _ = io::stdout().flush();
-                std::process::exit(0);
-            }
-        }
-    }
-
-    /// Body, call, answer.
-    fn serve_one(&self, conn: &mut Conn, head: Head) -> Outcome {
-        let call = Call::of_request(&head.headers, &head.path);
-        self.serve_call(conn, head, call)
-    }
-
-    /// [`Shared::serve_one`] for a request already classified as `call`.
+    /// Body, call, answer, for a request classified as `call` (an invocation or /initialize).
     fn serve_call(&self, conn: &mut Conn, head: Head, call: Call) -> Outcome {
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
-        let stall = self.config.header_timeout;
-        let body = match read_body(conn, &head, self.config.max_body_bytes, stall) {
+        let c = &self.config;
+        let deadline = arrived + c.body_timeout;
+        let body = match read_body(conn, &head, c.max_body_bytes, c.header_timeout, deadline) {
             Ok(body) => body,
             Err(BodyError::Reject(r)) => {
                 reject_and_close(conn, &r);
@@ -414,8 +337,7 @@ impl Shared {
         body: Vec<u8>,
         ctx: &Context,
     ) -> Outcome {
-        let stall = self.config.header_timeout;
-        let head_only = head.method == "HEAD";
+        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst));
         let req = Request {
             kind: match call {
                 Call::Invoke(kind) => kind,
@@ -426,7 +348,6 @@ impl Shared {
             headers: head.headers,
             body,
         };
-        let keep_alive = head.keep_alive && !self.stopping.load(Ordering::SeqCst);
         let mut written = false;
         let _log = crate::logging::scope(&ctx.request_id);
         log::debug!(
@@ -442,18 +363,9 @@ impl Shared {
             }
         }
         self.service.call(call, ctx, req, &mut |a| {
-            let mut socket = Timed::new(&conn.stream, stall);
-            written = write_response(
-                &mut socket,
-                &a.resp,
-                a.fc_status,
-                keep_alive,
-                head.http10,
-                head_only,
-            )
-            .is_ok();
+            written = send(&conn.stream, &a.resp, a.fc_status, framing, &self.config);
         });
-        if written && keep_alive && !self.stopping.load(Ordering::SeqCst) {
+        if written && framing.keep_alive && !self.stopping.load(Ordering::SeqCst) {
             Outcome::KeepAlive
         } else {
             Outcome::Close

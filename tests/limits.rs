@@ -222,37 +222,22 @@ fn blocking_handler_below_the_worker_bound_does_not_hold_up_a_fast_call() {
 }
 
 #[test]
-fn running_out_of_descriptors_pauses_accepting_and_serves_again_once_they_free() {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(example("probe"));
-    cmd.env("FC_SERVER_PORT", "0").env("RUST_LOG", "info");
-    // SAFETY: setrlimit(2) between fork and exec only touches the child.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 48,
-                rlim_max: 48,
-            };
-            match libc::setrlimit(libc::RLIMIT_NOFILE, &lim) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::last_os_error()),
-            }
-        })
-    };
-    let f = Function::spawn(cmd, "tinyfc listening on 0.0.0.0:");
-    // More connections than descriptors, each with a request that holds its descriptor for 300 ms:
-    // accept fails, and the connections past the limit wait in the backlog. No connection arrives
-    // after them, so only the paused listener being re-armed gets them accepted once the first
-    // ones are answered and closed.
-    let mut conns = calls_in_flight(&f, 60, "/sleep/300");
-    assert!(
-        f.wait_stdout("accept failed"),
-        "running out of descriptors was not noticed"
-    );
+fn sixteen_blocking_calls_at_once_run_on_sixteen_workers() {
+    // 16 calls sleeping 2 s: on one worker they would take 32 s, on one per core 16 s.
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "16")]);
+    let started = Instant::now();
+    let mut conns = calls_in_flight(&f, 16, "/sleep/2000");
     for (i, s) in conns.iter_mut().enumerate() {
         assert_eq!(status_of(&read_to_close(s)), 200, "connection {i}");
     }
-    assert_still_serving(&f);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "16 blocking calls took {took:?}"
+    );
+    // main + control (not started) + 16 workers
+    let threads = f.threads();
+    assert!(threads <= 16 + 2, "{threads} threads for 16 workers");
 }
 
 /// Two CPU-bound calls (2.5 s each) in flight, then `/pre-freeze`: it must answer 200 well before

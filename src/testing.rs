@@ -1,0 +1,431 @@
+//! Testing a function without the platform.
+//!
+//! Two levels, both plain functions that cost nothing to a function that does not call them:
+//!
+//! - **The handler alone**, as a function call: [`context`] gives the [`Context`] the platform
+//!   would pass (its defaults; change fields with struct update syntax), [`event`] and [`http`]
+//!   build the [`Request`], and [`Request::with_header`] / [`Request::with_body`] fill it in.
+//! - **The whole runtime**, over real sockets: [`TestServer`] serves a [`Runtime`] on a free port
+//!   of 127.0.0.1 on background threads of the test process, and calls it as the platform does
+//!   (`POST /initialize`, invocations, `GET /pre-stop`), so the initializer, the hooks, the FC
+//!   status codes and the JSON error bodies are exercised too.
+//!
+//! ```
+//! use tinyfc::testing::{self, TestServer};
+//! use tinyfc::{Config, Context, Error, Request, Response, Runtime};
+//!
+//! struct App { greeting: String }
+//!
+//! fn handler(app: &App, ctx: &Context, req: Request) -> Result<Response, Error> {
+//!     let name = String::from_utf8(req.body).map_err(|_| Error::msg("the event is not UTF-8"))?;
+//!     Ok(Response::text(format!("{}, {name} (from {})", app.greeting, ctx.function_name)))
+//! }
+//!
+//! // The handler alone.
+//! let app = App { greeting: "Hello".into() };
+//! let resp = handler(&app, &testing::context(), testing::event("World")).unwrap();
+//! assert_eq!(resp.body, b"Hello, World (from test-function)");
+//! let ctx = Context { function_name: "greeter".into(), ..testing::context() };
+//! let resp = handler(&app, &ctx, testing::event("FC")).unwrap();
+//! assert_eq!(resp.body, b"Hello, FC (from greeter)");
+//!
+//! // The whole runtime, as the platform calls it.
+//! let runtime = Runtime::with_config(Config::default())
+//!     .initializer(|_ctx: &Context| Ok(App { greeting: "Hi".into() }));
+//! let server = TestServer::start(runtime, handler)?;
+//! assert_eq!(server.initialize()?.status, 200);
+//! let resp = server.invoke(b"World")?;
+//! assert_eq!((resp.status, resp.text().as_str()), (200, "Hi, World (from test-function)"));
+//! let failed = server.invoke(&[0xff])?; // the handler's error: 404 and FC's JSON error body
+//! assert_eq!(failed.status, 404);
+//! assert!(failed.text().contains(r#""errorMessage":"the event is not UTF-8""#));
+//! assert_eq!(server.pre_stop()?.status, 200);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::client;
+use crate::context::{Context, Credentials};
+use crate::error::Error;
+use crate::headers::Headers;
+use crate::main_loop::{self, Mode};
+use crate::request::{Kind, Request, Response};
+use crate::runtime::Runtime;
+use crate::server::Shared;
+
+/// The request id [`context`] sets.
+pub const REQUEST_ID: &str = "test-request-id";
+
+/// How long a [`TestServer`] call waits for its answer unless told otherwise
+/// ([`TestServer::with_timeout`]): the function timeout of [`context`].
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The context the platform would pass with its defaults: request id [`REQUEST_ID`],
+/// function `test-function` (handler `index.handler`, initializer `index.initializer`, pre-stop
+/// handler `index.preStop`), 512 MB, a 60 s timeout (so [`Context::deadline`] is 60 s from now),
+/// region `cn-hangzhou`, account `1234567890`, service `test-service`, qualifier `LATEST`, version
+/// `1`, control path `/invoke`, dummy credentials, and the instance's `test-instance-id`,
+/// `cn-hangzhou` and `/code`. Override fields with struct update syntax:
+///
+/// ```
+/// use tinyfc::{testing, Context};
+///
+/// let ctx = Context { function_name: "resize".into(), memory_mb: Some(1024), ..testing::context() };
+/// assert_eq!((ctx.function_name.as_str(), ctx.region.as_str()), ("resize", "cn-hangzhou"));
+/// ```
+pub fn context() -> Context {
+    Context {
+        request_id: REQUEST_ID.into(),
+        credentials: Credentials {
+            access_key_id: "test-access-key-id".into(),
+            access_key_secret: "test-access-key-secret".into(),
+            security_token: "test-security-token".into(),
+        },
+        function_name: "test-function".into(),
+        function_handler: "index.handler".into(),
+        memory_mb: Some(512),
+        timeout_s: Some(60),
+        initializer: "index.initializer".into(),
+        initialization_timeout_s: Some(60),
+        pre_stop_handler: "index.preStop".into(),
+        region: "cn-hangzhou".into(),
+        account_id: "1234567890".into(),
+        qualifier: "LATEST".into(),
+        version_id: "1".into(),
+        service_name: "test-service".into(),
+        log_project: "test-logproject".into(),
+        log_store: "test-logstore".into(),
+        control_path: "/invoke".into(),
+        instance_id: Some("test-instance-id"),
+        instance_region: Some("cn-hangzhou"),
+        code_path: Some("/code"),
+        deadline: Some(Instant::now() + Duration::from_secs(60)),
+        ..Context::default()
+    }
+}
+
+/// An event invocation as the handler sees it: [`Kind::Event`], `POST /invoke`, header
+/// `content-type: application/octet-stream`, the event as its body.
+pub fn event(body: impl Into<Vec<u8>>) -> Request {
+    Request {
+        kind: Kind::Event,
+        method: "POST".into(),
+        path: "/invoke".into(),
+        headers: [("content-type", "application/octet-stream")]
+            .into_iter()
+            .collect(),
+        body: body.into(),
+    }
+}
+
+/// An HTTP invocation as the handler sees it: [`Kind::Http`], `method` and `path` (with its
+/// query, e.g. `/users?id=1`), no headers, no body (add them with [`Request::with_header`] and
+/// [`Request::with_body`]).
+pub fn http(method: &str, path: &str) -> Request {
+    Request {
+        kind: Kind::Http,
+        method: method.into(),
+        path: path.into(),
+        headers: Headers::new(),
+        body: Vec::new(),
+    }
+}
+
+impl Request {
+    /// This request with one more header (the name lower-cased, the value trimmed, as the server
+    /// stores them), e.g. to build a test request.
+    pub fn with_header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// This request with `body` as its body.
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = body.into();
+        self
+    }
+}
+
+/// A fresh request id shaped like the platform's, e.g. `1-6a5f0e2c-9b1d4c3e-7f20a1b2c3d4`.
+pub fn request_id() -> String {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    // RandomState's keys are random per instance: hashing a counter gives unpredictable bits
+    // without a dependency.
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+    let a = h.finish();
+    h.write_u64(a);
+    let b = h.finish();
+    format!(
+        "1-{:08x}-{:08x}-{:012x}",
+        a >> 32,
+        a & 0xffff_ffff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// A [`Runtime`] served in-process on `127.0.0.1:<a free port>`, called as the platform calls it.
+///
+/// The server is tinyfc's own, on background threads of the test process; no signal action is
+/// installed (the test runner's Ctrl-C stays the runner's) and nothing is printed (no listening
+/// line, no `FC ... RequestId:` lines in this process from then on; the runtime's logger is not
+/// installed). Each call is one request on a fresh connection, with the platform's `x-fc-*` headers
+/// made from [`TestServer::context`] (a fresh request id each) and a [`TIMEOUT`].
+///
+/// A test process may start as many as it likes, each on its own port. Dropping one closes its
+/// port (new connections are refused) and keeps no connection alive; its threads (the main loop,
+/// a worker, and the control thread once a hook was called) stay parked until the process ends.
+pub struct TestServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    context: Context,
+    timeout: Duration,
+}
+
+impl TestServer {
+    /// Serves `runtime` with `handler` (what [`Runtime::run`] would serve) on a free port of
+    /// 127.0.0.1 and returns once it accepts connections. The runtime's configuration applies,
+    /// except its port.
+    pub fn start<S: Send + Sync + 'static, H>(
+        runtime: Runtime<S>,
+        handler: H,
+    ) -> io::Result<TestServer>
+    where
+        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
+    {
+        crate::logging::quiet_platform_lines();
+        let socket = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let addr = socket.local_addr()?;
+        let (config, function) = runtime.into_function(handler);
+        let shared =
+            main_loop::serve_on(socket, config, function.clone(), function, Mode::Background)?;
+        Ok(TestServer {
+            addr,
+            shared,
+            context: context(),
+            timeout: TIMEOUT,
+        })
+    }
+
+    /// This server with `context` as the source of the platform's headers on later calls (the
+    /// request id stays fresh per call): e.g. `Context { function_name: "f".into(),
+    /// ..testing::context() }`. Its `Some` optional fields are sent too (`base_path` as
+    /// `x-fc-base-path`, ...); its `deadline` and instance fields are not headers.
+    pub fn with_context(mut self, context: Context) -> TestServer {
+        self.context = context;
+        self
+    }
+
+    /// This server with `timeout` for each call's connect, write and read ([`TIMEOUT`] unless
+    /// set). A call that takes longer fails with an error of kind `WouldBlock` or `TimedOut`.
+    pub fn with_timeout(mut self, timeout: Duration) -> TestServer {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The context the platform's headers are made from ([`context`] unless set).
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// Where the server listens: `127.0.0.1:<port>`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `POST /initialize`, as the platform calls it when the function has an initializer: runs
+    /// the initializer unless it has succeeded in this life. 200 on success; 404 and the JSON
+    /// error body on a retryable error (call it again to retry), 500 on a fatal one.
+    pub fn initialize(&self) -> io::Result<client::Response> {
+        self.platform_call("POST", "/initialize", "/initialize", &[], b"")
+    }
+
+    /// `POST /invoke`, an event invocation with `event` as the body. 200 and the handler's body;
+    /// 404 and the JSON error body (`errorMessage`, `errorType`, `stackTrace`) if it failed.
+    pub fn invoke(&self, event: &[u8]) -> io::Result<client::Response> {
+        let headers = [("content-type", "application/octet-stream")];
+        self.platform_call("POST", "/invoke", "/invoke", &headers, event)
+    }
+
+    /// An HTTP invocation (`x-fc-control-path: /http-invoke`) of `method` and `path` (with its
+    /// query) with `headers` and `body`, as an HTTP trigger forwards a client's request: the
+    /// handler's status, headers and body come back. A header in `headers` replaces the
+    /// platform's header of that name (e.g. `x-fc-base-path`, or `x-fc-function-name`).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<client::Response> {
+        self.platform_call(method, path, "/http-invoke", headers, body)
+    }
+
+    /// `GET /pre-stop`: waits for in-flight invocations (up to the configured drain), runs the
+    /// pre-stop hook if the initializer had succeeded, and ends the life: the next call starts a
+    /// new one (the initializer runs again). 200, or 404 and the JSON error body if the hook
+    /// failed.
+    pub fn pre_stop(&self) -> io::Result<client::Response> {
+        self.platform_call("GET", "/pre-stop", "/pre-stop", &[], b"")
+    }
+
+    /// `GET /pre-freeze` (FC 2.0): runs the pre-freeze hook if the life is initialized. 200, or
+    /// 404 and the JSON error body if the hook failed.
+    pub fn pre_freeze(&self) -> io::Result<client::Response> {
+        self.platform_call("GET", "/pre-freeze", "/pre-freeze", &[], b"")
+    }
+
+    /// One call with the platform's headers (those of `extra` replace theirs) on a fresh
+    /// connection.
+    fn platform_call(
+        &self,
+        method: &str,
+        path: &str,
+        control_path: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<client::Response> {
+        let request_id = request_id();
+        let platform = platform_headers(&self.context, &request_id, control_path);
+        let mut headers: Vec<(&str, &str)> = platform
+            .iter()
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(k)))
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        headers.extend_from_slice(extra);
+        client::request(self.addr, method, path, &headers, body, self.timeout)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        main_loop::stop_background(&self.shared);
+    }
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `x-fc-*` headers the platform sends with every call, from `ctx`, with `request_id` and
+/// `control_path` in place of its own. Empty text fields and `None`s are left out.
+fn platform_headers(
+    ctx: &Context,
+    request_id: &str,
+    control_path: &str,
+) -> Vec<(&'static str, String)> {
+    let c = &ctx.credentials;
+    let text = [
+        ("x-fc-request-id", request_id),
+        ("x-fc-access-key-id", &c.access_key_id),
+        ("x-fc-access-key-secret", &c.access_key_secret),
+        ("x-fc-security-token", &c.security_token),
+        ("x-fc-function-name", &ctx.function_name),
+        ("x-fc-function-handler", &ctx.function_handler),
+        ("x-fc-function-initializer", &ctx.initializer),
+        (
+            "x-fc-instance-lifecycle-pre-stop-handler",
+            &ctx.pre_stop_handler,
+        ),
+        (
+            "x-fc-instance-lifecycle-pre-freeze-handler",
+            &ctx.pre_freeze_handler,
+        ),
+        ("x-fc-region", &ctx.region),
+        ("x-fc-account-id", &ctx.account_id),
+        ("x-fc-qualifier", &ctx.qualifier),
+        ("x-fc-version-id", &ctx.version_id),
+        ("x-fc-service-name", &ctx.service_name),
+        ("x-fc-service-logproject", &ctx.log_project),
+        ("x-fc-service-logstore", &ctx.log_store),
+        ("x-fc-control-path", control_path),
+        ("x-fc-log-type", &ctx.log_type),
+    ];
+    let numbers = [
+        ("x-fc-function-memory", ctx.memory_mb),
+        ("x-fc-function-timeout", ctx.timeout_s),
+        ("x-fc-initialization-timeout", ctx.initialization_timeout_s),
+        ("x-fc-retry-count", ctx.retry_count),
+    ];
+    let optional = [
+        ("x-fc-base-path", &ctx.base_path),
+        ("x-fc-client-ip", &ctx.client_ip),
+        ("x-fc-api-server-ip", &ctx.api_server_ip),
+        ("x-fc-invocation-type", &ctx.invocation_type),
+        ("x-fc-function-type", &ctx.function_type),
+        ("x-fc-tracing-opentracing-span-context", &ctx.span_context),
+        ("x-fc-tracing-opentracing-span-baggages", &ctx.span_baggages),
+        ("x-fc-tracing-jaeger-endpoint", &ctx.jaeger_endpoint),
+        ("x-fc-eagleeye-traceid", &ctx.eagleeye_trace_id),
+        ("x-fc-eagleeye-rpcid", &ctx.eagleeye_rpc_id),
+        ("x-fc-eagleeye-userdata", &ctx.eagleeye_user_data),
+    ];
+    let text = text
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.to_string()));
+    let numbers = numbers
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?.to_string())));
+    let optional = optional
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.clone()?)));
+    text.chain(numbers).chain(optional).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_headers_of_a_context_make_that_context_again() {
+        let sent = Context {
+            base_path: Some("/2016-08-15/proxy/svc/fn/".into()),
+            retry_count: Some(2),
+            ..context()
+        };
+        let headers: Headers = platform_headers(&sent, "rid-1", "/http-invoke")
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        let arrived = Instant::now();
+        let got = Context::from_headers(&headers, arrived);
+        let expected = Context {
+            request_id: "rid-1".into(),
+            control_path: "/http-invoke".into(),
+            deadline: Some(arrived + Duration::from_secs(60)),
+            // From the environment, not headers.
+            instance_id: got.instance_id,
+            instance_region: got.instance_region,
+            code_path: got.code_path,
+            ..sent
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn request_ids_are_fresh_and_shaped_like_the_platforms() {
+        let (a, b) = (request_id(), request_id());
+        assert_ne!(a, b);
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [1, 8, 8, 12]
+        );
+        assert!(
+            a[2..].chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+            "{a}"
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! `tinyfc::testing`: a handler called as a plain function with the test context and requests,
+//! and `TestServer`, the runtime served in this process and called as the platform calls it.
+
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tinyfc::testing::{self, TestServer};
+use tinyfc::{Config, Context, Error, InitError, Kind, Request, Response, Runtime};
+
+/// A runtime as a test builds one.
+fn runtime() -> Runtime<()> {
+    Runtime::with_config(Config::default())
+}
+
+/// Answers with what it saw: kind, method, path, route path, body, and some headers.
+fn echo(_: &(), ctx: &Context, req: Request) -> Result<Response, Error> {
+    let kind = match req.kind {
+        Kind::Event => "event",
+        Kind::Http => "http",
+    };
+    let text = format!(
+        "{kind} {} {} {} [{}] x-test={:?} fn={}",
+        req.method,
+        req.path,
+        req.route_path(),
+        String::from_utf8_lossy(&req.body),
+        req.header("x-test"),
+        ctx.function_name,
+    );
+    Ok(Response::text(text).header("x-echo", "yes"))
+}
+
+/// Fails with a typed error on the event `fail`.
+fn fail_on_request(_: &(), _: &Context, req: Request) -> Result<Response, Error> {
+    if req.body == b"fail" {
+        return Err(Error::typed("BadEvent", "told to fail"));
+    }
+    Ok(Response::text("fine"))
+}
+
+#[test]
+fn a_handler_called_with_the_test_context_and_requests_sees_what_they_say() {
+    let r = echo(&(), &testing::context(), testing::event("hi")).unwrap();
+    assert_eq!(
+        String::from_utf8(r.body).unwrap(),
+        "event POST /invoke /invoke [hi] x-test=None fn=test-function"
+    );
+    let req = testing::http("PUT", "/users/7?x=1")
+        .with_header("X-Test", " one ")
+        .with_body("payload");
+    let ctx = Context {
+        function_name: "other".into(),
+        ..testing::context()
+    };
+    let r = echo(&(), &ctx, req).unwrap();
+    assert_eq!(
+        String::from_utf8(r.body).unwrap(),
+        "http PUT /users/7?x=1 /users/7 [payload] x-test=Some(\"one\") fn=other"
+    );
+    assert!(fail_on_request(&(), &testing::context(), testing::event("fail")).is_err());
+}
+
+#[test]
+fn the_test_context_has_the_platforms_defaults() {
+    let ctx = testing::context();
+    assert_eq!(ctx.request_id, "test-request-id");
+    assert_eq!(ctx.function_name, "test-function");
+    assert_eq!(ctx.function_handler, "index.handler");
+    assert_eq!((ctx.memory_mb, ctx.timeout_s), (Some(512), Some(60)));
+    assert_eq!(ctx.region, "cn-hangzhou");
+    assert_eq!(ctx.qualifier, "LATEST");
+    assert_eq!(ctx.control_path, "/invoke");
+    assert!(!ctx.account_id.is_empty() && !ctx.service_name.is_empty());
+    let left = ctx.remaining().unwrap();
+    assert!(left > Duration::from_secs(50) && left <= Duration::from_secs(60));
+    let req = testing::event(vec![1, 2]);
+    assert_eq!((req.kind, req.method.as_str()), (Kind::Event, "POST"));
+    assert_eq!(req.body, [1, 2]);
+}
+
+#[test]
+fn initialize_answers_200_and_runs_the_initializer_once() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let rt = runtime().initializer(move |_: &Context| {
+        r.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    let server = TestServer::start(rt, echo).unwrap();
+    for _ in 0..2 {
+        let resp = server.initialize().unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("x-fc-status"), Some("200"));
+    }
+    assert_eq!(server.invoke(b"").unwrap().status, 200);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn invoke_answers_200_with_the_handlers_body_and_the_platforms_context() {
+    let rt = runtime();
+    let server = TestServer::start(rt, |_: &(), ctx: &Context, req: Request| {
+        let text = format!(
+            "{}|{}|{}|{}|{:?}|{}",
+            String::from_utf8_lossy(&req.body),
+            ctx.function_name,
+            ctx.control_path,
+            ctx.region,
+            ctx.memory_mb,
+            ctx.request_id,
+        );
+        Ok(Response::text(text))
+    })
+    .unwrap();
+    let resp = server.invoke(b"the event").unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("x-fc-status"), Some("200"));
+    let text = resp.text();
+    let fields: Vec<&str> = text.split('|').collect();
+    assert_eq!(
+        fields[..5],
+        [
+            "the event",
+            "test-function",
+            "/invoke",
+            "cn-hangzhou",
+            "Some(512)"
+        ]
+    );
+    assert!(fields[5].starts_with("1-"), "a platform-shaped id: {text}");
+    let other = server.invoke(b"").unwrap().text();
+    assert_ne!(other.rsplit('|').next(), Some(fields[5]), "ids are fresh");
+
+    let server = server.with_context(Context {
+        function_name: "renamed".into(),
+        ..testing::context()
+    });
+    let text = server.invoke(b"x").unwrap().text();
+    assert!(text.starts_with("x|renamed|/invoke|"), "{text}");
+}
+
+#[test]
+fn a_handler_error_answers_404_with_the_fc_json_error_body() {
+    let server = TestServer::start(runtime(), fail_on_request).unwrap();
+    let resp = server.invoke(b"fail").unwrap();
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.header("x-fc-status"), Some("404"));
+    let body = resp.text();
+    assert!(body.contains(r#""errorMessage":"told to fail""#), "{body}");
+    assert!(body.contains(r#""errorType":"BadEvent""#), "{body}");
+    assert!(body.contains(r#""stackTrace":[]"#), "{body}");
+    // Only that invocation failed.
+    assert_eq!(server.invoke(b"ok").unwrap().text(), "fine");
+}
+
+#[test]
+fn an_http_request_reaches_the_handler_with_its_method_path_headers_and_body() {
+    let server = TestServer::start(runtime(), echo).unwrap();
+    let headers = [
+        ("x-test", "yes"),
+        ("x-fc-base-path", "/2016-08-15/proxy/svc/fn/"),
+    ];
+    let resp = server
+        .request(
+            "PATCH",
+            "/2016-08-15/proxy/svc/fn/items/3?full=1",
+            &headers,
+            b"{\"a\":1}",
+        )
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("x-echo"), Some("yes"));
+    assert_eq!(
+        resp.text(),
+        "http PATCH /2016-08-15/proxy/svc/fn/items/3?full=1 /items/3 [{\"a\":1}] \
+         x-test=Some(\"yes\") fn=test-function"
+    );
+    // A header given replaces the platform's of that name.
+    let resp = server
+        .request("GET", "/", &[("X-Fc-Function-Name", "mine")], b"")
+        .unwrap();
+    assert!(resp.text().ends_with("fn=mine"), "{}", resp.text());
+}
+
+#[test]
+fn an_http_handlers_status_passes_through_and_its_error_is_a_500() {
+    let server = TestServer::start(runtime(), |_: &(), _: &Context, req: Request| {
+        match req.route_path() {
+            "/missing" => Ok(Response::new(404).body("no such page")),
+            _ => Err(Error::msg("broken")),
+        }
+    })
+    .unwrap();
+    let resp = server.request("GET", "/missing", &[], b"").unwrap();
+    assert_eq!((resp.status, resp.text().as_str()), (404, "no such page"));
+    assert_eq!(resp.header("x-fc-status"), Some("200"));
+    let resp = server.request("GET", "/other", &[], b"").unwrap();
+    assert_eq!(resp.status, 500);
+    assert_eq!(resp.header("x-fc-status"), Some("404"));
+    assert!(resp.text().contains(r#""errorMessage":"broken""#));
+}
+
+#[test]
+fn pre_stop_answers_200_runs_the_hook_and_the_next_call_starts_a_new_life() {
+    let (inits, stops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (i, s) = (inits.clone(), stops.clone());
+    let rt = runtime()
+        .initializer(move |_: &Context| {
+            i.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .pre_stop(move |_: &(), ctx: &Context| {
+            assert_eq!(ctx.control_path, "/pre-stop");
+            s.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+    let server = TestServer::start(rt, echo).unwrap();
+    assert_eq!(server.initialize().unwrap().status, 200);
+    let resp = server.pre_stop().unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(stops.load(Ordering::SeqCst), 1);
+    assert_eq!(server.invoke(b"").unwrap().status, 200);
+    assert_eq!(inits.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_failing_pre_stop_hook_answers_404_and_pre_freeze_runs_its_hook() {
+    let freezes = Arc::new(AtomicUsize::new(0));
+    let f = freezes.clone();
+    let rt = runtime()
+        .pre_stop(|_: &(), _: &Context| Err(Error::msg("flush failed")))
+        .pre_freeze(move |_: &(), _: &Context| {
+            f.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+    let server = TestServer::start(rt, echo).unwrap();
+    assert_eq!(server.initialize().unwrap().status, 200);
+    assert_eq!(server.pre_freeze().unwrap().status, 200);
+    assert_eq!(freezes.load(Ordering::SeqCst), 1);
+    let resp = server.pre_stop().unwrap();
+    assert_eq!(resp.status, 404);
+    assert!(resp.text().contains("flush failed"));
+}
+
+#[test]
+fn a_retryable_initializer_error_answers_404_and_a_retry_succeeds() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let rt = runtime().initializer(move |_: &Context| {
+        if r.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(InitError::retry(Error::msg("database not up yet")));
+        }
+        Ok(String::from("ready"))
+    });
+    let server = TestServer::start(rt, |state: &String, _: &Context, _: Request| {
+        Ok(Response::text(state.clone()))
+    })
+    .unwrap();
+    let resp = server.initialize().unwrap();
+    assert_eq!(resp.status, 404);
+    assert!(
+        resp.text().contains("database not up yet"),
+        "{}",
+        resp.text()
+    );
+    assert_eq!(server.initialize().unwrap().status, 200);
+    assert_eq!(server.invoke(b"").unwrap().text(), "ready");
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_fatal_initializer_error_answers_500_and_fails_every_invocation() {
+    let rt = runtime().initializer(|_: &Context| -> Result<(), InitError> {
+        Err(InitError::fatal(Error::msg("bad config")))
+    });
+    let server = TestServer::start(rt, echo).unwrap();
+    assert_eq!(server.initialize().unwrap().status, 500);
+    let resp = server.invoke(b"").unwrap();
+    assert_eq!(resp.status, 500);
+    assert!(resp.text().contains("bad config"));
+}
+
+#[test]
+fn two_test_servers_in_one_process_serve_on_their_own_ports() {
+    let a = TestServer::start(runtime(), |_: &(), _: &Context, _: Request| {
+        Ok(Response::text("a"))
+    })
+    .unwrap();
+    let b = TestServer::start(runtime(), |_: &(), _: &Context, _: Request| {
+        Ok(Response::text("b"))
+    })
+    .unwrap();
+    assert_ne!(a.addr().port(), b.addr().port());
+    assert!(a.addr().ip().is_loopback());
+    for _ in 0..3 {
+        assert_eq!(a.invoke(b"").unwrap().text(), "a");
+        assert_eq!(b.invoke(b"").unwrap().text(), "b");
+    }
+}
+
+#[test]
+fn a_dropped_test_server_refuses_connections() {
+    let server = TestServer::start(runtime(), echo).unwrap();
+    let addr = server.addr();
+    assert_eq!(server.invoke(b"").unwrap().status, 200);
+    drop(server);
+    let err = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn a_test_server_leaves_the_processs_sigint_and_sigterm_alone() {
+    let server = TestServer::start(runtime(), echo).unwrap();
+    for _ in 0..3 {
+        assert_eq!(server.invoke(b"").unwrap().status, 200);
+    }
+    // A served process installs its actions within a millisecond of its first call.
+    std::thread::sleep(Duration::from_millis(100));
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: reads the current action into a zeroed struct; changes nothing.
+        let action = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            assert_eq!(libc::sigaction(sig, std::ptr::null(), &mut old), 0);
+            old.sa_sigaction
+        };
+        assert_eq!(action, libc::SIG_DFL, "signal {sig} has an action");
+    }
+}
+
+#[test]
+fn one_test_process_starts_many_test_servers() {
+    for i in 0..20 {
+        let server = TestServer::start(runtime(), move |_: &(), _: &Context, _: Request| {
+            Ok(Response::text(i.to_string()))
+        })
+        .unwrap();
+        assert_eq!(server.initialize().unwrap().status, 200);
+        assert_eq!(server.invoke(b"").unwrap().text(), i.to_string());
+        assert_eq!(server.pre_stop().unwrap().status, 200);
+    }
+}
