@@ -9,14 +9,16 @@ TINYFC ?= $(CARGO) run -q -p cargo-tinyfc --
 build:
 	$(CARGO) build --workspace --all-targets
 
-# Every package's tests: the runtime's and the tools'.
+# Every package's tests: the runtime's and the tools'; the runtime's with its optional features,
+# so the typed-JSON and trigger-event tests run (tests/json.rs, the events unit tests).
 test: static
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --features tinyfc/json,tinyfc/events
 
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps -q
+	$(CARGO) clippy -p tinyfc --all-targets --features json,events -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps -q --features tinyfc/json,tinyfc/events
 
 # --- the local platform: cargo tinyfc local (docs/local.md) ---
 

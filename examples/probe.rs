@@ -17,6 +17,12 @@
 //!   `/with-header` -> "hello" with one header built from the body `name\0value` (UTF-8, lossy;
 //!   for invalid names and values); `/status/N` -> an empty answer with status N (any u16);
 //!   `/context` -> the context as JSON (with `route_path`; absent optional fields are null);
+//!   `/stream/N` -> `text/event-stream`, N events `data: i\n\n` (i from 0) 100 ms apart, each
+//!   flushed as one chunk; `/stream-fail/N` the same, then the producer fails with "probe stream
+//!   error"; a producer whose write fails prints `probe: stream stopped at event i: <error>`, one
+//!   that sent all N prints `probe: stream sent N events` (before the stream's last chunk);
+//!   `/stream-big/N` streams N chunks of 1 MiB of `x` (a failed write prints `probe: stream
+//!   stopped at chunk i: <error>`);
 //!   anything else -> "hello".
 //! - pre-stop prints `probe: pre-stop after N invocations` to stdout.
 
@@ -97,6 +103,30 @@ fn pre_stop(_p: &Probe, _ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
+/// `/stream/N` and `/stream-fail/N`: N server-sent events 100 ms apart, then the end of the
+/// stream or (`fail`) the error "probe stream error".
+fn stream(n: &str, fail: bool) -> Result<Response, Error> {
+    let n: u64 = n.parse().map_err(|_| Error::msg("bad stream"))?;
+    let resp = Response::stream(move |w| {
+        for i in 0..n {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let sent = write!(w, "data: {i}\n\n").and_then(|()| w.flush());
+            if let Err(e) = sent {
+                println!("probe: stream stopped at event {i}: {e}");
+                return Err(e);
+            }
+        }
+        if fail {
+            return Err(std::io::Error::other("probe stream error"));
+        }
+        println!("probe: stream sent {n} events");
+        Ok(())
+    });
+    Ok(resp.header("content-type", "text/event-stream"))
+}
+
 fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
     let path = req.route_path();
     if path == "/state" {
@@ -126,6 +156,25 @@ fn handle(_p: &Probe, ctx: &Context, req: Request) -> Result<Response, Error> {
         let ms: u64 = ms.parse().map_err(|_| Error::msg("bad sleep"))?;
         std::thread::sleep(Duration::from_millis(ms));
         return Ok(Response::text(format!("slept {ms}")));
+    }
+    if let Some(n) = path.strip_prefix("/stream/") {
+        return stream(n, false);
+    }
+    if let Some(n) = path.strip_prefix("/stream-fail/") {
+        return stream(n, true);
+    }
+    if let Some(n) = path.strip_prefix("/stream-big/") {
+        let n: usize = n.parse().map_err(|_| Error::msg("bad stream"))?;
+        return Ok(Response::stream(move |w| {
+            let mib = vec![b'x'; 1 << 20];
+            for i in 0..n {
+                if let Err(e) = w.write_all(&mib).and_then(|()| w.flush()) {
+                    println!("probe: stream stopped at chunk {i}: {e}");
+                    return Err(e);
+                }
+            }
+            Ok(())
+        }));
     }
     if let Some(n) = path.strip_prefix("/status/") {
         let n: u16 = n.parse().map_err(|_| Error::msg("bad status"))?;

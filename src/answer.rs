@@ -34,9 +34,10 @@ impl Framing {
 }
 
 /// Writes an answer to a worker's or the control thread's connection within the stall and the
-/// whole-answer deadlines (`TINYFC_HEADER_TIMEOUT_MS`, `TINYFC_WRITE_TIMEOUT_MS`). A write that
-/// timed out resets the connection when it closes, so the kernel stops feeding a reader that
-/// does not read. True if the whole answer was written.
+/// whole-answer deadlines (`TINYFC_HEADER_TIMEOUT_MS`, `TINYFC_WRITE_TIMEOUT_MS`; a streamed
+/// answer's apply per chunk, see `stream.rs`). A write that timed out resets the connection when
+/// it closes, so the kernel stops feeding a reader that does not read. True if the whole answer
+/// was written and the connection can carry another request.
 pub(crate) fn send(
     stream: &TcpStream,
     resp: &Response,
@@ -44,6 +45,9 @@ pub(crate) fn send(
     framing: Framing,
     c: &Config,
 ) -> bool {
+    if resp.producer.is_some() {
+        return crate::stream::send_streamed(stream, resp, fc_status, framing, c);
+    }
     let mut socket = Timed::within(stream, c.header_timeout, c.write_timeout);
     let Framing {
         keep_alive,
@@ -57,12 +61,14 @@ pub(crate) fn send(
     {
         reset_on_close(stream);
     }
-    result.is_ok()
+    result.is_ok() && keep_alive
 }
 
 /// Writes `resp` with `x-fc-status: <fc_status>`. Adds Content-Length and, when the connection
 /// will close, `Connection: close`; to an HTTP/1.0 client (`http10`) whose connection is kept,
 /// `Connection: keep-alive` (1.0 closes by default). `head_only` (a HEAD request) sends no body.
+/// A streamed response (`Response::stream`) gets only its head, with `Transfer-Encoding: chunked`
+/// in place of the length (an HTTP/1.0 client's connection must then close: `stream.rs`).
 /// The response's status and headers are valid (checked where a handler's response becomes an
 /// answer, `runtime.rs`).
 pub(crate) fn write_response(
@@ -82,7 +88,8 @@ pub(crate) fn write_response(
             (true, false) => Keep::Alive,
             (true, true) => Keep::Alive10,
         };
-        let result = encode_and_write(&mut out, stream, resp, fc_status, keep, head_only);
+        let chunked = !http10; // a streamed body's framing
+        let result = encode_and_write(&mut out, stream, resp, fc_status, keep, head_only, chunked);
         if out.capacity() > 2 * INLINE_BODY {
             *out = Vec::new(); // a large answer's buffer is not kept
         }
@@ -116,6 +123,7 @@ fn encode_and_write(
     fc_status: u16,
     keep: Keep,
     head_only: bool,
+    chunked: bool,
 ) -> io::Result<()> {
     // The usual status line and x-fc-status are written whole (each append is a call at
     // opt-level z).
@@ -144,6 +152,17 @@ fn encode_and_write(
     }
     let bodyless = head_only || resp.status == 204 || resp.status == 304 || resp.status < 200;
     let has_length = resp.status != 204 && resp.status >= 200;
+    if resp.producer.is_some() {
+        if chunked && has_length {
+            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        }
+        out.extend_from_slice(match keep {
+            Keep::Alive => b"\r\n",
+            Keep::Close => b"connection: close\r\n\r\n",
+            Keep::Alive10 => b"connection: keep-alive\r\n\r\n",
+        });
+        return stream.write_all(out);
+    }
     if has_length {
         out.extend_from_slice(b"content-length: ");
         push_decimal(out, resp.body.len() as u64);

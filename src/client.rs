@@ -10,6 +10,11 @@ use std::time::Duration;
 use crate::body::{BodyError, Input};
 use crate::head::BodyKind;
 
+mod streamed;
+
+pub use streamed::BodyReader;
+use streamed::{framing_of, Framing};
+
 /// The most response-head bytes the client accepts before it gives up.
 const MAX_HEAD: usize = 64 * 1024;
 /// The largest response body a connection accepts unless told otherwise
@@ -82,16 +87,15 @@ impl Connection {
         &self.stream
     }
 
-    /// Sends one request and reads its response. `Content-Length` is added, and `Host:
-    /// localhost` unless `headers` has a Host. A read timeout shows as an error of kind
-    /// `WouldBlock` or `TimedOut`; a peer that closed early as `UnexpectedEof`.
-    pub fn request(
+    /// Sends one request without reading its answer. `Content-Length` is added, and `Host:
+    /// localhost` unless `headers` has a Host.
+    pub fn send(
         &mut self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> io::Result<Response> {
+    ) -> io::Result<()> {
         let mut req = format!("{method} {path} HTTP/1.1\r\n");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             req.push_str("Host: localhost\r\n");
@@ -106,11 +110,56 @@ impl Connection {
         let mut out = req.into_bytes();
         out.extend_from_slice(body);
         self.stream.write_all(&out)?;
+        Ok(())
+    }
+
+    /// Sends one request and reads its response (see [`Connection::send`] for what is added).
+    /// A read timeout shows as an error of kind `WouldBlock` or `TimedOut`; a peer that closed
+    /// early as `UnexpectedEof`.
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Response> {
+        self.send(method, path, headers, body)?;
         self.read_response(method.eq_ignore_ascii_case("HEAD"))
+    }
+
+    /// Reads a response's head (its `body` left empty) and hands back the connection as a
+    /// reader of the body as it arrives, for answers streamed in chunks. `head_only`: the answer
+    /// to a HEAD request, which has no body.
+    pub fn read_streaming(mut self, head_only: bool) -> io::Result<(Response, BodyReader)> {
+        let resp = self.read_head()?;
+        let framing = if head_only || resp.status == 204 || resp.status == 304 {
+            Framing::Length(0)
+        } else {
+            framing_of(&resp)?
+        };
+        if matches!(framing, Framing::Length(n) if n > self.max_body as u64) {
+            return Err(invalid("response body too large"));
+        }
+        let remaining = self.max_body;
+        let reader = BodyReader {
+            conn: self,
+            framing,
+            remaining,
+        };
+        Ok((resp, reader))
     }
 
     /// Reads one response from the connection (after a request was written by other means).
     pub fn read_response(&mut self, head_only: bool) -> io::Result<Response> {
+        let mut resp = self.read_head()?;
+        if !head_only && resp.status != 204 && resp.status != 304 {
+            resp.body = self.read_body(&resp)?;
+        }
+        Ok(resp)
+    }
+
+    /// Reads a final response's head (1xx answers are skipped); the body is left unread.
+    fn read_head(&mut self) -> io::Result<Response> {
         loop {
             let mut headers = [httparse::EMPTY_HEADER; 128];
             let mut parsed = httparse::Response::new(&mut headers);
@@ -129,15 +178,11 @@ impl Connection {
                     if status / 100 == 1 {
                         continue; // 100 Continue and friends: the real answer follows.
                     }
-                    let mut resp = Response {
+                    return Ok(Response {
                         status,
                         headers,
                         body: Vec::new(),
-                    };
-                    if !head_only && status != 204 && status != 304 {
-                        resp.body = self.read_body(&resp)?;
-                    }
-                    return Ok(resp);
+                    });
                 }
                 httparse::Status::Partial if self.buf.len() > MAX_HEAD => {
                     return Err(invalid("response head too large"));
@@ -150,16 +195,10 @@ impl Connection {
     /// The body, decoded by the same code as the server's request bodies (`body::Input`), at most
     /// `max_body` bytes.
     fn read_body(&mut self, resp: &Response) -> io::Result<Vec<u8>> {
-        let chunked = resp
-            .header("transfer-encoding")
-            .is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
-        let kind = match resp.header("content-length") {
-            _ if chunked => BodyKind::Chunked,
-            Some(cl) if !cl.is_empty() && cl.bytes().all(|b| b.is_ascii_digit()) => {
-                BodyKind::Length(cl.parse().map_err(invalid)?)
-            }
-            Some(cl) => return Err(invalid(format!("invalid content-length {cl:?}"))),
-            None => {
+        let kind = match framing_of(resp)? {
+            Framing::Chunked(_) => BodyKind::Chunked,
+            Framing::Length(n) => BodyKind::Length(n),
+            Framing::UntilClose => {
                 // No length: the body runs until the server closes.
                 while self.fill_or_eof()? {
                     if self.buf.len() > self.max_body {
@@ -274,6 +313,44 @@ mod tests {
         assert_eq!((r.status, r.body.as_slice()), (200, &b"abcde"[..]));
         let r = c.request("GET", "/c", &[], b"").unwrap();
         assert_eq!((r.status, r.body.len()), (204, 0));
+    }
+
+    #[test]
+    fn a_streamed_body_is_read_piece_by_piece_then_the_connection_is_reused() {
+        let addr = serve(&[
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        ]);
+        let mut c = Connection::connect(addr, Duration::from_secs(10)).unwrap();
+        c.send("GET", "/a", &[], b"").unwrap();
+        let (r, mut body) = c.read_streaming(false).unwrap();
+        assert_eq!((r.status, r.body.len()), (200, 0));
+        let mut pieces = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            let n = body.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            pieces.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        assert!(pieces.len() >= 2, "{pieces:?}"); // read as it arrives, not whole
+        assert_eq!(pieces.concat(), "abcde");
+        let mut c = body.into_connection().expect("read to its end");
+        let r = c.request("GET", "/b", &[], b"").unwrap();
+        assert_eq!(r.body, b"hello");
+    }
+
+    #[test]
+    fn a_streamed_body_cut_short_is_unexpected_eof() {
+        let addr = serve(&["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"]);
+        let mut c = Connection::connect(addr, Duration::from_secs(10)).unwrap();
+        c.send("GET", "/", &[], b"").unwrap();
+        let (_, mut body) = c.read_streaming(false).unwrap();
+        let mut out = Vec::new();
+        let e = body.read_to_end(&mut out).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+        assert_eq!(out, b"abc");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub struct Config {
     pub body_timeout: Duration,
     /// `TINYFC_WRITE_TIMEOUT_MS` (default 30 s): an answer must be written within this, counted
     /// from the first time its write has to wait, however slowly the client reads (else the
-    /// connection is reset).
+    /// connection is reset). A streamed answer (`Response::stream`) gets it per chunk.
     pub write_timeout: Duration,
     /// `TINYFC_IDLE_TIMEOUT_MS` (default 60 s): idle keep-alive connections are closed after this.
     pub idle_timeout: Duration,

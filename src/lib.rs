@@ -31,7 +31,9 @@
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
 //! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`; and
 //! [`client`] (a small HTTP client for tools and tests); [`testing`] (a function's tests: a
-//! context, requests, and an in-process server called as the platform calls it).
+//! context, requests, and an in-process server called as the platform calls it). With cargo
+//! features: `json` (typed JSON: `Request::json`, `Response::json`, the `json::event` adapter) and
+//! `events` (serde types for FC's trigger events, with their sample payloads); see docs/events.md.
 
 #![warn(missing_docs)]
 
@@ -43,9 +45,13 @@ mod conn;
 mod context;
 mod control;
 pub mod error;
+#[cfg(feature = "events")]
+pub mod events;
 mod grammar;
 mod head;
 mod headers;
+#[cfg(feature = "json")]
+pub mod json;
 mod lifecycle;
 mod listener;
 mod logging;
@@ -57,6 +63,7 @@ mod request;
 mod runtime;
 mod server;
 mod signals;
+mod stream;
 pub mod testing;
 
 /// Locks `m`; a thread that panicked while holding it does not make every later user panic too.

@@ -160,8 +160,14 @@ where
                     Ok(app) => self.invoke(&app, ctx, req, kind),
                     Err(e) => not_ready(&e),
                 };
-                fc_line("Invoke End", &ctx.request_id);
-                reply(resp); // still in flight until the answer is written
+                if resp.resp.is_stream() {
+                    // The body is produced while it is written: the invocation ends after it.
+                    reply(resp);
+                    fc_line("Invoke End", &ctx.request_id);
+                } else {
+                    fc_line("Invoke End", &ctx.request_id);
+                    reply(resp); // still in flight until the answer is written
+                }
             }
         }
     }
@@ -208,6 +214,12 @@ where
         match result {
             Ok(mut resp) => {
                 resp.headers.retain(|(k, _)| !reserved_response_header(k));
+                if kind == Kind::Event && resp.is_stream() {
+                    if let Err(e) = collect_stream(&mut resp) {
+                        log::error!("invocation failed: {e}");
+                        return failed(status, &e);
+                    }
+                }
                 match check_response(&resp) {
                     Ok(()) => ok(resp),
                     Err(why) => {
@@ -246,6 +258,22 @@ fn check_response(resp: &Response) -> Result<(), String> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Runs a streamed response's producer into its body. An event's result goes to the platform
+/// whole, so it is collected first: an error while producing it still fails the invocation.
+fn collect_stream(resp: &mut Response) -> Result<(), Error> {
+    let Some(produce) = resp.producer.take().and_then(|p| p.take()) else {
+        return Ok(());
+    };
+    let mut body = Vec::new();
+    match catch_unwind(AssertUnwindSafe(|| produce(&mut body))) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Error::typed("StreamFailed", e.to_string())),
+        Err(panic) => return Err(Error::from_panic(panic)),
+    }
+    resp.body = body;
     Ok(())
 }
 

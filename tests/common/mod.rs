@@ -32,6 +32,19 @@ pub fn example(name: &str) -> PathBuf {
         let mut cargo = Command::new(env!("CARGO"));
         // -p: the tools' tests (tools/cargo-tinyfc) use this harness for tinyfc's examples too.
         cargo.args(["build", "--quiet", "-p", "tinyfc", "--examples"]);
+        // With the features this test was built with: examples that need one (json_event) build
+        // too, and the library is not rebuilt without them. (The tools' tests, which share this
+        // file, have no such features: for them both are off.)
+        #[allow(unexpected_cfgs)]
+        let features = [
+            (cfg!(feature = "json"), "json"),
+            (cfg!(feature = "events"), "events"),
+        ];
+        for (on, feature) in features {
+            if on {
+                cargo.args(["--features", feature]);
+            }
+        }
         if profile_dir.ends_with("release") {
             cargo.arg("--release");
         }
@@ -313,4 +326,82 @@ pub fn assert_still_serving(f: &Function) {
 /// Counts occurrences of `needle` in `hay`.
 pub fn count(hay: &str, needle: &str) -> usize {
     hay.matches(needle).count()
+}
+
+/// A chunked answer read off a raw socket as it arrives.
+pub struct Chunked {
+    /// The head, up to its blank line.
+    pub head: String,
+    /// Each chunk's data with when it arrived.
+    pub chunks: Vec<(Instant, Vec<u8>)>,
+    /// The terminating (empty) chunk arrived.
+    pub terminated: bool,
+}
+
+/// Reads one chunked answer from `s`, chunk by chunk, stopping after the terminating chunk, at
+/// the end of input or an error (a cut stream), or after `max_chunks` data chunks.
+pub fn read_chunked(s: &mut TcpStream, max_chunks: usize) -> Chunked {
+    let mut buf = Vec::new();
+    let mut fill = |buf: &mut Vec<u8>| -> bool {
+        let mut b = [0u8; 4096];
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                buf.extend_from_slice(&b[..n]);
+                true
+            }
+        }
+    };
+    let find = |buf: &[u8], from: usize| {
+        buf[from..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map(|p| p + from)
+    };
+    let mut out = Chunked {
+        head: String::new(),
+        chunks: Vec::new(),
+        terminated: false,
+    };
+    loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            out.head = String::from_utf8_lossy(&buf[..p + 4]).into_owned();
+            buf.drain(..p + 4);
+            break;
+        }
+        if !fill(&mut buf) {
+            return out;
+        }
+    }
+    while out.chunks.len() < max_chunks {
+        let Some(eol) = find(&buf, 0) else {
+            if fill(&mut buf) {
+                continue;
+            }
+            return out;
+        };
+        let size = std::str::from_utf8(&buf[..eol])
+            .ok()
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+            .expect("a chunk size line");
+        if size == 0 {
+            while find(&buf, eol + 2) != Some(eol + 2) {
+                if !fill(&mut buf) {
+                    return out;
+                }
+            }
+            out.terminated = true;
+            return out;
+        }
+        while buf.len() < eol + 2 + size + 2 {
+            if !fill(&mut buf) {
+                return out;
+            }
+        }
+        assert_eq!(&buf[eol + 2 + size..eol + 4 + size], b"\r\n", "chunk end");
+        out.chunks
+            .push((Instant::now(), buf[eol + 2..eol + 2 + size].to_vec()));
+        buf.drain(..eol + 4 + size);
+    }
+    out
 }

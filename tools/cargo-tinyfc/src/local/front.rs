@@ -1,7 +1,7 @@
 //! The front door: what a caller (curl, a browser, an SDK) talks to, on tiny_http. Every request
 //! becomes an HTTP invocation, except FC's InvokeFunction path, which becomes an event invocation.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use tiny_http::{Header, Request, Response, Server};
 
 use super::async_queue::{AsyncQueue, Job};
-use super::platform::{error_message, request_id, Kind, Platform, Unavailable};
+use super::platform::{error_message, request_id, Kind, Platform, Reply, Unavailable};
 use crate::say;
+use tinyfc::client::BodyReader;
 
 /// FC's limit on request headers in all (name, value and separators).
 const MAX_HEADERS: usize = 8 * 1024;
@@ -137,7 +138,12 @@ fn answer(
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         handle(platform, activity, queue, &mut req)
     }));
-    let resp = outcome.unwrap_or_else(|panic| {
+    let resp = match outcome {
+        Ok(Outgoing::Stream(status, headers, body)) => return relay(req, status, &headers, body),
+        Ok(Outgoing::Whole(resp)) => Ok(resp),
+        Err(panic) => Err(panic),
+    };
+    let resp = resp.unwrap_or_else(|panic| {
         let why = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -160,6 +166,20 @@ fn answer(
 /// A response with its body in memory.
 type Answer = Response<std::io::Cursor<Vec<u8>>>;
 
+/// What a caller gets.
+enum Outgoing {
+    /// An answer in memory.
+    Whole(Answer),
+    /// A function's streamed answer: status, headers, and the body as it arrives.
+    Stream(u16, Vec<(String, String)>, BodyReader),
+}
+
+impl From<Answer> for Outgoing {
+    fn from(a: Answer) -> Outgoing {
+        Outgoing::Whole(a)
+    }
+}
+
 /// Checks FC's limits, then forwards the request as an HTTP or event invocation; the answer for
 /// the caller (or why it cannot be forwarded).
 fn handle(
@@ -167,7 +187,7 @@ fn handle(
     activity: &Arc<Activity>,
     queue: &AsyncQueue,
     req: &mut Request,
-) -> Answer {
+) -> Outgoing {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
     let url = req.url().to_string();
@@ -177,13 +197,13 @@ fn handle(
         .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
         .sum();
     if url.len() > MAX_PATH {
-        return error(414, "PathTooLong", "path with query over 4 KB");
+        return error(414, "PathTooLong", "path with query over 4 KB").into();
     }
     if header_bytes > MAX_HEADERS {
-        return error(431, "HeadersTooLarge", "headers over 8 KB");
+        return error(431, "HeadersTooLarge", "headers over 8 KB").into();
     }
     if req.body_length().is_some_and(|n| n > MAX_BODY) {
-        return error(413, "PayloadTooLarge", "body over 32 MB");
+        return error(413, "PayloadTooLarge", "body over 32 MB").into();
     }
     let mut body = Vec::new();
     if req
@@ -192,10 +212,10 @@ fn handle(
         .read_to_end(&mut body)
         .is_err()
     {
-        return error(400, "BadRequest", "could not read the request body");
+        return error(400, "BadRequest", "could not read the request body").into();
     }
     if body.len() > MAX_BODY {
-        return error(413, "PayloadTooLarge", "body over 32 MB");
+        return error(413, "PayloadTooLarge", "body over 32 MB").into();
     }
 
     let path = url.split('?').next().unwrap_or("");
@@ -207,7 +227,7 @@ fn handle(
             h.field.equiv("x-fc-invocation-type") && h.value.as_str().eq_ignore_ascii_case("async")
         });
     if is_async && body.len() > MAX_ASYNC_BODY {
-        return error(413, "PayloadTooLarge", "asynchronous event over 128 KB");
+        return error(413, "PayloadTooLarge", "asynchronous event over 128 KB").into();
     }
     let (kind, fwd_path, headers) = if is_event {
         // InvokeFunction: the function gets the event alone, as octet-stream.
@@ -234,7 +254,7 @@ fn handle(
 
     if is_async {
         if platform.stopping() {
-            return stopping();
+            return stopping().into();
         }
         // FC answers 202 at once and runs the invocation later; its outcome is only logged.
         let job = Job {
@@ -245,11 +265,12 @@ fn handle(
         };
         if let Err(full) = queue.push(job) {
             say!("async invoke RequestId {}: 429, {full}", rid);
-            return error(429, "ResourceThrottled", &full);
+            return error(429, "ResourceThrottled", &full).into();
         }
         return Response::from_data(Vec::new())
             .with_status_code(202)
-            .with_header(header("X-Fc-Request-Id", &rid));
+            .with_header(header("X-Fc-Request-Id", &rid))
+            .into();
     }
 
     match platform.wait_ready() {
@@ -259,22 +280,37 @@ fn handle(
             let resp =
                 error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"));
             say!("{method} {url} -> InitializationError: {msg}");
-            return resp;
+            return resp.into();
         }
         Err(Unavailable::Stopping) => {
             say!("{method} {url} -> 503: the platform is stopping");
-            return stopping();
+            return stopping().into();
         }
     }
+    // A streamed answer frees its place once its head arrives (the relay is the caller's).
     let _permit = match platform.gate.enter() {
         Ok(p) => p,
         Err(full) => {
             say!("{method} {url} -> 429: {full}");
-            return error(429, "ResourceThrottled", &full);
+            return error(429, "ResourceThrottled", &full).into();
         }
     };
-    match platform.invoke(&rid, kind, &method, &fwd_path, &headers, &body) {
-        Ok(r) => {
+    match platform.invoke_streaming(&rid, kind, &method, &fwd_path, &headers, &body) {
+        Ok(Reply::Streamed(r, reader)) => {
+            say!(
+                "invoke RequestId {rid}: {method} {url} -> {}, streamed after {} ms",
+                r.status,
+                super::ms(started.elapsed())
+            );
+            let mut headers: Vec<(String, String)> = r
+                .headers
+                .into_iter()
+                .filter(|(k, _)| passes_back(k))
+                .collect();
+            headers.push(("X-Fc-Request-Id".into(), rid));
+            Outgoing::Stream(r.status, headers, reader)
+        }
+        Ok(Reply::Whole(r)) => {
             let failed = r.header("x-fc-status") == Some("404");
             let status = if failed && kind == Kind::Event {
                 200
@@ -297,11 +333,11 @@ fn handle(
                 r.status,
                 super::ms(started.elapsed())
             );
-            resp
+            resp.into()
         }
         Err(msg) => {
             say!("{method} {url} -> 502: {msg}");
-            error(502, "FunctionNotReachable", &msg)
+            error(502, "FunctionNotReachable", &msg).into()
         }
     }
 }
@@ -335,6 +371,66 @@ pub fn error(status: u16, code: &str, message: &str) -> Answer {
 fn header(k: &str, v: &str) -> Header {
     Header::from_bytes(k.as_bytes(), v.as_bytes())
         .unwrap_or_else(|_| Header::from_bytes(&b"X-Invalid-Header"[..], &b"1"[..]).unwrap())
+}
+
+/// Relays a function's streamed answer to the caller as it arrives: each piece read from the
+/// function is written and flushed as one chunk (to an HTTP/1.0 caller: as plain bytes, then
+/// the connection closes). tiny_http's own response writer buffers chunks of 8 KiB, so the head
+/// and chunks are written here on its raw writer. A caller that goes away ends the relay, which
+/// drops the connection to the function, whose next write then fails. A stream the function cut
+/// short is cut for the caller too: tiny_http keeps the caller's socket, so the cut is a chunk
+/// size line no decoder accepts rather than a close.
+fn relay(req: Request, status: u16, headers: &[(String, String)], mut body: BodyReader) {
+    let http10 = req.http_version() == &tiny_http::HTTPVersion(1, 0);
+    let (method, url) = (req.method().to_string(), req.url().to_string());
+    let mut out = req.into_writer();
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(if http10 {
+        "Connection: close\r\n\r\n"
+    } else {
+        "Transfer-Encoding: chunked\r\n\r\n"
+    });
+    let mut sent = out.write_all(head.as_bytes()).and_then(|()| out.flush());
+    let mut buf = vec![0u8; 16 * 1024];
+    while sent.is_ok() {
+        let n = match body.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                say!("{method} {url}: the function's stream was cut: {e}");
+                if !http10 {
+                    let _ = out.write_all(b"stream cut\r\n").and_then(|()| out.flush());
+                }
+                return;
+            }
+        };
+        sent = if http10 {
+            out.write_all(&buf[..n])
+        } else if n == 0 {
+            out.write_all(b"0\r\n\r\n")
+        } else {
+            out.write_all(format!("{n:x}\r\n").as_bytes())
+                .and_then(|()| out.write_all(&buf[..n]))
+                .and_then(|()| out.write_all(b"\r\n"))
+        }
+        .and_then(|()| out.flush());
+        if n == 0 {
+            return;
+        }
+    }
+    say!("{method} {url}: the caller went away during the stream");
+}
+
+/// The reason phrase of the statuses a function commonly streams with.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        206 => "Partial Content",
+        _ => "Status",
+    }
 }
 
 /// Sends the answer; a caller that went away is not an error.

@@ -1,12 +1,13 @@
 //! The platform's side of the lifecycle: start the instance, initialize it (retrying on 400/404,
 //! restarting on 500, a crash or a timeout), forward invocations, pre-stop and stop it.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tinyfc::client::{Connection, Response};
+use tinyfc::client::{BodyReader, Connection, Response};
 
 use super::calls::{call, common_headers, is_timeout, still_open};
 use super::gate::Gate;
@@ -15,6 +16,14 @@ use super::options::Options;
 use crate::say;
 
 pub use super::calls::{error_message, request_id};
+
+/// A function's answer to an invocation.
+pub enum Reply {
+    /// Read whole.
+    Whole(Response),
+    /// A chunked answer: its head (`body` empty), and its body as it arrives.
+    Streamed(Response, BodyReader),
+}
 
 /// Where the instance stands, as callers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,7 +280,7 @@ impl Platform {
     }
 
     /// Sends one invocation, request id `rid`, with the platform's headers; `headers` are the
-    /// caller's (already filtered).
+    /// caller's (already filtered). The answer is read whole.
     pub fn invoke(
         &self,
         rid: &str,
@@ -281,6 +290,28 @@ impl Platform {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Response, String> {
+        match self.invoke_streaming(rid, kind, method, path, headers, body)? {
+            Reply::Whole(r) => Ok(r),
+            Reply::Streamed(mut r, mut reader) => {
+                reader
+                    .read_to_end(&mut r.body)
+                    .map_err(|e| format!("invocation {rid} failed: {e}"))?;
+                Ok(r)
+            }
+        }
+    }
+
+    /// [`Platform::invoke`], but a chunked answer (a function's streamed body) comes back with
+    /// its head and a reader of the body as it arrives, so it can be relayed chunk by chunk.
+    pub fn invoke_streaming(
+        &self,
+        rid: &str,
+        kind: Kind,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Reply, String> {
         let addr = self.wait_ready().map_err(|e| match e {
             Unavailable::InitFailed(msg) => msg,
             Unavailable::Stopping => "the platform is stopping".into(),
@@ -301,24 +332,37 @@ impl Platform {
             Some(c) => c,
             None => Connection::connect(addr, timeout).map_err(|e| e.to_string())?,
         };
+        let failed = |e: std::io::Error| format!("invocation {rid} failed: {e}");
         let started = Instant::now();
-        let answer = conn.request(method, path, &h, body);
-        if answer.is_ok() {
-            super::report::say(rid, started.elapsed(), &self.opts, self.instance_pid());
+        conn.send(method, path, &h, body).map_err(failed)?;
+        let head_only = method.eq_ignore_ascii_case("HEAD");
+        let (mut r, mut reader) = conn.read_streaming(head_only).map_err(failed)?;
+        let chunked = r
+            .header("transfer-encoding")
+            .is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
+        if chunked && !head_only {
+            // Relayed as it comes; the connection is not pooled again (it ends with the relay).
+            // Its report counts up to the head: the rest is the caller's relay.
+            self.report(rid, started);
+            return Ok(Reply::Streamed(r, reader));
         }
-        match answer {
-            Ok(r) => {
-                if r.header("connection") != Some("close") {
-                    let mut st = self.lock();
-                    let current = st.instance.as_ref().map(|i| i.addr) == Some(addr);
-                    if !st.stopping && st.phase == Phase::Ready && current {
-                        st.idle.push((conn, Instant::now(), addr));
-                    }
+        reader.read_to_end(&mut r.body).map_err(failed)?;
+        self.report(rid, started);
+        if let Some(conn) = reader.into_connection() {
+            if r.header("connection") != Some("close") {
+                let mut st = self.lock();
+                let current = st.instance.as_ref().map(|i| i.addr) == Some(addr);
+                if !st.stopping && st.phase == Phase::Ready && current {
+                    st.idle.push((conn, Instant::now(), addr));
                 }
-                Ok(r)
             }
-            Err(e) => Err(format!("invocation {rid} failed: {e}")),
         }
+        Ok(Reply::Whole(r))
+    }
+
+    /// FC's report line for invocation `rid`, sent at `started`.
+    fn report(&self, rid: &str, started: Instant) {
+        super::report::say(rid, started.elapsed(), &self.opts, self.instance_pid());
     }
 
     /// A pooled connection to `addr` that is fresh enough and that the function has not closed.
