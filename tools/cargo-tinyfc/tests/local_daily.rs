@@ -312,3 +312,77 @@ fn watch_rebuilds_and_restarts_the_instance_on_a_change_and_keeps_it_when_the_bu
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A function that answers every request with its body (pre-stop too); its port.
+fn echo_function() -> u16 {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match conn.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while buf.len() < end + 4 + length {
+                        match conn.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body: Vec<u8> = buf.drain(..end + 4 + length).skip(end + 4).collect();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nx-fc-status: 200\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if conn.write_all(head.as_bytes()).is_err() || conn.write_all(&body).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn event_example_sends_the_triggers_documented_sample_as_the_event() {
+    let port = echo_function().to_string();
+    let (code, out, _) = run(local(
+        &[
+            "--once",
+            "--no-initializer",
+            "--port",
+            &port,
+            "--event-example",
+            "oss",
+        ],
+        &["sleep", "600"],
+    ));
+    assert_eq!(code, Some(0), "{out}");
+    let sample = tinyfc::events::fixtures::example("oss").unwrap();
+    assert!(sample.contains("ObjectCreated"), "{sample}");
+    assert!(out.contains(&format!("response body: {sample}")), "{out}");
+}
+
+#[test]
+fn an_unknown_event_example_is_a_usage_error_listing_the_names() {
+    let (code, _, err) = run(local(&["--once", "--event-example", "nope"], &[&probe()]));
+    assert_eq!(code, Some(2), "{err}");
+    for name in tinyfc::events::fixtures::NAMES {
+        assert!(err.contains(name), "{name} missing in {err}");
+    }
+}

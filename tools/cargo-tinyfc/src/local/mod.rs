@@ -118,7 +118,11 @@ fn signalled() -> bool {
 /// `--once` / `--invoke N`: boot, N event invocations, stop. 0 only if every step succeeded; a
 /// signal interrupts the steps (pre-stop and stop still happen) and the exit code is 1.
 fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
-    let event = match read_event(platform.opts.event.as_deref()) {
+    let event = match platform.opts.event_example {
+        Some(sample) => Ok(sample.as_bytes().to_vec()),
+        None => read_event(platform.opts.event.as_deref()),
+    };
+    let event = match event {
         Ok(e) => e,
         Err(e) => {
             eprintln!("cargo tinyfc local: cannot read the event: {e}");

@@ -32,6 +32,9 @@ usage: cargo tinyfc local [options] -- COMMAND [ARGS...]
                          src/, examples/ or Cargo.toml change (a failed build keeps the old one)
   --bin NAME, --example NAME, --manifest-path PATH   what --watch builds (`cargo build`)
   --event FILE           event body for --once and --invoke (default: empty; - for stdin)
+  --event-example NAME   the documented sample event of a trigger instead (oss, timer, mns-topic,
+                         mns-queue, sls, tablestore, cdn, eventbridge, http, ...; a wrong name
+                         lists them all)
   --once                 start, initialize, one event invocation, pre-stop, stop; exit 0 only if
                          every step succeeded
   --invoke N             like --once with N event invocations
@@ -91,6 +94,8 @@ pub struct Options {
     pub start_timeout: Duration,
     /// `--event`: the event file for one-shot invocations (`-`: stdin).
     pub event: Option<String>,
+    /// `--event-example`: a trigger's documented sample event for one-shot invocations.
+    pub event_example: Option<&'static str>,
     /// One-shot invocations (`--once` is 1); None: serve the front door.
     pub invocations: Option<u32>,
     /// `--idle-stop`: stop serving after this long without a request.
@@ -141,6 +146,7 @@ impl Options {
             max_restarts: 3,
             start_timeout: Duration::from_secs(120),
             event: None,
+            event_example: None,
             invocations: None,
             idle_stop: None,
             grace: Duration::from_secs(10),
@@ -182,6 +188,7 @@ impl Options {
                 "--max-restarts" => o.max_restarts = it.parsed(arg)?,
                 "--start-timeout" => o.start_timeout = it.secs(arg)?,
                 "--event" => o.event = Some(it.value(arg)?.into()),
+                "--event-example" => o.event_example = Some(event_example(it.value(arg)?)?),
                 "--once" => o.invocations = Some(1),
                 "--invoke" => o.invocations = Some(it.parsed(arg)?),
                 "--idle-stop" => o.idle_stop = Some(it.secs(arg)?),
@@ -206,6 +213,16 @@ impl Options {
         }
         if o.queue_limit > MAX_QUEUE {
             return Err(format!("--queue-limit: at most {MAX_QUEUE}").into());
+        }
+        if o.event.is_some() && o.event_example.is_some() {
+            return Err("--event and --event-example: one or the other"
+                .to_string()
+                .into());
+        }
+        if o.event_example.is_some() && o.invocations.is_none() {
+            return Err("--event-example needs --once or --invoke N"
+                .to_string()
+                .into());
         }
         if o.lives == 0 {
             return Err("--lives: at least 1".to_string().into());
@@ -235,6 +252,17 @@ impl Options {
         }
         Ok(o)
     }
+}
+
+/// The sample event named `name`; Err lists the names.
+fn event_example(name: &str) -> Result<&'static str, String> {
+    use tinyfc::events::fixtures;
+    fixtures::example(name).ok_or_else(|| {
+        format!(
+            "--event-example: no example {name:?}; the examples: {}",
+            fixtures::NAMES.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]
