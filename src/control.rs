@@ -100,8 +100,13 @@ impl Control {
     /// Starts the signal path's drain on its own thread; the process exits 0 when it ends.
     pub(crate) fn start_drain(&self) {
         let hooks = self.answerer.hooks.clone();
+        let queue = self.queue.clone();
+        let limit = self.answerer.config.drain;
         let drain = move || {
             hooks.shutdown();
+            // A control call whose hook the drain waited for is still writing its answer: a
+            // received request is answered before the process exits.
+            queue.wait_settled(limit);
             log::info!("stopped");
             let _ = io::stdout().flush();
             std::process::exit(0);

@@ -89,6 +89,8 @@ struct Queue<J> {
 pub(crate) struct Pool<J> {
     queue: Mutex<Queue<J>>,
     wake: Condvar,
+    /// Notified when a job ends: see [`Pool::wait_settled`].
+    settled: Condvar,
     max: usize,
     /// A worker idle this long exits, unless it is the last one.
     idle_exit: Duration,
@@ -110,6 +112,7 @@ impl<J: Send + 'static> Pool<J> {
                 started: 0,
             }),
             wake: Condvar::new(),
+            settled: Condvar::new(),
             max,
             idle_exit,
             name,
@@ -150,6 +153,17 @@ impl<J: Send + 'static> Pool<J> {
         }
     }
 
+    /// Waits up to `timeout` until no job is queued or running; false if some still are.
+    pub(crate) fn wait_settled(&self, timeout: Duration) -> bool {
+        let q = lock(&self.queue);
+        let busy = |q: &mut Queue<J>| !q.jobs.is_empty() || q.idle < q.started;
+        let (q, _) = self
+            .settled
+            .wait_timeout_while(q, timeout, busy)
+            .unwrap_or_else(|e| e.into_inner());
+        q.jobs.is_empty() && q.idle >= q.started
+    }
+
     fn worker(&self) {
         let mut q = lock(&self.queue);
         q.idle -= 1; // counted idle since it was started
@@ -161,6 +175,7 @@ impl<J: Send + 'static> Pool<J> {
                     log::error!("a {} thread recovered from a panic", self.name);
                 }
                 q = lock(&self.queue);
+                self.settled.notify_all();
             } else {
                 q.idle += 1;
                 let (guard, waited) = self
