@@ -133,7 +133,7 @@ fn build(target: &str, rustflags: Option<&str>, args: &[String]) -> std::io::Res
 }
 
 /// The executable of one cargo JSON message, if it reports one.
-fn executable(line: &str) -> Option<String> {
+pub fn executable(line: &str) -> Option<String> {
     let msg: serde_json::Value = serde_json::from_str(line).ok()?;
     if msg["reason"] != "compiler-artifact" {
         return None;

@@ -156,7 +156,7 @@ fn a_panic_while_answering_never_lowers_the_front_doors_capacity() {
 fn async_invocations_run_on_a_bounded_number_of_threads() {
     // The function never answers, so every async invocation stays in progress.
     let f = fake(|_| Answer::Hold);
-    let local = serving(&f, &[]);
+    let local = serving(&f, &["--concurrency", "16", "--queue-limit", "4"]);
     let path = "/2023-03-30/functions/local-function/invocations";
     let asynchronous = [("x-fc-invocation-type", "Async")];
     let mut accepted = 0;
@@ -171,10 +171,11 @@ fn async_invocations_run_on_a_bounded_number_of_threads() {
     while f.requests.load(Ordering::SeqCst) < 16 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(10));
     }
-    // 16 front-door threads, at most 16 running async invocations, and a few of the platform's.
+    // 16 + 4 + 4 front-door threads (--concurrency, --queue-limit, spares), at most 16 running
+    // async invocations, and a few of the platform's.
     let threads = local.threads();
     assert!(
-        threads <= 45,
+        threads <= 24 + 16 + 13,
         "{threads} threads after 150 async invocations"
     );
     assert!(f.requests.load(Ordering::SeqCst) <= 20);

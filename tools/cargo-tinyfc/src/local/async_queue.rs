@@ -75,6 +75,7 @@ fn next(queue: &Mutex<Receiver<Job>>) -> Option<Job> {
 fn run(platform: &Platform, job: Job) {
     let started = Instant::now();
     let rid = &job.rid;
+    let _permit = platform.gate.enter_queued();
     let answer = platform.invoke(rid, Kind::Event, "POST", "/invoke", &job.headers, &job.body);
     let outcome = match answer {
         Ok(r) if r.header("x-fc-status") == Some("200") => format!("-> {}", r.status),

@@ -311,6 +311,14 @@ fn handle(
             return stopping().into();
         }
     }
+    // A streamed answer frees its place once its head arrives (the relay is the caller's).
+    let _permit = match platform.gate.enter() {
+        Ok(p) => p,
+        Err(full) => {
+            say!("{method} {url} -> 429: {full}");
+            return error(429, "ResourceThrottled", &full).into();
+        }
+    };
     match platform.invoke_streaming(&rid, kind, &method, &fwd_path, &headers, &body) {
         Ok(Reply::Streamed(r, reader)) => {
             say!(

@@ -42,7 +42,9 @@ impl Instance {
         };
         let id = format!("c-{}", super::random_hex(24));
         let mut cmd = Command::new(&opts.command[0]);
+        // --env-file first: the platform's own variables win, as FC reserves them.
         cmd.args(&opts.command[1..])
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .env("FC_SERVER_PORT", port.to_string())
             .env("FC_FUNCTION_NAME", &opts.function_name)
             .env("FC_FUNCTION_HANDLER", "index.handler")

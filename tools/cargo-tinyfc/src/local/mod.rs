@@ -3,11 +3,16 @@
 //! with a front door for callers. See `cargo tinyfc local --help` and docs/local.md.
 
 mod async_queue;
+mod calls;
+mod env_file;
 mod front;
+mod gate;
 mod instance;
 mod options;
 mod platform;
+mod report;
 mod tunnel;
+mod watch;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -64,10 +69,20 @@ static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 /// `cargo tinyfc local ARGS`: the exit code.
 pub fn main(args: &[String]) -> i32 {
     epoch();
-    let opts = match Options::parse(args) {
+    let mut opts = match Options::parse(args) {
         Ok(o) => o,
         Err(stop) => return crate::cli::stopped("local", stop, USAGE),
     };
+    if let Some(target) = &opts.watch {
+        match watch::build(target) {
+            // The arguments after `--` go to the built executable.
+            Ok(exe) => opts.command.insert(0, exe),
+            Err(e) => {
+                eprintln!("cargo tinyfc local: {e}");
+                return 1;
+            }
+        }
+    }
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // SAFETY: the action only increments an atomic, which is async-signal-safe.
         let registered = unsafe {
@@ -104,7 +119,11 @@ fn signalled() -> bool {
 /// `--once` / `--invoke N`: boot, N event invocations, stop. 0 only if every step succeeded; a
 /// signal interrupts the steps (pre-stop and stop still happen) and the exit code is 1.
 fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
-    let event = match read_event(platform.opts.event.as_deref()) {
+    let event = match platform.opts.event_example {
+        Some(sample) => Ok(sample.as_bytes().to_vec()),
+        None => read_event(platform.opts.event.as_deref()),
+    };
+    let event = match event {
         Ok(e) => e,
         Err(e) => {
             eprintln!("cargo tinyfc local: cannot read the event: {e}");
@@ -144,11 +163,44 @@ fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
     }
 }
 
-/// Boots, then sends `n` event invocations of `event`; true if all succeeded.
+/// Boots, then lives `--lives` lives: each sends `n` event invocations of `event` and ends with
+/// a pre-stop (the last one's is the platform's stop); the next begins with /initialize on the
+/// same instance, as FC thaws it. True if every step succeeded.
 fn invocations(platform: &Platform, n: u32, event: &[u8]) -> bool {
-    if platform.boot().is_err() {
-        return false;
+    let lives = platform.opts.lives;
+    let mut ok = true;
+    for life in 1..=lives {
+        if lives > 1 {
+            say!("life {life}: begins");
+        }
+        if life == 1 {
+            if platform.boot().is_err() {
+                return false;
+            }
+        } else if let Err(e) = platform.new_life() {
+            say!("life {life}: initialization failed: {e}");
+            return false;
+        }
+        ok &= invoke_n(platform, n, event);
+        if platform.stopping() {
+            return false;
+        }
+        if life < lives {
+            let pre_stop = platform.end_life();
+            say!(
+                "life {life}: pre-stop {}",
+                if pre_stop { "succeeded" } else { "failed" }
+            );
+            ok &= pre_stop;
+        } else if lives > 1 {
+            say!("life {life}: ends with the stop");
+        }
     }
+    ok
+}
+
+/// Sends `n` event invocations of `event`; true if all succeeded.
+fn invoke_n(platform: &Platform, n: u32, event: &[u8]) -> bool {
     let mut ok = true;
     for _ in 0..n {
         let started = Instant::now();
@@ -204,13 +256,23 @@ fn serve(platform: Arc<Platform>) -> i32 {
     let activity = Arc::new(front::Activity::new());
     let front_done = Arc::new(AtomicBool::new(false));
     let queue = Arc::new(async_queue::AsyncQueue::start(platform.clone()));
+    if let Some(target) = platform.opts.watch.clone() {
+        if let Err(e) = watch::start(platform.clone(), target) {
+            say!("{e}");
+            platform.stop();
+            return 1;
+        }
+    }
+    // Enough threads for the invocations in the instance, those waiting, and a few more that
+    // answer 429 when the queue is full.
+    let threads = platform.opts.concurrency + platform.opts.queue_limit + SPARE_THREADS;
     let threads = front::serve(
         server.clone(),
         platform.clone(),
         front_done.clone(),
         activity.clone(),
         queue,
-        FRONT_THREADS,
+        threads,
     );
     let idle_stop = platform.opts.idle_stop;
     loop {
@@ -247,8 +309,8 @@ fn serve(platform: Arc<Platform>) -> i32 {
     }
 }
 
-/// Requests the front door serves at once (FC's instance concurrency, for one local instance).
-const FRONT_THREADS: usize = 16;
+/// Front-door threads beyond those serving or waiting: they answer 429 once the queue is full.
+const SPARE_THREADS: usize = 4;
 
 /// The event for one-shot invocations: none (empty), `-` (stdin) or a file.
 fn read_event(path: Option<&str>) -> std::io::Result<Vec<u8>> {

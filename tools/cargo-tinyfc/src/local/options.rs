@@ -9,6 +9,8 @@ pub const USAGE: &str = "\
 cargo tinyfc local: run a Function Compute custom runtime locally, driven as FC drives it.
 
 usage: cargo tinyfc local [options] -- COMMAND [ARGS...]
+       cargo tinyfc local --watch (--bin NAME | --example NAME) [--manifest-path PATH] [options]
+                          [-- ARGS...]
 
   --listen ADDR          front door address (default 127.0.0.1:8000; port 0 = any free port)
   --port PORT            the function's port, FC_SERVER_PORT (default: a free port)
@@ -22,10 +24,22 @@ usage: cargo tinyfc local [options] -- COMMAND [ARGS...]
   --init-retries N       retries after a 400/404 answer before giving up (default 10)
   --max-restarts N       restarts after a 500, a crash or a timeout before giving up (default 3)
   --start-timeout SECS   how long the instance may take to listen (default 120, as FC)
+  --env-file FILE        KEY=VALUE lines for the instance's environment (# comments; quotes)
+  --concurrency N        invocations in the instance at once (default 1, FC's default instance
+                         concurrency; 1..=200); the rest wait in the front door
+  --queue-limit N        invocations that may wait (default 16); past it: 429 ResourceThrottled
+  --watch                build the crate's --bin/--example, run it, rebuild and restart it when
+                         src/, examples/ or Cargo.toml change (a failed build keeps the old one)
+  --bin NAME, --example NAME, --manifest-path PATH   what --watch builds (`cargo build`)
   --event FILE           event body for --once and --invoke (default: empty; - for stdin)
+  --event-example NAME   the documented sample event of a trigger instead (oss, timer, mns-topic,
+                         mns-queue, sls, tablestore, cdn, eventbridge, http, ...; a wrong name
+                         lists them all)
   --once                 start, initialize, one event invocation, pre-stop, stop; exit 0 only if
                          every step succeeded
   --invoke N             like --once with N event invocations
+  --lives N              with --once/--invoke: initialize, invoke, pre-stop N times on the same
+                         instance, as FC freezes and thaws it (default 1)
   --idle-stop SECS       serving: stop after SECS without a request
   --grace SECS           after SIGTERM, how long before SIGKILL (default 10)
   --prestop-timeout SECS limit for GET /pre-stop (default 20: the runtime drains
@@ -35,6 +49,7 @@ usage: cargo tinyfc local [options] -- COMMAND [ARGS...]
 examples:
   cargo tinyfc local --once -- target/debug/examples/hello
   cargo tinyfc local --listen 127.0.0.1:9000 --idle-stop 300 -- ./target/debug/my-function
+  cargo tinyfc local --watch --bin my-function --env-file .env --concurrency 4
 
 Front door: every request becomes an HTTP invocation; POST /2023-03-30/functions/NAME/invocations
 an event invocation (x-fc-invocation-type: Async: 202 at once). Stop: GET /pre-stop, SIGTERM, SIGKILL
@@ -79,6 +94,8 @@ pub struct Options {
     pub start_timeout: Duration,
     /// `--event`: the event file for one-shot invocations (`-`: stdin).
     pub event: Option<String>,
+    /// `--event-example`: a trigger's documented sample event for one-shot invocations.
+    pub event_example: Option<&'static str>,
     /// One-shot invocations (`--once` is 1); None: serve the front door.
     pub invocations: Option<u32>,
     /// `--idle-stop`: stop serving after this long without a request.
@@ -89,9 +106,25 @@ pub struct Options {
     pub prestop_timeout: Duration,
     /// (access key id, secret, security token).
     pub credentials: (String, String, String),
-    /// The function's command and arguments (after `--`).
+    /// The function's command and arguments (after `--`); with `--watch`, the arguments only
+    /// until the first build names the executable.
     pub command: Vec<String>,
+    /// `--env-file`: variables for the instance, in the file's order.
+    pub env: Vec<(String, String)>,
+    /// `--concurrency`: invocations in the instance at once.
+    pub concurrency: usize,
+    /// `--queue-limit`: invocations that may wait for the instance.
+    pub queue_limit: usize,
+    /// `--lives`: lives of the instance for one-shot invocations.
+    pub lives: u32,
+    /// `--watch`: what to build and watch.
+    pub watch: Option<super::watch::Target>,
 }
+
+/// FC's largest instance concurrency.
+pub const MAX_CONCURRENCY: usize = 200;
+/// The longest `--queue-limit`: each waiting invocation holds a front-door thread.
+pub const MAX_QUEUE: usize = 1024;
 
 impl Options {
     /// Parses `args` (without the program name).
@@ -113,6 +146,7 @@ impl Options {
             max_restarts: 3,
             start_timeout: Duration::from_secs(120),
             event: None,
+            event_example: None,
             invocations: None,
             idle_stop: None,
             grace: Duration::from_secs(10),
@@ -123,7 +157,14 @@ impl Options {
                 env("ALIBABA_CLOUD_SECURITY_TOKEN", "local-dummy-security-token"),
             ),
             command: Vec::new(),
+            env: Vec::new(),
+            concurrency: 1,
+            queue_limit: 16,
+            lives: 1,
+            watch: None,
         };
+        let mut watch = false;
+        let mut target = super::watch::Target::default();
         let mut it = Args::new(args);
         while let Some(arg) = it.next()? {
             match arg {
@@ -147,19 +188,81 @@ impl Options {
                 "--max-restarts" => o.max_restarts = it.parsed(arg)?,
                 "--start-timeout" => o.start_timeout = it.secs(arg)?,
                 "--event" => o.event = Some(it.value(arg)?.into()),
+                "--event-example" => o.event_example = Some(event_example(it.value(arg)?)?),
                 "--once" => o.invocations = Some(1),
                 "--invoke" => o.invocations = Some(it.parsed(arg)?),
                 "--idle-stop" => o.idle_stop = Some(it.secs(arg)?),
                 "--grace" => o.grace = it.secs(arg)?,
                 "--prestop-timeout" => o.prestop_timeout = it.secs(arg)?,
+                "--env-file" => {
+                    let path = it.value(arg)?;
+                    o.env = super::env_file::read(path)?;
+                }
+                "--concurrency" => o.concurrency = it.parsed(arg)?,
+                "--queue-limit" => o.queue_limit = it.parsed(arg)?,
+                "--lives" => o.lives = it.parsed(arg)?,
+                "--watch" => watch = true,
+                "--bin" => target.bin = Some(it.value(arg)?.into()),
+                "--example" => target.example = Some(it.value(arg)?.into()),
+                "--manifest-path" => target.manifest_path = Some(it.value(arg)?.into()),
                 other => return Err(format!("unknown option {other}").into()),
             }
         }
-        if o.command.is_empty() {
+        if !(1..=MAX_CONCURRENCY).contains(&o.concurrency) {
+            return Err(format!("--concurrency: from 1 to {MAX_CONCURRENCY}, as FC").into());
+        }
+        if o.queue_limit > MAX_QUEUE {
+            return Err(format!("--queue-limit: at most {MAX_QUEUE}").into());
+        }
+        if o.event.is_some() && o.event_example.is_some() {
+            return Err("--event and --event-example: one or the other"
+                .to_string()
+                .into());
+        }
+        if o.event_example.is_some() && o.invocations.is_none() {
+            return Err("--event-example needs --once or --invoke N"
+                .to_string()
+                .into());
+        }
+        if o.lives == 0 {
+            return Err("--lives: at least 1".to_string().into());
+        }
+        if o.lives > 1 && o.invocations.is_none() {
+            return Err("--lives needs --once or --invoke N".to_string().into());
+        }
+        let selected = target.bin.is_some() || target.example.is_some();
+        if watch {
+            if o.invocations.is_some() {
+                return Err("--watch serves: it does not go with --once/--invoke"
+                    .to_string()
+                    .into());
+            }
+            if target.bin.is_some() == target.example.is_some() {
+                return Err("--watch needs one --bin NAME or --example NAME"
+                    .to_string()
+                    .into());
+            }
+            o.watch = Some(target);
+        } else if selected || target.manifest_path.is_some() {
+            return Err("--bin, --example and --manifest-path go with --watch"
+                .to_string()
+                .into());
+        } else if o.command.is_empty() {
             return Err(Stop::Usage("no function command: give it after --".into()));
         }
         Ok(o)
     }
+}
+
+/// The sample event named `name`; Err lists the names.
+fn event_example(name: &str) -> Result<&'static str, String> {
+    use tinyfc::events::fixtures;
+    fixtures::example(name).ok_or_else(|| {
+        format!(
+            "--event-example: no example {name:?}; the examples: {}",
+            fixtures::NAMES.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]

@@ -7,11 +7,15 @@ use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tinyfc::client::{self, BodyReader, Connection, Response};
+use tinyfc::client::{BodyReader, Connection, Response};
 
+use super::calls::{call, common_headers, is_timeout, still_open};
+use super::gate::Gate;
 use super::instance::{describe, Instance};
 use super::options::Options;
 use crate::say;
+
+pub use super::calls::{error_message, request_id};
 
 /// A function's answer to an invocation.
 pub enum Reply {
@@ -73,6 +77,11 @@ pub struct Platform {
     state: Mutex<State>,
     /// Signalled when the phase changes.
     changed: Condvar,
+    /// `--concurrency`: invocations in the instance at once.
+    pub gate: Gate,
+    /// Held while `--watch` replaces the instance: `stop` waits for it, so it never misses the
+    /// new instance nor stops the old one twice.
+    replacing: Mutex<()>,
 }
 
 /// A pooled connection older than this is dropped rather than reused (the runtime's idle timeout
@@ -83,7 +92,6 @@ impl Platform {
     /// A platform with no instance yet.
     pub fn new(opts: Options) -> Platform {
         Platform {
-            opts,
             state: Mutex::new(State {
                 phase: Phase::Booting,
                 instance: None,
@@ -91,6 +99,9 @@ impl Platform {
                 stopping: false,
             }),
             changed: Condvar::new(),
+            gate: Gate::new(opts.concurrency, opts.queue_limit),
+            replacing: Mutex::new(()),
+            opts,
         }
     }
 
@@ -168,10 +179,14 @@ impl Platform {
             .wait_listening(self.opts.start_timeout, || self.stopping())
             .map_err(Boot::Restart)?;
         say!("instance listening after {} ms", super::ms(took));
+        self.initialize(instance.addr)
+    }
+
+    /// POST /initialize (unless --no-initializer), retrying on 400/404 with a back-off.
+    fn initialize(&self, addr: SocketAddr) -> Result<(), Boot> {
         if !self.opts.initializer {
             return Ok(());
         }
-        let addr = instance.addr;
         let mut backoff = Duration::from_millis(100);
         for attempt in 0..=self.opts.init_retries {
             if self.stopping() {
@@ -305,7 +320,7 @@ impl Platform {
             Kind::Event => "/invoke",
             Kind::Http => "/http-invoke",
         };
-        let mut all = self.common_headers(rid, control);
+        let mut all = common_headers(&self.opts, rid, control);
         all.extend(headers.iter().cloned());
         let h: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let timeout = Duration::from_secs(u64::from(self.opts.timeout_s) + 5);
@@ -318,6 +333,7 @@ impl Platform {
             None => Connection::connect(addr, timeout).map_err(|e| e.to_string())?,
         };
         let failed = |e: std::io::Error| format!("invocation {rid} failed: {e}");
+        let started = Instant::now();
         conn.send(method, path, &h, body).map_err(failed)?;
         let head_only = method.eq_ignore_ascii_case("HEAD");
         let (mut r, mut reader) = conn.read_streaming(head_only).map_err(failed)?;
@@ -326,9 +342,12 @@ impl Platform {
             .is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
         if chunked && !head_only {
             // Relayed as it comes; the connection is not pooled again (it ends with the relay).
+            // Its report counts up to the head: the rest is the caller's relay.
+            self.report(rid, started);
             return Ok(Reply::Streamed(r, reader));
         }
         reader.read_to_end(&mut r.body).map_err(failed)?;
+        self.report(rid, started);
         if let Some(conn) = reader.into_connection() {
             if r.header("connection") != Some("close") {
                 let mut st = self.lock();
@@ -339,6 +358,11 @@ impl Platform {
             }
         }
         Ok(Reply::Whole(r))
+    }
+
+    /// FC's report line for invocation `rid`, sent at `started`.
+    fn report(&self, rid: &str, started: Instant) {
+        super::report::say(rid, started.elapsed(), &self.opts, self.instance_pid());
     }
 
     /// A pooled connection to `addr` that is fresh enough and that the function has not closed.
@@ -354,22 +378,53 @@ impl Platform {
         None
     }
 
-    /// Stops for good: no new instance, callers refused; pre-stop (if the instance ever listened),
-    /// then SIGTERM (SIGKILL past the grace period). The runtime itself drains in-flight
-    /// invocations before it runs its pre-stop hook. Returns whether pre-stop answered 2xx (or was
-    /// not needed) and whether the instance exited 0 or of the SIGTERM (or there was none).
+    /// Stops for good: no new instance, callers refused; then [`Platform::retire`]s the
+    /// instance. Returns whether pre-stop answered 2xx (or was not needed) and whether the
+    /// instance exited 0 or of the SIGTERM (or there was none).
     pub fn stop(&self) -> (bool, bool) {
-        let instance = {
+        {
             let mut st = self.lock();
             st.stopping = true;
             st.phase = Phase::Stopping;
             st.idle.clear();
-            st.instance.clone()
-        };
+        }
         self.changed.notify_all();
+        // A replacement under way sees `stopping` and ends soon (no new start, no new attempt).
+        let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        let instance = self.lock().instance.clone();
         let Some(instance) = instance else {
             return (true, true);
         };
+        let outcome = self.retire(&instance);
+        self.lock().instance = None;
+        outcome
+    }
+
+    /// `--watch`: stops the instance in FC's order and boots a new one from the (rebuilt)
+    /// command; callers wait meanwhile. Err if the new one cannot be initialized (callers then
+    /// get the InitializationError until the next rebuild).
+    pub fn restart(&self) -> Result<(), String> {
+        let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        let old = {
+            let mut st = self.lock();
+            if st.stopping {
+                return Err("the platform is stopping".into());
+            }
+            st.phase = Phase::Booting;
+            st.idle.clear();
+            st.instance.take()
+        };
+        if let Some(old) = old {
+            self.retire(&old);
+        }
+        self.boot()
+    }
+
+    /// Pre-stop (if the instance ever listened), then SIGTERM (SIGKILL past the grace period).
+    /// The runtime itself drains in-flight invocations before it runs its pre-stop hook.
+    /// Returns whether pre-stop answered 2xx (or was not needed) and whether the instance exited
+    /// 0 or of the SIGTERM.
+    fn retire(&self, instance: &Instance) -> (bool, bool) {
         let pre_stop_ok = if instance.exited() {
             say!("the instance has exited already: no pre-stop");
             true
@@ -392,10 +447,41 @@ impl Platform {
             );
             status
         };
-        self.lock().instance = None;
         // Dying of the SIGTERM we sent is how many runtimes (Python's, Node's) stop: a clean stop.
         let clean = status.is_some_and(|s| s.success() || s.signal() == Some(libc::SIGTERM));
         (pre_stop_ok, clean)
+    }
+
+    /// `--lives`: ends a life of the ready instance with GET /pre-stop, as before FC freezes it;
+    /// true if it answered 2xx.
+    pub fn end_life(&self) -> bool {
+        match self.ready_instance() {
+            Some(addr) => self.pre_stop(addr),
+            None => false,
+        }
+    }
+
+    /// `--lives`: begins a new life of the same instance (thawed): /initialize again. Ok once
+    /// ready.
+    pub fn new_life(&self) -> Result<(), String> {
+        let addr = self
+            .ready_instance()
+            .ok_or_else(|| "no instance is ready".to_string())?;
+        self.initialize(addr).map_err(|e| match e {
+            Boot::Restart(m) | Boot::GiveUp(m) => m,
+        })
+    }
+
+    /// The ready instance's address.
+    fn ready_instance(&self) -> Option<SocketAddr> {
+        let st = self.lock();
+        let instance = st.instance.as_ref()?;
+        (st.phase == Phase::Ready && !instance.exited()).then_some(instance.addr)
+    }
+
+    /// The current instance's process id.
+    fn instance_pid(&self) -> Option<u32> {
+        self.lock().instance.as_ref().map(|i| i.pid())
     }
 
     /// GET /pre-stop; true if it answered 2xx.
@@ -450,46 +536,9 @@ impl Platform {
     ) -> (String, std::io::Result<Response>, String) {
         let rid = request_id();
         let started = Instant::now();
-        let headers = self.common_headers(&rid, path);
+        let headers = common_headers(&self.opts, &rid, path);
         let answer = call(addr, method, path, &headers, b"", timeout);
         (rid, answer, super::ms(started.elapsed()))
-    }
-
-    /// The headers FC sends with every call.
-    pub fn common_headers(&self, request_id: &str, control_path: &str) -> Vec<(String, String)> {
-        let o = &self.opts;
-        let initializer = if o.initializer {
-            "index.initializer"
-        } else {
-            ""
-        };
-        [
-            ("x-fc-request-id", request_id),
-            ("x-fc-access-key-id", &o.credentials.0),
-            ("x-fc-access-key-secret", &o.credentials.1),
-            ("x-fc-security-token", &o.credentials.2),
-            ("x-fc-function-name", &o.function_name),
-            ("x-fc-function-handler", "index.handler"),
-            ("x-fc-function-memory", &o.memory_mb.to_string()),
-            ("x-fc-function-timeout", &o.timeout_s.to_string()),
-            ("x-fc-function-initializer", initializer),
-            (
-                "x-fc-initialization-timeout",
-                &o.init_timeout.as_secs().to_string(),
-            ),
-            ("x-fc-instance-lifecycle-pre-stop-handler", "index.preStop"),
-            ("x-fc-region", &o.region),
-            ("x-fc-account-id", &o.account_id),
-            ("x-fc-qualifier", &o.qualifier),
-            ("x-fc-version-id", "1"),
-            ("x-fc-service-name", &o.service_name),
-            ("x-fc-service-logproject", "local-logproject"),
-            ("x-fc-service-logstore", "local-logstore"),
-            ("x-fc-control-path", control_path),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
     }
 }
 
@@ -499,65 +548,4 @@ enum Boot {
     Restart(String),
     /// Stop trying: the initializer keeps failing retryably, or the command cannot start.
     GiveUp(String),
-}
-
-/// One call on a fresh connection.
-fn call(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    timeout: Duration,
-) -> std::io::Result<Response> {
-    let h: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    client::request(addr, method, path, &h, body, timeout)
-}
-
-/// True if the peer has neither closed `conn` nor sent anything on it (an idle connection
-/// has nothing to read: a byte would be a stray answer, end of stream a close).
-fn still_open(conn: &Connection) -> bool {
-    let stream = conn.stream();
-    if stream.set_nonblocking(true).is_err() {
-        return false;
-    }
-    let mut byte = [0u8; 1];
-    let idle =
-        matches!(stream.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-    idle && stream.set_nonblocking(false).is_ok()
-}
-
-/// True if the error is a read or connect timeout.
-fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
-}
-
-/// The `errorMessage` of an FC error body, else the body itself.
-pub fn error_message(r: &Response) -> String {
-    let text = r.text();
-    let Some(at) = text.find(r#""errorMessage":""#) else {
-        return text;
-    };
-    let mut out = String::new();
-    let mut chars = text[at + 16..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => break,
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A fresh request id in FC's shape: `1-<8 hex>-<8 hex>-<12 hex>`.
-pub fn request_id() -> String {
-    let h = super::random_hex(28);
-    format!("1-{}-{}-{}", &h[..8], &h[8..16], &h[16..28])
 }

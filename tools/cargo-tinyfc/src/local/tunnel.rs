@@ -136,7 +136,7 @@ fn open(
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut out = format!("{} {} HTTP/1.1\r\n", req.method(), req.url());
-    let mut headers = platform.common_headers(rid, "/http-invoke");
+    let mut headers = super::calls::common_headers(&platform.opts, rid, "/http-invoke");
     headers.extend(forward.iter().cloned());
     headers.push(("upgrade".into(), "websocket".into()));
     headers.push(("connection".into(), "Upgrade".into()));

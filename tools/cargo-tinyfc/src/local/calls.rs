@@ -1,0 +1,106 @@
+//! The calls the platform makes to the instance: FC's headers, one call on a fresh connection,
+//! and what the answers mean.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tinyfc::client::{self, Connection, Response};
+
+use super::options::Options;
+
+/// The headers FC sends with every call.
+pub fn common_headers(o: &Options, request_id: &str, control_path: &str) -> Vec<(String, String)> {
+    let initializer = if o.initializer {
+        "index.initializer"
+    } else {
+        ""
+    };
+    [
+        ("x-fc-request-id", request_id),
+        ("x-fc-access-key-id", &o.credentials.0),
+        ("x-fc-access-key-secret", &o.credentials.1),
+        ("x-fc-security-token", &o.credentials.2),
+        ("x-fc-function-name", &o.function_name),
+        ("x-fc-function-handler", "index.handler"),
+        ("x-fc-function-memory", &o.memory_mb.to_string()),
+        ("x-fc-function-timeout", &o.timeout_s.to_string()),
+        ("x-fc-function-initializer", initializer),
+        (
+            "x-fc-initialization-timeout",
+            &o.init_timeout.as_secs().to_string(),
+        ),
+        ("x-fc-instance-lifecycle-pre-stop-handler", "index.preStop"),
+        ("x-fc-region", &o.region),
+        ("x-fc-account-id", &o.account_id),
+        ("x-fc-qualifier", &o.qualifier),
+        ("x-fc-version-id", "1"),
+        ("x-fc-service-name", &o.service_name),
+        ("x-fc-service-logproject", "local-logproject"),
+        ("x-fc-service-logstore", "local-logstore"),
+        ("x-fc-control-path", control_path),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// One call on a fresh connection.
+pub fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: Duration,
+) -> std::io::Result<Response> {
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    client::request(addr, method, path, &h, body, timeout)
+}
+
+/// True if the peer has neither closed `conn` nor sent anything on it (an idle connection
+/// has nothing to read: a byte would be a stray answer, end of stream a close).
+pub fn still_open(conn: &Connection) -> bool {
+    let stream = conn.stream();
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let idle =
+        matches!(stream.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    idle && stream.set_nonblocking(false).is_ok()
+}
+
+/// True if the error is a read or connect timeout.
+pub fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// The `errorMessage` of an FC error body, else the body itself.
+pub fn error_message(r: &Response) -> String {
+    let text = r.text();
+    let Some(at) = text.find(r#""errorMessage":""#) else {
+        return text;
+    };
+    let mut out = String::new();
+    let mut chars = text[at + 16..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fresh request id in FC's shape: `1-<8 hex>-<8 hex>-<12 hex>`.
+pub fn request_id() -> String {
+    let h = super::random_hex(28);
+    format!("1-{}-{}-{}", &h[..8], &h[8..16], &h[16..28])
+}
