@@ -296,28 +296,15 @@ impl<S> Lifecycle<S> {
         }
         st.pre_stop = PreStop::Running;
         let deadline = Instant::now() + drain;
-        // Checked under the lock: the last invocation to end takes it before it wakes us.
-        while self.in_flight() > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                log::warn!(
-                    "drain limit reached with {} invocation(s) in flight",
-                    self.in_flight()
-                );
-                #[cfg(feature = "websocket")]
-                {
-                    st = self.close_sockets(st);
-                }
-                break;
-            }
-            st.waiters += 1;
-            st = self
-                .changed
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-            st.waiters -= 1;
+        let (st, drained) = self.wait_drained(st, deadline);
+        if !drained {
+            log::warn!(
+                "drain limit reached with {} invocation(s) in flight",
+                self.in_flight()
+            );
         }
+        #[cfg(feature = "websocket")]
+        let st = if drained { st } else { self.close_sockets(st) };
         let app = match &st.init {
             Init::Ready(s) => Some(s.clone()),
             _ => None,
@@ -344,25 +331,12 @@ impl<S> Lifecycle<S> {
     /// for their workers to write the close frame (a signal's drain exits the process next).
     #[cfg(feature = "websocket")]
     #[cold]
-    fn close_sockets<'a>(&self, mut st: MutexGuard<'a, State<S>>) -> MutexGuard<'a, State<S>> {
+    fn close_sockets<'a>(&self, st: MutexGuard<'a, State<S>>) -> MutexGuard<'a, State<S>> {
         if crate::websocket::going_away() == 0 {
             return st;
         }
-        let deadline = Instant::now() + crate::websocket::GOING_AWAY;
-        while self.in_flight() > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            st.waiters += 1;
-            st = self
-                .changed
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-            st.waiters -= 1;
-        }
-        st
+        self.wait_drained(st, Instant::now() + crate::websocket::GOING_AWAY)
+            .0
     }
 
     /// Pre-freeze: runs the optional hook if the current life is Ready.
@@ -394,6 +368,29 @@ impl<S> Lifecycle<S> {
             guard.waiters -= 1;
         }
         guard
+    }
+
+    /// Waits (counted in `waiters`) until nothing is in flight or `deadline` passes; true if
+    /// drained. Checked under the lock: the last invocation to end takes it before it wakes us.
+    fn wait_drained<'a>(
+        &self,
+        mut guard: MutexGuard<'a, State<S>>,
+        deadline: Instant,
+    ) -> (MutexGuard<'a, State<S>>, bool) {
+        while self.in_flight() > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return (guard, false);
+            }
+            guard.waiters += 1;
+            guard = self
+                .changed
+                .wait_timeout(guard, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            guard.waiters -= 1;
+        }
+        (guard, true)
     }
 
     /// Wakes the waiters after a state change; `st` is the held state.

@@ -283,21 +283,28 @@ fn probe_with_nofile(nofile: u64, env: &[(&str, &str)]) -> Function {
     Function::spawn(cmd, "tinyfc listening on 0.0.0.0:")
 }
 
+/// Opens `n` connections one after another, each answered 200 to one request and then left open,
+/// idle.
+fn idle_connections(f: &Function, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|i| {
+            let mut s = f.raw();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n")
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert_eq!(status_of(&text), 200, "connection {i}: {text:?}");
+            s
+        })
+        .collect()
+}
+
 #[test]
 fn past_the_descriptor_limit_the_longest_idle_connection_makes_room() {
     let f = probe_with_nofile(64, &[("TINYFC_IDLE_TIMEOUT_MS", "30000")]);
-    let mut open = Vec::new();
-    for i in 0..100 {
-        let mut s = f.raw();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n")
-            .unwrap();
-        let mut buf = [0u8; 1024];
-        let n = s.read(&mut buf).unwrap_or(0);
-        let text = String::from_utf8_lossy(&buf[..n]);
-        assert_eq!(status_of(&text), 200, "connection {i}: {text:?}");
-        open.push(s); // stays open, idle
-    }
+    let _open = idle_connections(&f, 100);
     assert_still_serving(&f);
     let warnings = count(&f.stdout(), "accept failed") + count(&f.stderr(), "accept failed");
     assert!(warnings <= 2, "{warnings} accept warnings");
@@ -308,18 +315,7 @@ fn out_of_descriptors_the_longest_idle_connection_makes_room() {
     // The function's own files use up the reserve: accept fails with EMFILE before the
     // connection limit, and an idle connection must make room.
     let f = probe_with_nofile(64, &[("PROBE_HOLD_FDS", "40")]);
-    let mut open = Vec::new();
-    for i in 0..40 {
-        let mut s = f.raw();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n")
-            .unwrap();
-        let mut buf = [0u8; 1024];
-        let n = s.read(&mut buf).unwrap_or(0);
-        let text = String::from_utf8_lossy(&buf[..n]);
-        assert_eq!(status_of(&text), 200, "connection {i}: {text:?}");
-        open.push(s); // stays open, idle
-    }
+    let _open = idle_connections(&f, 40);
     assert_still_serving(&f);
 }
 
