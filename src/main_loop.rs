@@ -22,7 +22,7 @@ use crate::head::{parse_head, Reject};
 use crate::poller::Parked;
 use crate::protocol::Call;
 use crate::server::{Service, Shared};
-use crate::signals::{mask_stop_signals, Signals};
+use crate::signals::{self, Signals};
 
 /// How long past the drain limit a signal's drain (its wait for in-flight calls, then pre-stop)
 /// may run before the process exits anyway.
@@ -177,12 +177,12 @@ pub(crate) struct MainLoop {
 
 impl MainLoop {
     /// Takes the read side of the wake socket. Holds SIGTERM and SIGINT on the calling thread,
-    /// and so on every thread started from it, until their actions are installed (see
-    /// [`Signals`]).
+    /// and so on every thread started from it, until [`MainLoop::run`] installs their actions
+    /// (see [`Signals`]).
     pub(crate) fn new(wake_rx: UnixStream, shared: Arc<Shared>) -> MainLoop {
         // Plans the first wake-up before a worker accepts, so accepting needs no poke.
         let _ = shared.poller.expired(Instant::now(), &shared.config);
-        mask_stop_signals(libc::SIG_BLOCK);
+        signals::hold();
         MainLoop {
             shared,
             wake_rx,
@@ -196,17 +196,12 @@ impl MainLoop {
 
     /// Serves until a signal ends the process.
     pub(crate) fn run(&mut self) -> io::Result<()> {
-        // If no worker has found a moment to install the signals' actions by then, this thread
-        // does, one tick in.
-        let mut install_at = Some(Instant::now() + TICK);
+        // On its own thread: the first calls, on the first thread, do not wait for it.
+        self.shared.signals.install();
         loop {
             let now = Instant::now();
             if self.exit_at.is_some_and(|t| now >= t) {
                 self.exit_late();
-            }
-            if install_at.is_some_and(|t| now >= t) {
-                install_at = None;
-                self.shared.signals.let_through();
             }
             let next_deadline = self.expire(now);
             let saturated = self.check_workers(now);
@@ -219,7 +214,7 @@ impl MainLoop {
             };
             let mut fds = [pollfd(self.wake_rx.as_raw_fd()), pollfd(poller_fd)];
             let tick = self.watch.on.then(|| self.watch.last_tick + TICK);
-            let wake_at = [next_deadline, paused_until, tick, install_at, self.exit_at]
+            let wake_at = [next_deadline, paused_until, tick, self.exit_at]
                 .into_iter()
                 .flatten()
                 .min();

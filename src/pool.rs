@@ -165,6 +165,7 @@ impl<J: Send + 'static> Pool<J> {
     }
 
     fn worker(&self) {
+        crate::signals::hold(); // as every tinyfc thread but the main loop's
         let mut q = lock(&self.queue);
         q.idle -= 1; // counted idle since it was started
         loop {

@@ -84,7 +84,7 @@ pub(crate) struct Shared {
     poked: AtomicBool,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
     pub(crate) stopping: Arc<AtomicBool>,
-    /// SIGTERM and SIGINT, held until their actions are installed (see `signals.rs`).
+    /// SIGTERM and SIGINT, whose actions the main loop's thread installs (see `signals.rs`).
     pub(crate) signals: Signals,
 }
 
@@ -128,6 +128,7 @@ impl Shared {
         self.poller.starting_worker();
         let s = self.clone();
         let started = self.workers.start(move || {
+            crate::signals::hold(); // its starter, the main loop's thread, lets them through
             s.poller.worker_started(); // Poller::wait counts it from here
             s.worker(true)
         });
@@ -141,8 +142,6 @@ impl Shared {
     /// does).
     pub(crate) fn worker(&self, may_retire: bool) {
         IS_WORKER.set(true);
-        // Started holding SIGTERM and SIGINT if its starter did (see `Signals`).
-        let mut held = true;
         loop {
             // A connection its client closed waits until nothing else is ready (see `close_soon`).
             let gone = GONE.with_borrow(Option::is_some);
@@ -151,12 +150,6 @@ impl Shared {
             } else {
                 self.workers.idle_exit
             };
-            // About to wait after serving a call: a moment to install the signals' actions if no
-            // thread has (not before the first call, which comes right after listening).
-            if held && (self.signals.installed() || (!gone && self.poller.taken() > 0)) {
-                self.signals.let_through();
-                held = false;
-            }
             match self.poller.wait(Some(timeout)) {
                 Ready::Conn(conn) => {
                     // The function's panics are caught around its call; this keeps a bug of ours

@@ -249,14 +249,49 @@ fn sigint_before_initialization_exits_0_without_the_hook() {
 
 #[test]
 fn sigterm_right_after_listening_drains_and_exits_0() {
-    // The signals' actions are installed a moment after listening; one sent before is held, not
-    // lost, and not left to its default action (which would kill the process by the signal).
+    // The main loop's thread installs the signals' actions as it starts, just after listening; one
+    // sent before is held, not lost, and not left to its default action (which would kill the
+    // process by the signal).
     for _ in 0..5 {
         let mut f = Function::start("probe", &[]);
         f.signal(libc::SIGTERM);
         let status = f.wait_exit(HANG).expect("no exit after SIGTERM");
         assert_eq!(status.code(), Some(0), "{status:?}");
     }
+}
+
+#[test]
+fn only_the_main_loop_thread_lets_sigterm_and_sigint_through() {
+    // A handler's blocking calls on a worker are never interrupted by a stop signal.
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "4")]);
+    assert_eq!(f.initialize("init").status, 200);
+    let f = &f;
+    thread::scope(|s| {
+        let busy: Vec<_> = (0..3)
+            .map(|_| s.spawn(move || f.http("GET", "/sleep/500").status))
+            .collect();
+        thread::sleep(Duration::from_millis(200));
+        let stop = (1u64 << (libc::SIGTERM - 1)) | (1u64 << (libc::SIGINT - 1));
+        let mut seen = Vec::new();
+        for task in std::fs::read_dir(format!("/proc/{}/task", f.pid())).unwrap() {
+            let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+            let field = |k: &str| {
+                let line = status.lines().find(|l| l.starts_with(k)).unwrap();
+                line[k.len()..].trim().to_string()
+            };
+            let blocked = u64::from_str_radix(&field("SigBlk:"), 16).unwrap();
+            seen.push((field("Name:"), blocked & stop == stop));
+        }
+        seen.sort();
+        let workers = seen.iter().filter(|(n, _)| n == "tinyfc-worker").count();
+        assert!(workers >= 2, "{seen:?}");
+        for (name, held) in &seen {
+            assert_eq!(*held, name != "tinyfc-main", "{name} in {seen:?}");
+        }
+        for t in busy {
+            assert_eq!(t.join().unwrap(), 200);
+        }
+    });
 }
 
 #[test]
