@@ -1,7 +1,7 @@
 //! `cargo tinyfc bench`: cold-start and throughput benchmark of FC function binaries, with the
 //! floor beside them (`make bench`).
 //!
-//! Cold start (N runs after warm-ups, targets interleaved A B A B ...): exec -> listening, exec ->
+//! Cold start (N runs after warm-ups, targets interleaved A B C, B C A, ...): exec -> listening, exec ->
 //! /initialize answered, exec -> first invocation answered, /pre-stop answered, SIGTERM -> exit, RSS
 //! after the first answer, binary size. The first target (the floor, examples/floor.rs, when it is
 //! in --dir) is the baseline every ratio is over. Throughput: keep-alive load from --clients threads
@@ -245,8 +245,13 @@ fn cold_starts(targets: &mut [Target], warmup: usize, runs: usize) {
         }
     }
     eprint!("cold start: {warmup} warm-up + {runs} runs per target, interleaved ");
+    let n = targets.len();
     for i in 0..warmup + runs {
-        for t in targets.iter_mut() {
+        // Each round starts one target later, so every target runs after each of the others
+        // equally often: a start right after a given target's exit (its teardown still running)
+        // shifts the times by tens of microseconds here.
+        for k in 0..n {
+            let t = &mut targets[(i + k) % n];
             match cold::run(&t.cmd) {
                 Ok(r) if i >= warmup => t.runs.push(r),
                 Ok(_) => {}
