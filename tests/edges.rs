@@ -89,6 +89,57 @@ fn half_closed_connections_are_closed_once_answered_not_at_the_idle_timeout() {
     }
 }
 
+#[test]
+fn a_partial_head_then_a_half_close_is_closed_at_once_not_at_the_header_timeout() {
+    let f = Function::start("probe", &[("TINYFC_HEADER_TIMEOUT_MS", "60000")]);
+    let conns: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = f.raw();
+            s.write_all(b"GET / HTTP/1.1\r\nx-fc-control-path: /http-inv")
+                .unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+            s
+        })
+        .collect();
+    for (i, mut s) in conns.into_iter().enumerate() {
+        let (text, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+        assert!(closed, "connection {i} left open: {text:?}");
+        assert!(!text.contains("408"), "connection {i}: {text:?}");
+    }
+    assert_still_serving(&f);
+}
+
+#[test]
+fn a_half_close_that_comes_while_the_request_runs_closes_the_connection_once_answered() {
+    let f = Function::start(
+        "probe",
+        &[
+            ("TINYFC_IDLE_TIMEOUT_MS", "60000"),
+            ("TINYFC_WORKERS", "32"),
+        ],
+    );
+    let request = b"GET /sleep/300 HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n";
+    let conns: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = f.raw();
+            s.write_all(request).unwrap();
+            s
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(100)); // the calls are running now
+    for s in &conns {
+        s.shutdown(Shutdown::Write).unwrap();
+    }
+    for (i, mut s) in conns.into_iter().enumerate() {
+        let (text, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+        assert_eq!(status_of(&text), 200, "connection {i}: {text:?}");
+        assert!(
+            closed,
+            "connection {i} left open after its client half-closed"
+        );
+    }
+}
+
 /// Writes `/pre-freeze` with `GET <behind>` pipelined after it on one connection.
 fn pre_freeze_then(f: &Function, behind: &str) -> TcpStream {
     let mut s = f.raw();
