@@ -100,8 +100,8 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         self
     }
 
-    /// Serves WebSocket on `path` (compared without the query; feature `websocket`, see
-    /// docs/websocket.md): a valid upgrade there is answered 101 and `handler` runs with the socket
+    /// Serves WebSocket on `path`, compared with [`Request::route_path`] (without FC's base path
+    /// and the query; feature `websocket`, see docs/websocket.md): a valid upgrade there is answered 101 and `handler` runs with the socket
     /// on the worker that received it, counted in flight, until it returns; then the socket closes
     /// (1000 after `Ok`, 1011 after an error). A bad upgrade is answered 400; a request without an
     /// `Upgrade` header goes to the invocation handler.
@@ -207,7 +207,7 @@ where
         req: &Request,
         upgrade: &mut crate::websocket::Upgrade<'_>,
     ) -> bool {
-        let path = req.path.split('?').next().unwrap_or_default();
+        let path = req.route_path();
         let Some((_, handler)) = self.sockets.iter().find(|(p, _)| p == path) else {
             return false;
         };

@@ -19,9 +19,14 @@ fn open(f: &Function) -> WebSocket<TcpStream> {
 
 /// [`open`] with more request headers.
 fn open_with(f: &Function, headers: &[(&'static str, &str)]) -> WebSocket<TcpStream> {
+    open_path(f, "/ws", headers)
+}
+
+/// Opens `path` with `headers` (answered 101).
+fn open_path(f: &Function, path: &str, headers: &[(&'static str, &str)]) -> WebSocket<TcpStream> {
     let stream = TcpStream::connect(f.addr()).unwrap();
     stream.set_read_timeout(Some(HANG)).unwrap();
-    let mut req = format!("ws://{}/ws", f.addr())
+    let mut req = format!("ws://{}{path}", f.addr())
         .into_client_request()
         .unwrap();
     req.headers_mut()
@@ -68,6 +73,26 @@ fn ws_echoes_text_and_binary_messages_and_closes_with_1000() {
         Err(tungstenite::Error::ConnectionClosed)
     ));
     assert_still_serving(&f);
+}
+
+#[test]
+fn under_an_fc_base_path_the_socket_path_is_matched_on_the_route_path() {
+    let f = Function::start("probe", &[]);
+    let base = [("x-fc-base-path", "/2016-08-15/proxy/svc/fn")];
+    let mut socket = open_path(&f, "/2016-08-15/proxy/svc/fn/ws?token=1", &base);
+    echo_once(&mut socket, "under a base path");
+    socket.close(None).unwrap();
+    // A base path that is not a prefix of the path leaves the path whole, which is not `/ws`:
+    // the upgrade goes to the invocation handler, not to a socket.
+    let upgrade = [
+        ("x-fc-base-path", "/2016-08-15/proxy/svc/other"),
+        ("upgrade", "websocket"),
+        ("connection", "upgrade"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    let r = f.request("GET", "/2016-08-15/proxy/svc/fn/ws", &upgrade, b"");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
 }
 
 #[test]
