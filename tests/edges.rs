@@ -67,6 +67,19 @@ fn every_pipelined_request_before_a_half_close_is_answered_then_the_connection_c
     assert!(closed, "not closed after the answers");
 }
 
+/// Asserts that each of `conns`, whose client half-closed, gets a 200 and then the server's close
+/// (within 5 s: long before the idle timeouts the tests set).
+fn each_answered_200_then_closed(conns: Vec<TcpStream>) {
+    for (i, mut s) in conns.into_iter().enumerate() {
+        let (text, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+        assert_eq!(status_of(&text), 200, "connection {i}: {text:?}");
+        assert!(
+            closed,
+            "connection {i} left open after its client half-closed"
+        );
+    }
+}
+
 #[test]
 fn half_closed_connections_are_closed_once_answered_not_at_the_idle_timeout() {
     let f = Function::start("probe", &[("TINYFC_IDLE_TIMEOUT_MS", "60000")]);
@@ -79,14 +92,7 @@ fn half_closed_connections_are_closed_once_answered_not_at_the_idle_timeout() {
             s
         })
         .collect();
-    for (i, mut s) in conns.into_iter().enumerate() {
-        let (text, closed) = read_until_closed(&mut s, Duration::from_secs(5));
-        assert_eq!(status_of(&text), 200, "connection {i}: {text:?}");
-        assert!(
-            closed,
-            "connection {i} left open after its client half-closed"
-        );
-    }
+    each_answered_200_then_closed(conns);
 }
 
 #[test]
@@ -130,14 +136,7 @@ fn a_half_close_that_comes_while_the_request_runs_closes_the_connection_once_ans
     for s in &conns {
         s.shutdown(Shutdown::Write).unwrap();
     }
-    for (i, mut s) in conns.into_iter().enumerate() {
-        let (text, closed) = read_until_closed(&mut s, Duration::from_secs(5));
-        assert_eq!(status_of(&text), 200, "connection {i}: {text:?}");
-        assert!(
-            closed,
-            "connection {i} left open after its client half-closed"
-        );
-    }
+    each_answered_200_then_closed(conns);
 }
 
 /// Writes `/pre-freeze` with `GET <behind>` pipelined after it on one connection.
