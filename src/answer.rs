@@ -33,11 +33,11 @@ impl Framing {
     }
 }
 
-/// Writes an answer to a worker's or the control thread's connection within the stall and the
-/// whole-answer deadlines (`TINYFC_HEADER_TIMEOUT_MS`, `TINYFC_WRITE_TIMEOUT_MS`; a streamed
-/// answer's apply per chunk, see `stream.rs`). A write that timed out resets the connection when
-/// it closes, so the kernel stops feeding a reader that does not read. True if the whole answer
-/// was written and the connection can carry another request.
+/// Writes a whole answer (not a streamed one: `stream.rs`) to a worker's or the control thread's
+/// connection within the stall and the whole-answer deadlines (`TINYFC_HEADER_TIMEOUT_MS`,
+/// `TINYFC_WRITE_TIMEOUT_MS`). A write that timed out resets the connection when it closes, so
+/// the kernel stops feeding a reader that does not read. True if the whole answer was written and
+/// the connection can carry another request.
 pub(crate) fn send(
     stream: &TcpStream,
     resp: &Response,
@@ -45,9 +45,6 @@ pub(crate) fn send(
     framing: Framing,
     c: &Config,
 ) -> bool {
-    if resp.producer.is_some() {
-        return crate::stream::send_streamed(stream, resp, fc_status, framing, c);
-    }
     let mut socket = Timed::within(stream, c.header_timeout, c.write_timeout);
     let Framing {
         keep_alive,

@@ -27,6 +27,7 @@ use crate::pool::Workers;
 use crate::protocol::{Answer, Call};
 use crate::request::{Kind, Request};
 use crate::signals::Signals;
+use crate::stream::send_streamed;
 
 /// What the workers call: the function's invocations and /initialize (its hooks are the control
 /// thread's, see [`Hooks`]).
@@ -373,7 +374,12 @@ impl Shared {
             }
         }
         self.service.call(call, ctx, req, &mut |a| {
-            written = send(&conn.stream, &a.resp, a.fc_status, framing, &self.config);
+            let (stream, c) = (&conn.stream, &self.config);
+            written = if a.resp.producer.is_some() {
+                send_streamed(stream, &a.resp, a.fc_status, framing, c)
+            } else {
+                send(stream, &a.resp, a.fc_status, framing, c)
+            };
         });
         if written && framing.keep_alive && !self.stopping.load(Ordering::SeqCst) {
             Outcome::KeepAlive
