@@ -6,9 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
+/// Per module, the other modules it imports.
+type Imports = BTreeMap<String, BTreeSet<String>>;
+
 /// Each module's `crate::` imports of other modules, and each file's line count.
-fn modules() -> (BTreeMap<String, BTreeSet<String>>, Vec<(String, usize)>) {
-    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+fn modules() -> (Imports, Vec<(String, usize)>) {
+    let mut imports = Imports::new();
     let mut lines = Vec::new();
     let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
     let src = dirs[0].clone();
@@ -19,7 +22,11 @@ fn modules() -> (BTreeMap<String, BTreeSet<String>>, Vec<(String, usize)>) {
                 dirs.push(path);
                 continue;
             }
-            let rel = path.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             let module = rel.split(['/', '.']).next().unwrap().to_string();
             let text = fs::read_to_string(&path).unwrap();
             lines.push((rel, text.lines().count()));
