@@ -11,19 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Reads until the server closes, or `limit` passes: the text, and whether the server closed.
-fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (String, bool) {
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    let closed = loop {
-        match s.read(&mut buf) {
-            Ok(0) => break true,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
-            Err(_) => break false,
-        }
-    };
+/// [`common::read_until_closed`], as text.
+fn text_until_closed(s: &mut TcpStream, limit: Duration) -> (String, bool) {
+    let (out, closed) = read_until_closed(s, limit);
     (String::from_utf8_lossy(&out).into_owned(), closed)
 }
 
@@ -43,7 +33,7 @@ fn a_request_whose_head_fills_whole_read_chunks_is_answered_after_a_half_close()
             let mut s = f.raw();
             s.write_all(&head_of_len(len)).unwrap();
             s.shutdown(Shutdown::Write).unwrap();
-            let (text, closed) = read_until_closed(&mut s, Duration::from_secs(10));
+            let (text, closed) = text_until_closed(&mut s, Duration::from_secs(10));
             assert_eq!(
                 status_of(&text),
                 200,
@@ -62,7 +52,7 @@ fn every_pipelined_request_before_a_half_close_is_answered_then_the_connection_c
     let one = "GET /a HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n";
     s.write_all(one.repeat(3).as_bytes()).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
-    let (text, closed) = read_until_closed(&mut s, Duration::from_secs(10));
+    let (text, closed) = text_until_closed(&mut s, Duration::from_secs(10));
     assert_eq!(count(&text, "HTTP/1.1 200 OK"), 3, "{text}");
     assert!(closed, "not closed after the answers");
 }
@@ -71,7 +61,7 @@ fn every_pipelined_request_before_a_half_close_is_answered_then_the_connection_c
 /// (within 5 s: long before the idle timeouts the tests set).
 fn each_answered_200_then_closed(conns: Vec<TcpStream>) {
     for (i, mut s) in conns.into_iter().enumerate() {
-        let (text, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+        let (text, closed) = text_until_closed(&mut s, Duration::from_secs(5));
         assert_eq!(status_of(&text), 200, "connection {i}: {text:?}");
         assert!(
             closed,
@@ -108,7 +98,7 @@ fn a_partial_head_then_a_half_close_is_closed_at_once_not_at_the_header_timeout(
         })
         .collect();
     for (i, mut s) in conns.into_iter().enumerate() {
-        let (text, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+        let (text, closed) = text_until_closed(&mut s, Duration::from_secs(5));
         assert!(closed, "connection {i} left open: {text:?}");
         assert!(!text.contains("408"), "connection {i}: {text:?}");
     }
@@ -375,7 +365,7 @@ fn at_the_descriptor_limit_every_call_is_answered_200_or_503() {
     let mut conns = calls_in_flight(&f, 60, "/sleep/300");
     let mut ok = 0;
     for (i, s) in conns.iter_mut().enumerate() {
-        let (text, _) = read_until_closed(s, HANG);
+        let (text, _) = text_until_closed(s, HANG);
         match status_of(&text) {
             200 => ok += 1,
             503 => {}

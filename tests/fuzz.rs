@@ -10,7 +10,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -167,21 +167,6 @@ fn fuzzed_probe() -> Function {
     )
 }
 
-/// Reads until EOF or a reset (true), or nothing came for 5 s (false).
-fn read_all(s: &mut TcpStream) -> (Vec<u8>, bool) {
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return (out, true),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (out, true),
-            Err(_) => return (out, false),
-        }
-    }
-}
-
 /// One answer on the wire: status, headers (names lower-case) and body.
 struct Answer {
     status: u16,
@@ -248,7 +233,7 @@ fn check_request(f: &Function, input: &[u8]) {
     let mut s = f.raw();
     let _ = s.write_all(input); // a rejection may come before the end of it
     let _ = s.shutdown(Shutdown::Write);
-    let (out, closed) = read_all(&mut s);
+    let (out, closed) = read_until_closed(&mut s, Duration::from_secs(5));
     assert!(closed, "left open after a half-close: {:?}", shown());
     let all = answers(&out)
         .unwrap_or_else(|e| panic!("{e}: {:?} -> {:?}", shown(), String::from_utf8_lossy(&out)));

@@ -75,27 +75,13 @@ fn invoke_end_is_logged_after_the_last_chunk() {
         "{}",
         f.stdout()
     );
-    let rest = read_chunked_body(&mut s);
+    let rest = read_until(&mut s, b"0\r\n\r\n"); // the terminating chunk
     assert!(rest.ends_with("data: 4\n\n\r\n0\r\n\r\n"), "{rest:?}");
     assert!(f.wait_stdout("FC Invoke End RequestId: s-end"));
     let out = f.stdout();
     let sent = out.find("probe: stream sent 5 events").unwrap();
     let end = out.find("FC Invoke End RequestId: s-end").unwrap();
     assert!(sent < end, "{out}");
-}
-
-/// Reads what follows on `s` until the terminating chunk (raw text).
-fn read_chunked_body(s: &mut TcpStream) -> String {
-    use std::io::Read;
-    let mut out = Vec::new();
-    let mut b = [0u8; 4096];
-    while !out.ends_with(b"0\r\n\r\n") {
-        match s.read(&mut b) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&b[..n]),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[test]

@@ -299,6 +299,35 @@ pub fn read_to_close(s: &mut TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Reads until what arrived ends with `end`, or EOF, a reset, or HANG; returns it as text.
+pub fn read_until(s: &mut TcpStream, end: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.ends_with(end) {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads until the server closes (true), or nothing comes for `limit` (false): the bytes, and
+/// whether it closed.
+pub fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (out, true),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
 /// The status code of the first response in `text` (0 if none).
 pub fn status_of(text: &str) -> u16 {
     text.strip_prefix("HTTP/1.1 ")
