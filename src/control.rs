@@ -8,7 +8,6 @@
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::Instant;
 
 use crate::answer::{reject_and_close, send, Framing};
@@ -111,10 +110,7 @@ impl Control {
             let _ = io::stdout().flush();
             std::process::exit(0);
         };
-        if let Err(e) = thread::Builder::new()
-            .name("tinyfc-drain".into())
-            .spawn(drain)
-        {
+        if let Err(e) = crate::signals::spawn("tinyfc-drain", drain) {
             log::error!("cannot start the drain thread: {e}: exiting");
             let _ = io::stdout().flush();
             std::process::exit(0);

@@ -67,7 +67,7 @@ pub(crate) fn serve_on(
         Mode::Process => Signals::new(waker.as_raw_fd()),
         Mode::Background => Signals::never(),
     };
-    let shared = Arc::new(Shared::new(config, service, hooks, waker, signals)?);
+    let shared = Arc::new(Shared::new(config, service, hooks, waker)?);
     if let Mode::Background = mode {
         shared.listener.open(socket, &shared.poller)?;
         let s = shared.clone();
@@ -75,7 +75,7 @@ pub(crate) fn serve_on(
         thread::Builder::new()
             .name("tinyfc-main".into())
             .spawn(move || {
-                let mut main = MainLoop::new(wake_rx, s.clone());
+                let mut main = MainLoop::new(wake_rx, signals, s.clone());
                 s.start_worker();
                 if let Err(e) = main.run() {
                     log::error!("main loop failed: {e}");
@@ -83,7 +83,7 @@ pub(crate) fn serve_on(
             })?;
         return Ok(shared);
     }
-    let mut main = MainLoop::new(wake_rx, shared.clone());
+    let mut main = MainLoop::new(wake_rx, signals, shared.clone());
     let port = socket.local_addr()?.port();
     shared.listener.open(socket, &shared.poller)?;
     crate::logging::listening_line(port);
@@ -167,6 +167,8 @@ pub(crate) struct MainLoop {
     shared: Arc<Shared>,
     /// Where pokes (byte 0) and signals (their number) arrive.
     wake_rx: UnixStream,
+    /// SIGTERM and SIGINT, whose actions `run` installs on this loop's thread.
+    actions: Signals,
     /// The number of the last signal received.
     last_signal: u8,
     signals: usize,
@@ -176,16 +178,17 @@ pub(crate) struct MainLoop {
 }
 
 impl MainLoop {
-    /// Takes the read side of the wake socket. Holds SIGTERM and SIGINT on the calling thread,
-    /// and so on every thread started from it, until [`MainLoop::run`] installs their actions
-    /// (see [`Signals`]).
-    pub(crate) fn new(wake_rx: UnixStream, shared: Arc<Shared>) -> MainLoop {
+    /// Takes the read side of the wake socket and the signals whose actions [`MainLoop::run`]
+    /// installs. Holds SIGTERM and SIGINT on the calling thread, and so on every thread started
+    /// from it, until then (see [`Signals`]).
+    pub(crate) fn new(wake_rx: UnixStream, actions: Signals, shared: Arc<Shared>) -> MainLoop {
         // Plans the first wake-up before a worker accepts, so accepting needs no poke.
         let _ = shared.poller.expired(Instant::now(), &shared.config);
         signals::hold();
         MainLoop {
             shared,
             wake_rx,
+            actions,
             last_signal: 0,
             signals: 0,
             // On from the start (see `serve`).
@@ -197,7 +200,7 @@ impl MainLoop {
     /// Serves until a signal ends the process.
     pub(crate) fn run(&mut self) -> io::Result<()> {
         // On its own thread: the first calls, on the first thread, do not wait for it.
-        self.shared.signals.install();
+        self.actions.install();
         loop {
             let now = Instant::now();
             if self.exit_at.is_some_and(|t| now >= t) {

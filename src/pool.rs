@@ -7,7 +7,6 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread;
 use std::time::Duration;
 
 use crate::lock;
@@ -45,11 +44,8 @@ impl Workers {
         {
             return false;
         }
-        match thread::Builder::new()
-            .name("tinyfc-worker".into())
-            .spawn(run)
-        {
-            Ok(_) => true,
+        match crate::signals::spawn("tinyfc-worker", run) {
+            Ok(()) => true,
             Err(e) => {
                 self.started.fetch_sub(1, Ordering::SeqCst);
                 log::error!("cannot start a worker thread: {e}");
@@ -138,13 +134,10 @@ impl<J: Send + 'static> Pool<J> {
             return;
         }
         let pool = self.clone();
-        let spawned = thread::Builder::new()
-            .name(self.name.to_string())
-            .spawn(move || pool.worker());
-        match spawned {
+        match crate::signals::spawn(self.name, move || pool.worker()) {
             // Counted idle until it first takes the lock: a job submitted while it is still
             // starting waits for it rather than starting yet another thread.
-            Ok(_) => {
+            Ok(()) => {
                 q.started += 1;
                 q.idle += 1;
             }
@@ -165,7 +158,6 @@ impl<J: Send + 'static> Pool<J> {
     }
 
     fn worker(&self) {
-        crate::signals::hold(); // as every tinyfc thread but the main loop's
         let mut q = lock(&self.queue);
         q.idle -= 1; // counted idle since it was started
         loop {
@@ -198,6 +190,7 @@ impl<J: Send + 'static> Pool<J> {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+    use std::thread;
 
     #[test]
     fn never_starts_more_than_max_threads() {

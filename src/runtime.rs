@@ -101,10 +101,11 @@ impl<S: Send + Sync + 'static> Runtime<S> {
     }
 
     /// Serves WebSocket on `path`, compared with [`Request::route_path`] (without FC's base path
-    /// and the query; feature `websocket`, see docs/websocket.md): a valid upgrade there is answered 101 and `handler` runs with the socket
-    /// on the worker that received it, counted in flight, until it returns; then the socket closes
-    /// (1000 after `Ok`, 1011 after an error). A bad upgrade is answered 400; a request without an
-    /// `Upgrade` header goes to the invocation handler.
+    /// and the query; feature `websocket`, see docs/websocket.md): a valid upgrade there is
+    /// answered 101 and `handler` runs with the socket on the worker that received it, counted in
+    /// flight, until it returns; then the socket closes (1000 after `Ok`, 1011 after an error). A
+    /// bad upgrade is answered 400; a request without an `Upgrade` header goes to the invocation
+    /// handler.
     #[cfg(feature = "websocket")]
     pub fn websocket<F>(mut self, path: &str, handler: F) -> Self
     where

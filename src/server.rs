@@ -26,7 +26,6 @@ use crate::poller::{Parked, Poller, Ready};
 use crate::pool::Workers;
 use crate::protocol::{Answer, Call};
 use crate::request::{Kind, Request};
-use crate::signals::Signals;
 use crate::stream::send_streamed;
 
 /// What the workers call: the function's invocations and /initialize (its hooks are the control
@@ -85,8 +84,6 @@ pub(crate) struct Shared {
     poked: AtomicBool,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
     pub(crate) stopping: Arc<AtomicBool>,
-    /// SIGTERM and SIGINT, whose actions the main loop's thread installs (see `signals.rs`).
-    pub(crate) signals: Signals,
 }
 
 impl Shared {
@@ -97,7 +94,6 @@ impl Shared {
         service: Arc<dyn Service>,
         hooks: Arc<dyn Hooks>,
         waker: UnixStream,
-        signals: Signals,
     ) -> io::Result<Shared> {
         let poller = Arc::new(Poller::new()?);
         let stopping = Arc::new(AtomicBool::new(false));
@@ -114,7 +110,6 @@ impl Shared {
             // from the start (see `main_loop.rs`), so they run without waking it.
             poked: AtomicBool::new(true),
             stopping,
-            signals,
         })
     }
 }
@@ -129,7 +124,6 @@ impl Shared {
         self.poller.starting_worker();
         let s = self.clone();
         let started = self.workers.start(move || {
-            crate::signals::hold(); // its starter, the main loop's thread, lets them through
             s.poller.worker_started(); // Poller::wait counts it from here
             s.worker(true)
         });

@@ -1,6 +1,8 @@
 //! SIGTERM and SIGINT, which the main loop turns into a drain (see `main_loop.rs`).
 
+use std::io;
 use std::os::fd::RawFd;
+use std::thread;
 
 /// SIGTERM and SIGINT, which the main loop turns into a drain. Their actions are installed by the
 /// main loop's thread as it starts, which then lets them through; every other tinyfc thread holds
@@ -50,10 +52,21 @@ impl Signals {
     }
 }
 
-/// Holds SIGTERM and SIGINT on the calling thread (see [`Signals`]): each tinyfc thread but the
-/// main loop's calls it as it starts.
+/// Holds SIGTERM and SIGINT on the calling thread (see [`Signals`]).
 pub(crate) fn hold() {
     mask_stop_signals(libc::SIG_BLOCK);
+}
+
+/// Starts a tinyfc thread named `name` that runs `f` holding SIGTERM and SIGINT: a worker, the
+/// control thread or the drain thread (its starter, the main loop's thread, lets them through).
+pub(crate) fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            hold();
+            f()
+        })
+        .map(drop)
 }
 
 /// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) SIGTERM and SIGINT on the calling thread.

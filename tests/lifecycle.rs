@@ -265,6 +265,8 @@ fn only_the_main_loop_thread_lets_sigterm_and_sigint_through() {
     // A handler's blocking calls on a worker are never interrupted by a stop signal.
     let f = Function::start("probe", &[("TINYFC_WORKERS", "4")]);
     assert_eq!(f.initialize("init").status, 200);
+    let freeze = [("x-fc-control-path", "/pre-freeze")];
+    assert_eq!(f.request("GET", "/pre-freeze", &freeze, b"").status, 200); // the control thread
     let f = &f;
     thread::scope(|s| {
         let busy: Vec<_> = (0..3)
@@ -285,6 +287,7 @@ fn only_the_main_loop_thread_lets_sigterm_and_sigint_through() {
         seen.sort();
         let workers = seen.iter().filter(|(n, _)| n == "tinyfc-worker").count();
         assert!(workers >= 2, "{seen:?}");
+        assert!(seen.iter().any(|(n, _)| n == "tinyfc-control"), "{seen:?}");
         for (name, held) in &seen {
             assert_eq!(*held, name != "tinyfc-main", "{name} in {seen:?}");
         }
