@@ -228,8 +228,8 @@ impl Poller {
         self.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Waits up to `timeout` (None: forever) for a ready connection (a worker).
-    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Ready {
+    /// Waits up to `timeout` for a ready connection (a worker).
+    pub(crate) fn wait(&self, timeout: Duration) -> Ready {
         self.waiting.fetch_add(1, Ordering::SeqCst);
         // After counting ourselves as waiting: a connection deferred from here on wakes us.
         if self.has_deferred.load(Ordering::SeqCst) {
@@ -239,7 +239,7 @@ impl Poller {
                 return Ready::Conn(conn);
             }
         }
-        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
         // SAFETY: one valid epoll_event to fill.
         let n = unsafe { libc::epoll_wait(self.fd(), &mut ev, 1, ms) };

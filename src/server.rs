@@ -145,7 +145,7 @@ impl Shared {
             } else {
                 self.workers.idle_exit
             };
-            match self.poller.wait(Some(timeout)) {
+            match self.poller.wait(timeout) {
                 Ready::Conn(conn) => {
                     // The function's panics are caught around its call; this keeps a bug of ours
                     // from killing the worker.
