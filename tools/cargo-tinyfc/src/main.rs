@@ -22,6 +22,9 @@ mod local;
 mod new;
 mod package;
 mod static_build;
+// Read by `check` and `local` (next commits).
+#[allow(dead_code)]
+mod syaml;
 
 /// The top-level `cargo tinyfc --help` text after the commands.
 const EXAMPLES: &str = "\
