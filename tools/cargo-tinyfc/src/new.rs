@@ -5,29 +5,50 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Args, Stop};
+use crate::cli::Exit;
 
-/// `cargo tinyfc new --help`.
-pub const USAGE: &str = "\
-cargo tinyfc new: a function crate in ./NAME: Cargo.toml, src/main.rs (handler + tests that run
-it in-process and over a socket), s.yaml (FC 3.0, initializer and pre-stop configured),
-Dockerfile, README.md with the commands.
-
-usage: cargo tinyfc new NAME [--event | --http]
-                             [--tinyfc-path DIR | --tinyfc-git URL [--rev REV]]
-
-  --event            an event function: the event is the body of POST /invoke (the default)
-  --http             an HTTP function with a small router and an HTTP trigger
-  --tinyfc-path DIR  depend on the tinyfc checkout in DIR (default: the one this tool was built
-                     from, by absolute path)
-  --tinyfc-git URL   depend on tinyfc from git instead, at --rev REV if given
-
+/// `cargo tinyfc new --help`: after the options.
+const EXAMPLES: &str = "\
 NAME is the package and binary name: letters, digits, - and _, not starting with a digit, not a
 Rust keyword; ./NAME must not exist or be an empty directory.
 
 example:
-  cargo tinyfc new my-function --http && cd my-function && cargo test
-";
+  cargo tinyfc new my-function --http && cd my-function && cargo test";
+
+/// `cargo tinyfc new`'s command line.
+#[derive(clap::Args, Debug)]
+#[command(
+    long_about = "A function crate in ./NAME: Cargo.toml, src/main.rs (handler + tests that run it in-process and
+over a socket), s.yaml (FC 3.0, initializer and pre-stop configured), Dockerfile, README.md with
+the commands.",
+    after_help = EXAMPLES
+)]
+pub struct NewArgs {
+    /// The package and binary name.
+    #[arg(value_parser = crate_name)]
+    name: String,
+    /// An event function: the event is the body of POST /invoke (the default).
+    #[arg(long, conflicts_with = "http")]
+    event: bool,
+    /// An HTTP function with a small router and an HTTP trigger.
+    #[arg(long)]
+    http: bool,
+    /// Depend on the tinyfc checkout in DIR (default: the one this tool was built from, by
+    /// absolute path).
+    #[arg(long, value_name = "DIR", conflicts_with = "tinyfc_git")]
+    tinyfc_path: Option<PathBuf>,
+    /// Depend on tinyfc from git instead, at --rev REV if given.
+    #[arg(long, value_name = "URL")]
+    tinyfc_git: Option<String>,
+    /// The git revision of --tinyfc-git.
+    #[arg(long, value_name = "REV", requires = "tinyfc_git")]
+    rev: Option<String>,
+}
+
+/// clap value parser: a crate name cargo takes ([`check_name`]).
+fn crate_name(name: &str) -> Result<String, String> {
+    check_name(name).map(|()| name.to_string())
+}
 
 /// The kind of function to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,16 +75,11 @@ struct Options {
 }
 
 /// `cargo tinyfc new ARGS`: the exit code.
-pub fn main(args: &[String]) -> i32 {
-    let options = match parse(args) {
-        Ok(o) => o,
-        Err(stop) => return crate::cli::stopped("new", stop, USAGE),
-    };
+pub fn main(args: NewArgs) -> Exit {
+    let options = parse(args)?;
     let dir = PathBuf::from(&options.name);
-    if let Err(message) = check_destination(&dir) {
-        return crate::cli::usage_error("new", &message, USAGE);
-    }
-    match write(&dir, &files(&options)) {
+    check_destination(&dir)?;
+    Ok(match write(&dir, &files(&options)) {
         Ok(()) => {
             let kind = match options.kind {
                 Kind::Event => "an event function",
@@ -89,55 +105,21 @@ pub fn main(args: &[String]) -> i32 {
             eprintln!("cargo tinyfc new: writing {}: {e}", dir.display());
             1
         }
-    }
+    })
 }
 
-/// Parses the arguments; the default tinyfc is this tool's own checkout.
-fn parse(args: &[String]) -> Result<Options, Stop> {
-    let mut it = Args::new(args);
-    let (mut name, mut kind) = (None, None);
-    let (mut path, mut git, mut rev) = (None, None, None);
-    while let Some(arg) = it.next()? {
-        match arg {
-            "--event" | "--http" => {
-                let k = if arg == "--event" {
-                    Kind::Event
-                } else {
-                    Kind::Http
-                };
-                if kind.is_some_and(|old| old != k) {
-                    return Err(Stop::Usage("--event and --http exclude each other".into()));
-                }
-                kind = Some(k);
-            }
-            "--tinyfc-path" => path = Some(it.value(arg)?),
-            "--tinyfc-git" => git = Some(it.value(arg)?.to_string()),
-            "--rev" => rev = Some(it.value(arg)?.to_string()),
-            option if option.starts_with('-') => {
-                return Err(Stop::Usage(format!("unknown option {option}")))
-            }
-            positional if name.is_none() => name = Some(positional.to_string()),
-            extra => return Err(Stop::Usage(format!("one NAME only, {extra:?} is extra"))),
-        }
-    }
-    let name = name.ok_or_else(|| Stop::Usage("no NAME given".into()))?;
-    check_name(&name)?;
-    let tinyfc = match (path, git, rev) {
-        (Some(_), Some(_), _) => {
-            return Err(Stop::Usage(
-                "--tinyfc-path and --tinyfc-git exclude each other".into(),
-            ))
-        }
-        (_, None, Some(_)) => return Err(Stop::Usage("--rev needs --tinyfc-git".into())),
-        (None, Some(url), rev) => Tinyfc::Git { url, rev },
-        (Some(dir), None, None) => Tinyfc::Path(checkout(Path::new(dir))?),
-        (None, None, None) => Tinyfc::Path(checkout(&own_checkout()).map_err(|e| {
+/// What clap parsed, checked further; the default tinyfc is this tool's own checkout.
+fn parse(args: NewArgs) -> Result<Options, String> {
+    let tinyfc = match (args.tinyfc_path, args.tinyfc_git) {
+        (_, Some(url)) => Tinyfc::Git { url, rev: args.rev },
+        (Some(dir), None) => Tinyfc::Path(checkout(&dir)?),
+        (None, None) => Tinyfc::Path(checkout(&own_checkout()).map_err(|e| {
             format!("{e} (this tool's checkout moved?): use --tinyfc-path DIR or --tinyfc-git URL")
         })?),
     };
     Ok(Options {
-        name,
-        kind: kind.unwrap_or(Kind::Event),
+        name: args.name,
+        kind: if args.http { Kind::Http } else { Kind::Event },
         tinyfc,
     })
 }
@@ -341,8 +323,18 @@ fn write(dir: &Path, files: &[(&str, String)]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: NewArgs,
+    }
+
+    /// `new ARGS` through clap, then [`parse`]: the options or the error's text.
+    fn parse_args(a: &[&str]) -> Result<Options, String> {
+        let cli =
+            <Cli as clap::Parser>::try_parse_from(std::iter::once("new").chain(a.iter().copied()))
+                .map_err(|e| e.to_string())?;
+        parse(cli.args)
     }
 
     #[test]
@@ -371,17 +363,17 @@ mod tests {
 
     #[test]
     fn options_pick_the_kind_and_the_dependency() {
-        let o = parse(&args(&["f"])).unwrap();
+        let o = parse_args(&["f"]).unwrap();
         assert_eq!(o.kind, Kind::Event);
         assert!(matches!(o.tinyfc, Tinyfc::Path(ref p) if p.join("src/lib.rs").exists()));
-        let o = parse(&args(&[
+        let o = parse_args(&[
             "--http",
             "f",
             "--tinyfc-git",
             "https://x/t.git",
             "--rev",
             "ab",
-        ]));
+        ]);
         assert_eq!(
             o.unwrap(),
             Options {
@@ -401,10 +393,7 @@ mod tests {
             &["f", "--tinyfc-path", "/nonexistent"],
             &["f", "--tinyfc-path", ".", "--tinyfc-git", "u"],
         ] {
-            assert!(
-                matches!(parse(&args(wrong)), Err(Stop::Usage(_))),
-                "{wrong:?}"
-            );
+            assert!(parse_args(wrong).is_err(), "{wrong:?}");
         }
     }
 
