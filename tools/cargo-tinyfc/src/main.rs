@@ -22,7 +22,7 @@ mod local;
 mod new;
 mod package;
 mod static_build;
-// Read by `check` and `local` (next commits).
+// Read by `check` and `local`.
 #[allow(dead_code)]
 mod syaml;
 
@@ -60,7 +60,7 @@ enum Command {
     )]
     New(new::NewArgs),
     #[command(about = "Run a function under a local FC platform (front door, lifecycle, limits).")]
-    Local(LocalRawArgs),
+    Local(Box<local::LocalArgs>),
     #[command(
         about = "Static release build of a bin or example (musl; glibc +crt-static fallback)."
     )]
@@ -78,16 +78,6 @@ enum Command {
     },
 }
 
-/// `local`'s arguments, passed as they are to its own parser (src/local/options.rs), which prints
-/// its own `--help`.
-#[derive(clap::Args, Debug)]
-#[command(disable_help_flag = true)]
-struct LocalRawArgs {
-    /// `local`'s options (see `cargo tinyfc local --help`).
-    #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
-    args: Vec<String>,
-}
-
 fn main() {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     // Run as `cargo tinyfc ...`, cargo passes the subcommand's name first.
@@ -99,16 +89,7 @@ fn main() {
         Err(e) => e.exit(),
     };
     let (name, result) = match cli.command {
-        Command::Local(_) => {
-            // `local` keeps its own parser for now: its arguments go to it as typed (clap drops a
-            // leading `--`, which separates them from the function's command). clap refused any
-            // that is not UTF-8 above.
-            let raw: Vec<String> = args[2..]
-                .iter()
-                .filter_map(|a| a.to_str().map(String::from))
-                .collect();
-            ("local", Ok(local::main(&raw)))
-        }
+        Command::Local(a) => ("local", local::main(*a)),
         Command::New(a) => ("new", new::main(a)),
         Command::Build(a) => ("build", static_build::main(a)),
         Command::Zip(a) => ("zip", package::zip_main(a)),
@@ -140,7 +121,6 @@ fn help(command: Option<&str>) -> cli::Exit {
     top.build();
     match command {
         None => print!("{}", top.render_long_help()),
-        Some("local") => print!("{}", local::USAGE),
         // Exactly what `COMMAND --help` prints (clap prints it and exits 0).
         Some(name) if top.find_subcommand(name).is_some() => {
             if let Err(e) = Cli::try_parse_from(["cargo tinyfc", name, "--help"]) {

@@ -92,6 +92,9 @@ impl Platform {
         } else if !instance.listened() {
             say!("the instance never listened: no pre-stop");
             true
+        } else if !self.opts.pre_stop {
+            say!("no preStop hook in s.yaml: no pre-stop, as FC");
+            true
         } else {
             self.pre_stop(instance.addr)
         };
@@ -116,6 +119,9 @@ impl Platform {
     /// `--lives`: ends a life of the ready instance with GET /pre-stop, as before FC freezes it;
     /// true if it answered 2xx.
     pub fn end_life(&self) -> bool {
+        if !self.opts.pre_stop {
+            return true;
+        }
         match self.ready_instance() {
             Some(addr) => self.pre_stop(addr),
             None => false,
