@@ -3,6 +3,7 @@
 //!
 //! - `new`: a function crate to start from (src/new.rs, templates/).
 //! - `local`: the local Function Compute platform (src/local).
+//! - `invoke`: one call to a `local` that is serving (src/invoke.rs).
 //! - `build`: the static release build a function is deployed as (src/static_build.rs).
 //! - `zip`, `image`: the code package and the OCI image (src/package).
 //! - `bench`: cold start and throughput of function binaries (src/bench).
@@ -18,6 +19,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod bench;
 mod cli;
+mod invoke;
 mod local;
 mod new;
 mod package;
@@ -62,6 +64,10 @@ enum Command {
     #[command(about = "Run a function under a local FC platform (front door, lifecycle, limits).")]
     Local(Box<local::LocalArgs>),
     #[command(
+        about = "Call a `cargo tinyfc local` that is serving: an event, or an HTTP request."
+    )]
+    Invoke(invoke::InvokeArgs),
+    #[command(
         about = "Static release build of a bin or example (musl; glibc +crt-static fallback)."
     )]
     Build(static_build::BuildArgs),
@@ -90,6 +96,7 @@ fn main() {
     };
     let (name, result) = match cli.command {
         Command::Local(a) => ("local", local::main(*a)),
+        Command::Invoke(a) => ("invoke", invoke::main(a)),
         Command::New(a) => ("new", new::main(a)),
         Command::Build(a) => ("build", static_build::main(a)),
         Command::Zip(a) => ("zip", package::zip_main(a)),

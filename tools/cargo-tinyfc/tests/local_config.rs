@@ -147,3 +147,54 @@ fn a_broken_s_yaml_is_a_usage_error_naming_the_field() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("memorySize"), "{err}");
 }
+
+/// `cargo tinyfc invoke ARGS` against the front door at `addr`.
+fn invoke(addr: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+        .args(["invoke", "--address", addr])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn invoke_calls_a_local_that_is_serving() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
+    cmd.args(["local", "--listen", "127.0.0.1:0", "--"])
+        .arg(example("probe"));
+    let local = Function::spawn(cmd, "front door on http://127.0.0.1:");
+    let addr = local.addr();
+
+    let out = invoke(&addr, &["--http", "GET", "/state"]);
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{body}");
+    assert!(body.contains("\"init_runs\""), "{body}");
+
+    let out = invoke(&addr, &["--event-example", "oss"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("/2023-03-30/functions/local-function/invocations -> 200"),
+        "{err}"
+    );
+    assert!(local.wait_stdout("POST /2023-03-30/functions/local-function/invocations -> 200"));
+
+    let out = invoke(&addr, &["--http", "GET", "/error"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("x-fc-error-type: UnhandledInvocationError"),
+        "{err}"
+    );
+
+    let out = invoke(&addr, &["--event-example", "oss", "--async"]);
+    assert_eq!(out.status.code(), Some(0));
+
+    let out = invoke("127.0.0.1:1", &["--http", "GET", "/"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is `cargo tinyfc local --listen 127.0.0.1:1` serving?"),
+        "{err}"
+    );
+}
