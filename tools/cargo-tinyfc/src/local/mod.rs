@@ -9,6 +9,7 @@ mod calls;
 mod env_file;
 mod front;
 mod gate;
+mod health;
 mod instance;
 mod options;
 mod platform;
@@ -132,6 +133,7 @@ fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
             return 2;
         }
     };
+    health::start(platform.clone());
     let (done, steps) = std::sync::mpsc::channel();
     let worker = platform.clone();
     std::thread::spawn(move || {
@@ -285,6 +287,7 @@ fn serve(platform: Arc<Platform>) -> i32 {
     std::thread::spawn(move || {
         let _ = booting.boot();
     });
+    health::start(platform.clone());
     let activity = Arc::new(activity::Activity::new());
     let front_done = Arc::new(AtomicBool::new(false));
     let queue = Arc::new(async_queue::AsyncQueue::start(platform.clone()));

@@ -113,7 +113,6 @@ pub struct Options {
     /// `--watch`: what to build and watch.
     pub watch: Option<Target>,
     /// customRuntimeConfig.healthCheckConfig.
-    #[allow(dead_code)] // read by the health checks (next commit)
     pub health_check: Option<HealthCheckConfig>,
     /// asyncInvokeConfig.
     pub asynchronous: AsyncConfig,
