@@ -11,6 +11,7 @@ mod front;
 mod gate;
 mod health;
 mod instance;
+mod logs;
 mod options;
 mod platform;
 mod report;
