@@ -21,8 +21,9 @@
 //! Rules, in the order they are enforced below:
 //! - A life ends with `GET /pre-stop`: the platform calls it before it freezes or destroys an
 //!   instance, and the Initializer when it creates or thaws one, so a thawed instance starts over.
-//! - The initializer runs at most once at a time; callers that arrive while it runs wait for that run
-//!   and share its result. After success it never runs again in that life; a fatal failure is
+//! - The initializer runs at most once at a time, across lives too: a new life's first call waits
+//!   for a run that outlived the last life to end (its result is dropped) before running its own.
+//!   Callers that arrive while a run of their life is going wait for that run and share its result. After success it never runs again in that life; a fatal failure is
 //!   sticky for that life (the platform restarts the instance on it).
 //! - Invocations and /initialize calls are admitted (counted in flight) before they wait for
 //!   initialization, so a drain waits for them and for the initializer they run. Once stopping,
@@ -83,6 +84,8 @@ struct State<S> {
     ended: u64,
     /// Finished initializer runs, so a waiter can tell that the run it waited for has ended.
     init_runs: u64,
+    /// An initializer run is going, of this life or one that has ended.
+    init_running: bool,
     /// The error of the last retryable failure, shared with the callers that waited for that run.
     last_retry: Option<Error>,
     pre_stop: PreStop,
@@ -141,6 +144,7 @@ impl<S> Lifecycle<S> {
                 init: Init::Uninitialized,
                 ended: 0,
                 init_runs: 0,
+                init_running: false,
                 last_retry: None,
                 pre_stop: PreStop::NotRun,
                 terminal: false,
@@ -221,8 +225,13 @@ impl<S> Lifecycle<S> {
                         return Err(NotReady::Init(InitError::Retry(e.clone())));
                     }
                 }
+                Init::Uninitialized if st.init_running => {
+                    log::info!("waiting for the last life's initializer run to end");
+                    st = self.wait(st, |st| st.init_running);
+                }
                 Init::Uninitialized => {
                     st.init = Init::Initializing;
+                    st.init_running = true;
                     drop(st);
                     return self.run_initializer(ctx, life);
                 }
@@ -241,7 +250,9 @@ impl<S> Lifecycle<S> {
         };
         logging::fc_line("Initialize End", &ctx.request_id);
         let mut st = self.lock();
+        st.init_running = false;
         if st.ended != life {
+            self.changed_for(&st); // a new life's first call may wait for this run
             drop(st);
             log::warn!("an initializer run outlived its life; its result is dropped");
             drop_quietly(outcome);
