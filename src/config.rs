@@ -38,6 +38,12 @@ pub struct Config {
     /// connection is closed to admit a new one. Lowered at start to the descriptor limit minus a
     /// reserve for the process's other files.
     pub max_connections: usize,
+    /// `TINYFC_HEALTH_PATH` (default none): GET and HEAD on this path (without the query) are
+    /// answered by the runtime, never by the handler: FC 3.0's `healthCheckConfig.httpGetUrl`.
+    /// Must start with `/`. [`Runtime::health_check`] sets it when the variable is not set.
+    ///
+    /// [`Runtime::health_check`]: crate::Runtime::health_check
+    pub health_path: Option<String>,
     /// `FC_INSTANCE_ID` (set by the platform; default none): copied into every [`Context`].
     ///
     /// [`Context`]: crate::Context
@@ -62,6 +68,7 @@ impl Default for Config {
             drain: Duration::from_secs(10),
             worker_idle: Duration::from_secs(30),
             max_connections: 4096,
+            health_path: None,
             instance_id: None,
             instance_region: None,
             code_path: None,
@@ -108,6 +115,7 @@ impl Config {
             drain: ms("TINYFC_DRAIN_MS", d.drain)?,
             worker_idle: ms("TINYFC_WORKER_IDLE_MS", d.worker_idle)?,
             max_connections: num("TINYFC_MAX_CONNECTIONS", d.max_connections)?,
+            health_path: text("TINYFC_HEALTH_PATH").map(|p| p.trim().to_string()),
             instance_id: text("FC_INSTANCE_ID"),
             instance_region: text("FC_REGION"),
             code_path: text("FC_FUNC_CODE_PATH"),
@@ -116,6 +124,9 @@ impl Config {
             return Err(bad(
                 "TINYFC_WORKERS and TINYFC_MAX_CONNECTIONS must be > 0, TINYFC_MAX_HEADER_BYTES >= 64",
             ));
+        }
+        if c.health_path.as_ref().is_some_and(|p| !p.starts_with('/')) {
+            return Err(bad("TINYFC_HEALTH_PATH must start with /"));
         }
         Ok(c)
     }
@@ -196,6 +207,14 @@ mod tests {
         assert_eq!(c.drain, Duration::from_millis(250));
         assert_eq!(c.body_timeout, Duration::from_millis(1500));
         assert_eq!(c.write_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn health_path_is_a_path_or_none() {
+        assert_eq!(cfg(&[]).unwrap().health_path, None);
+        let c = cfg(&[("TINYFC_HEALTH_PATH", "/healthz")]).unwrap();
+        assert_eq!(c.health_path.as_deref(), Some("/healthz"));
+        assert!(cfg(&[("TINYFC_HEALTH_PATH", "healthz")]).is_err());
     }
 
     #[test]

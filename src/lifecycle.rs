@@ -128,6 +128,15 @@ pub(crate) enum NotReady {
     Stopped,
 }
 
+/// What the health path says of the instance.
+pub(crate) enum Health<S> {
+    /// It can serve: uninitialized or initializing (a call runs or waits for the initializer), or
+    /// Ready with this state. A life ended by pre-stop can serve too: the next call begins one.
+    Serving(Option<Arc<S>>),
+    /// It cannot, for this reason: a fatal initializer failure, a stop running, a signal.
+    Down(String),
+}
+
 /// An admitted invocation; dropping it (after the response is written) ends it.
 pub(crate) struct InFlight<'a, S> {
     lifecycle: &'a Lifecycle<S>,
@@ -348,6 +357,19 @@ impl<S> Lifecycle<S> {
         }
         self.wait_drained(st, Instant::now() + crate::websocket::GOING_AWAY)
             .0
+    }
+
+    /// Where the instance stands, for the health path.
+    pub(crate) fn health(&self) -> Health<S> {
+        let st = self.lock();
+        if st.terminal || matches!(st.pre_stop, PreStop::Running) {
+            return Health::Down("the instance is stopping".into());
+        }
+        match &st.init {
+            Init::Failed(e) => Health::Down(format!("the initializer failed: {e}")),
+            Init::Ready(s) => Health::Serving(Some(s.clone())),
+            Init::Uninitialized | Init::Initializing => Health::Serving(None),
+        }
     }
 
     /// Pre-freeze: runs the optional hook if the current life is Ready.

@@ -242,11 +242,11 @@ impl Shared {
                     return Some(conn);
                 }
             };
-            let call = Call::of_request(&head.headers, &head.path);
-            if let Some(control) = ControlCall::of(call) {
+            if let Some(control) = ControlCall::of(&head, &self.config) {
                 self.control.submit(conn, head, control);
                 return None;
             }
+            let call = Call::of_request(&head.headers, &head.path);
             if self.poller.waiting() == 0 {
                 // Nobody left to take the next connection while this call runs: the main thread
                 // starts a worker if still none waits a tick from now (see `main_loop::Watch`).

@@ -21,3 +21,91 @@ fn a_keep_alive_connection_idle_for_75_s_still_serves_the_next_post() {
     thread::sleep(Duration::from_secs(75));
     assert_eq!(post(&mut conn).status, 200, "{}", f.stdout());
 }
+
+/// GET `path` on a fresh connection, with FC's health check's timeout (1 to 3 s) as the bound.
+fn health(f: &Function, method: &str, path: &str) -> Response {
+    let mut c = Connection::connect(f.addr(), Duration::from_secs(3)).unwrap();
+    c.request(method, path, &[], b"").unwrap()
+}
+
+#[test]
+fn the_health_path_is_answered_by_the_runtime_within_ms_while_every_worker_is_busy() {
+    let f = Function::start(
+        "probe",
+        &[("TINYFC_HEALTH_PATH", "/healthz"), ("TINYFC_WORKERS", "2")],
+    );
+    // Before any initialization: the instance can serve.
+    let r = health(&f, "GET", "/healthz?probe=1");
+    assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+    let _busy = calls_in_flight(&f, 2, "/sleep/5000");
+    assert!(f.wait_stdout("FC Invoke Start"));
+    thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    for method in ["GET", "HEAD"] {
+        let r = health(&f, method, "/healthz");
+        assert_eq!(r.status, 200, "{method}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited behind the workers"
+    );
+    // Not invocations: no FC lines, not counted, never the handler's "hello".
+    assert_eq!(count(&f.stdout(), "FC Invoke Start"), 2, "{}", f.stdout());
+    // Another method, or another path, is the handler's.
+    assert_eq!(f.request("POST", "/healthz", &[], b"").body, b"hello");
+    assert_eq!(f.state().1, 3, "the two sleeps and the POST, nothing else");
+}
+
+#[test]
+fn the_health_path_says_503_after_a_fatal_initializer_failure() {
+    let f = Function::start(
+        "probe",
+        &[("TINYFC_HEALTH_PATH", "/up"), ("PROBE_INIT_FAIL", "fatal")],
+    );
+    assert_eq!(health(&f, "GET", "/up").status, 200);
+    assert_eq!(f.initialize("init-1").status, 500);
+    let r = health(&f, "GET", "/up");
+    assert_eq!(r.status, 503);
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.contains("probe fatal"), "{body}");
+}
+
+#[test]
+fn the_health_path_says_503_while_a_stop_runs_then_200_for_the_next_life() {
+    let f = Function::start(
+        "probe",
+        &[
+            ("TINYFC_HEALTH_PATH", "/healthz"),
+            ("PROBE_PRESTOP_MS", "2000"),
+        ],
+    );
+    assert_eq!(f.initialize("init-1").status, 200);
+    let stop = {
+        let addr = f.addr();
+        thread::spawn(move || {
+            let mut c = Connection::connect(addr, HANG).unwrap();
+            let h = [("x-fc-control-path", "/pre-stop")];
+            c.request("GET", "/pre-stop", &h, b"").unwrap().status
+        })
+    };
+    assert!(f.wait_stdout("FC PreStop Start"));
+    let r = health(&f, "GET", "/healthz");
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(stop.join().unwrap(), 200);
+    let r = health(&f, "GET", "/healthz");
+    assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+    assert_eq!(count(&f.stdout(), "FC Invoke Start"), 0, "{}", f.stdout());
+}
+
+#[test]
+fn a_failing_user_health_check_says_503_with_its_message() {
+    let f = Function::start("probe", &[("PROBE_HEALTH_FAIL", "database unreachable")]);
+    // Uninitialized: no state to check yet, the instance can serve.
+    assert_eq!(health(&f, "GET", "/healthz").status, 200);
+    assert_eq!(f.initialize("init-1").status, 200);
+    let r = health(&f, "GET", "/healthz");
+    assert_eq!(r.status, 503);
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.contains("database unreachable"), "{body}");
+    assert_eq!(f.state().1, 0, "no invocation ran");
+}
