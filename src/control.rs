@@ -20,7 +20,7 @@ use crate::context::Context;
 use crate::head::Head;
 use crate::poller::Poller;
 use crate::pool::Pool;
-use crate::protocol::{Answer, Call};
+use crate::protocol::{call_deadline, Answer, Call};
 use crate::request::Kind;
 
 /// The part of the function the control thread may run: its lifecycle hooks.
@@ -157,7 +157,7 @@ impl Answerer {
         } = job;
         let c = &self.config;
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
-        let deadline = arrived + c.body_timeout;
+        let deadline = arrived + call_deadline(&head.headers, c.body_timeout);
         match read_body(
             &mut conn,
             &head,
@@ -178,7 +178,7 @@ impl Answerer {
             let _log = crate::logging::scope(&ctx.request_id);
             self.hooks.control(call, &ctx)
         };
-        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst));
+        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst), c);
         let written = send(&conn.stream, &answer.resp, answer.fc_status, framing, c);
         if !(written && framing.keep_alive) {
             return self.poller.close(conn);

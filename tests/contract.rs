@@ -109,3 +109,50 @@ fn a_failing_user_health_check_says_503_with_its_message() {
     assert!(body.contains("database unreachable"), "{body}");
     assert_eq!(f.state().1, 0, "no invocation ran");
 }
+
+/// A call FC runs with `x-fc-function-timeout: 10`, against body and answer deadlines of 1 s: a
+/// body that takes 2.5 s to arrive and an answer read slowly for seconds are both whole.
+#[test]
+fn a_call_with_a_function_timeout_gets_body_and_answer_deadlines_of_at_least_that() {
+    use std::io::{Read, Write};
+    let f = Function::start(
+        "probe",
+        &[
+            ("TINYFC_BODY_TIMEOUT_MS", "1000"),
+            ("TINYFC_WRITE_TIMEOUT_MS", "1000"),
+        ],
+    );
+    // The body: five pieces 500 ms apart.
+    let mut s = f.raw();
+    let head = "POST /echo HTTP/1.1\r\nx-fc-function-timeout: 10\r\nconnection: close\r\n\
+                content-length: 5\r\n\r\n";
+    s.write_all(head.as_bytes()).unwrap();
+    for b in b"hello" {
+        thread::sleep(Duration::from_millis(500));
+        s.write_all(&[*b]).unwrap();
+    }
+    let text = read_to_close(&mut s);
+    assert_eq!(status_of(&text), 200, "{text}");
+    assert!(text.ends_with("hello"), "{text}");
+
+    // The answer: 12 MiB, read at 256 KiB per 100 ms (seconds past the first wait).
+    let body = vec![b'z'; 12 << 20];
+    let mut s = f.raw();
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nx-fc-function-timeout: 10\r\nconnection: close\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut got = 0;
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(got > body.len(), "the answer was cut after {got} bytes");
+}
