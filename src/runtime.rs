@@ -96,8 +96,9 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         self
     }
 
-    /// Sets the pre-freeze hook, run on GET /pre-freeze (FC 2.0) while the current life is
-    /// initialized (otherwise the call succeeds without running it).
+    /// Sets the pre-freeze hook, run on GET /pre-freeze while the current life is initialized
+    /// (otherwise the call succeeds without running it). FC 2.0 only: FC 3.0 has no PreFreeze
+    /// (its `instanceLifecycleConfig` has only `initializer` and `preStop`).
     pub fn pre_freeze<F>(mut self, f: F) -> Self
     where
         F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
