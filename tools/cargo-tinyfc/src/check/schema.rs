@@ -318,7 +318,7 @@ fn cpu_rules(cpu: f64, memory_mb: u32, out: &mut Findings) {
 /// in all.
 fn environment(p: &FunctionProps, out: &mut Findings) {
     let mut size = 0;
-    for (name, value) in &p.environment_variables {
+    for (name, value) in p.environment_variables.iter() {
         size += name.len() + value.len();
         if name.starts_with("FC_") {
             let field = format!("environmentVariables.{name}");
