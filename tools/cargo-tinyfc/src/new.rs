@@ -11,39 +11,68 @@ pub mod vendor;
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Args, Stop};
+use crate::cli::Exit;
 use trigger::Trigger;
 
-/// `cargo tinyfc new --help`.
-pub const USAGE: &str = "\
-cargo tinyfc new: a function crate in ./NAME that builds from its own directory: Cargo.toml and
-Cargo.lock, src/main.rs (handler + tests that run it in-process and over a socket), tinyfc's
-source in vendor/tinyfc, s.yaml (FC 3.0), Dockerfile and .dockerignore, README.md.
-
-usage: cargo tinyfc new NAME [--event | --http | --trigger KIND] [--container]
-                             [--tinyfc-path DIR | --tinyfc-git URL [--rev REV]]
-
-  --event            an event function: the event is the body of POST /invoke (the default)
-  --http             an HTTP function with a small router and an HTTP trigger
-  --trigger KIND     an event function typed for that trigger's event, with the trigger in
-                     s.yaml and FC's sample event as event.json; KIND is one of
-                     oss, timer, mns-topic, mns-queue, sls, cdn, eventbridge, tablestore, http
-  --container        s.yaml deploys the image (custom container) instead of the code package
-  --tinyfc-path DIR  vendor tinyfc from the checkout in DIR (default: the one this tool was
-                     built from)
-  --tinyfc-git URL   depend on tinyfc from git instead of vendoring it, at --rev REV if given
-
+/// `cargo tinyfc new --help`: after the options.
+const EXAMPLES: &str = "\
 NAME is the package, binary, function and image name: lower-case letters, digits, - and _,
 starting with a letter, at most 64 characters, not a Rust keyword; ./NAME must not exist or be
 an empty directory.
 
 example:
-  cargo tinyfc new thumbnails --trigger oss && cd thumbnails && cargo test
-";
+  cargo tinyfc new thumbnails --trigger oss && cd thumbnails && cargo test";
+
+/// `cargo tinyfc new`'s command line.
+#[derive(clap::Args, Debug)]
+#[command(
+    long_about = "A function crate in ./NAME that builds from its own directory: Cargo.toml and Cargo.lock,
+src/main.rs (handler + tests that run it in-process and over a socket), tinyfc's source in
+vendor/tinyfc, s.yaml (FC 3.0), Dockerfile and .dockerignore, README.md with the commands.",
+    after_help = EXAMPLES
+)]
+pub struct NewArgs {
+    /// The package, binary, function and image name.
+    #[arg(value_parser = function_name)]
+    name: String,
+    /// An event function: the event is the body of POST /invoke (the default).
+    #[arg(long, conflicts_with_all = ["http", "trigger"])]
+    event: bool,
+    /// An HTTP function with a small router and an HTTP trigger.
+    #[arg(long, conflicts_with = "trigger")]
+    http: bool,
+    /// An event function typed for that trigger's event, with the trigger in s.yaml and FC's
+    /// sample event as event.json: oss, timer, mns-topic, mns-queue, sls, cdn, eventbridge,
+    /// tablestore, http (= --http).
+    #[arg(long, value_name = "KIND", value_parser = trigger_kind)]
+    trigger: Option<Kind>,
+    /// s.yaml deploys the image (custom container) instead of the code package.
+    #[arg(long)]
+    container: bool,
+    /// Vendor tinyfc from the checkout in DIR (default: the one this tool was built from).
+    #[arg(long, value_name = "DIR", conflicts_with = "tinyfc_git")]
+    tinyfc_path: Option<PathBuf>,
+    /// Depend on tinyfc from git instead of vendoring it, at --rev REV if given.
+    #[arg(long, value_name = "URL")]
+    tinyfc_git: Option<String>,
+    /// The git revision of --tinyfc-git.
+    #[arg(long, value_name = "REV", requires = "tinyfc_git")]
+    rev: Option<String>,
+}
+
+/// clap value parser: a name cargo, FC and Docker all take ([`name::check`]).
+fn function_name(name: &str) -> Result<String, String> {
+    name::check(name).map(|()| name.to_string())
+}
+
+/// clap value parser: `--trigger KIND`.
+fn trigger_kind(value: &str) -> Result<Kind, String> {
+    Ok(trigger::parse(value)?.map_or(Kind::Http, Kind::Typed))
+}
 
 /// The kind of function to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     /// An event function reading the raw body.
     Event,
     /// An HTTP function with a router.
@@ -72,17 +101,12 @@ struct Options {
 }
 
 /// `cargo tinyfc new ARGS`: the exit code.
-pub fn main(args: &[String]) -> i32 {
-    let options = match parse(args) {
-        Ok(o) => o,
-        Err(stop) => return crate::cli::stopped("new", stop, USAGE),
-    };
+pub fn main(args: NewArgs) -> Exit {
+    let options = parse(args)?;
     let dir = PathBuf::from(&options.name);
-    if let Err(message) = check_destination(&dir) {
-        return crate::cli::usage_error("new", &message, USAGE);
-    }
+    check_destination(&dir)?;
     let existed = dir.exists();
-    match files::create(&dir, &options) {
+    Ok(match files::create(&dir, &options) {
         Ok(()) => {
             let kind = match options.kind {
                 Kind::Event => "an event function".to_string(),
@@ -114,63 +138,15 @@ pub fn main(args: &[String]) -> i32 {
             }
             1
         }
-    }
+    })
 }
 
-/// Parses the arguments; the default tinyfc is this tool's own checkout, vendored.
-fn parse(args: &[String]) -> Result<Options, Stop> {
-    let mut it = Args::new(args);
-    let (mut name, mut kind, mut container) = (None, None, false);
-    let (mut path, mut git, mut rev) = (None, None, None);
-    while let Some(arg) = it.next()? {
-        let k = match arg {
-            "--event" => Kind::Event,
-            "--http" => Kind::Http,
-            "--trigger" => trigger::parse(it.value(arg)?)?.map_or(Kind::Http, Kind::Typed),
-            "--container" => {
-                container = true;
-                continue;
-            }
-            "--tinyfc-path" => {
-                path = Some(it.value(arg)?);
-                continue;
-            }
-            "--tinyfc-git" => {
-                git = Some(it.value(arg)?.to_string());
-                continue;
-            }
-            "--rev" => {
-                rev = Some(it.value(arg)?.to_string());
-                continue;
-            }
-            option if option.starts_with('-') => {
-                return Err(Stop::Usage(format!("unknown option {option}")))
-            }
-            positional if name.is_none() => {
-                name = Some(positional.to_string());
-                continue;
-            }
-            extra => return Err(Stop::Usage(format!("one NAME only, {extra:?} is extra"))),
-        };
-        if kind.is_some_and(|old| old != k) {
-            return Err(Stop::Usage(
-                "--event, --http and --trigger exclude each other".into(),
-            ));
-        }
-        kind = Some(k);
-    }
-    let name = name.ok_or_else(|| Stop::Usage("no NAME given".into()))?;
-    name::check(&name)?;
-    let tinyfc = match (path, git, rev) {
-        (Some(_), Some(_), _) => {
-            return Err(Stop::Usage(
-                "--tinyfc-path and --tinyfc-git exclude each other".into(),
-            ))
-        }
-        (_, None, Some(_)) => return Err(Stop::Usage("--rev needs --tinyfc-git".into())),
-        (None, Some(url), rev) => Tinyfc::Git { url, rev },
-        (Some(dir), None, None) => Tinyfc::Vendored(vendor::checkout(Path::new(dir))?),
-        (None, None, None) => {
+/// What clap parsed, checked further; the default tinyfc is this tool's own checkout, vendored.
+fn parse(args: NewArgs) -> Result<Options, String> {
+    let tinyfc = match (args.tinyfc_path, args.tinyfc_git) {
+        (_, Some(url)) => Tinyfc::Git { url, rev: args.rev },
+        (Some(dir), None) => Tinyfc::Vendored(vendor::checkout(&dir)?),
+        (None, None) => {
             Tinyfc::Vendored(vendor::checkout(&vendor::own_checkout()).map_err(|e| {
                 format!(
                     "{e} (this tool's checkout moved?): use --tinyfc-path DIR or --tinyfc-git URL"
@@ -178,10 +154,15 @@ fn parse(args: &[String]) -> Result<Options, Stop> {
             })?)
         }
     };
+    let kind = match (args.http, args.trigger) {
+        (true, _) => Kind::Http,
+        (false, Some(kind)) => kind,
+        (false, None) => Kind::Event,
+    };
     Ok(Options {
-        name,
-        kind: kind.unwrap_or(Kind::Event),
-        container,
+        name: args.name,
+        kind,
+        container: args.container,
         tinyfc,
     })
 }
@@ -201,32 +182,42 @@ fn check_destination(dir: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: NewArgs,
+    }
+
+    /// `new ARGS` through clap, then [`parse`]: the options or the error's text.
+    fn parse_args(a: &[&str]) -> Result<Options, String> {
+        let cli =
+            <Cli as clap::Parser>::try_parse_from(std::iter::once("new").chain(a.iter().copied()))
+                .map_err(|e| e.to_string())?;
+        parse(cli.args)
     }
 
     #[test]
     fn options_pick_the_kind_and_the_dependency() {
-        let o = parse(&args(&["f"])).unwrap();
+        let o = parse_args(&["f"]).unwrap();
         assert_eq!(o.kind, Kind::Event);
         assert!(matches!(o.tinyfc, Tinyfc::Vendored(ref p) if p.join("src/lib.rs").exists()));
-        let o = parse(&args(&["f", "--trigger", "mns-queue", "--container"])).unwrap();
+        let o = parse_args(&["f", "--trigger", "mns-queue", "--container"]).unwrap();
         assert_eq!(
             (o.kind, o.container),
             (Kind::Typed(Trigger::MnsQueue), true)
         );
         assert_eq!(
-            parse(&args(&["f", "--trigger", "http"])).unwrap().kind,
+            parse_args(&["f", "--trigger", "http"]).unwrap().kind,
             Kind::Http
         );
-        let o = parse(&args(&[
+        let o = parse_args(&[
             "--http",
             "f",
             "--tinyfc-git",
             "https://x/t.git",
             "--rev",
             "ab",
-        ]));
+        ]);
         assert_eq!(
             o.unwrap(),
             Options {
@@ -242,6 +233,7 @@ mod tests {
         for wrong in [
             &["f", "--event", "--http"][..],
             &["f", "--trigger", "oss", "--http"],
+            &["f", "--trigger", "oss", "--event"],
             &["f", "--trigger", "s3"],
             &["f", "--trigger"],
             &["Foo-Bar"],
@@ -251,10 +243,7 @@ mod tests {
             &["f", "--tinyfc-path", "/nonexistent"],
             &["f", "--tinyfc-path", ".", "--tinyfc-git", "u"],
         ] {
-            assert!(
-                matches!(parse(&args(wrong)), Err(Stop::Usage(_))),
-                "{wrong:?}"
-            );
+            assert!(parse_args(wrong).is_err(), "{wrong:?}");
         }
     }
 }
