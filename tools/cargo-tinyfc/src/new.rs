@@ -12,6 +12,9 @@ pub mod vendor;
 use std::path::{Path, PathBuf};
 
 use crate::cli::Exit;
+/// The code package's runtime block of s.yaml (the s.yaml tests fill the template with it).
+#[cfg(test)]
+pub use files::CODE_RUNTIME;
 use trigger::Trigger;
 
 /// `cargo tinyfc new --help`: after the options.

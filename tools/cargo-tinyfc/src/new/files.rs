@@ -96,6 +96,15 @@ const EVENT_TRIGGER: &str =
       # writes a function typed for one, with its trigger here. InvokeFunction (`s invoke -e`)
       # calls the function without one.";
 
+/// s.yaml's runtime for the code package (not `--container`).
+pub const CODE_RUNTIME: &str =
+    "      # custom.debian12: a runtime that is not end of life (custom.debian10 is); the static
+      # binary needs nothing from it.
+      runtime: custom.debian12
+      code: ./dist/function.zip
+      customRuntimeConfig:
+        port: 9000                # no command: FC starts /code/bootstrap";
+
 /// Every file of the crate but `vendor/` and `Cargo.lock`: its path under `./NAME` and its text.
 pub fn files(o: &Options, version: Option<&str>) -> Vec<(&'static str, String)> {
     let (main, summary, call, triggers) = match o.kind {
@@ -160,13 +169,7 @@ pub fn files(o: &Options, version: Option<&str>) -> Vec<(&'static str, String)> 
         )
     } else {
         (
-            "      # custom.debian12: a runtime that is not end of life (custom.debian10 is); the static
-      # binary needs nothing from it.
-      runtime: custom.debian12
-      code: ./dist/function.zip
-      customRuntimeConfig:
-        port: 9000                # no command: FC starts /code/bootstrap"
-                .to_string(),
+            CODE_RUNTIME.to_string(),
             "`s deploy` uploads dist/function.zip (README.md: how\n# to make it).",
             format!(
                 "cargo tinyfc zip \"$BIN\" dist/function.zip    # the code package s.yaml deploys: s deploy\n\
