@@ -398,3 +398,45 @@ fn every_trigger_kind_makes_a_typed_function_that_passes_its_tests_on_the_sample
     );
     let _ = std::fs::remove_dir_all(&parent);
 }
+
+#[test]
+fn vendor_refreshes_the_copy_of_tinyfc_and_the_crate_still_builds() {
+    let dir = generate(&scratch("vendor"), "refreshed", &[]);
+    let lib = dir.join("vendor/tinyfc/src/lib.rs");
+    let original = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        format!("{original}\ncompile_error!(\"stale copy\");\n"),
+    )
+    .unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("version = \"0.1.0\", path", "version = \"0.0.9\", path"),
+    )
+    .unwrap();
+    let said = ok("vendor", tool(&dir, &["vendor"]));
+    assert!(said.contains("vendor/tinyfc: tinyfc 0.1.0 from"), "{said}");
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), original);
+    assert!(std::fs::read_to_string(&manifest)
+        .unwrap()
+        .contains(r#"tinyfc = { version = "0.1.0", path = "vendor/tinyfc" }"#));
+    ok(
+        "cargo build --locked",
+        run_in(&dir, &cargo(), &["build", "--locked", "--offline"]),
+    );
+    // Anywhere else it is a usage error that changes nothing.
+    let elsewhere = scratch("vendor-elsewhere");
+    std::fs::write(elsewhere.join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+    let out = tool(&elsewhere, &["vendor"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!elsewhere.join("vendor").exists());
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}

@@ -162,3 +162,79 @@ pub fn lock(crate_dir: &Path, seed: Option<&Path>) -> Result<(), String> {
         ))
     }
 }
+
+/// `cargo tinyfc vendor`'s command line.
+#[derive(clap::Args, Debug)]
+#[command(
+    long_about = "Refreshes vendor/tinyfc in a function crate `cargo tinyfc new` made: tinyfc's package from a tinyfc
+checkout, as `cargo package` makes it, the version in Cargo.toml and tinyfc in Cargo.lock.",
+    after_help = "example:
+  cd my-function && cargo tinyfc vendor --tinyfc-path ~/src/tinyfc && cargo test"
+)]
+pub struct VendorArgs {
+    /// The tinyfc checkout to take it from (default: the one this tool was built from).
+    #[arg(long, value_name = "DIR")]
+    tinyfc_path: Option<PathBuf>,
+    /// The function crate.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+}
+
+/// The dependency line `new` writes for a vendored tinyfc.
+const DEPENDENCY: &str = "tinyfc = { version = ";
+
+/// `cargo tinyfc vendor ARGS`: the exit code.
+pub fn main(args: VendorArgs) -> crate::cli::Exit {
+    let checkout = checkout(&args.tinyfc_path.unwrap_or_else(own_checkout))?;
+    let manifest_path = args.dir.join("Cargo.toml");
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+    let vendored = format!("path = \"{DIR}\"");
+    let Some(line) = manifest
+        .lines()
+        .find(|l| l.starts_with(DEPENDENCY) && l.contains(&vendored))
+    else {
+        return Err(format!(
+            "{} has no `{DEPENDENCY}\"..\", {vendored} ..}}` line: not a crate with tinyfc vendored",
+            manifest_path.display()
+        )
+        .into());
+    };
+    let version = match vendor(&checkout, &args.dir) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("cargo tinyfc vendor: {e}");
+            return Ok(1);
+        }
+    };
+    // Only the version inside the line `new` wrote changes; the rest of the file is the user's.
+    let rest = &line[DEPENDENCY.len()..];
+    let old = rest.split(',').next().unwrap_or_default();
+    let updated = format!("{DEPENDENCY}\"{version}\"{}", &rest[old.len()..]);
+    let manifest = manifest.replacen(line, &updated, 1);
+    if let Err(e) = std::fs::write(&manifest_path, manifest) {
+        eprintln!("cargo tinyfc vendor: {}: {e}", manifest_path.display());
+        return Ok(1);
+    }
+    let update = |offline: bool| {
+        let mut cmd = Command::new(cargo());
+        cmd.args(["update", "-p", "tinyfc", "--quiet"])
+            .current_dir(&args.dir);
+        if offline {
+            cmd.arg("--offline");
+        }
+        cmd.status()
+    };
+    let updated = matches!(update(true), Ok(s) if s.success())
+        || matches!(update(false), Ok(s) if s.success());
+    if !updated {
+        eprintln!("cargo tinyfc vendor: `cargo update -p tinyfc` failed: Cargo.lock is unchanged");
+        return Ok(1);
+    }
+    println!(
+        "{}: tinyfc {version} from {}",
+        args.dir.join(DIR).display(),
+        checkout.display()
+    );
+    Ok(0)
+}
