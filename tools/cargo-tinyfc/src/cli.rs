@@ -1,7 +1,28 @@
-//! What every command shares: walking its arguments (std only) and reporting a usage error.
+//! What every command shares: the usage error a command finds after clap has parsed its
+//! arguments, clap value parsers, and (until `local` moves to clap) the std-only argument walker
+//! `local` still uses.
 
 use std::str::FromStr;
 use std::time::Duration;
+
+/// A usage error a command found after parsing (a destination that exists, a name the packager
+/// refuses): said with the command's usage, exit 2.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl From<String> for UsageError {
+    fn from(message: String) -> UsageError {
+        UsageError(message)
+    }
+}
+
+/// A command's outcome: its exit code (0 success, 1 failed), or a usage error.
+pub type Exit = Result<i32, UsageError>;
+
+/// clap value parser: (fractional) seconds from 0 to [`MAX_SECS`].
+pub fn seconds(v: &str) -> Result<Duration, String> {
+    secs("the value", v)
+}
 
 /// Prints `cargo tinyfc COMMAND: message` and the command's usage to stderr; returns exit code 2.
 pub fn usage_error(command: &str, message: &str, usage: &str) -> i32 {
