@@ -2,9 +2,6 @@
 //! that answers as told): a panic in the front door, too many async invocations, a connection the
 //! function closes mid-request, and seconds options out of range.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
@@ -12,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
 /// What the hand-written function does with its n-th request (counted from 1, over all
 /// connections).
