@@ -226,3 +226,10 @@ fn config_and_resource_choose_the_file_and_function_and_say_what_is_wrong() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_repositorys_own_s_yaml_passes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (code, out) = check(&root, &[]);
+    assert_eq!(code, Some(0), "{out}");
+}
