@@ -9,7 +9,7 @@ const SECRET_ID: &str = "AKID-visible-only-to-the-handler";
 const SECRET_KEY: &str = "s3cr3t-key-never-logged";
 const SECRET_TOKEN: &str = "sts-token-never-logged";
 
-/// Every header PROTOCOL.md lists, with recognisable values.
+/// Every header docs/protocol.md lists, with recognisable values.
 fn platform_headers(
     request_id: &'static str,
     control_path: &'static str,

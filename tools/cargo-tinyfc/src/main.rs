@@ -1,7 +1,8 @@
 //! `cargo tinyfc`: the tools for tinyfc functions, as a cargo subcommand (`cargo install --path
 //! tools/cargo-tinyfc`, then `cargo tinyfc COMMAND`; or `cargo run -p cargo-tinyfc -- COMMAND`).
 //!
-//! - `new`: a function crate to start from (src/new.rs, templates/).
+//! - `new`: a function crate to start from (src/new.rs, templates/); `vendor` refreshes the copy
+//!   of tinyfc in it (src/new/vendor.rs).
 //! - `local`: the local Function Compute platform (src/local).
 //! - `build`: the static release build a function is deployed as (src/static_build.rs).
 //! - `zip`, `image`: the code package and the OCI image (src/package).
@@ -56,9 +57,11 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     #[command(
-        about = "A function crate in ./NAME (event or HTTP), with tests, s.yaml and Dockerfile."
+        about = "A function crate in ./NAME (event, HTTP or a trigger's), with tests, s.yaml and Dockerfile."
     )]
     New(new::NewArgs),
+    #[command(about = "Refresh the copy of tinyfc in a crate `new` made (vendor/tinyfc).")]
+    Vendor(new::vendor::VendorArgs),
     #[command(about = "Run a function under a local FC platform (front door, lifecycle, limits).")]
     Local(LocalRawArgs),
     #[command(
@@ -67,7 +70,9 @@ enum Command {
     Build(static_build::BuildArgs),
     #[command(about = "The code package: the binary as `bootstrap` in a zip.")]
     Zip(package::ZipArgs),
-    #[command(about = "An OCI image (tarball) holding only /bootstrap.")]
+    #[command(
+        about = "An OCI image (tarball) holding /bootstrap (--ca-certs: and CA certificates, /tmp)."
+    )]
     Image(package::ImageArgs),
     #[command(about = "Cold start and throughput of function binaries.")]
     Bench(bench::BenchArgs),
@@ -112,6 +117,7 @@ fn main() {
             ("local", Ok(local::main(&raw)))
         }
         Command::New(a) => ("new", new::main(a)),
+        Command::Vendor(a) => ("vendor", new::vendor::main(a)),
         Command::Build(a) => ("build", static_build::main(a)),
         Command::Zip(a) => ("zip", package::zip_main(a)),
         Command::Image(a) => ("image", package::image_main(a)),

@@ -7,7 +7,9 @@ fn parse(text: &str) -> Result<Manifest, Error> {
 
 /// The s.yaml `cargo tinyfc new` writes, its placeholders filled as `new` fills them.
 fn generated(triggers: &str) -> String {
-    let mut text = include_str!("../../templates/s.yaml.in").replace("{{triggers}}", triggers);
+    let mut text = include_str!("../../templates/s.yaml.in")
+        .replace("{{triggers}}", triggers)
+        .replace("{{runtime}}", crate::new::CODE_RUNTIME);
     while let Some(start) = text.find("{{") {
         let end = start + text[start..].find("}}").unwrap() + 2;
         let value = if &text[start..end] == "{{resource}}" {
