@@ -2,7 +2,6 @@
 //! a call FC still runs, the health path, bodies bounded by the function's memory, one initializer
 //! run at a time across lives.
 
-
 use std::thread;
 use std::time::Duration;
 

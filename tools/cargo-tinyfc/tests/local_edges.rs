@@ -8,8 +8,8 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tinyfc_harness::*;
 use fake::{fake, serving, Answer, OK};
+use tinyfc_harness::*;
 
 #[test]
 fn a_panic_while_answering_never_lowers_the_front_doors_capacity() {

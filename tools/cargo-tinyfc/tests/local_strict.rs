@@ -8,8 +8,8 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tinyfc_harness::*;
 use fake::{fake, serving, Answer, OK};
+use tinyfc_harness::*;
 
 /// The head of the answer on `s` (up to its blank line).
 fn head(s: &mut std::net::TcpStream) -> String {
