@@ -2,12 +2,9 @@
 //! the CSV, JSON and SVG written. Numbers are not checked (speed lives in `make bench`), only that
 //! each one was measured.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use tinyfc_harness::*;
 
 #[test]
 fn bench_measures_every_target_and_writes_csv_json_and_svg() {

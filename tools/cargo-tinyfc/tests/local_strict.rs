@@ -2,16 +2,14 @@
 //! pooled connections, its limits, timeouts said as timeouts, and the front door's defects an
 //! outside review reproduced (each test was seen failing before its fix).
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
 mod fake;
 
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
 use fake::{fake, serving, Answer, OK};
+use tinyfc_harness::*;
 
 /// The head of the answer on `s` (up to its blank line).
 fn head(s: &mut std::net::TcpStream) -> String {
