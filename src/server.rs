@@ -24,7 +24,7 @@ use crate::head::{parse_head, Head};
 use crate::listener::Listener;
 use crate::poller::{Parked, Poller, Ready};
 use crate::pool::Workers;
-use crate::protocol::{Answer, Call};
+use crate::protocol::{call_deadline, Answer, Call};
 use crate::request::{Kind, Request};
 use crate::stream::send_streamed;
 
@@ -242,11 +242,11 @@ impl Shared {
                     return Some(conn);
                 }
             };
-            let call = Call::of_request(&head.headers, &head.path);
-            if let Some(control) = ControlCall::of(call) {
+            if let Some(control) = ControlCall::of(&head, &self.config) {
                 self.control.submit(conn, head, control);
                 return None;
             }
+            let call = Call::of_request(&head.headers, &head.path);
             if self.poller.waiting() == 0 {
                 // Nobody left to take the next connection while this call runs: the main thread
                 // starts a worker if still none waits a tick from now (see `main_loop::Watch`).
@@ -311,7 +311,7 @@ impl Shared {
     fn serve_call(&self, conn: &mut Conn, head: Head, call: Call) -> Outcome {
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
         let c = &self.config;
-        let deadline = arrived + c.body_timeout;
+        let deadline = arrived + call_deadline(&head.headers, c.body_timeout);
         let body = match read_body(conn, &head, c.max_body_bytes, c.header_timeout, deadline) {
             Ok(body) => body,
             Err(BodyError::Reject(r)) => {
@@ -335,7 +335,7 @@ impl Shared {
         body: Vec<u8>,
         ctx: &Context,
     ) -> Outcome {
-        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst));
+        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst), &self.config);
         let req = Request {
             kind: match call {
                 Call::Invoke(kind) => kind,

@@ -168,6 +168,7 @@ impl<'a> Upgrade<'a> {
             keep_alive: false,
             http10: false,
             head_only: false,
+            write_timeout: self.config.write_timeout,
         };
         send(
             &self.conn.stream,

@@ -7,6 +7,7 @@
 //! - `build`: the static release build a function is deployed as (src/static_build.rs).
 //! - `zip`, `image`: the code package and the OCI image (src/package).
 //! - `bench`: cold start and throughput of function binaries (src/bench).
+//! - `check`: s.yaml validated before `s deploy` (src/check, src/syaml).
 //!
 //! The command line is clap's derive: each command's options are a struct beside the command
 //! (`new::NewArgs`, ...), and [`Command`] below lists the commands.
@@ -18,13 +19,12 @@ use std::ffi::OsString;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod bench;
+mod check;
 mod cli;
 mod local;
 mod new;
 mod package;
 mod static_build;
-// Read by `check` and `local` (next commits).
-#[allow(dead_code)]
 mod syaml;
 
 /// The top-level `cargo tinyfc --help` text after the commands.
@@ -76,6 +76,8 @@ enum Command {
     Image(package::ImageArgs),
     #[command(about = "Cold start and throughput of function binaries.")]
     Bench(bench::BenchArgs),
+    #[command(about = "Validate s.yaml (fc3 schema, FC's and tinyfc's rules) before `s deploy`.")]
+    Check(check::CheckArgs),
     /// This text, or one command's.
     Help {
         /// The command whose help to print.
@@ -120,6 +122,7 @@ fn main() {
         Command::Zip(a) => ("zip", package::zip_main(a)),
         Command::Image(a) => ("image", package::image_main(a)),
         Command::Bench(a) => ("bench", bench::main(a)),
+        Command::Check(a) => ("check", check::main(a)),
         Command::Help { command } => ("help", help(command.as_deref())),
     };
     match result {

@@ -77,8 +77,9 @@ fn build_makes_a_static_release_binary_and_prints_its_path() {
 #[test]
 fn every_command_has_help_with_an_example_and_wrong_options_exit_2_without_a_panic() {
     // Per command: an option it does not know, and a value it cannot take.
-    let bad_values: [(&str, &[&str]); 5] = [
+    let bad_values: [(&str, &[&str]); 6] = [
         ("local", &["--grace", "1e30", "--", "x"]),
+        ("check", &["--config"]),
         ("build", &["--bin"]),
         ("zip", &["only-one-path"]),
         ("image", &["a", "b", "--port", "99999"]),

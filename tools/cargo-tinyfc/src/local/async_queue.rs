@@ -7,7 +7,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::front::Busy;
+use super::activity::Busy;
 use super::platform::{error_message, Kind, Platform};
 use crate::say;
 
@@ -72,7 +72,7 @@ fn next(queue: &Mutex<Receiver<Job>>) -> Option<Job> {
 }
 
 /// Sends one asynchronous invocation and logs its outcome (the caller has its 202 already).
-fn run(platform: &Platform, job: Job) {
+fn run(platform: &Arc<Platform>, job: Job) {
     let started = Instant::now();
     let rid = &job.rid;
     let _permit = platform.gate.enter_queued();

@@ -60,17 +60,33 @@ pub fn call(
     client::request(addr, method, path, &h, body, timeout)
 }
 
-/// True if the peer has neither closed `conn` nor sent anything on it (an idle connection
-/// has nothing to read: a byte would be a stray answer, end of stream a close).
-pub fn still_open(conn: &Connection) -> bool {
+/// What an idle pooled connection holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// Nothing to read: ready for the next request.
+    Open,
+    /// The peer closed it (end of stream, or a reset).
+    Closed,
+    /// Bytes nobody asked for (a stray answer): out of step, never to be reused.
+    Unread,
+}
+
+/// Looks (a non-blocking peek) at an idle connection without taking anything from it.
+pub fn idle_state(conn: &Connection) -> Idle {
     let stream = conn.stream();
     if stream.set_nonblocking(true).is_err() {
-        return false;
+        return Idle::Closed;
     }
     let mut byte = [0u8; 1];
-    let idle =
-        matches!(stream.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-    idle && stream.set_nonblocking(false).is_ok()
+    let state = match stream.peek(&mut byte) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Idle::Open,
+        Ok(0) | Err(_) => Idle::Closed,
+        Ok(_) => Idle::Unread,
+    };
+    if stream.set_nonblocking(false).is_err() {
+        return Idle::Closed;
+    }
+    state
 }
 
 /// True if the error is a read or connect timeout.

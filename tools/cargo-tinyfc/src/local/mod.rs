@@ -2,6 +2,7 @@
 //! drives it as FC does (initializer with retries and restarts, invocations, pre-stop, SIGTERM),
 //! with a front door for callers. See `cargo tinyfc local --help` and docs/local.md.
 
+mod activity;
 mod async_queue;
 mod calls;
 mod env_file;
@@ -166,7 +167,7 @@ fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
 /// Boots, then lives `--lives` lives: each sends `n` event invocations of `event` and ends with
 /// a pre-stop (the last one's is the platform's stop); the next begins with /initialize on the
 /// same instance, as FC thaws it. True if every step succeeded.
-fn invocations(platform: &Platform, n: u32, event: &[u8]) -> bool {
+fn invocations(platform: &Arc<Platform>, n: u32, event: &[u8]) -> bool {
     let lives = platform.opts.lives;
     let mut ok = true;
     for life in 1..=lives {
@@ -200,7 +201,7 @@ fn invocations(platform: &Platform, n: u32, event: &[u8]) -> bool {
 }
 
 /// Sends `n` event invocations of `event`; true if all succeeded.
-fn invoke_n(platform: &Platform, n: u32, event: &[u8]) -> bool {
+fn invoke_n(platform: &Arc<Platform>, n: u32, event: &[u8]) -> bool {
     let mut ok = true;
     for _ in 0..n {
         let started = Instant::now();
@@ -253,7 +254,7 @@ fn serve(platform: Arc<Platform>) -> i32 {
     std::thread::spawn(move || {
         let _ = booting.boot();
     });
-    let activity = Arc::new(front::Activity::new());
+    let activity = Arc::new(activity::Activity::new());
     let front_done = Arc::new(AtomicBool::new(false));
     let queue = Arc::new(async_queue::AsyncQueue::start(platform.clone()));
     if let Some(target) = platform.opts.watch.clone() {

@@ -1,5 +1,6 @@
 //! Command-line options (std only).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Args, Stop};
@@ -118,11 +119,39 @@ pub struct Options {
     /// `--lives`: lives of the instance for one-shot invocations.
     pub lives: u32,
     /// `--watch`: what to build and watch.
-    pub watch: Option<super::watch::Target>,
+    pub watch: Option<Target>,
+}
+
+/// What `--watch` builds.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// `--bin NAME`.
+    pub bin: Option<String>,
+    /// `--example NAME`.
+    pub example: Option<String>,
+    /// `--manifest-path PATH` (default: ./Cargo.toml).
+    pub manifest_path: Option<String>,
+}
+
+impl Target {
+    /// The crate's Cargo.toml.
+    pub fn manifest(&self) -> PathBuf {
+        PathBuf::from(self.manifest_path.as_deref().unwrap_or("Cargo.toml"))
+    }
+
+    /// The crate's directory.
+    pub fn dir(&self) -> PathBuf {
+        match self.manifest().parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
 }
 
 /// FC's largest instance concurrency.
 pub const MAX_CONCURRENCY: usize = 200;
+/// FC's longest function timeout, in seconds.
+pub const MAX_TIMEOUT: u32 = 86_400;
 /// The longest `--queue-limit`: each waiting invocation holds a front-door thread.
 pub const MAX_QUEUE: usize = 1024;
 
@@ -164,7 +193,7 @@ impl Options {
             watch: None,
         };
         let mut watch = false;
-        let mut target = super::watch::Target::default();
+        let mut target = Target::default();
         let mut it = Args::new(args);
         while let Some(arg) = it.next()? {
             match arg {
@@ -210,6 +239,9 @@ impl Options {
         }
         if !(1..=MAX_CONCURRENCY).contains(&o.concurrency) {
             return Err(format!("--concurrency: from 1 to {MAX_CONCURRENCY}, as FC").into());
+        }
+        if !(1..=MAX_TIMEOUT).contains(&o.timeout_s) {
+            return Err(format!("--timeout: from 1 to {MAX_TIMEOUT} seconds, as FC").into());
         }
         if o.queue_limit > MAX_QUEUE {
             return Err(format!("--queue-limit: at most {MAX_QUEUE}").into());

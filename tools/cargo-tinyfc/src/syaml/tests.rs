@@ -232,3 +232,16 @@ fn find_reads_s_yaml_or_s_yml_or_the_config_given() {
     assert_eq!(other.functions[0].resource, "other");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn debug_of_the_props_shows_environment_names_not_values() {
+    let text = generated("").replace("RUST_LOG: info", "DB_PASSWORD: hunter2-secret");
+    let m = parse(&text).unwrap();
+    let props = &m.functions[0].props;
+    assert_eq!(props.environment_variables["DB_PASSWORD"], "hunter2-secret");
+    let debug = format!("{m:?}");
+    assert!(
+        debug.contains("DB_PASSWORD") && !debug.contains("hunter2"),
+        "{debug}"
+    );
+}

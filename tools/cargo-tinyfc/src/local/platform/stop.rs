@@ -54,6 +54,33 @@ impl Platform {
         self.boot()
     }
 
+    /// An invocation on the instance at `addr` timed out: the instance is killed (its whole
+    /// process group, without pre-stop: a handler stuck past its timeout would not answer one)
+    /// and a new one booted, while callers wait; as FC stops an instance whose invocation timed
+    /// out. Nothing happens if that instance is gone already or the platform is stopping.
+    pub fn replace_stuck(&self, addr: SocketAddr) {
+        let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        let old = {
+            let mut st = self.lock();
+            let current = st.instance.as_ref().is_some_and(|i| i.addr == addr);
+            if st.stopping || !current || st.phase != Phase::Ready {
+                return;
+            }
+            st.phase = Phase::Booting;
+            st.idle.clear();
+            st.instance.take()
+        };
+        if let Some(old) = old {
+            say!(
+                "restarting the instance: an invocation timed out; killing {} (pid {})",
+                old.id,
+                old.pid()
+            );
+            old.reap();
+        }
+        let _ = self.boot();
+    }
+
     /// Pre-stop (if the instance ever listened), then SIGTERM (SIGKILL past the grace period).
     /// The runtime itself drains in-flight invocations before it runs its pre-stop hook.
     /// Returns whether pre-stop answered 2xx (or was not needed) and whether the instance exited
