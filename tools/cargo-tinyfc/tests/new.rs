@@ -440,3 +440,36 @@ fn vendor_refreshes_the_copy_of_tinyfc_and_the_crate_still_builds() {
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     let _ = std::fs::remove_dir_all(&elsewhere);
 }
+
+#[test]
+fn every_generated_s_yaml_passes_check() {
+    let parent = scratch("check");
+    let kinds: [&[&str]; 10] = [
+        &[],
+        &["--http"],
+        &["--trigger", "oss"],
+        &["--trigger", "timer"],
+        &["--trigger", "mns-topic"],
+        &["--trigger", "mns-queue"],
+        &["--trigger", "sls"],
+        &["--trigger", "cdn"],
+        &["--trigger", "eventbridge"],
+        &["--trigger", "tablestore"],
+    ];
+    for (i, kind) in kinds.iter().enumerate() {
+        for container in [false, true] {
+            let name = format!("checked-{i}{}", if container { "-c" } else { "" });
+            let mut args = kind.to_vec();
+            if container {
+                args.push("--container");
+            }
+            let dir = generate(&parent, &name, &args);
+            let said = ok("cargo tinyfc check", tool(&dir, &["check"]));
+            assert!(
+                said.contains("0 error(s), 0 warning(s)"),
+                "{args:?}:\n{said}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&parent);
+}
