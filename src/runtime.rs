@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::control::{ControlCall, Hooks};
 use crate::error::{Error, InitError};
 use crate::grammar::{is_field_value, is_token};
-use crate::lifecycle::{HookFn, InitFn, Lifecycle, NotReady};
+use crate::lifecycle::{Health, HookFn, InitFn, Lifecycle, NotReady};
 use crate::logging::{self, fc_line};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request, Response};
@@ -33,10 +33,14 @@ pub struct Runtime<S = ()> {
     initializer: InitFn<S>,
     pre_stop: Option<HookFn<S>>,
     pre_freeze: Option<HookFn<S>>,
+    health: Option<HealthFn<S>>,
     /// WebSocket handlers by path.
     #[cfg(feature = "websocket")]
     sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
 }
+
+/// The user's health check on the state (see [`Runtime::health_check`]).
+type HealthFn<S> = Box<dyn Fn(&S) -> Result<(), Error> + Send + Sync>;
 
 impl Runtime<()> {
     /// A runtime configured from the environment (see [`Config`]), with no initializer yet.
@@ -51,6 +55,7 @@ impl Runtime<()> {
             initializer: Box::new(|_| Ok(())),
             pre_stop: None,
             pre_freeze: None,
+            health: None,
             #[cfg(feature = "websocket")]
             sockets: Vec::new(),
         }
@@ -74,6 +79,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             initializer: Box::new(f),
             pre_stop: None,
             pre_freeze: None,
+            health: None,
             #[cfg(feature = "websocket")]
             sockets: Vec::new(),
         }
@@ -90,13 +96,31 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         self
     }
 
-    /// Sets the pre-freeze hook, run on GET /pre-freeze (FC 2.0) while the current life is
-    /// initialized (otherwise the call succeeds without running it).
+    /// Sets the pre-freeze hook, run on GET /pre-freeze while the current life is initialized
+    /// (otherwise the call succeeds without running it). FC 2.0 only: FC 3.0 has no PreFreeze
+    /// (its `instanceLifecycleConfig` has only `initializer` and `preStop`).
     pub fn pre_freeze<F>(mut self, f: F) -> Self
     where
         F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
     {
         self.pre_freeze = Some(Box::new(f));
+        self
+    }
+
+    /// Answers GET and HEAD on `path` (FC 3.0's `healthCheckConfig.httpGetUrl`; the variable
+    /// `TINYFC_HEALTH_PATH` wins when set) in the runtime, never the handler: 200 while the
+    /// instance can serve (uninitialized, or Ready and `check` passes on the state), 503 with the
+    /// reason in the body after a fatal initializer failure, while a stop runs, or when `check`
+    /// fails. `check` runs on a thread of its own, never counted as an invocation; keep it quick
+    /// (FC waits 1 to 3 s for the answer).
+    pub fn health_check<F>(mut self, path: &str, check: F) -> Self
+    where
+        F: Fn(&S) -> Result<(), Error> + Send + Sync + 'static,
+    {
+        self.config
+            .health_path
+            .get_or_insert_with(|| path.to_string());
+        self.health = Some(Box::new(check));
         self
     }
 
@@ -143,6 +167,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         crate::context::set_environment(&self.config);
         let function = Arc::new(Function {
             lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
+            health: self.health,
             handler,
             drain: self.config.drain,
             #[cfg(feature = "websocket")]
@@ -155,6 +180,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
 /// The user's code behind the lifecycle.
 pub(crate) struct Function<S, H> {
     lifecycle: Lifecycle<S>,
+    health: Option<HealthFn<S>>,
     handler: H,
     drain: Duration,
     #[cfg(feature = "websocket")]
@@ -240,6 +266,7 @@ where
                 fc_line("PreFreeze Start", &ctx.request_id);
                 ("PreFreeze End", self.lifecycle.pre_freeze(ctx))
             }
+            ControlCall::Health => return self.health(), // not an invocation: no FC lines
         };
         fc_line(end, &ctx.request_id);
         hook_response(result)
@@ -250,6 +277,30 @@ where
         log::info!("draining for up to {} ms", self.drain.as_millis() as u64);
         if let Err(e) = self.lifecycle.shut_down(&Context::default(), self.drain) {
             log::error!("pre-stop failed: {e}");
+        }
+    }
+}
+
+impl<S, H> Function<S, H> {
+    /// The health path's answer: 200 `ok`, or 503 with the reason.
+    fn health(&self) -> Answer {
+        let why = match (self.lifecycle.health(), &self.health) {
+            (Health::Down(why), _) => why,
+            (Health::Serving(Some(app)), Some(check)) => {
+                match catch_unwind(AssertUnwindSafe(|| check(&app))) {
+                    Ok(Ok(())) => return ok(Response::text("ok")),
+                    Ok(Err(e)) => format!("the health check failed: {}", e.message),
+                    Err(panic) => format!("the health check failed: {}", Error::from_panic(panic)),
+                }
+            }
+            (Health::Serving(_), _) => return ok(Response::text("ok")),
+        };
+        log::warn!("health path answered 503: {why}");
+        let mut resp = Response::text(why);
+        resp.status = 503;
+        Answer {
+            resp,
+            fc_status: 404,
         }
     }
 }

@@ -1,12 +1,14 @@
 //! `cargo tinyfc`: the tools for tinyfc functions, as a cargo subcommand (`cargo install --path
 //! tools/cargo-tinyfc`, then `cargo tinyfc COMMAND`; or `cargo run -p cargo-tinyfc -- COMMAND`).
 //!
-//! - `new`: a function crate to start from (src/new.rs, templates/).
+//! - `new`: a function crate to start from (src/new.rs, templates/); `vendor` refreshes the copy
+//!   of tinyfc in it (src/new/vendor.rs).
 //! - `local`: the local Function Compute platform (src/local).
 //! - `invoke`: one call to a `local` that is serving (src/invoke.rs).
 //! - `build`: the static release build a function is deployed as (src/static_build.rs).
 //! - `zip`, `image`: the code package and the OCI image (src/package).
 //! - `bench`: cold start and throughput of function binaries (src/bench).
+//! - `check`: s.yaml validated before `s deploy` (src/check, src/syaml).
 //!
 //! The command line is clap's derive: each command's options are a struct beside the command
 //! (`new::NewArgs`, ...), and [`Command`] below lists the commands.
@@ -18,14 +20,13 @@ use std::ffi::OsString;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod bench;
+mod check;
 mod cli;
 mod invoke;
 mod local;
 mod new;
 mod package;
 mod static_build;
-// Read by `check` and `local`.
-#[allow(dead_code)]
 mod syaml;
 
 /// The top-level `cargo tinyfc --help` text after the commands.
@@ -58,9 +59,11 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     #[command(
-        about = "A function crate in ./NAME (event or HTTP), with tests, s.yaml and Dockerfile."
+        about = "A function crate in ./NAME (event, HTTP or a trigger's), with tests, s.yaml and Dockerfile."
     )]
     New(new::NewArgs),
+    #[command(about = "Refresh the copy of tinyfc in a crate `new` made (vendor/tinyfc).")]
+    Vendor(new::vendor::VendorArgs),
     #[command(about = "Run a function under a local FC platform (front door, lifecycle, limits).")]
     Local(Box<local::LocalArgs>),
     #[command(
@@ -73,10 +76,14 @@ enum Command {
     Build(static_build::BuildArgs),
     #[command(about = "The code package: the binary as `bootstrap` in a zip.")]
     Zip(package::ZipArgs),
-    #[command(about = "An OCI image (tarball) holding only /bootstrap.")]
+    #[command(
+        about = "An OCI image (tarball) holding /bootstrap (--ca-certs: and CA certificates, /tmp)."
+    )]
     Image(package::ImageArgs),
     #[command(about = "Cold start and throughput of function binaries.")]
     Bench(bench::BenchArgs),
+    #[command(about = "Validate s.yaml (fc3 schema, FC's and tinyfc's rules) before `s deploy`.")]
+    Check(check::CheckArgs),
     /// This text, or one command's.
     Help {
         /// The command whose help to print.
@@ -98,10 +105,12 @@ fn main() {
         Command::Local(a) => ("local", local::main(*a)),
         Command::Invoke(a) => ("invoke", invoke::main(a)),
         Command::New(a) => ("new", new::main(a)),
+        Command::Vendor(a) => ("vendor", new::vendor::main(a)),
         Command::Build(a) => ("build", static_build::main(a)),
         Command::Zip(a) => ("zip", package::zip_main(a)),
         Command::Image(a) => ("image", package::image_main(a)),
         Command::Bench(a) => ("bench", bench::main(a)),
+        Command::Check(a) => ("check", check::main(a)),
         Command::Help { command } => ("help", help(command.as_deref())),
     };
     match result {

@@ -1,12 +1,9 @@
 //! `cargo tinyfc local` driving the probe and hello examples as FC would.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::collections::HashSet;
 use std::process::Command;
 
-use common::*;
+use tinyfc_harness::*;
 
 /// `cargo-tinyfc local`, to be given its options.
 fn local_cmd() -> Command {

@@ -1,13 +1,10 @@
 //! `cargo tinyfc local` configured by the s.yaml the function is deployed with (flags override),
 //! and calling an HTTP function the way it is called (`--http METHOD PATH`, `--base-path`).
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use tinyfc_harness::*;
 
 /// A fresh directory holding `s.yaml` with `text`.
 fn dir_with(name: &str, text: &str) -> PathBuf {

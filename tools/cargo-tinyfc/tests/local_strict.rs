@@ -2,16 +2,14 @@
 //! pooled connections, its limits, timeouts said as timeouts, and the front door's defects an
 //! outside review reproduced (each test was seen failing before its fix).
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
 mod fake;
 
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
 use fake::{fake, serving, Answer, OK};
+use tinyfc_harness::*;
 
 /// The head of the answer on `s` (up to its blank line).
 fn head(s: &mut std::net::TcpStream) -> String {
@@ -312,7 +310,7 @@ fn an_instance_that_fails_its_health_checks_is_restarted() {
     assert!(out.contains("restarting the instance"), "{out}");
     // The new instance is checked again from the start.
     let until = std::time::Instant::now() + HANG;
-    while common::count(&local.stdout(), "GET /healthz failed (1/2)") < 2 {
+    while count(&local.stdout(), "GET /healthz failed (1/2)") < 2 {
         assert!(std::time::Instant::now() < until, "{}", local.stdout());
         std::thread::sleep(Duration::from_millis(50));
     }

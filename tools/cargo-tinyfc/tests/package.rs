@@ -77,8 +77,9 @@ fn build_makes_a_static_release_binary_and_prints_its_path() {
 #[test]
 fn every_command_has_help_with_an_example_and_wrong_options_exit_2_without_a_panic() {
     // Per command: an option it does not know, and a value it cannot take.
-    let bad_values: [(&str, &[&str]); 5] = [
+    let bad_values: [(&str, &[&str]); 6] = [
         ("local", &["--grace", "1e30", "--", "x"]),
+        ("check", &["--config"]),
         ("build", &["--bin"]),
         ("zip", &["only-one-path"]),
         ("image", &["a", "b", "--port", "99999"]),
@@ -197,6 +198,34 @@ fn zip_and_image_write_what_the_packaging_library_writes() {
         said.contains(&format!("t:1 (amd64), manifest {}", info.manifest_digest)),
         "{said}"
     );
+    // --ca-certs: the host's bundle; --ca-certs=FILE: that file.
+    for (option, bundle) in [
+        (
+            "--ca-certs".to_string(),
+            tinyfc_pack::host_ca_bundle().unwrap().to_path_buf(),
+        ),
+        (
+            format!("--ca-certs={}", dir.join("roots.pem").display()),
+            dir.join("roots.pem"),
+        ),
+    ] {
+        std::fs::write(dir.join("roots.pem"), "-----BEGIN CERTIFICATE-----\nx\n").unwrap();
+        let (cli, lib) = (dir.join("ca-cli.tar"), dir.join("ca-lib.tar"));
+        let args = [
+            "image",
+            binary.to_str().unwrap(),
+            cli.to_str().unwrap(),
+            &option,
+        ];
+        let said = pack(&args);
+        tinyfc_pack::image_with(&binary, &lib, "tinyfc-function", 9000, Some(&bundle)).unwrap();
+        assert_eq!(
+            std::fs::read(&cli).unwrap(),
+            std::fs::read(&lib).unwrap(),
+            "{option}"
+        );
+        assert!(said.contains("as the CA bundle, and /tmp"), "{said}");
+    }
     // A name the library refuses is a usage error before anything is written.
     let bad = tool(&[
         "image",

@@ -3,9 +3,10 @@
 //!
 //! - `zip BINARY OUT.zip`: the code package for a custom runtime: the binary as `bootstrap` (mode
 //!   0755) at the zip's root, what FC starts when `customRuntimeConfig` has no command.
-//! - `image BINARY OUT.tar [--name NAME[:TAG]] [--port PORT]`: an OCI image layout tarball with one
-//!   layer holding only `/bootstrap`, entrypoint `/bootstrap`, the port exposed and no base image,
-//!   which `skopeo`, `umoci`, `docker load` and `podman load` all take.
+//! - `image BINARY OUT.tar [--name NAME[:TAG]] [--port PORT] [--ca-certs[=FILE]]`: an OCI image
+//!   layout tarball with one layer holding `/bootstrap` (and with `--ca-certs` a CA bundle and
+//!   `/tmp`), entrypoint `/bootstrap`, the port exposed and no base image, which `skopeo`,
+//!   `umoci`, `docker load` and `podman load` all take.
 
 use std::path::PathBuf;
 
@@ -32,10 +33,10 @@ pub struct ZipArgs {
 #[derive(clap::Args, Debug)]
 #[command(
     long_about = "An OCI image layout tarball holding only /bootstrap (entrypoint, no base image, architecture
-from the binary); also loadable by `docker load`, `podman load`, skopeo (oci-archive:OUT.tar)
-and umoci.",
+from the binary), and with --ca-certs a CA bundle and /tmp; also loadable by `docker load`,
+`podman load`, skopeo (oci-archive:OUT.tar) and umoci.",
     after_help = "example:
-  cargo tinyfc image target/x86_64-unknown-linux-musl/release/examples/hello dist/image.tar --name hello:1"
+  cargo tinyfc image target/x86_64-unknown-linux-musl/release/examples/hello dist/image.tar --name hello:1 --ca-certs"
 )]
 pub struct ImageArgs {
     /// The function binary.
@@ -49,6 +50,11 @@ pub struct ImageArgs {
     /// The port exposed and set as FC_SERVER_PORT (FC's default; FC needs a fixed port).
     #[arg(long, default_value_t = tinyfc_pack::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
+    /// Add a CA bundle at /etc/ssl/certs/ca-certificates.crt (named by SSL_CERT_FILE) and a /tmp
+    /// of mode 1777, what a function calling HTTPS services or writing temp files needs: this
+    /// machine's bundle, or FILE (`--ca-certs=FILE`).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    ca_certs: Option<Option<PathBuf>>,
 }
 
 /// clap value parser: an image name the packager takes.
@@ -72,7 +78,15 @@ pub fn zip_main(args: ZipArgs) -> Exit {
 
 /// `cargo tinyfc image ARGS`: the exit code.
 pub fn image_main(args: ImageArgs) -> Exit {
-    let built = tinyfc_pack::image_on_port(&args.binary, &args.out, &args.name, args.port);
+    let bundle = match &args.ca_certs {
+        None => None,
+        Some(None) => match tinyfc_pack::host_ca_bundle() {
+            Ok(host) => Some(host),
+            Err(e) => return Ok(failed(e)),
+        },
+        Some(Some(file)) => Some(file.as_path()),
+    };
+    let built = tinyfc_pack::image_with(&args.binary, &args.out, &args.name, args.port, bundle);
     Ok(match built {
         Ok(info) => {
             println!(
@@ -83,6 +97,9 @@ pub fn image_main(args: ImageArgs) -> Exit {
                 info.architecture,
                 info.manifest_digest
             );
+            if let Some(bundle) = bundle {
+                println!("  with {} as the CA bundle, and /tmp", bundle.display());
+            }
             0
         }
         Err(e) => failed(e),

@@ -76,8 +76,9 @@ pub struct Manifest {
     pub unresolved: Vec<(String, String)>,
 }
 
-/// One `component: fc3` resource.
-#[derive(Debug, Clone)]
+/// One `component: fc3` resource. Its `Debug` leaves out [`Function::raw`], which holds the
+/// environment's values (see [`Environment`]).
+#[derive(Clone)]
 pub struct Function {
     /// Its key under `resources`.
     pub resource: String,
@@ -85,6 +86,15 @@ pub struct Function {
     pub props: FunctionProps,
     /// Its props as written (after `${...}`), for the props [`FunctionProps`] does not model.
     pub raw: Value,
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Function")
+            .field("resource", &self.resource)
+            .field("props", &self.props)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Manifest {

@@ -35,7 +35,7 @@ pub struct FunctionProps {
     pub instance_concurrency: Option<u32>,
     /// `environmentVariables`: the instance's environment (strings only, as FC's schema says).
     #[serde(default)]
-    pub environment_variables: BTreeMap<String, String>,
+    pub environment_variables: Environment,
     /// `instanceLifecycleConfig`: the initializer and preStop hooks.
     pub instance_lifecycle_config: Option<InstanceLifecycleConfig>,
     /// `customRuntimeConfig`: how FC starts a custom runtime.
@@ -51,6 +51,29 @@ pub struct FunctionProps {
     /// `triggers`.
     #[serde(default)]
     pub triggers: Vec<Trigger>,
+}
+
+/// `environmentVariables`: names to values. Its `Debug` shows the names only: values are where
+/// users put secrets (a database password, ALIBABA_CLOUD_* keys), and a derived `Debug` of the
+/// props must not print them.
+#[derive(Deserialize, Clone, Default, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Environment(pub BTreeMap<String, String>);
+
+impl std::ops::Deref for Environment {
+    type Target = BTreeMap<String, String>;
+
+    fn deref(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "<redacted>")))
+            .finish()
+    }
 }
 
 /// `code`: a path (a directory or a zip, relative to s.yaml) or an OSS object.

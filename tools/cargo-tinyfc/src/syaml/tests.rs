@@ -7,7 +7,9 @@ fn parse(text: &str) -> Result<Manifest, Error> {
 
 /// The s.yaml `cargo tinyfc new` writes, its placeholders filled as `new` fills them.
 fn generated(triggers: &str) -> String {
-    let mut text = include_str!("../../templates/s.yaml.in").replace("{{triggers}}", triggers);
+    let mut text = include_str!("../../templates/s.yaml.in")
+        .replace("{{triggers}}", triggers)
+        .replace("{{runtime}}", crate::new::CODE_RUNTIME);
     while let Some(start) = text.find("{{") {
         let end = start + text[start..].find("}}").unwrap() + 2;
         let value = if &text[start..end] == "{{resource}}" {
@@ -229,4 +231,17 @@ fn find_reads_s_yaml_or_s_yml_or_the_config_given() {
     let other = Manifest::find(Some(&dir.join("other.yaml")), &dir).unwrap();
     assert_eq!(other.functions[0].resource, "other");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn debug_of_the_props_shows_environment_names_not_values() {
+    let text = generated("").replace("RUST_LOG: info", "DB_PASSWORD: hunter2-secret");
+    let m = parse(&text).unwrap();
+    let props = &m.functions[0].props;
+    assert_eq!(props.environment_variables["DB_PASSWORD"], "hunter2-secret");
+    let debug = format!("{m:?}");
+    assert!(
+        debug.contains("DB_PASSWORD") && !debug.contains("hunter2"),
+        "{debug}"
+    );
 }
