@@ -420,18 +420,14 @@ fn stopping() -> Answer {
     )
 }
 
-/// An FC-style error: `{"errorMessage": ..}` plus `errorCode` when given.
+/// An FC-style error: `{"errorCode": .., "errorMessage": ..}` (`errorCode` only when given).
 pub fn error(status: u16, code: &str, message: &str) -> Answer {
-    let mut body = String::from("{");
-    if !code.is_empty() {
-        body.push_str("\"errorCode\":");
-        tinyfc::protocol::json_str(&mut body, code);
-        body.push(',');
-    }
-    body.push_str("\"errorMessage\":");
-    tinyfc::protocol::json_str(&mut body, message);
-    body.push('}');
-    Response::from_data(body.into_bytes())
+    let body = if code.is_empty() {
+        serde_json::json!({ "errorMessage": message })
+    } else {
+        serde_json::json!({ "errorCode": code, "errorMessage": message })
+    };
+    Response::from_data(body.to_string().into_bytes())
         .with_status_code(status)
         .with_header(header("Content-Type", "application/json"))
 }
