@@ -14,6 +14,7 @@ mod instance;
 mod logs;
 mod options;
 mod platform;
+mod relay;
 mod report;
 mod tunnel;
 mod watch;
