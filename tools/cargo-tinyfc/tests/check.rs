@@ -99,12 +99,12 @@ fn each_broken_rule_is_named_with_its_prop_and_fails_with_exit_1() {
         .replace("timeout: 20 }", "timeout: 10 }")
         .replace(
             "TINYFC_WORKERS: \"16\"",
-            "TINYFC_WORKERS: \"2\"\n        FC_SERVER_PORT: \"8080\"",
+            "TINYFC_WORKERS: \"2\"\n        FC_SERVER_PORT: \"8080\"\n        TINYFC_HEALTH_PATH: /health",
         )
         .replace("methods: [GET, POST, OPTIONS]", "methods: [GET, FETCH]")
         .replace("region: ${vars.region}", "memroySize: 1024")
         + "      diskSize: 1024\n      asyncInvokeConfig: { maxAsyncRetryAttempts: 9 }\n      \
-           customRuntimeConfig:\n        healthCheckConfig: { timeoutSeconds: 5 }\n      \
+           customRuntimeConfig:\n        healthCheckConfig: { timeoutSeconds: 5, httpGetUrl: /ready }\n      \
            logConfig: { project: p }\n";
     std::fs::write(dir.join("s.yaml"), text).unwrap();
     let (code, out) = check(&dir, &[]);
@@ -139,6 +139,10 @@ fn each_broken_rule_is_named_with_its_prop_and_fails_with_exit_1() {
         ),
         ("instanceLifecycleConfig.preStop.timeout", "at least 15 s"),
         ("memroySize", "not an fc3 prop"),
+        (
+            "environmentVariables.TINYFC_HEALTH_PATH",
+            "is not healthCheckConfig.httpGetUrl",
+        ),
     ] {
         let line = format!("resources.api.props.{prop}: ");
         assert!(
