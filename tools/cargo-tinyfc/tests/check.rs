@@ -154,6 +154,58 @@ fn each_broken_rule_is_named_with_its_prop_and_fails_with_exit_1() {
 }
 
 #[test]
+fn trigger_configs_are_typed_as_the_schema_says() {
+    let dir = scratch("triggers");
+    let triggers = "      triggers:
+        - triggerName: tick
+          triggerType: timer
+          triggerConfig: { cronExpression: '0 */5 * * *', enable: 'yes', payload: { a: 1 } }
+        - triggerName: hourly
+          triggerType: timer
+          triggerConfig: { cronExpression: 'CRON_TZ=Asia/Shanghai 0 0 * * * *', enable: true }
+        - triggerName: often
+          triggerType: timer
+          triggerConfig: { cronExpression: '@every 1h30m', enable: true }
+        - triggerName: topic
+          triggerType: mns_topic
+          triggerConfig: { notifyContentFormat: XML, notifyStrategy: BACKOFF_RETRY }
+        - triggerName: thing
+          triggerType: kafka
+          triggerConfig: {}
+";
+    let text = s_yaml("");
+    let text = text[..text.find("      triggers:").unwrap()].to_string() + triggers;
+    std::fs::write(dir.join("s.yaml"), text).unwrap();
+    let (code, out) = check(&dir, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    for (prop, says) in [
+        (
+            "triggers[0].triggerConfig.cronExpression",
+            "six cron fields",
+        ),
+        ("triggers[0].triggerConfig.enable", "true or false"),
+        ("triggers[0].triggerConfig.payload", "a string"),
+        (
+            "triggers[3].triggerConfig.notifyContentFormat",
+            "one of JSON, STREAM",
+        ),
+        ("triggers[4].triggerType", "\"kafka\" is not one of"),
+    ] {
+        let line = format!("resources.api.props.{prop}: ");
+        assert!(
+            out.lines().any(|l| l.contains(&line) && l.contains(says)),
+            "{prop}: {says}\n{out}"
+        );
+    }
+    assert!(
+        !out.contains("triggers[1]") && !out.contains("triggers[2]"),
+        "{out}"
+    );
+    assert!(out.contains("warning: resources.api.props.triggers[0].triggerConfig.cronExpression"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_body_budget_counts_concurrency_against_memory() {
     let dir = scratch("budget");
     let text = s_yaml("").replace(

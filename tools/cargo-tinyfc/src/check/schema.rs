@@ -58,6 +58,58 @@ const TRIGGERS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// What a trigger config's value must be.
+enum Want {
+    Bool,
+    Text,
+    OneOf(&'static [&'static str]),
+}
+
+/// Per trigger type, the schema's typed keys of its config (beyond `http`, checked through
+/// [`crate::syaml::HttpTriggerConfig`]).
+const TRIGGER_KEYS: &[(&str, &str, Want)] = &[
+    ("timer", "cronExpression", Want::Text),
+    ("timer", "enable", Want::Bool),
+    ("timer", "payload", Want::Text),
+    ("log", "enable", Want::Bool),
+    (
+        "mns_topic",
+        "notifyContentFormat",
+        Want::OneOf(&["JSON", "STREAM"]),
+    ),
+    (
+        "mns_topic",
+        "notifyStrategy",
+        Want::OneOf(&["BACKOFF_RETRY", "EXPONENTIAL_DECAY_RETRY"]),
+    ),
+    ("mns_topic", "filterTag", Want::Text),
+    ("cdn_events", "eventName", Want::Text),
+    ("cdn_events", "eventVersion", Want::Text),
+    ("cdn_events", "notes", Want::Text),
+    ("eventbridge", "asyncInvocationType", Want::Bool),
+    ("eventbridge", "triggerEnable", Want::Bool),
+    ("eventbridge", "eventRuleFilterPattern", Want::Text),
+];
+
+/// FC's timer trigger: `@every 5m` (minutes or hours, `1h30m`), or a cron expression of six
+/// fields in UTC, or in a zone given as `CRON_TZ=Asia/Shanghai ...`.
+fn timer_expression(cron: &str) -> bool {
+    if let Some(every) = cron.strip_prefix("@every ") {
+        // `5m`, `2h`, `1h30m`: numbers each followed by h or m.
+        let every = every.trim();
+        let parts: Vec<&str> = every.split_inclusive(['h', 'm']).collect();
+        return !every.is_empty()
+            && parts.iter().all(|p| {
+                let n = &p[..p.len() - 1];
+                (p.ends_with('h') || p.ends_with('m')) && n.parse::<u32>().is_ok_and(|n| n > 0)
+            });
+    }
+    let fields = cron.strip_prefix("CRON_TZ=").map_or(cron, |rest| {
+        rest.split_once(' ').map_or("", |(_, fields)| fields)
+    });
+    fields.split_whitespace().count() == 6
+}
+
 /// `IHttpTriggerConfig.methods`' items.
 const HTTP_METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
@@ -368,6 +420,35 @@ fn triggers(p: &FunctionProps, out: &mut Findings) {
                 at(&format!("triggerConfig.{key}")),
                 format!("required for a {kind} trigger"),
             );
+        }
+        for (_, key, want) in TRIGGER_KEYS.iter().filter(|(k, _, _)| *k == kind) {
+            let Some(value) = config.get(*key) else {
+                continue;
+            };
+            let ok = match want {
+                Want::Bool => value.is_bool(),
+                Want::Text => value.is_string(),
+                Want::OneOf(allowed) => value.as_str().is_some_and(|v| allowed.contains(&v)),
+            };
+            if !ok {
+                let rule = match want {
+                    Want::Bool => "true or false".to_string(),
+                    Want::Text => "a string (quote it)".to_string(),
+                    Want::OneOf(allowed) => format!("one of {}", allowed.join(", ")),
+                };
+                out.error(s, at(&format!("triggerConfig.{key}")), rule);
+            }
+        }
+        if let Some(cron) = config.get("cronExpression").and_then(Value::as_str) {
+            if kind == "timer" && !timer_expression(cron) {
+                // A warning: FC's parser may take more than this; five fields is the usual slip
+                // (FC reads the first as seconds).
+                let rule = format!(
+                    "{cron:?}: FC's form is `@every 5m` or six cron fields (seconds minutes hours \
+                     day month weekday), optionally after CRON_TZ=ZONE"
+                );
+                out.warn(Source::Fc, at("triggerConfig.cronExpression"), rule);
+            }
         }
         match t.http() {
             Some(Ok(http)) => {
