@@ -239,6 +239,21 @@ fn a_code_package_without_an_executable_bootstrap_at_its_root_fails() {
             "{out}"
         );
     }
+    // A directory as the code: its bootstrap, executable.
+    std::fs::create_dir_all(dir.join("code")).unwrap();
+    std::fs::write(dir.join("code/bootstrap"), "#!/bin/sh\n").unwrap();
+    let as_dir = s_yaml("").replace("code: ./dist/function.zip", "code: ./code");
+    std::fs::write(dir.join("s.yaml"), as_dir).unwrap();
+    let (code, out) = check(&dir, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("props.code: ./code: bootstrap is not executable"),
+        "{out}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let exec = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(dir.join("code/bootstrap"), exec).unwrap();
+    assert_eq!(check(&dir, &[]).0, Some(0));
     // A command of its own: FC does not look for bootstrap.
     let own = s_yaml("      customRuntimeConfig: { command: [/code/app/bootstrap] }\n");
     std::fs::write(dir.join("s.yaml"), own).unwrap();

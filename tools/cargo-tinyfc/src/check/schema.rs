@@ -325,3 +325,32 @@ fn range(out: &mut Findings, source: Source, field: &str, value: Option<u32>, mi
         out.error(source, field, rule);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(cpu: f64, memory_mb: u32) -> Vec<String> {
+        let mut out = Findings::default();
+        cpu_rules(cpu, memory_mb, &mut out);
+        out.0.into_iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn cpu_is_a_multiple_of_005_with_1_to_4_gb_per_vcpu() {
+        for (c, m) in [
+            (0.1, 128),
+            (0.05, 128),
+            (0.35, 512),
+            (1.0, 1024),
+            (1.0, 4096),
+            (16.0, 32768),
+        ] {
+            assert!(cpu(c, m).is_empty(), "{c} vCPU, {m} MB: {:?}", cpu(c, m));
+        }
+        assert!(cpu(1.0, 512)[0].contains("0.50 GB per vCPU"));
+        assert!(cpu(0.1, 512)[0].contains("5.00 GB per vCPU"));
+        assert!(cpu(0.12, 128)[0].contains("multiple of 0.05"));
+        assert!(cpu(0.0, 128)[0].contains("from 0.05 to 16"));
+    }
+}
