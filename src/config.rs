@@ -44,6 +44,11 @@ pub struct Config {
     ///
     /// [`Runtime::health_check`]: crate::Runtime::health_check
     pub health_path: Option<String>,
+    /// `TINYFC_BODY_BUDGET_BYTES`, else half of `FC_FUNCTION_MEMORY_SIZE` (MB; set by the
+    /// platform), else none until a call's `x-fc-function-memory` says the memory: request body
+    /// bytes held at once. A call whose body does not fit waits with it unread (408 past its body
+    /// deadline); a body over the whole budget is 413. 0 turns it off.
+    pub body_budget: Option<usize>,
     /// `FC_INSTANCE_ID` (set by the platform; default none): copied into every [`Context`].
     ///
     /// [`Context`]: crate::Context
@@ -69,6 +74,7 @@ impl Default for Config {
             worker_idle: Duration::from_secs(30),
             max_connections: 4096,
             health_path: None,
+            body_budget: None,
             instance_id: None,
             instance_region: None,
             code_path: None,
@@ -116,6 +122,13 @@ impl Config {
             worker_idle: ms("TINYFC_WORKER_IDLE_MS", d.worker_idle)?,
             max_connections: num("TINYFC_MAX_CONNECTIONS", d.max_connections)?,
             health_path: text("TINYFC_HEALTH_PATH").map(|p| p.trim().to_string()),
+            body_budget: match text("TINYFC_BODY_BUDGET_BYTES") {
+                Some(v) => Some(parse("TINYFC_BODY_BUDGET_BYTES", &v)?).filter(|&n| n > 0),
+                // The platform's variable: a value we cannot read means no budget, not no start.
+                None => text("FC_FUNCTION_MEMORY_SIZE")
+                    .and_then(|v| v.trim().parse().ok())
+                    .map(crate::budget::BodyBudget::for_memory),
+            },
             instance_id: text("FC_INSTANCE_ID"),
             instance_region: text("FC_REGION"),
             code_path: text("FC_FUNC_CODE_PATH"),
@@ -215,6 +228,20 @@ mod tests {
         let c = cfg(&[("TINYFC_HEALTH_PATH", "/healthz")]).unwrap();
         assert_eq!(c.health_path.as_deref(), Some("/healthz"));
         assert!(cfg(&[("TINYFC_HEALTH_PATH", "healthz")]).is_err());
+    }
+
+    #[test]
+    fn body_budget_is_the_override_else_half_the_functions_memory() {
+        assert_eq!(cfg(&[]).unwrap().body_budget, None);
+        let half = cfg(&[("FC_FUNCTION_MEMORY_SIZE", "128")]).unwrap();
+        assert_eq!(half.body_budget, Some(64 << 20));
+        let both = [
+            ("FC_FUNCTION_MEMORY_SIZE", "128"),
+            ("TINYFC_BODY_BUDGET_BYTES", "1000"),
+        ];
+        assert_eq!(cfg(&both).unwrap().body_budget, Some(1000));
+        let off = [("TINYFC_BODY_BUDGET_BYTES", "0")];
+        assert_eq!(cfg(&off).unwrap().body_budget, None);
     }
 
     #[test]

@@ -164,6 +164,7 @@ impl Answerer {
             c.max_body_bytes,
             c.header_timeout,
             deadline,
+            None, // control calls carry no body on FC; one is bounded by the body limit
         ) {
             Ok(_) => {}
             Err(BodyError::Reject(r)) => {

@@ -48,6 +48,7 @@ pub(crate) fn serve(
     // A SocketAddr, not ("0.0.0.0", port): the string form links std's host lookup and musl's DNS
     // resolver into every function (26 KB of code it never runs).
     let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.port)))?;
+    crate::budget::return_large_blocks(); // the process's allocator: ours to set
     serve_on(socket, config, service, hooks, Mode::Process).map(drop)
 }
 

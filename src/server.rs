@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::answer::{reject_and_close, send, Framing};
 use crate::body::{read_body, BodyError};
+use crate::budget::BodyBudget;
 use crate::config::Config;
 use crate::conn::{discard_available, read_available, Conn};
 use crate::context::Context;
@@ -77,6 +78,8 @@ pub(crate) struct Shared {
     pub(crate) listener: Listener,
     pub(crate) workers: Workers,
     pub(crate) control: Control,
+    /// Request body bytes held at once (`budget.rs`).
+    budget: BodyBudget,
     /// Written to wake the main thread's poll (signals write to it too).
     waker: UnixStream,
     /// Set while the main thread watches the workers (and by a poke that starts that), so
@@ -100,6 +103,7 @@ impl Shared {
         let control = Control::new(hooks, poller.clone(), config.clone(), stopping.clone());
         Ok(Shared {
             workers: Workers::new(config.workers, config.worker_idle),
+            budget: BodyBudget::new(config.body_budget),
             config,
             service,
             poller,
@@ -312,7 +316,18 @@ impl Shared {
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
         let c = &self.config;
         let deadline = arrived + call_deadline(&head.headers, c.body_timeout);
-        let body = match read_body(conn, &head, c.max_body_bytes, c.header_timeout, deadline) {
+        self.budget.learn(&head.headers);
+        // Held until the call has ended (the handler owns the body until then).
+        let mut held = self.budget.empty();
+        let stall = c.header_timeout;
+        let body = match read_body(
+            conn,
+            &head,
+            c.max_body_bytes,
+            stall,
+            deadline,
+            Some(&mut held),
+        ) {
             Ok(body) => body,
             Err(BodyError::Reject(r)) => {
                 reject_and_close(conn, &r);

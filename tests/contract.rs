@@ -2,12 +2,10 @@
 //! a call FC still runs, the health path, bodies bounded by the function's memory, one initializer
 //! run at a time across lives.
 
-mod common;
-
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 
 /// FC keeps its connections to the function open and reuses them; a POST on a connection the
 /// server closed while idle is a 502 for FC's caller ("Process exited unexpectedly before
@@ -155,4 +153,55 @@ fn a_call_with_a_function_timeout_gets_body_and_answer_deadlines_of_at_least_tha
         thread::sleep(Duration::from_millis(100));
     }
     assert!(got > body.len(), "the answer was cut after {got} bytes");
+}
+
+/// 12 callers send 24 MiB bodies at once to a 128 MB function with 16 workers: 288 MiB of bodies
+/// if all were held at once. Each is answered 200, and the process peaks under 160 MiB.
+#[test]
+fn bodies_in_flight_are_bounded_by_the_functions_memory() {
+    use std::io::Write;
+    let f = Function::start(
+        "probe",
+        &[("FC_FUNCTION_MEMORY_SIZE", "128"), ("TINYFC_WORKERS", "16")],
+    );
+    let body = vec![b'b'; 24 << 20];
+    let statuses: Vec<u16> = thread::scope(|sc| {
+        let callers: Vec<_> = (0..12)
+            .map(|_| {
+                sc.spawn(|| {
+                    let mut s = f.raw();
+                    let head = format!(
+                        "POST /sink HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    s.write_all(head.as_bytes()).unwrap();
+                    s.write_all(&body).unwrap();
+                    status_of(&read_to_close(&mut s))
+                })
+            })
+            .collect();
+        callers.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    assert_eq!(statuses, [200; 12], "{}", f.stdout());
+    let peak_kib = f.proc_status("VmHWM");
+    assert!(peak_kib < 160 * 1024, "peak RSS {} MiB", peak_kib / 1024);
+}
+
+#[test]
+fn a_body_over_the_whole_budget_is_413_declared_or_chunked() {
+    let f = Function::start("probe", &[("TINYFC_BODY_BUDGET_BYTES", "1000")]);
+    let declared = send_raw(&f, b"POST /echo HTTP/1.1\r\ncontent-length: 1001\r\n\r\n");
+    assert_eq!(status_of(&declared), 413, "{declared}");
+    let chunk = "a".repeat(600);
+    let chunked = format!(
+        "POST /echo HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n"
+    );
+    let text = send_raw(&f, chunked.as_bytes());
+    assert_eq!(status_of(&text), 413, "{text}");
+    // Within the budget, and again after those were refused: nothing leaked.
+    for _ in 0..3 {
+        let ok = f.request("POST", "/echo", &[], &[b'x'; 1000]);
+        assert_eq!((ok.status, ok.body.len()), (200, 1000));
+    }
+    assert_eq!(f.state().1, 3, "only the three that fit ran");
 }

@@ -122,6 +122,9 @@ fn a_new_event_function_passes_its_tests_runs_its_lifecycle_and_packages() {
             &[
                 "local",
                 "--once",
+                // s.yaml says port 9000; the two generated crates run at once.
+                "--port",
+                "0",
                 "--event",
                 "event.json",
                 "--",
@@ -179,7 +182,19 @@ fn a_new_http_function_passes_its_tests_and_runs_its_lifecycle() {
     // An event invocation (what --once sends) is answered too.
     let once = ok(
         "local --once",
-        tool(&dir, &["local", "--once", "--", &cargo(), "run", "-q"]),
+        tool(
+            &dir,
+            &[
+                "local",
+                "--once",
+                "--port",
+                "0",
+                "--",
+                &cargo(),
+                "run",
+                "-q",
+            ],
+        ),
     );
     assert!(once.contains("all steps succeeded"), "{once}");
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
