@@ -2,12 +2,10 @@
 //! a call FC still runs, the health path, bodies bounded by the function's memory, one initializer
 //! run at a time across lives.
 
-mod common;
-
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 
 /// FC keeps its connections to the function open and reuses them; a POST on a connection the
 /// server closed while idle is a 502 for FC's caller ("Process exited unexpectedly before

@@ -2,16 +2,14 @@
 //! that send or read slowly, and running out of descriptors. Every complete request gets its
 //! answer, and no client holds a thread or a descriptor without bound.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
-/// [`common::read_until_closed`], as text.
+/// [`tinyfc_harness::read_until_closed`], as text.
 fn text_until_closed(s: &mut TcpStream, limit: Duration) -> (String, bool) {
     let (out, closed) = read_until_closed(s, limit);
     (String::from_utf8_lossy(&out).into_owned(), closed)

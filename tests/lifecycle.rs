@@ -1,11 +1,9 @@
 //! The lifecycle state machine, driven over sockets against the probe example.
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
 #[test]
 fn platform_initialize_runs_the_initializer_before_the_first_invocation() {

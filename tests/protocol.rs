@@ -1,11 +1,9 @@
 //! The FC protocol: answers, error bodies, context fields, log lines, credentials.
 
-mod common;
-
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 
 const SECRET_ID: &str = "AKID-visible-only-to-the-handler";
 const SECRET_KEY: &str = "s3cr3t-key-never-logged";

@@ -3,13 +3,11 @@
 //! docs/hardening.md ("Accepted grammar"); HTTP/1.0 clients get what HTTP/1.0 allows; a handler's
 //! invalid status or header fails only that invocation.
 
-mod common;
-
 use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 
 /// Sends `bytes` on a fresh connection: expects one 400 answer, then a closed connection, and
 /// that nothing ran (the smuggled `GET /panic` behind the request included).

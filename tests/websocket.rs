@@ -2,13 +2,11 @@
 //! `/ws` echo. Run with `cargo test --features websocket --test websocket`.
 #![cfg(feature = "websocket")]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{client::IntoClientRequest, Message, WebSocket};
 

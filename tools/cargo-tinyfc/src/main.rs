@@ -4,6 +4,7 @@
 //! - `new`: a function crate to start from (src/new.rs, templates/); `vendor` refreshes the copy
 //!   of tinyfc in it (src/new/vendor.rs).
 //! - `local`: the local Function Compute platform (src/local).
+//! - `invoke`: one call to a `local` that is serving (src/invoke.rs).
 //! - `build`: the static release build a function is deployed as (src/static_build.rs).
 //! - `zip`, `image`: the code package and the OCI image (src/package).
 //! - `bench`: cold start and throughput of function binaries (src/bench).
@@ -21,6 +22,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod bench;
 mod check;
 mod cli;
+mod invoke;
 mod local;
 mod new;
 mod package;
@@ -63,7 +65,11 @@ enum Command {
     #[command(about = "Refresh the copy of tinyfc in a crate `new` made (vendor/tinyfc).")]
     Vendor(new::vendor::VendorArgs),
     #[command(about = "Run a function under a local FC platform (front door, lifecycle, limits).")]
-    Local(LocalRawArgs),
+    Local(Box<local::LocalArgs>),
+    #[command(
+        about = "Call a `cargo tinyfc local` that is serving: an event, or an HTTP request."
+    )]
+    Invoke(invoke::InvokeArgs),
     #[command(
         about = "Static release build of a bin or example (musl; glibc +crt-static fallback)."
     )]
@@ -85,16 +91,6 @@ enum Command {
     },
 }
 
-/// `local`'s arguments, passed as they are to its own parser (src/local/options.rs), which prints
-/// its own `--help`.
-#[derive(clap::Args, Debug)]
-#[command(disable_help_flag = true)]
-struct LocalRawArgs {
-    /// `local`'s options (see `cargo tinyfc local --help`).
-    #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
-    args: Vec<String>,
-}
-
 fn main() {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     // Run as `cargo tinyfc ...`, cargo passes the subcommand's name first.
@@ -106,16 +102,8 @@ fn main() {
         Err(e) => e.exit(),
     };
     let (name, result) = match cli.command {
-        Command::Local(_) => {
-            // `local` keeps its own parser for now: its arguments go to it as typed (clap drops a
-            // leading `--`, which separates them from the function's command). clap refused any
-            // that is not UTF-8 above.
-            let raw: Vec<String> = args[2..]
-                .iter()
-                .filter_map(|a| a.to_str().map(String::from))
-                .collect();
-            ("local", Ok(local::main(&raw)))
-        }
+        Command::Local(a) => ("local", local::main(*a)),
+        Command::Invoke(a) => ("invoke", invoke::main(a)),
         Command::New(a) => ("new", new::main(a)),
         Command::Vendor(a) => ("vendor", new::vendor::main(a)),
         Command::Build(a) => ("build", static_build::main(a)),
@@ -149,7 +137,6 @@ fn help(command: Option<&str>) -> cli::Exit {
     top.build();
     match command {
         None => print!("{}", top.render_long_help()),
-        Some("local") => print!("{}", local::USAGE),
         // Exactly what `COMMAND --help` prints (clap prints it and exits 0).
         Some(name) if top.find_subcommand(name).is_some() => {
             if let Err(e) = Cli::try_parse_from(["cargo tinyfc", name, "--help"]) {

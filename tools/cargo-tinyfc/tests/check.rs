@@ -226,3 +226,36 @@ fn config_and_resource_choose_the_file_and_function_and_say_what_is_wrong() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_repositorys_own_s_yaml_passes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (code, out) = check(&root, &[]);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn every_s_yaml_new_generates_passes() {
+    let dir = scratch("generated");
+    for (name, kind) in [
+        ("ev", &[][..]),
+        ("web", &["--http"]),
+        ("boxed", &["--container"]),
+        ("tick", &["--trigger", "timer"]),
+    ] {
+        let new = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+            .args(["new", name])
+            .args(kind)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            new.status.success(),
+            "{}",
+            String::from_utf8_lossy(&new.stderr)
+        );
+        let (code, out) = check(&dir.join(name), &[]);
+        assert_eq!(code, Some(0), "new {name} {kind:?}:\n{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,12 +1,9 @@
 //! `cargo tinyfc local` driving the probe and hello examples as FC would.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::collections::HashSet;
 use std::process::Command;
 
-use common::*;
+use tinyfc_harness::*;
 
 /// `cargo-tinyfc local`, to be given its options.
 fn local_cmd() -> Command {
@@ -453,7 +450,7 @@ fn async_invoke_function_answers_202_then_runs_the_event() {
         .header("X-Fc-Request-Id")
         .expect("a request id")
         .to_string();
-    assert!(f.wait_stdout(&format!("async invoke RequestId {rid}: -> 200")));
+    assert!(f.wait_stdout(&format!("async invoke RequestId {rid}: attempt 1/4 -> 200")));
     assert!(f
         .stdout()
         .contains(&format!("FC Invoke End RequestId: {rid}")));

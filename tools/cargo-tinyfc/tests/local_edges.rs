@@ -2,16 +2,14 @@
 //! that answers as told): a panic in the front door, too many async invocations, a connection the
 //! function closes mid-request, and seconds options out of range.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
 mod fake;
 
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::*;
 use fake::{fake, serving, Answer, OK};
+use tinyfc_harness::*;
 
 #[test]
 fn a_panic_while_answering_never_lowers_the_front_doors_capacity() {

@@ -2,16 +2,14 @@
 //! pooled connections, its limits, timeouts said as timeouts, and the front door's defects an
 //! outside review reproduced (each test was seen failing before its fix).
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
 mod fake;
 
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
 use fake::{fake, serving, Answer, OK};
+use tinyfc_harness::*;
 
 /// The head of the answer on `s` (up to its blank line).
 fn head(s: &mut std::net::TcpStream) -> String {
@@ -224,4 +222,121 @@ fn an_invocation_past_the_timeout_is_answered_as_a_timeout_and_the_instance_rest
     let r = local.request("GET", "/", &[], b"");
     assert_eq!(r.status, 502, "{}", r.text());
     assert!(r.text().contains("timed out"), "{}", r.text());
+}
+
+/// `cargo tinyfc local` serving in front of the hand-written function, in a directory whose
+/// s.yaml gives function `f` the props `props` (YAML, indented 6 spaces).
+fn serving_with_props(f: &fake::Fake, name: &str, props: &str) -> Function {
+    let dir = std::env::temp_dir().join(format!("tinyfc-strict-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = format!(
+        "edition: 3.0.0\nname: app\nresources:\n  f:\n    component: fc3\n    props:\n      \
+         functionName: f\n{props}"
+    );
+    std::fs::write(dir.join("s.yaml"), yaml).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
+    cmd.current_dir(&dir)
+        .args(["local", "--listen", "127.0.0.1:0", "--no-initializer"])
+        .args(["--port", &f.port.to_string(), "--", "sleep", "600"]);
+    Function::spawn(cmd, "front door on http://127.0.0.1:")
+}
+
+/// The same with `asyncInvokeConfig`: `retries` and both destinations.
+fn serving_with_async(f: &fake::Fake, name: &str, retries: u32) -> Function {
+    let props = format!(
+        "      asyncInvokeConfig:\n        maxAsyncRetryAttempts: {retries}\n        \
+         destinationConfig:\n          onSuccess:\n            destination: acs:mns:::/queues/ok/messages\n          \
+         onFailure:\n            destination: acs:mns:::/queues/failed/messages\n"
+    );
+    serving_with_props(f, name, &props)
+}
+
+const FAILED: &[u8] = b"HTTP/1.1 404 Not Found\r\nx-fc-status: 404\r\ncontent-length: 37\r\n\r\n{\"errorMessage\":\"no\",\"errorType\":\"E\"}";
+
+#[test]
+fn a_failed_async_invocation_is_retried_and_its_success_goes_to_on_success() {
+    let f = fake(|n, _| {
+        if n <= 2 {
+            Answer::Send(FAILED)
+        } else {
+            Answer::Send(OK)
+        }
+    });
+    let local = serving_with_async(&f, "retried", 3);
+    let path = "/2023-03-30/functions/f/invocations";
+    let r = local.request("POST", path, &[("x-fc-invocation-type", "Async")], b"{}");
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert!(local.wait_stdout("FC would send to onSuccess acs:mns:::/queues/ok/messages"));
+    let out = local.stdout();
+    assert!(out.contains("attempt 1/4 failed"), "{out}");
+    assert!(out.contains("attempt 3/4 -> 200"), "{out}");
+    assert!(out.contains(r#""approximateInvokeCount":3"#), "{out}");
+    assert_eq!(f.requests.load(Ordering::SeqCst), 3);
+    assert!(f.heads.lock().unwrap()[2].contains("x-fc-retry-count: 2"));
+}
+
+#[test]
+fn an_async_invocation_that_keeps_failing_stops_at_max_retries_and_goes_to_on_failure() {
+    let f = fake(|_, _| Answer::Send(FAILED));
+    let local = serving_with_async(&f, "failing", 1);
+    let path = "/2023-03-30/functions/f/invocations";
+    let r = local.request("POST", path, &[("x-fc-invocation-type", "Async")], b"{}");
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert!(local.wait_stdout("FC would send to onFailure acs:mns:::/queues/failed/messages"));
+    let out = local.stdout();
+    assert!(out.contains("failed for good after 2 attempts"), "{out}");
+    assert_eq!(f.requests.load(Ordering::SeqCst), 2);
+}
+
+const HEALTH: &str = "      customRuntimeConfig:\n        healthCheckConfig:\n          \
+    httpGetUrl: /healthz\n          periodSeconds: 1\n          failureThreshold: 2\n";
+
+#[test]
+fn an_instance_that_fails_its_health_checks_is_restarted() {
+    let f = fake(|_, head| {
+        if head.starts_with("get /healthz") {
+            Answer::Send(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n")
+        } else {
+            Answer::Send(OK)
+        }
+    });
+    let local = serving_with_props(&f, "unhealthy", HEALTH);
+    assert!(local.wait_stdout("2 health checks failed in a row (failureThreshold)"));
+    let out = local.stdout();
+    assert!(
+        out.contains("GET /healthz failed (1/2): answered 500"),
+        "{out}"
+    );
+    assert!(out.contains("restarting the instance"), "{out}");
+    // The new instance is checked again from the start.
+    let until = std::time::Instant::now() + HANG;
+    while count(&local.stdout(), "GET /healthz failed (1/2)") < 2 {
+        assert!(std::time::Instant::now() < until, "{}", local.stdout());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_healthy_instance_is_said_healthy_and_keeps_serving() {
+    let f = fake(|_, _| Answer::Send(OK));
+    let local = serving_with_props(&f, "healthy", HEALTH);
+    assert!(local.wait_stdout("healthy (GET /healthz -> 200)"));
+    // Three checks seen by the function, none failed.
+    let checks = || {
+        f.heads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|h| h.starts_with("get /healthz"))
+            .count()
+    };
+    let until = std::time::Instant::now() + HANG;
+    while checks() < 3 {
+        assert!(std::time::Instant::now() < until, "{}", local.stdout());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = local.stdout();
+    assert!(!out.contains("failed"), "{out}");
+    assert!(!out.contains("restarting"), "{out}");
+    assert_eq!(local.request("GET", "/", &[], b"").status, 200);
 }

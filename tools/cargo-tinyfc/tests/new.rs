@@ -122,6 +122,9 @@ fn a_new_event_function_passes_its_tests_runs_its_lifecycle_and_packages() {
             &[
                 "local",
                 "--once",
+                // s.yaml says port 9000; the two generated crates run at once.
+                "--port",
+                "0",
                 "--event",
                 "event.json",
                 "--",
@@ -179,7 +182,19 @@ fn a_new_http_function_passes_its_tests_and_runs_its_lifecycle() {
     // An event invocation (what --once sends) is answered too.
     let once = ok(
         "local --once",
-        tool(&dir, &["local", "--once", "--", &cargo(), "run", "-q"]),
+        tool(
+            &dir,
+            &[
+                "local",
+                "--once",
+                "--port",
+                "0",
+                "--",
+                &cargo(),
+                "run",
+                "-q",
+            ],
+        ),
     );
     assert!(once.contains("all steps succeeded"), "{once}");
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
@@ -439,4 +454,37 @@ fn vendor_refreshes_the_copy_of_tinyfc_and_the_crate_still_builds() {
     assert!(!elsewhere.join("vendor").exists());
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     let _ = std::fs::remove_dir_all(&elsewhere);
+}
+
+#[test]
+fn every_generated_s_yaml_passes_check() {
+    let parent = scratch("check");
+    let kinds: [&[&str]; 10] = [
+        &[],
+        &["--http"],
+        &["--trigger", "oss"],
+        &["--trigger", "timer"],
+        &["--trigger", "mns-topic"],
+        &["--trigger", "mns-queue"],
+        &["--trigger", "sls"],
+        &["--trigger", "cdn"],
+        &["--trigger", "eventbridge"],
+        &["--trigger", "tablestore"],
+    ];
+    for (i, kind) in kinds.iter().enumerate() {
+        for container in [false, true] {
+            let name = format!("checked-{i}{}", if container { "-c" } else { "" });
+            let mut args = kind.to_vec();
+            if container {
+                args.push("--container");
+            }
+            let dir = generate(&parent, &name, &args);
+            let said = ok("cargo tinyfc check", tool(&dir, &["check"]));
+            assert!(
+                said.contains("0 error(s), 0 warning(s)"),
+                "{args:?}:\n{said}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&parent);
 }

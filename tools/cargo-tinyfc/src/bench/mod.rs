@@ -23,6 +23,7 @@
 mod cold;
 mod load;
 mod report;
+mod stats;
 
 use std::path::{Path, PathBuf};
 

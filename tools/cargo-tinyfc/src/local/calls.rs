@@ -15,11 +15,12 @@ pub fn common_headers(o: &Options, request_id: &str, control_path: &str) -> Vec<
     } else {
         ""
     };
+    let pre_stop = if o.pre_stop { "index.preStop" } else { "" };
     [
         ("x-fc-request-id", request_id),
-        ("x-fc-access-key-id", &o.credentials.0),
-        ("x-fc-access-key-secret", &o.credentials.1),
-        ("x-fc-security-token", &o.credentials.2),
+        ("x-fc-access-key-id", &o.credentials.key_id),
+        ("x-fc-access-key-secret", &o.credentials.key_secret),
+        ("x-fc-security-token", &o.credentials.security_token),
         ("x-fc-function-name", &o.function_name),
         ("x-fc-function-handler", "index.handler"),
         ("x-fc-function-memory", &o.memory_mb.to_string()),
@@ -29,7 +30,7 @@ pub fn common_headers(o: &Options, request_id: &str, control_path: &str) -> Vec<
             "x-fc-initialization-timeout",
             &o.init_timeout.as_secs().to_string(),
         ),
-        ("x-fc-instance-lifecycle-pre-stop-handler", "index.preStop"),
+        ("x-fc-instance-lifecycle-pre-stop-handler", pre_stop),
         ("x-fc-region", &o.region),
         ("x-fc-account-id", &o.account_id),
         ("x-fc-qualifier", &o.qualifier),

@@ -272,6 +272,16 @@ fn handle(
     let is_event = method == "POST"
         && path.starts_with("/2023-03-30/functions/")
         && path.ends_with("/invocations");
+    // The HTTP trigger's `methods` (s.yaml): FC refuses any other method before the function.
+    let allowed = platform.opts.http_methods.as_ref();
+    if !is_event && allowed.is_some_and(|m| !m.iter().any(|m| m.eq_ignore_ascii_case(&method))) {
+        let msg = format!(
+            "the HTTP trigger does not allow {method} (its methods: {})",
+            allowed.map(|m| m.join(", ")).unwrap_or_default()
+        );
+        say!("{method} {url} -> 405: {msg}");
+        return error(405, "MethodNotAllowed", &msg).into();
+    }
     let is_async = is_event
         && req.headers().iter().any(|h| {
             h.field.equiv("x-fc-invocation-type") && h.value.as_str().eq_ignore_ascii_case("async")
@@ -311,6 +321,7 @@ fn handle(
             rid: rid.clone(),
             headers,
             body,
+            accepted: Instant::now(),
             busy: activity.busy(),
         };
         if let Err(full) = queue.push(job) {

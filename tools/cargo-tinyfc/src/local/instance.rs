@@ -55,9 +55,15 @@ impl Instance {
             .env("FC_QUALIFIER", &opts.qualifier)
             .env("FC_SERVICE_NAME", &opts.service_name)
             .env("FC_FUNC_CODE_PATH", "/code")
-            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &opts.credentials.0)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &opts.credentials.1)
-            .env("ALIBABA_CLOUD_SECURITY_TOKEN", &opts.credentials.2)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &opts.credentials.key_id)
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                &opts.credentials.key_secret,
+            )
+            .env(
+                "ALIBABA_CLOUD_SECURITY_TOKEN",
+                &opts.credentials.security_token,
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())

@@ -285,6 +285,14 @@ impl Platform {
         (st.phase == Phase::Ready && !instance.exited()).then_some(instance.addr)
     }
 
+    /// The ready instance: its id and address (None while booting, failed or stopping).
+    pub fn ready(&self) -> Option<(String, SocketAddr)> {
+        let st = self.lock();
+        let instance = st.instance.as_ref()?;
+        (st.phase == Phase::Ready && !instance.exited() && !st.stopping)
+            .then(|| (instance.id.clone(), instance.addr))
+    }
+
     /// The current instance's process id.
     fn instance_pid(&self) -> Option<u32> {
         self.lock().instance.as_ref().map(|i| i.pid())

@@ -179,6 +179,18 @@ pub fn files(o: &Options, version: Option<&str>) -> Vec<(&'static str, String)> 
         )
     };
     let dependencies = dependencies(o, version);
+    let where_from = match &o.tinyfc {
+        Tinyfc::Vendored(_) => {
+            "The crate builds from this directory alone: tinyfc's source is in `vendor/tinyfc` (as
+`cargo package` makes it), and `Cargo.lock` pins every dependency, so `docker build .`, a CI
+job on a fresh clone and `cargo build --offline` all work. `cargo tinyfc vendor` refreshes
+`vendor/tinyfc` from a newer tinyfc checkout."
+        }
+        Tinyfc::Git { .. } => {
+            "tinyfc comes from git (Cargo.toml): every build, `docker build .` included, needs that
+repository in reach. `cargo tinyfc new --help` shows how to vendor it instead."
+        }
+    };
     let fill = |template: &str| {
         template
             .replace("{{dependencies}}", &dependencies)
@@ -192,6 +204,7 @@ pub fn files(o: &Options, version: Option<&str>) -> Vec<(&'static str, String)> 
             .replace("{{once_event}}", once_event)
             .replace("{{try}}", &try_it)
             .replace("{{package}}", &package)
+            .replace("{{where}}", where_from)
             // Last: a name holds no braces, so nothing it brings in is taken for a placeholder.
             .replace("{{name}}", &o.name)
     };

@@ -180,7 +180,15 @@ const MNS_QUEUE: &str = "      # Messages sent to the MNS queue my-queue (replac
               eventSourceParameters:
                 sourceMNSParameters:
                   QueueName: my-queue
-                  IsBase64Decode: false";
+                  IsBase64Decode: false
+            # One message per call. mode event-streaming with runOptions.batchWindow delivers
+            # batches (a JSON array, which MnsQueueEvent reads too).
+            eventSinkConfig:
+              deliveryOption:
+                mode: event-driven
+                eventSchema: CloudEvents
+            runOptions:
+              mode: event-driven";
 
 const SLS: &str =
     "      # Simple Log Service calls the function every 60 s for new logs in my-logstore of the
@@ -231,7 +239,13 @@ const EVENTBRIDGE: &str = "      # An EventBridge rule on the default bus sends 
             asyncInvocationType: false
             eventRuleFilterPattern: '{\"source\":[\"acs.oss\"]}'
             eventSourceConfig:
-              eventSourceType: Default";
+              eventSourceType: Default
+            eventSinkConfig:
+              deliveryOption:
+                mode: event-driven
+                eventSchema: CloudEvents
+            runOptions:
+              mode: event-driven";
 
 const TABLESTORE: &str = "      # Tablestore calls the function for rows changed in my-table of the instance my-instance
       # (replace both; the table needs Stream enabled).

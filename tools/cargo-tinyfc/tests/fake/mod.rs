@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::common::Function;
+use tinyfc_harness::Function;
 
 /// What the hand-written function does with its n-th request (counted from 1, over all
 /// connections).

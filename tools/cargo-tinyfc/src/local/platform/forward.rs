@@ -112,7 +112,7 @@ impl Platform {
         if let Err(Failure::TimedOut(secs)) = &outcome {
             say!("invoke RequestId {rid}: Function timed out after {secs} seconds");
             let platform = self.clone();
-            std::thread::spawn(move || platform.replace_stuck(addr));
+            std::thread::spawn(move || platform.replace_instance(addr, "an invocation timed out"));
         }
         outcome
     }
