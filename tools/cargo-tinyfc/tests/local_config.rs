@@ -195,3 +195,57 @@ fn invoke_calls_a_local_that_is_serving() {
         "{err}"
     );
 }
+
+/// `cargo tinyfc local ARGS -- probe`, serving on a free port.
+fn serving_probe(args: &[&str]) -> Function {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
+    cmd.args(["local", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .arg("--")
+        .arg(example("probe"));
+    Function::spawn(cmd, "front door on http://127.0.0.1:")
+}
+
+#[test]
+fn log_tail_answers_the_invocations_own_log() {
+    use base64::Engine;
+    let local = serving_probe(&[]);
+    let tail = [("x-fc-log-type", "Tail")];
+    let path = "/2023-03-30/functions/local-function/invocations";
+    for (method, path) in [("POST", path), ("GET", "/context")] {
+        let r = local.request(method, path, &tail, b"{}");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let rid = r.header("x-fc-request-id").unwrap().to_string();
+        let log = r.header("x-fc-log-result").expect("a log result");
+        let log = base64::engine::general_purpose::STANDARD
+            .decode(log)
+            .unwrap();
+        let log = String::from_utf8_lossy(&log);
+        assert!(
+            log.starts_with(&format!("FC Invoke Start RequestId: {rid}")),
+            "{log}"
+        );
+        assert!(
+            log.trim_end()
+                .ends_with(&format!("FC Invoke End RequestId: {rid}")),
+            "{log}"
+        );
+        assert!(log.len() <= 4096);
+    }
+    // The function is told the caller asked for the log.
+    let r = local.request("GET", "/context", &tail, b"");
+    assert!(r.text().contains(r#""log_type":"Tail""#), "{}", r.text());
+    assert!(local
+        .request("GET", "/", &[], b"")
+        .header("x-fc-log-result")
+        .is_none());
+}
+
+#[test]
+fn log_tail_is_not_returned_with_instance_concurrency_above_1_as_on_fc() {
+    let local = serving_probe(&["--concurrency", "2"]);
+    let r = local.request("GET", "/", &[("x-fc-log-type", "Tail")], b"");
+    assert_eq!(r.status, 200);
+    assert!(r.header("x-fc-log-result").is_none());
+    assert!(local.wait_stdout("no log result, as FC returns none with instanceConcurrency above 1"));
+}

@@ -100,20 +100,14 @@ pub fn is_timeout(e: &std::io::Error) -> bool {
 
 /// The `errorMessage` of an FC error body, else the body itself.
 pub fn error_message(r: &Response) -> String {
-    let text = r.text();
-    let Some(at) = text.find(r#""errorMessage":""#) else {
-        return text;
-    };
-    let mut out = String::new();
-    let mut chars = text[at + 16..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => break,
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
-        }
+    let parsed = serde_json::from_slice::<serde_json::Value>(&r.body).ok();
+    match parsed
+        .as_ref()
+        .and_then(|v| v.get("errorMessage")?.as_str())
+    {
+        Some(message) => message.to_string(),
+        None => r.text(),
     }
-    out
 }
 
 /// A fresh request id in FC's shape: `1-<8 hex>-<8 hex>-<12 hex>`.

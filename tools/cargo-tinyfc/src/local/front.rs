@@ -311,6 +311,15 @@ fn handle(
             .collect();
         (Kind::Http, url.clone(), h)
     };
+    // `x-fc-log-type: Tail` (a synchronous call): the answer carries the invocation's log.
+    let tail = !is_async
+        && req.headers().iter().any(|h| {
+            h.field.equiv("x-fc-log-type") && h.value.as_str().eq_ignore_ascii_case("tail")
+        });
+    let mut headers = headers;
+    if tail {
+        headers.push(("x-fc-log-type".into(), "Tail".into()));
+    }
     let rid = rid.to_string();
     if is_async {
         if platform.stopping() {
@@ -370,13 +379,36 @@ fn handle(
                 r.status,
                 super::ms(started.elapsed())
             );
-            function_answer(&r, kind, method == "HEAD").into()
+            let mut resp = function_answer(&r, kind, method == "HEAD");
+            if let Some(log) = tail.then(|| log_result(platform, &rid)).flatten() {
+                resp.add_header(header("X-Fc-Log-Result", &log));
+            }
+            resp.into()
         }
         Err(failure) => {
             say!("{method} {url} -> {failure}");
             failure_answer(&failure, kind).into()
         }
     }
+}
+
+/// `X-Fc-Log-Result` for invocation `rid`: the base64 of its log's last 4 KB. FC returns none
+/// when the instance concurrency is above 1 (its lines would mix with others'), and neither does
+/// this, saying so.
+fn log_result(platform: &Platform, rid: &str) -> Option<String> {
+    if platform.opts.concurrency > 1 {
+        say!(
+            "invoke RequestId {rid}: x-fc-log-type: Tail: no log result, as FC returns none with \
+             instanceConcurrency above 1 (here {})",
+            platform.opts.concurrency
+        );
+        return None;
+    }
+    let log = platform.logs.tail(rid, Duration::from_secs(2));
+    if log.is_none() {
+        say!("invoke RequestId {rid}: x-fc-log-type: Tail: its FC Invoke Start/End lines were not seen");
+    }
+    log
 }
 
 /// 503 once the platform has begun stopping the instance.
@@ -388,18 +420,14 @@ fn stopping() -> Answer {
     )
 }
 
-/// An FC-style error: `{"errorMessage": ..}` plus `errorCode` when given.
+/// An FC-style error: `{"errorCode": .., "errorMessage": ..}` (`errorCode` only when given).
 pub fn error(status: u16, code: &str, message: &str) -> Answer {
-    let mut body = String::from("{");
-    if !code.is_empty() {
-        body.push_str("\"errorCode\":");
-        tinyfc::protocol::json_str(&mut body, code);
-        body.push(',');
-    }
-    body.push_str("\"errorMessage\":");
-    tinyfc::protocol::json_str(&mut body, message);
-    body.push('}');
-    Response::from_data(body.into_bytes())
+    let body = if code.is_empty() {
+        serde_json::json!({ "errorMessage": message })
+    } else {
+        serde_json::json!({ "errorCode": code, "errorMessage": message })
+    };
+    Response::from_data(body.to_string().into_bytes())
         .with_status_code(status)
         .with_header(header("Content-Type", "application/json"))
 }

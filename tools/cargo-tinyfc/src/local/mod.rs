@@ -11,6 +11,7 @@ mod front;
 mod gate;
 mod health;
 mod instance;
+mod logs;
 mod options;
 mod platform;
 mod report;
@@ -27,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use options::Options;
 use platform::{Kind, Platform};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 pub use args::LocalArgs;
 
@@ -86,26 +89,24 @@ pub fn main(args: LocalArgs) -> crate::cli::Exit {
             }
         }
     }
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // SAFETY: the action only increments an atomic, which is async-signal-safe.
-        let registered = unsafe {
-            signal_hook::low_level::register(sig, || {
-                SIGNALS.fetch_add(1, Ordering::SeqCst);
-            })
-        };
-        if let Err(e) = registered {
+    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
+        Ok(s) => s,
+        Err(e) => {
             eprintln!("cargo tinyfc local: cannot handle signals: {e}");
+            return Ok(1);
         }
-    }
+    };
     let platform = Arc::new(Platform::new(opts));
-    // A second signal: no more waiting, the instance's whole group is killed at once.
+    // The first signal starts the stop in FC's order (the loops below see it); a second one
+    // kills the instance's whole group at once.
     let killer = platform.clone();
-    std::thread::spawn(move || loop {
-        std::thread::sleep(Duration::from_millis(20));
-        if SIGNALS.load(Ordering::SeqCst) >= 2 {
-            say!("second signal: stopping at once");
-            killer.kill_now();
-            std::process::exit(130);
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if SIGNALS.fetch_add(1, Ordering::SeqCst) >= 1 {
+                say!("second signal: stopping at once");
+                killer.kill_now();
+                std::process::exit(130);
+            }
         }
     });
     Ok(match platform.opts.invocations {

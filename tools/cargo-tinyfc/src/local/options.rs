@@ -24,6 +24,27 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The instance's variables, in order. Values are where users put secrets, so `Debug` shows the
+/// names only.
+#[derive(Clone, Default)]
+pub struct Variables(pub Vec<(String, String)>);
+
+impl std::ops::Deref for Variables {
+    type Target = Vec<(String, String)>;
+
+    fn deref(&self) -> &Vec<(String, String)> {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Variables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, _)| (k, "<redacted>")))
+            .finish()
+    }
+}
+
 /// Asynchronous invocations as `asyncInvokeConfig` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AsyncConfig {
@@ -103,7 +124,7 @@ pub struct Options {
     /// `--watch`, the arguments only until the first build names the executable.
     pub command: Vec<String>,
     /// environmentVariables, then `--env-file`'s: the instance's variables, in that order.
-    pub env: Vec<(String, String)>,
+    pub env: Variables,
     /// `--concurrency`, instanceConcurrency: invocations in the instance at once.
     pub concurrency: usize,
     /// `--queue-limit`: invocations that may wait for the instance.
@@ -207,11 +228,8 @@ impl Options {
                 "instanceConcurrency: {concurrency} is not from 1 to {MAX_CONCURRENCY}, as FC"
             ));
         }
-        let mut vars: Vec<(String, String)> = p
-            .environment_variables
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut vars: Vec<(String, String)> =
+            p.environment_variables.0.clone().into_iter().collect();
         if let Some(path) = &a.env_file {
             vars.extend(super::env_file::read(path)?);
         }
@@ -310,7 +328,7 @@ impl Options {
                 security_token: env("ALIBABA_CLOUD_SECURITY_TOKEN", "local-dummy-security-token"),
             },
             command,
-            env: vars,
+            env: Variables(vars),
             concurrency,
             queue_limit: usize::from(a.queue_limit),
             lives: a.lives,

@@ -10,6 +10,7 @@ use tinyfc::client::{BodyReader, Connection, Response};
 use super::calls::{call, common_headers, is_timeout};
 use super::gate::Gate;
 use super::instance::{describe, Instance};
+use super::logs::Logs;
 use super::options::Options;
 use crate::say;
 
@@ -82,6 +83,8 @@ pub struct Platform {
     changed: Condvar,
     /// `--concurrency`: invocations in the instance at once.
     pub gate: Arc<Gate>,
+    /// The instances' output, for `x-fc-log-type: Tail`.
+    pub logs: Arc<Logs>,
     /// Held while `--watch` replaces the instance: `stop` waits for it, so it never misses the
     /// new instance nor stops the old one twice.
     replacing: Mutex<()>,
@@ -99,6 +102,7 @@ impl Platform {
             }),
             changed: Condvar::new(),
             gate: Arc::new(Gate::new(opts.concurrency, opts.queue_limit)),
+            logs: Arc::new(Logs::default()),
             replacing: Mutex::new(()),
             opts,
         }
@@ -165,7 +169,7 @@ impl Platform {
             if st.stopping {
                 return Err(Boot::GiveUp("the platform is stopping".into()));
             }
-            let started = Instance::start(&self.opts).map_err(|e| {
+            let started = Instance::start(&self.opts, &self.logs).map_err(|e| {
                 Boot::GiveUp(format!("cannot start {:?}: {e}", self.opts.command[0]))
             })?;
             let instance = Arc::new(started);
