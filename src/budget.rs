@@ -38,6 +38,9 @@ struct State {
     total: Option<usize>,
     /// Bytes reserved now.
     used: usize,
+    /// Calls waiting for room: a release wakes them only if there are any (a wake-up is a
+    /// system call even with nobody waiting, and most calls release a body).
+    waiters: usize,
 }
 
 /// Bytes of the budget held by one call's body; released on drop.
@@ -52,7 +55,11 @@ impl BodyBudget {
     /// `x-fc-function-memory` sets it ([`BodyBudget::learn`]).
     pub(crate) fn new(total: Option<usize>) -> BodyBudget {
         BodyBudget {
-            state: Mutex::new(State { total, used: 0 }),
+            state: Mutex::new(State {
+                total,
+                used: 0,
+                waiters: 0,
+            }),
             released: Condvar::new(),
             known: AtomicBool::new(total.is_some()),
         }
@@ -119,11 +126,13 @@ impl Reservation<'_> {
                 log::debug!("a body of {n} bytes waits for the body budget ({total} bytes)");
                 waited = true;
             }
+            st.waiters += 1;
             st = b
                 .released
                 .wait_timeout(st, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            st.waiters -= 1;
         }
         st.used += n;
         self.bytes = want;
@@ -138,8 +147,11 @@ impl Drop for Reservation<'_> {
         }
         let mut st = lock(&self.budget.state);
         st.used -= self.bytes;
+        let waiting = st.waiters > 0;
         drop(st);
-        self.budget.released.notify_all();
+        if waiting {
+            self.budget.released.notify_all();
+        }
     }
 }
 

@@ -17,14 +17,6 @@ type ModPath = Vec<String>;
 /// Per parent module, each child's imports of its siblings.
 type Siblings = BTreeMap<ModPath, BTreeMap<String, BTreeSet<String>>>;
 
-/// Import cycles known and owned elsewhere, as `crate: a -> b` edges left out of the check: the
-/// local platform's (tools/cargo-tinyfc/src/local), which its branch removes. Empty this list when
-/// that lands.
-const KNOWN: &[&str] = &[
-    "cargo-tinyfc: local::options -> local::watch",
-    "cargo-tinyfc: local::front -> local::async_queue",
-];
-
 /// The `src` folders of the workspace's crates, with each crate's name.
 fn crates() -> Vec<(String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -170,9 +162,6 @@ fn no_module_imports_one_that_imports_it_back() {
                 p.push(m.to_string());
                 p.join("::")
             };
-            let known = |a: &str, b: &str| {
-                KNOWN.contains(&format!("{name}: {} -> {}", qualified(a), qualified(b)).as_str())
-            };
             // Depth-first from each module: reaching it again is a cycle.
             for start in imports.keys() {
                 checked += 1;
@@ -181,9 +170,6 @@ fn no_module_imports_one_that_imports_it_back() {
                 while let Some(path) = stack.pop() {
                     let last = *path.last().unwrap();
                     for next in imports.get(last).into_iter().flatten() {
-                        if known(last, next) {
-                            continue;
-                        }
                         let cycle: Vec<String> = path.iter().map(|m| qualified(m)).collect();
                         assert_ne!(
                             next,

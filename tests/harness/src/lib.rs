@@ -59,7 +59,7 @@ pub fn example(name: &str) -> PathBuf {
 }
 
 impl Function {
-    /// Starts examples/<name> with FC_SERVER_PORT=0 and `env`; waits for its listening line.
+    /// Starts `examples/<name>` with FC_SERVER_PORT=0 and `env`; waits for its listening line.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Function {
         let mut cmd = Command::new(example(name));
         cmd.env("FC_SERVER_PORT", "0").env("RUST_LOG", "info");
@@ -251,7 +251,7 @@ impl Function {
         None
     }
 
-    /// A field of /proc/<pid>/status, e.g. "Threads" or "VmRSS" (kB).
+    /// A field of `/proc/<pid>/status`, e.g. "Threads" or "VmRSS" (kB).
     pub fn proc_status(&self, key: &str) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let line = s

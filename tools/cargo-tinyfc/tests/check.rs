@@ -99,12 +99,12 @@ fn each_broken_rule_is_named_with_its_prop_and_fails_with_exit_1() {
         .replace("timeout: 20 }", "timeout: 10 }")
         .replace(
             "TINYFC_WORKERS: \"16\"",
-            "TINYFC_WORKERS: \"2\"\n        FC_SERVER_PORT: \"8080\"",
+            "TINYFC_WORKERS: \"2\"\n        FC_SERVER_PORT: \"8080\"\n        TINYFC_HEALTH_PATH: /health",
         )
         .replace("methods: [GET, POST, OPTIONS]", "methods: [GET, FETCH]")
         .replace("region: ${vars.region}", "memroySize: 1024")
         + "      diskSize: 1024\n      asyncInvokeConfig: { maxAsyncRetryAttempts: 9 }\n      \
-           customRuntimeConfig:\n        healthCheckConfig: { timeoutSeconds: 5 }\n      \
+           customRuntimeConfig:\n        healthCheckConfig: { timeoutSeconds: 5, httpGetUrl: /ready }\n      \
            logConfig: { project: p }\n";
     std::fs::write(dir.join("s.yaml"), text).unwrap();
     let (code, out) = check(&dir, &[]);
@@ -139,6 +139,10 @@ fn each_broken_rule_is_named_with_its_prop_and_fails_with_exit_1() {
         ),
         ("instanceLifecycleConfig.preStop.timeout", "at least 15 s"),
         ("memroySize", "not an fc3 prop"),
+        (
+            "environmentVariables.TINYFC_HEALTH_PATH",
+            "is not healthCheckConfig.httpGetUrl",
+        ),
     ] {
         let line = format!("resources.api.props.{prop}: ");
         assert!(
@@ -146,6 +150,58 @@ fn each_broken_rule_is_named_with_its_prop_and_fails_with_exit_1() {
             "{prop}: {says}\n{out}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn trigger_configs_are_typed_as_the_schema_says() {
+    let dir = scratch("triggers");
+    let triggers = "      triggers:
+        - triggerName: tick
+          triggerType: timer
+          triggerConfig: { cronExpression: '0 */5 * * *', enable: 'yes', payload: { a: 1 } }
+        - triggerName: hourly
+          triggerType: timer
+          triggerConfig: { cronExpression: 'CRON_TZ=Asia/Shanghai 0 0 * * * *', enable: true }
+        - triggerName: often
+          triggerType: timer
+          triggerConfig: { cronExpression: '@every 1h30m', enable: true }
+        - triggerName: topic
+          triggerType: mns_topic
+          triggerConfig: { notifyContentFormat: XML, notifyStrategy: BACKOFF_RETRY }
+        - triggerName: thing
+          triggerType: kafka
+          triggerConfig: {}
+";
+    let text = s_yaml("");
+    let text = text[..text.find("      triggers:").unwrap()].to_string() + triggers;
+    std::fs::write(dir.join("s.yaml"), text).unwrap();
+    let (code, out) = check(&dir, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    for (prop, says) in [
+        (
+            "triggers[0].triggerConfig.cronExpression",
+            "six cron fields",
+        ),
+        ("triggers[0].triggerConfig.enable", "true or false"),
+        ("triggers[0].triggerConfig.payload", "a string"),
+        (
+            "triggers[3].triggerConfig.notifyContentFormat",
+            "one of JSON, STREAM",
+        ),
+        ("triggers[4].triggerType", "\"kafka\" is not one of"),
+    ] {
+        let line = format!("resources.api.props.{prop}: ");
+        assert!(
+            out.lines().any(|l| l.contains(&line) && l.contains(says)),
+            "{prop}: {says}\n{out}"
+        );
+    }
+    assert!(
+        !out.contains("triggers[1]") && !out.contains("triggers[2]"),
+        "{out}"
+    );
+    assert!(out.contains("warning: resources.api.props.triggers[0].triggerConfig.cronExpression"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -183,6 +239,21 @@ fn a_code_package_without_an_executable_bootstrap_at_its_root_fails() {
             "{out}"
         );
     }
+    // A directory as the code: its bootstrap, executable.
+    std::fs::create_dir_all(dir.join("code")).unwrap();
+    std::fs::write(dir.join("code/bootstrap"), "#!/bin/sh\n").unwrap();
+    let as_dir = s_yaml("").replace("code: ./dist/function.zip", "code: ./code");
+    std::fs::write(dir.join("s.yaml"), as_dir).unwrap();
+    let (code, out) = check(&dir, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("props.code: ./code: bootstrap is not executable"),
+        "{out}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let exec = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(dir.join("code/bootstrap"), exec).unwrap();
+    assert_eq!(check(&dir, &[]).0, Some(0));
     // A command of its own: FC does not look for bootstrap.
     let own = s_yaml("      customRuntimeConfig: { command: [/code/app/bootstrap] }\n");
     std::fs::write(dir.join("s.yaml"), own).unwrap();

@@ -40,27 +40,6 @@ const PROPS: &[&str] = &[
     "vpcConfig",
 ];
 
-/// Per `triggerType` (the schema's `ITriggerType`), the required keys of its `triggerConfig`
-/// (the schema's definition for that type).
-#[rustfmt::skip]
-const TRIGGERS: &[(&str, &[&str])] = &[
-    ("http", &["authType", "methods"]),
-    ("timer", &["cronExpression", "enable"]),
-    ("oss", &["events", "filter"]),
-    ("log", &["enable", "jobConfig", "logConfig", "sourceConfig"]),
-    ("mns_topic", &["notifyContentFormat", "notifyStrategy"]),
-    ("cdn_events", &["eventName", "eventVersion", "filter", "notes"]),
-    ("tablestore", &[]),
-    (
-        "eventbridge",
-        &["asyncInvocationType", "eventRuleFilterPattern", "eventSinkConfig", "eventSourceConfig",
-          "runOptions", "triggerEnable"],
-    ),
-];
-
-/// `IHttpTriggerConfig.methods`' items.
-const HTTP_METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
-
 /// Checks `p` (and `raw`, the props as written) against the fc3 schema and FC's rules.
 pub fn check(p: &FunctionProps, raw: &Value, out: &mut Findings) {
     required(p, out);
@@ -231,7 +210,7 @@ pub fn check(p: &FunctionProps, raw: &Value, out: &mut Findings) {
         _ => {}
     }
     environment(p, out);
-    triggers(p, out);
+    super::triggers::check(p, out);
     if let Some(map) = raw.as_mapping() {
         for key in map.keys().filter_map(Value::as_str) {
             if !PROPS.contains(&key) {
@@ -335,62 +314,6 @@ fn environment(p: &FunctionProps, out: &mut Findings) {
     }
 }
 
-/// Each trigger: the schema's required keys, its type, and its type's config.
-fn triggers(p: &FunctionProps, out: &mut Findings) {
-    let s = Source::Schema;
-    for (i, t) in p.triggers.iter().enumerate() {
-        let at = |f: &str| format!("triggers[{i}].{f}");
-        for (field, here) in [
-            ("triggerName", t.trigger_name.is_some()),
-            ("triggerType", t.trigger_type.is_some()),
-            ("triggerConfig", t.trigger_config.is_some()),
-        ] {
-            if !here {
-                out.error(s, at(field), "required".into());
-            }
-        }
-        let Some(kind) = t.trigger_type.as_deref() else {
-            continue;
-        };
-        let Some((_, keys)) = TRIGGERS.iter().find(|(k, _)| *k == kind) else {
-            let types: Vec<&str> = TRIGGERS.iter().map(|(k, _)| *k).collect();
-            out.error(
-                s,
-                at("triggerType"),
-                format!("{kind:?} is not one of {}", types.join(", ")),
-            );
-            continue;
-        };
-        let config = t.trigger_config.clone().unwrap_or_default();
-        for key in keys.iter().filter(|k| config.get(**k).is_none()) {
-            out.error(
-                s,
-                at(&format!("triggerConfig.{key}")),
-                format!("required for a {kind} trigger"),
-            );
-        }
-        match t.http() {
-            Some(Ok(http)) => {
-                let auth = http.auth_type.as_deref();
-                if auth.is_some_and(|a| !["anonymous", "function", "jwt"].contains(&a)) {
-                    let rule = "anonymous, function or jwt";
-                    out.error(s, at("triggerConfig.authType"), rule.into());
-                }
-                for m in http
-                    .methods
-                    .iter()
-                    .filter(|m| !HTTP_METHODS.contains(&m.as_str()))
-                {
-                    let rule = format!("{m:?} is not one of {}", HTTP_METHODS.join(", "));
-                    out.error(s, at("triggerConfig.methods"), rule);
-                }
-            }
-            Some(Err(e)) => out.error(s, at("triggerConfig"), e),
-            None => {}
-        }
-    }
-}
-
 /// `value`, when given, is from `min` to `max`.
 fn range(out: &mut Findings, source: Source, field: &str, value: Option<u32>, min: u32, max: u32) {
     if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {
@@ -400,5 +323,34 @@ fn range(out: &mut Findings, source: Source, field: &str, value: Option<u32>, mi
             format!("{v} is not from {min} to {max}")
         };
         out.error(source, field, rule);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(cpu: f64, memory_mb: u32) -> Vec<String> {
+        let mut out = Findings::default();
+        cpu_rules(cpu, memory_mb, &mut out);
+        out.0.into_iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn cpu_is_a_multiple_of_005_with_1_to_4_gb_per_vcpu() {
+        for (c, m) in [
+            (0.1, 128),
+            (0.05, 128),
+            (0.35, 512),
+            (1.0, 1024),
+            (1.0, 4096),
+            (16.0, 32768),
+        ] {
+            assert!(cpu(c, m).is_empty(), "{c} vCPU, {m} MB: {:?}", cpu(c, m));
+        }
+        assert!(cpu(1.0, 512)[0].contains("0.50 GB per vCPU"));
+        assert!(cpu(0.1, 512)[0].contains("5.00 GB per vCPU"));
+        assert!(cpu(0.12, 128)[0].contains("multiple of 0.05"));
+        assert!(cpu(0.0, 128)[0].contains("from 0.05 to 16"));
     }
 }

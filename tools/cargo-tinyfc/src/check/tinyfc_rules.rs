@@ -53,6 +53,32 @@ pub fn check(p: &FunctionProps, base: &Path, out: &mut Findings) {
         );
         out.error(s, "environmentVariables", rule);
     }
+    let health_url = [
+        p.custom_runtime_config
+            .as_ref()
+            .and_then(|c| c.health_check_config.as_ref()),
+        p.custom_container_config
+            .as_ref()
+            .and_then(|c| c.health_check_config.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|h| h.http_get_url.as_deref());
+    match (&config.health_path, health_url) {
+        (Some(ours), Some(fcs)) if ours != fcs.split('?').next().unwrap_or(fcs) => {
+            let rule = format!(
+                "TINYFC_HEALTH_PATH {ours} is not healthCheckConfig.httpGetUrl {fcs}: FC's checks \
+                 would reach the handler instead"
+            );
+            out.error(s, "environmentVariables.TINYFC_HEALTH_PATH", rule);
+        }
+        (Some(ours), None) => {
+            let rule =
+                format!("TINYFC_HEALTH_PATH {ours} without a healthCheckConfig: FC never GETs it");
+            out.warn(s, "environmentVariables.TINYFC_HEALTH_PATH", rule);
+        }
+        _ => {}
+    }
     let concurrency = p.instance_concurrency.unwrap_or(1);
     if (config.workers as u64) < u64::from(concurrency) {
         let rule = format!(

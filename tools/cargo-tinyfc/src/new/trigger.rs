@@ -6,13 +6,21 @@
 /// The triggers `new --trigger` writes a typed function for (`http` is `--http`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
+    /// OSS object events (`triggerType: oss`).
     Oss,
+    /// A schedule (`timer`).
     Timer,
+    /// Messages published to an MNS topic (`mns_topic`).
     MnsTopic,
+    /// Messages sent to an MNS queue, through EventBridge (`eventbridge`, source MNS).
     MnsQueue,
+    /// New logs in a Simple Log Service logstore (`log`).
     Sls,
+    /// CDN events (`cdn_events`).
     Cdn,
+    /// Events an EventBridge rule matches (`eventbridge`, default bus).
     EventBridge,
+    /// Rows changed in a Tablestore table (`tablestore`).
     Tablestore,
 }
 

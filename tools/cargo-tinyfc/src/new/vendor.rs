@@ -5,7 +5,7 @@
 //!
 //! Why vendoring (docs/writing-functions.md says it for users): tinyfc is on no registry yet; a
 //! path outside the crate breaks every build that sees only the crate; a git source needs a
-//! reachable repository and network in every build. The copy is ~110 KB of source.
+//! reachable repository and network in every build. The copy is about 400 KB of source.
 
 use std::io;
 use std::path::{Path, PathBuf};
