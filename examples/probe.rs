@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use tinyfc::protocol::json_str;
-use tinyfc::{Context, Error, InitError, Request, Response, Runtime};
+use tinyfc::{Context, Error, Function, InitError, Request, Response};
 
 static INIT_RUNS: AtomicUsize = AtomicUsize::new(0);
 static INVOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -277,10 +277,10 @@ fn main() -> std::io::Result<()> {
     let _held: Vec<std::fs::File> = (0..hold)
         .map(|_| std::fs::File::open("/dev/null"))
         .collect::<Result<_, _>>()?;
-    let runtime = Runtime::from_env()?.initializer(init).pre_stop(pre_stop);
+    let function = Function::with_initializer(init, handle).pre_stop(pre_stop);
     #[cfg(feature = "websocket")]
-    let runtime = runtime.websocket("/ws", echo);
-    runtime.run(handle)
+    let function = function.websocket("/ws", echo);
+    tinyfc::run(function)
 }
 
 /// `/ws`: echoes text and binary messages until the client closes.

@@ -108,12 +108,21 @@ impl Config {
             instance_region: text("FC_REGION"),
             code_path: text("FC_FUNC_CODE_PATH"),
         };
-        if c.workers == 0 || c.max_connections == 0 || c.max_header_bytes < 64 {
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the limits a server needs: at least one worker and one connection, and room for a
+    /// request line. The one place these are checked: [`Config::from_lookup`] calls it, and so do
+    /// [`run_with`](crate::run_with) and [`TestServer`](crate::testing::TestServer) for a
+    /// configuration made in code.
+    pub fn validate(&self) -> io::Result<()> {
+        if self.workers == 0 || self.max_connections == 0 || self.max_header_bytes < 64 {
             return Err(bad(
                 "TINYFC_WORKERS and TINYFC_MAX_CONNECTIONS must be > 0, TINYFC_MAX_HEADER_BYTES >= 64",
             ));
         }
-        Ok(c)
+        Ok(())
     }
 }
 

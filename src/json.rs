@@ -1,5 +1,5 @@
 //! Typed JSON (cargo feature `json`): [`Request::json`], [`Response::json`] and [`event`], which
-//! turns a handler of serde types into the raw handler [`Runtime::run`](crate::Runtime::run) takes.
+//! turns a handler of serde types into the raw handler a [`Function`](crate::Function) takes.
 //!
 //! A body that does not parse fails that invocation, never the instance: the error's `errorType`
 //! is [`INVALID_EVENT_JSON`] and its `errorMessage` is serde's message (what was expected, with
@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use serde::{Deserialize, Serialize};
-//! use tinyfc::{json, Context, Error, Runtime};
+//! use tinyfc::{json, Context, Error, Function};
 //!
 //! #[derive(Deserialize)]
 //! struct Order { id: u64, items: Vec<String> }
@@ -17,9 +17,9 @@
 //! struct Receipt { id: u64, count: usize }
 //!
 //! fn main() -> std::io::Result<()> {
-//!     Runtime::from_env()?.run(json::event(|_: &(), _: &Context, o: Order| -> Result<Receipt, Error> {
+//!     tinyfc::run(Function::new(json::event(|_: &(), _: &Context, o: Order| -> Result<Receipt, Error> {
 //!         Ok(Receipt { id: o.id, count: o.items.len() })
-//!     }))
+//!     })))
 //! }
 //! ```
 
@@ -71,7 +71,7 @@ impl Response {
 }
 
 /// Adapts a handler that takes an event `E` and returns a result `R` (both serde types) into the
-/// raw handler [`Runtime::run`](crate::Runtime::run) takes: the body is parsed with
+/// raw handler a [`Function`](crate::Function) takes: the body is parsed with
 /// [`Request::json`], the result written with [`Response::try_json`]. A body that does not parse
 /// fails the invocation with `errorType` [`INVALID_EVENT_JSON`] before `f` runs.
 ///

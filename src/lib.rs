@@ -7,16 +7,17 @@
 //! HTTP/1.1 server (std::net + httparse, a bounded worker pool, no async runtime).
 //!
 //! ```no_run
-//! use tinyfc::{Context, Error, Request, Response, Runtime};
+//! use tinyfc::{Context, Error, Function, Request, Response};
 //!
 //! struct App { greeting: String }
 //!
 //! fn main() -> std::io::Result<()> {
-//!     Runtime::from_env()?
-//!         .initializer(|_ctx: &Context| Ok(App { greeting: "Hello, World!".into() }))
-//!         .run(|app: &App, _ctx: &Context, _req: Request| -> Result<Response, Error> {
+//!     tinyfc::run(Function::with_initializer(
+//!         |_ctx: &Context| Ok(App { greeting: "Hello, World!".into() }),
+//!         |app: &App, _ctx: &Context, _req: Request| -> Result<Response, Error> {
 //!             Ok(Response::text(app.greeting.clone()))
-//!         })
+//!         },
+//!     ))
 //! }
 //! ```
 //!
@@ -27,7 +28,8 @@
 //! thread: timeouts, starting workers, the signal's drain), `signals` (SIGTERM and SIGINT),
 //! `server` (serving a request on a worker), `control` (the control thread: /pre-stop,
 //! /pre-freeze, and nothing else); `lifecycle`
-//! (the state machine), `runtime` (the builder and how each platform call reaches the function);
+//! (the state machine), `function` ([`Function`]: the user's code as one value), `runtime`
+//! ([`run`], and how each platform call reaches the function);
 //! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
 //! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`;
 //! `websocket` (feature `websocket`: upgrades, sockets, closing them at a drain); and
@@ -48,6 +50,7 @@ mod control;
 pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
+mod function;
 mod grammar;
 mod head;
 mod headers;
@@ -81,6 +84,7 @@ pub use log;
 pub use config::Config;
 pub use context::{Context, Credentials};
 pub use error::{Error, InitError};
+pub use function::Function;
 pub use headers::{HeaderIter, Headers};
 pub use request::{Kind, Request, Response};
-pub use runtime::Runtime;
+pub use runtime::{run, run_with};

@@ -1,5 +1,5 @@
-//! The user-facing builder, and the function it builds: how each platform call reaches the user's
-//! code through the lifecycle, and how results become FC responses.
+//! Serving a [`Function`]: [`run`] and [`run_with`], and how each platform call reaches the
+//! user's code through the lifecycle, and how results become FC responses.
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -9,163 +9,55 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::context::Context;
 use crate::control::{ControlCall, Hooks};
-use crate::error::{Error, InitError};
+use crate::error::Error;
+use crate::function::{Function, HandlerFn};
 use crate::grammar::{is_field_value, is_token};
-use crate::lifecycle::{HookFn, InitFn, Lifecycle, NotReady};
+use crate::lifecycle::{Lifecycle, NotReady};
 use crate::logging::{self, fc_line};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request, Response};
 use crate::server::Service;
 
-/// A function instance under construction. `S` is the state the initializer builds and every
-/// invocation and hook borrows.
-///
-/// ```no_run
-/// fn main() -> std::io::Result<()> {
-///     tinyfc::Runtime::from_env()?
-///         .initializer(|_ctx| Ok(String::from("state built once")))
-///         .pre_stop(|_state, _ctx| Ok(()))
-///         .run(|state, _ctx, _req| Ok(tinyfc::Response::text(state.clone())))
-/// }
-/// ```
-pub struct Runtime<S = ()> {
-    config: Config,
-    initializer: InitFn<S>,
-    pre_stop: Option<HookFn<S>>,
-    pre_freeze: Option<HookFn<S>>,
-    /// WebSocket handlers by path.
-    #[cfg(feature = "websocket")]
-    sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
+/// Serves `function` on the platform, configured from the environment ([`Config::from_env`]).
+/// Returns only on a start-up error (an invalid configuration included); a signal ends the
+/// process with exit code 0 after draining.
+pub fn run<S: Send + Sync + 'static>(function: Function<S>) -> io::Result<()> {
+    run_with(Config::from_env()?, function)
 }
 
-impl Runtime<()> {
-    /// A runtime configured from the environment (see [`Config`]), with no initializer yet.
-    pub fn from_env() -> io::Result<Runtime<()>> {
-        Ok(Runtime::with_config(Config::from_env()?))
-    }
-
-    /// A runtime with an explicit configuration.
-    pub fn with_config(config: Config) -> Runtime<()> {
-        Runtime {
-            config,
-            initializer: Box::new(|_| Ok(())),
-            pre_stop: None,
-            pre_freeze: None,
-            #[cfg(feature = "websocket")]
-            sockets: Vec::new(),
-        }
-    }
+/// [`run`] with an explicit configuration, checked first ([`Config::validate`]).
+pub fn run_with<S: Send + Sync + 'static>(config: Config, function: Function<S>) -> io::Result<()> {
+    config.validate()?;
+    logging::init();
+    let served = Served::new(&config, function);
+    crate::main_loop::serve(config, served.clone(), served)
 }
 
-impl<S: Send + Sync + 'static> Runtime<S> {
-    /// Sets the initializer, which builds the state. It runs once per life of the instance, before
-    /// any invocation of that life: on the platform's POST /initialize, or on the first invocation
-    /// if the platform never calls it. A life ends with GET /pre-stop (the state is dropped after
-    /// the pre-stop hook); the next call begins a new life, which runs the initializer again.
-    /// Return [`InitError::Retry`] (what `?` gives) to have the platform retry it, or
-    /// [`InitError::Fatal`] to have it restart the instance. Call this before the hooks, which
-    /// take the state's type.
-    pub fn initializer<T, F>(self, f: F) -> Runtime<T>
-    where
-        F: Fn(&Context) -> Result<T, InitError> + Send + Sync + 'static,
-    {
-        Runtime {
-            config: self.config,
-            initializer: Box::new(f),
-            pre_stop: None,
-            pre_freeze: None,
-            #[cfg(feature = "websocket")]
-            sockets: Vec::new(),
-        }
-    }
-
-    /// Sets the pre-stop hook: run once per life, on a dedicated thread, after in-flight
-    /// invocations have drained, when the platform calls GET /pre-stop or the process gets
-    /// SIGTERM/SIGINT. It does not run if the life's initializer never succeeded.
-    pub fn pre_stop<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
-    {
-        self.pre_stop = Some(Box::new(f));
-        self
-    }
-
-    /// Sets the pre-freeze hook, run on GET /pre-freeze (FC 2.0) while the current life is
-    /// initialized (otherwise the call succeeds without running it).
-    pub fn pre_freeze<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
-    {
-        self.pre_freeze = Some(Box::new(f));
-        self
-    }
-
-    /// Serves WebSocket on `path`, compared with [`Request::route_path`] (without FC's base path
-    /// and the query; feature `websocket`, see docs/websocket.md): a valid upgrade there is
-    /// answered 101 and `handler` runs with the socket on the worker that received it, counted in
-    /// flight, until it returns; then the socket closes (1000 after `Ok`, 1011 after an error). A
-    /// bad upgrade is answered 400; a request without an `Upgrade` header goes to the invocation
-    /// handler.
-    #[cfg(feature = "websocket")]
-    pub fn websocket<F>(mut self, path: &str, handler: F) -> Self
-    where
-        F: Fn(&S, &Context, &Request, &mut crate::websocket::Socket<'_>) -> Result<(), Error>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.sockets.push((path.to_string(), Box::new(handler)));
-        self
-    }
-
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// Serves the platform with `handler` for every invocation (event and HTTP). Returns only on a
-    /// start-up error; a signal ends the process with exit code 0 after draining.
-    pub fn run<H>(self, handler: H) -> io::Result<()>
-    where
-        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-    {
-        logging::init();
-        let (config, function) = self.into_function(handler);
-        crate::main_loop::serve(config, function.clone(), function)
-    }
-
-    /// What [`Runtime::run`] serves: the configuration, and the function (both the workers'
-    /// service and the control thread's hooks).
-    pub(crate) fn into_function<H>(self, handler: H) -> (Config, Arc<Function<S, H>>)
-    where
-        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-    {
-        crate::context::set_environment(&self.config);
-        let function = Arc::new(Function {
-            lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
-            handler,
-            drain: self.config.drain,
-            #[cfg(feature = "websocket")]
-            sockets: self.sockets,
-        });
-        (self.config, function)
-    }
-}
-
-/// The user's code behind the lifecycle.
-pub(crate) struct Function<S, H> {
+/// The user's code behind the lifecycle: what the workers (as a `Service`) and the control
+/// thread (as `Hooks`) of one server share.
+pub(crate) struct Served<S> {
     lifecycle: Lifecycle<S>,
-    handler: H,
+    handler: HandlerFn<S>,
     drain: Duration,
     #[cfg(feature = "websocket")]
     sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
 }
 
-impl<S, H> Service for Function<S, H>
-where
-    S: Send + Sync + 'static,
-    H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-{
+impl<S: Send + Sync + 'static> Served<S> {
+    /// `function` behind its lifecycle, as `config` serves it.
+    pub(crate) fn new(config: &Config, function: Function<S>) -> Arc<Served<S>> {
+        crate::context::set_environment(config);
+        Arc::new(Served {
+            lifecycle: Lifecycle::new(function.initializer, function.pre_stop, function.pre_freeze),
+            handler: function.handler,
+            drain: config.drain,
+            #[cfg(feature = "websocket")]
+            sockets: function.sockets,
+        })
+    }
+}
+
+impl<S: Send + Sync + 'static> Service for Served<S> {
     fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Answer)) {
         match call {
             Call::Initialize => {
@@ -225,11 +117,7 @@ where
     }
 }
 
-impl<S, H> Hooks for Function<S, H>
-where
-    S: Send + Sync + 'static,
-    H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-{
+impl<S: Send + Sync + 'static> Hooks for Served<S> {
     fn control(&self, call: ControlCall, ctx: &Context) -> Answer {
         let (end, result) = match call {
             ControlCall::PreStop => {
@@ -254,10 +142,7 @@ where
     }
 }
 
-impl<S, H> Function<S, H>
-where
-    H: Fn(&S, &Context, Request) -> Result<Response, Error>,
-{
+impl<S> Served<S> {
     /// Runs the handler; an error or panic fails this invocation only.
     fn invoke(&self, app: &S, ctx: &Context, req: Request, kind: Kind) -> Answer {
         let result = catch_unwind(AssertUnwindSafe(|| (self.handler)(app, ctx, req)))

@@ -5,14 +5,14 @@
 //! - **The handler alone**, as a function call: [`context`] gives the [`Context`] the platform
 //!   would pass (its defaults; change fields with struct update syntax), [`event`] and [`http`]
 //!   build the [`Request`], and [`Request::with_header`] / [`Request::with_body`] fill it in.
-//! - **The whole runtime**, over real sockets: [`TestServer`] serves a [`Runtime`] on a free port
+//! - **The whole function**, over real sockets: [`TestServer`] serves a [`Function`] on a free port
 //!   of 127.0.0.1 on background threads of the test process, and calls it as the platform does
 //!   (`POST /initialize`, invocations, `GET /pre-stop`), so the initializer, the hooks, the FC
 //!   status codes and the JSON error bodies are exercised too.
 //!
 //! ```
 //! use tinyfc::testing::{self, TestServer};
-//! use tinyfc::{Config, Context, Error, Request, Response, Runtime};
+//! use tinyfc::{Context, Error, Function, Request, Response};
 //!
 //! struct App { greeting: String }
 //!
@@ -30,9 +30,8 @@
 //! assert_eq!(resp.body, b"Hello, FC (from greeter)");
 //!
 //! // The whole runtime, as the platform calls it.
-//! let runtime = Runtime::with_config(Config::default())
-//!     .initializer(|_ctx: &Context| Ok(App { greeting: "Hi".into() }));
-//! let server = TestServer::start(runtime, handler)?;
+//! let function = Function::with_initializer(|_ctx| Ok(App { greeting: "Hi".into() }), handler);
+//! let server = TestServer::start(function)?;
 //! assert_eq!(server.initialize()?.status, 200);
 //! let resp = server.invoke(b"World")?;
 //! assert_eq!((resp.status, resp.text().as_str()), (200, "Hi, World (from test-function)"));
@@ -52,12 +51,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client;
+use crate::config::Config;
 use crate::context::{Context, Credentials};
-use crate::error::Error;
+use crate::function::Function;
 use crate::headers::Headers;
 use crate::main_loop::{self, Mode};
-use crate::request::{Kind, Request, Response};
-use crate::runtime::Runtime;
+use crate::request::{Kind, Request};
+use crate::runtime::Served;
 use crate::server::Shared;
 
 /// The request id [`context`] sets.
@@ -171,7 +171,7 @@ pub fn request_id() -> String {
     )
 }
 
-/// A [`Runtime`] served in-process on `127.0.0.1:<a free port>`, called as the platform calls it.
+/// A [`Function`] served in-process on `127.0.0.1:<a free port>`, called as the platform calls it.
 ///
 /// The server is tinyfc's own, on background threads of the test process; no signal action is
 /// installed (the test runner's Ctrl-C stays the runner's) and nothing is printed (no listening
@@ -190,22 +190,24 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Serves `runtime` with `handler` (what [`Runtime::run`] would serve) on a free port of
-    /// 127.0.0.1 and returns once it accepts connections. The runtime's configuration applies,
+    /// Serves `function` (what [`run`](crate::run) would serve) with [`Config::default`] on a
+    /// free port of 127.0.0.1 and returns once it accepts connections.
+    pub fn start<S: Send + Sync + 'static>(function: Function<S>) -> io::Result<TestServer> {
+        TestServer::start_with(Config::default(), function)
+    }
+
+    /// [`TestServer::start`] with `config` (checked first, as [`run_with`](crate::run_with) does),
     /// except its port.
-    pub fn start<S: Send + Sync + 'static, H>(
-        runtime: Runtime<S>,
-        handler: H,
-    ) -> io::Result<TestServer>
-    where
-        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-    {
+    pub fn start_with<S: Send + Sync + 'static>(
+        config: Config,
+        function: Function<S>,
+    ) -> io::Result<TestServer> {
+        config.validate()?;
         crate::logging::quiet_platform_lines();
         let socket = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = socket.local_addr()?;
-        let (config, function) = runtime.into_function(handler);
-        let shared =
-            main_loop::serve_on(socket, config, function.clone(), function, Mode::Background)?;
+        let served = Served::new(&config, function);
+        let shared = main_loop::serve_on(socket, config, served.clone(), served, Mode::Background)?;
         Ok(TestServer {
             addr,
             shared,

@@ -7,12 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tinyfc::testing::{self, TestServer};
-use tinyfc::{Config, Context, Error, InitError, Kind, Request, Response, Runtime};
-
-/// A runtime as a test builds one.
-fn runtime() -> Runtime<()> {
-    Runtime::with_config(Config::default())
-}
+use tinyfc::{Context, Error, Function, InitError, Kind, Request, Response};
 
 /// Answers with what it saw: kind, method, path, route path, body, and some headers.
 fn echo(_: &(), ctx: &Context, req: Request) -> Result<Response, Error> {
@@ -84,11 +79,14 @@ fn the_test_context_has_the_platforms_defaults() {
 fn initialize_answers_200_and_runs_the_initializer_once() {
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
-    let rt = runtime().initializer(move |_: &Context| {
-        r.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    });
-    let server = TestServer::start(rt, echo).unwrap();
+    let function = Function::with_initializer(
+        move |_: &Context| {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        },
+        echo,
+    );
+    let server = TestServer::start(function).unwrap();
     for _ in 0..2 {
         let resp = server.initialize().unwrap();
         assert_eq!(resp.status, 200);
@@ -100,8 +98,7 @@ fn initialize_answers_200_and_runs_the_initializer_once() {
 
 #[test]
 fn invoke_answers_200_with_the_handlers_body_and_the_platforms_context() {
-    let rt = runtime();
-    let server = TestServer::start(rt, |_: &(), ctx: &Context, req: Request| {
+    let server = TestServer::start(Function::new(|_: &(), ctx: &Context, req: Request| {
         let text = format!(
             "{}|{}|{}|{}|{:?}|{}",
             String::from_utf8_lossy(&req.body),
@@ -112,7 +109,7 @@ fn invoke_answers_200_with_the_handlers_body_and_the_platforms_context() {
             ctx.request_id,
         );
         Ok(Response::text(text))
-    })
+    }))
     .unwrap();
     let resp = server.invoke(b"the event").unwrap();
     assert_eq!(resp.status, 200);
@@ -143,7 +140,7 @@ fn invoke_answers_200_with_the_handlers_body_and_the_platforms_context() {
 
 #[test]
 fn a_handler_error_answers_404_with_the_fc_json_error_body() {
-    let server = TestServer::start(runtime(), fail_on_request).unwrap();
+    let server = TestServer::start(Function::new(fail_on_request)).unwrap();
     let resp = server.invoke(b"fail").unwrap();
     assert_eq!(resp.status, 404);
     assert_eq!(resp.header("x-fc-status"), Some("404"));
@@ -157,7 +154,7 @@ fn a_handler_error_answers_404_with_the_fc_json_error_body() {
 
 #[test]
 fn an_http_request_reaches_the_handler_with_its_method_path_headers_and_body() {
-    let server = TestServer::start(runtime(), echo).unwrap();
+    let server = TestServer::start(Function::new(echo)).unwrap();
     let headers = [
         ("x-test", "yes"),
         ("x-fc-base-path", "/2016-08-15/proxy/svc/fn/"),
@@ -186,12 +183,12 @@ fn an_http_request_reaches_the_handler_with_its_method_path_headers_and_body() {
 
 #[test]
 fn an_http_handlers_status_passes_through_and_its_error_is_a_500() {
-    let server = TestServer::start(runtime(), |_: &(), _: &Context, req: Request| {
-        match req.route_path() {
-            "/missing" => Ok(Response::new(404).body("no such page")),
-            _ => Err(Error::msg("broken")),
-        }
-    })
+    let server = TestServer::start(Function::new(|_: &(), _: &Context, req: Request| match req
+        .route_path()
+    {
+        "/missing" => Ok(Response::new(404).body("no such page")),
+        _ => Err(Error::msg("broken")),
+    }))
     .unwrap();
     let resp = server.request("GET", "/missing", &[], b"").unwrap();
     assert_eq!((resp.status, resp.text().as_str()), (404, "no such page"));
@@ -206,17 +203,19 @@ fn an_http_handlers_status_passes_through_and_its_error_is_a_500() {
 fn pre_stop_answers_200_runs_the_hook_and_the_next_call_starts_a_new_life() {
     let (inits, stops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (i, s) = (inits.clone(), stops.clone());
-    let rt = runtime()
-        .initializer(move |_: &Context| {
+    let function = Function::with_initializer(
+        move |_: &Context| {
             i.fetch_add(1, Ordering::SeqCst);
             Ok(())
-        })
-        .pre_stop(move |_: &(), ctx: &Context| {
-            assert_eq!(ctx.control_path, "/pre-stop");
-            s.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        });
-    let server = TestServer::start(rt, echo).unwrap();
+        },
+        echo,
+    )
+    .pre_stop(move |_: &(), ctx: &Context| {
+        assert_eq!(ctx.control_path, "/pre-stop");
+        s.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    let server = TestServer::start(function).unwrap();
     assert_eq!(server.initialize().unwrap().status, 200);
     let resp = server.pre_stop().unwrap();
     assert_eq!(resp.status, 200);
@@ -229,13 +228,13 @@ fn pre_stop_answers_200_runs_the_hook_and_the_next_call_starts_a_new_life() {
 fn a_failing_pre_stop_hook_answers_404_and_pre_freeze_runs_its_hook() {
     let freezes = Arc::new(AtomicUsize::new(0));
     let f = freezes.clone();
-    let rt = runtime()
+    let function = Function::new(echo)
         .pre_stop(|_: &(), _: &Context| Err(Error::msg("flush failed")))
         .pre_freeze(move |_: &(), _: &Context| {
             f.fetch_add(1, Ordering::SeqCst);
             Ok(())
         });
-    let server = TestServer::start(rt, echo).unwrap();
+    let server = TestServer::start(function).unwrap();
     assert_eq!(server.initialize().unwrap().status, 200);
     assert_eq!(server.pre_freeze().unwrap().status, 200);
     assert_eq!(freezes.load(Ordering::SeqCst), 1);
@@ -248,16 +247,16 @@ fn a_failing_pre_stop_hook_answers_404_and_pre_freeze_runs_its_hook() {
 fn a_retryable_initializer_error_answers_404_and_a_retry_succeeds() {
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
-    let rt = runtime().initializer(move |_: &Context| {
-        if r.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(InitError::retry(Error::msg("database not up yet")));
-        }
-        Ok(String::from("ready"))
-    });
-    let server = TestServer::start(rt, |state: &String, _: &Context, _: Request| {
-        Ok(Response::text(state.clone()))
-    })
-    .unwrap();
+    let function = Function::with_initializer(
+        move |_: &Context| {
+            if r.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(InitError::retry(Error::msg("database not up yet")));
+            }
+            Ok(String::from("ready"))
+        },
+        |state: &String, _: &Context, _: Request| Ok(Response::text(state.clone())),
+    );
+    let server = TestServer::start(function).unwrap();
     let resp = server.initialize().unwrap();
     assert_eq!(resp.status, 404);
     assert!(
@@ -272,10 +271,11 @@ fn a_retryable_initializer_error_answers_404_and_a_retry_succeeds() {
 
 #[test]
 fn a_fatal_initializer_error_answers_500_and_fails_every_invocation() {
-    let rt = runtime().initializer(|_: &Context| -> Result<(), InitError> {
-        Err(InitError::fatal(Error::msg("bad config")))
-    });
-    let server = TestServer::start(rt, echo).unwrap();
+    let function = Function::with_initializer(
+        |_: &Context| -> Result<(), InitError> { Err(InitError::fatal(Error::msg("bad config"))) },
+        echo,
+    );
+    let server = TestServer::start(function).unwrap();
     assert_eq!(server.initialize().unwrap().status, 500);
     let resp = server.invoke(b"").unwrap();
     assert_eq!(resp.status, 500);
@@ -284,13 +284,13 @@ fn a_fatal_initializer_error_answers_500_and_fails_every_invocation() {
 
 #[test]
 fn two_test_servers_in_one_process_serve_on_their_own_ports() {
-    let a = TestServer::start(runtime(), |_: &(), _: &Context, _: Request| {
+    let a = TestServer::start(Function::new(|_: &(), _: &Context, _: Request| {
         Ok(Response::text("a"))
-    })
+    }))
     .unwrap();
-    let b = TestServer::start(runtime(), |_: &(), _: &Context, _: Request| {
+    let b = TestServer::start(Function::new(|_: &(), _: &Context, _: Request| {
         Ok(Response::text("b"))
-    })
+    }))
     .unwrap();
     assert_ne!(a.addr().port(), b.addr().port());
     assert!(a.addr().ip().is_loopback());
@@ -302,7 +302,7 @@ fn two_test_servers_in_one_process_serve_on_their_own_ports() {
 
 #[test]
 fn a_dropped_test_server_refuses_connections() {
-    let server = TestServer::start(runtime(), echo).unwrap();
+    let server = TestServer::start(Function::new(echo)).unwrap();
     let addr = server.addr();
     assert_eq!(server.invoke(b"").unwrap().status, 200);
     drop(server);
@@ -312,7 +312,7 @@ fn a_dropped_test_server_refuses_connections() {
 
 #[test]
 fn a_test_server_leaves_the_processs_sigint_and_sigterm_alone() {
-    let server = TestServer::start(runtime(), echo).unwrap();
+    let server = TestServer::start(Function::new(echo)).unwrap();
     for _ in 0..3 {
         assert_eq!(server.invoke(b"").unwrap().status, 200);
     }
@@ -332,12 +332,47 @@ fn a_test_server_leaves_the_processs_sigint_and_sigterm_alone() {
 #[test]
 fn one_test_process_starts_many_test_servers() {
     for i in 0..20 {
-        let server = TestServer::start(runtime(), move |_: &(), _: &Context, _: Request| {
+        let server = TestServer::start(Function::new(move |_: &(), _: &Context, _: Request| {
             Ok(Response::text(i.to_string()))
-        })
+        }))
         .unwrap();
         assert_eq!(server.initialize().unwrap().status, 200);
         assert_eq!(server.invoke(b"").unwrap().text(), i.to_string());
         assert_eq!(server.pre_stop().unwrap().status, 200);
     }
+}
+
+#[test]
+fn hooks_added_in_either_order_both_run() {
+    let (freezes, stops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (f, s) = (freezes.clone(), stops.clone());
+    let function = Function::with_initializer(
+        |_: &Context| Ok(7u8),
+        |_: &u8, _: &Context, _| Ok(Response::text("ok")),
+    )
+    .pre_freeze(move |_: &u8, _: &Context| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    })
+    .pre_stop(move |_: &u8, _: &Context| {
+        s.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    let server = TestServer::start(function).unwrap();
+    assert_eq!(server.initialize().unwrap().status, 200);
+    assert_eq!(server.pre_freeze().unwrap().status, 200);
+    assert_eq!(server.pre_stop().unwrap().status, 200);
+    assert_eq!(
+        (freezes.load(Ordering::SeqCst), stops.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+}
+
+#[test]
+fn a_configuration_made_in_code_is_checked_as_the_environments_is() {
+    let mut config = tinyfc::Config::default();
+    config.workers = 0;
+    let err = TestServer::start_with(config, Function::new(echo)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("TINYFC_WORKERS"), "{err}");
 }
