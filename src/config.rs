@@ -114,8 +114,7 @@ impl Config {
 
     /// Checks the limits a server needs: at least one worker and one connection, and room for a
     /// request line. The one place these are checked: [`Config::from_lookup`] calls it, and so do
-    /// [`run_with`](crate::run_with) and [`TestServer`](crate::testing::TestServer) for a
-    /// configuration made in code.
+    /// `tinyfc::run_with` and `TestServer::start_with` for a configuration made in code.
     pub fn validate(&self) -> io::Result<()> {
         if self.workers == 0 || self.max_connections == 0 || self.max_header_bytes < 64 {
             return Err(bad(

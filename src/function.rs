@@ -1,6 +1,5 @@
 //! [`Function`]: a whole function as one value (its initializer, hooks, WebSocket routes and
-//! handler), which [`run`](crate::run) serves on the platform and
-//! [`TestServer::start`](crate::testing::TestServer::start) serves in a test.
+//! handler), which `tinyfc::run` serves on the platform and `TestServer::start` in a test.
 //!
 //! The state's type is fixed when the value is made (by the initializer and the handler given
 //! together), and no later method changes it: every builder method adds to the function and none
@@ -17,8 +16,8 @@ pub(crate) type HandlerFn<S> =
 
 /// A complete function: the initializer that builds its state `S`, the handler that answers
 /// invocations with that state, and the optional lifecycle hooks. Build it once (e.g. in
-/// `fn function() -> Function<App>`) and give it to [`run`](crate::run) in `main` and to
-/// [`TestServer::start`](crate::testing::TestServer::start) in tests.
+/// `fn function() -> Function<App>`) and give it to `tinyfc::run` in `main` and to
+/// `tinyfc::testing::TestServer::start` in tests.
 ///
 /// ```no_run
 /// use tinyfc::{Context, Error, Function, InitError, Request, Response};
