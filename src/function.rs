@@ -8,7 +8,8 @@
 use crate::context::Context;
 use crate::error::{Error, InitError};
 use crate::lifecycle::{HookFn, InitFn};
-use crate::request::{Request, Response};
+use crate::request::Request;
+use crate::response::Response;
 
 /// The handler every invocation (event and HTTP) runs.
 pub(crate) type HandlerFn<S> =

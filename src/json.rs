@@ -28,7 +28,8 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::request::{Request, Response};
+use crate::request::Request;
+use crate::response::Response;
 
 /// `errorType` of an invocation whose body is not JSON of the type the handler reads.
 pub const INVALID_EVENT_JSON: &str = "InvalidEventJson";
@@ -171,7 +172,7 @@ mod tests {
         assert_eq!(e.kind, INVALID_RESULT_JSON);
         let r = Response::json(&m);
         assert_eq!(r.status, 500);
-        assert!(String::from_utf8_lossy(&r.body).contains(INVALID_RESULT_JSON));
+        assert!(String::from_utf8_lossy(r.body.as_bytes().unwrap()).contains(INVALID_RESULT_JSON));
     }
 
     #[test]

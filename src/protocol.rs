@@ -3,7 +3,8 @@
 
 use crate::error::Error;
 use crate::headers::Headers;
-use crate::request::{Kind, Response};
+use crate::request::Kind;
+use crate::response::Response;
 
 /// Which platform call a request is, from `x-fc-control-path`, else from the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,8 @@ use crate::grammar::{is_field_value, is_token};
 use crate::lifecycle::{Lifecycle, NotReady};
 use crate::logging::{self, fc_line};
 use crate::protocol::{reserved_response_header, Answer, Call};
-use crate::request::{Kind, Request, Response};
+use crate::request::{Kind, Request};
+use crate::response::{Body, Response};
 use crate::server::Service;
 
 /// Serves `function` on the platform, configured from the environment ([`Config::from_env`]).
@@ -201,16 +202,16 @@ fn check_response(resp: &Response) -> Result<(), String> {
 /// Runs a streamed response's producer into its body. An event's result goes to the platform
 /// whole, so it is collected first: an error while producing it still fails the invocation.
 fn collect_stream(resp: &mut Response) -> Result<(), Error> {
-    let Some(produce) = resp.producer.take().and_then(|p| p.take()) else {
+    let Body::Stream(produce) = std::mem::take(&mut resp.body) else {
         return Ok(());
     };
     let mut body = Vec::new();
-    match catch_unwind(AssertUnwindSafe(|| produce(&mut body))) {
+    match catch_unwind(AssertUnwindSafe(|| produce.produce(&mut body))) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(Error::typed("StreamFailed", e.to_string())),
         Err(panic) => return Err(Error::from_panic(panic)),
     }
-    resp.body = body;
+    resp.body = Body::Bytes(body);
     Ok(())
 }
 

@@ -369,8 +369,8 @@ impl Shared {
         }
         self.service.call(call, ctx, req, &mut |a| {
             let (stream, c) = (&conn.stream, &self.config);
-            written = if a.resp.producer.is_some() {
-                send_streamed(stream, &a.resp, a.fc_status, framing, c)
+            written = if a.resp.is_stream() {
+                send_streamed(stream, a.resp, a.fc_status, framing, c)
             } else {
                 send(stream, &a.resp, a.fc_status, framing, c)
             };

@@ -39,7 +39,7 @@ fn fail_on_request(_: &(), _: &Context, req: Request) -> Result<Response, Error>
 fn a_handler_called_with_the_test_context_and_requests_sees_what_they_say() {
     let r = echo(&(), &testing::context(), testing::event("hi")).unwrap();
     assert_eq!(
-        String::from_utf8(r.body).unwrap(),
+        r.body,
         "event POST /invoke /invoke [hi] x-test=None fn=test-function"
     );
     let req = testing::http("PUT", "/users/7?x=1")
@@ -51,7 +51,7 @@ fn a_handler_called_with_the_test_context_and_requests_sees_what_they_say() {
     };
     let r = echo(&(), &ctx, req).unwrap();
     assert_eq!(
-        String::from_utf8(r.body).unwrap(),
+        r.body,
         "http PUT /users/7?x=1 /users/7 [payload] x-test=Some(\"one\") fn=other"
     );
     assert!(fail_on_request(&(), &testing::context(), testing::event("fail")).is_err());
