@@ -125,16 +125,20 @@ mod tests {
     #[test]
     fn malformed_or_mistyped_body_is_an_invalid_event_json_error_with_serdes_message() {
         let e = request(b"{\"n\": ").json::<Ping>().unwrap_err();
-        assert_eq!(e.kind, INVALID_EVENT_JSON);
-        assert!(e.message.contains("EOF while parsing"), "{}", e.message);
+        assert_eq!(e.error_type, INVALID_EVENT_JSON);
+        assert!(
+            e.error_message.contains("EOF while parsing"),
+            "{}",
+            e.error_message
+        );
         let e = request(br#"{"n": "seven"}"#).json::<Ping>().unwrap_err();
         assert!(
-            e.message.contains("invalid type: string \"seven\""),
+            e.error_message.contains("invalid type: string \"seven\""),
             "{}",
-            e.message
+            e.error_message
         );
         let e = request(b"\xff\xfe").json::<Ping>().unwrap_err();
-        assert_eq!(e.kind, INVALID_EVENT_JSON);
+        assert_eq!(e.error_type, INVALID_EVENT_JSON);
     }
 
     #[test]
@@ -143,7 +147,11 @@ mod tests {
         let e = request(body.as_bytes())
             .json::<serde_json::Value>()
             .unwrap_err();
-        assert!(e.message.contains("recursion limit"), "{}", e.message);
+        assert!(
+            e.error_message.contains("recursion limit"),
+            "{}",
+            e.error_message
+        );
     }
 
     #[test]
@@ -151,7 +159,11 @@ mod tests {
         assert_eq!(request(b"").json::<Option<Ping>>().unwrap(), None);
         assert_eq!(request(b" \n").json::<()>().unwrap(), ());
         let e = request(b"").json::<Ping>().unwrap_err();
-        assert!(e.message.contains("invalid type: null"), "{}", e.message);
+        assert!(
+            e.error_message.contains("invalid type: null"),
+            "{}",
+            e.error_message
+        );
     }
 
     #[test]
@@ -169,7 +181,7 @@ mod tests {
         let mut m = std::collections::HashMap::new();
         m.insert((1, 2), 3); // tuple keys have no JSON form
         let e = Response::try_json(&m).unwrap_err();
-        assert_eq!(e.kind, INVALID_RESULT_JSON);
+        assert_eq!(e.error_type, INVALID_RESULT_JSON);
         let r = Response::json(&m);
         assert_eq!(r.status, 500);
         assert!(String::from_utf8_lossy(r.body.as_bytes().unwrap()).contains(INVALID_RESULT_JSON));
@@ -182,6 +194,6 @@ mod tests {
         let r = h(&10, &ctx, request(br#"{"n": 5}"#)).unwrap();
         assert_eq!(r.body, br#"{"n":15}"#);
         let e = h(&10, &ctx, request(b"nope")).unwrap_err();
-        assert_eq!(e.kind, INVALID_EVENT_JSON);
+        assert_eq!(e.error_type, INVALID_EVENT_JSON);
     }
 }

@@ -86,11 +86,11 @@ pub fn reserved_response_header(name: &str) -> bool {
 /// `{"errorMessage": .., "errorType": .., "stackTrace": [..]}`.
 pub(crate) fn error_json(e: &Error) -> String {
     let mut s = String::from("{\"errorMessage\":");
-    json_str(&mut s, &e.message);
+    json_str(&mut s, &e.error_message);
     s.push_str(",\"errorType\":");
-    json_str(&mut s, &e.kind);
+    json_str(&mut s, &e.error_type);
     s.push_str(",\"stackTrace\":[");
-    for (i, line) in e.stack.iter().enumerate() {
+    for (i, line) in e.stack_trace.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
@@ -162,8 +162,7 @@ mod tests {
 
     #[test]
     fn error_json_escapes_and_lists_stack() {
-        let mut e = Error::typed("T", "a \"b\"\n");
-        e.stack.push("c".into());
+        let e = Error::typed("T", "a \"b\"\n").with_trace("c");
         assert_eq!(
             error_json(&e),
             r#"{"errorMessage":"a \"b\"\n","errorType":"T","stackTrace":["c"]}"#
