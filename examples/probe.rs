@@ -233,7 +233,7 @@ fn context_json(ctx: &Context, route_path: &str) -> String {
         ("base_path", ctx.base_path.as_deref()),
         ("client_ip", ctx.client_ip.as_deref()),
         ("span_context", ctx.span_context.as_deref()),
-        ("instance_id", ctx.instance_id),
+        ("instance_id", ctx.instance_id.as_deref()),
     ];
     let numbers = [
         ("memory_mb", ctx.memory_mb.map(u64::from)),

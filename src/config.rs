@@ -3,8 +3,15 @@
 use std::io;
 use std::time::Duration;
 
+use crate::context::Environment;
+
 /// Runtime settings. Every field has an environment variable and a default; see README.md.
+///
+/// `#[non_exhaustive]`: settings come. Start from [`Config::default`] (or [`Config::from_env`])
+/// and set fields; [`Config::validate`] checks the result, and `run_with` and
+/// `TestServer::start_with` call it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Port to listen on (on 0.0.0.0): `FC_SERVER_PORT`, else `FC_CUSTOM_LISTEN_PORT`, else `PORT`,
     /// else 9000. 0 picks a free port.
@@ -35,14 +42,10 @@ pub struct Config {
     /// connection is closed to admit a new one. Lowered at start to the descriptor limit minus a
     /// reserve for the process's other files.
     pub max_connections: usize,
-    /// `FC_INSTANCE_ID` (set by the platform; default none): copied into every [`Context`].
-    ///
-    /// [`Context`]: crate::Context
-    pub instance_id: Option<String>,
-    /// `FC_REGION` (set by the platform; default none): copied into every `Context`.
-    pub instance_region: Option<String>,
-    /// `FC_FUNC_CODE_PATH` (set by the platform; default none): copied into every `Context`.
-    pub code_path: Option<String>,
+    /// What FC's environment variables (`FC_FUNCTION_NAME`, `FC_INSTANCE_ID`, the
+    /// `ALIBABA_CLOUD_*` credentials, ...) give every `Context` whose call lacks the matching
+    /// header. Empty in [`Config::default`]; its `Debug` shows no credential.
+    pub(crate) environment: Environment,
 }
 
 impl Default for Config {
@@ -59,9 +62,7 @@ impl Default for Config {
             drain: Duration::from_secs(10),
             worker_idle: Duration::from_secs(30),
             max_connections: 4096,
-            instance_id: None,
-            instance_region: None,
-            code_path: None,
+            environment: Environment::default(),
         }
     }
 }
@@ -91,7 +92,6 @@ impl Config {
         let ms = |key: &str, default: Duration| -> io::Result<Duration> {
             num(key, default.as_millis() as usize).map(|n| Duration::from_millis(n as u64))
         };
-        let text = |key: &str| get(key).filter(|v| !v.trim().is_empty());
         let c = Config {
             port,
             workers: num("TINYFC_WORKERS", d.workers)?,
@@ -104,9 +104,7 @@ impl Config {
             drain: ms("TINYFC_DRAIN_MS", d.drain)?,
             worker_idle: ms("TINYFC_WORKER_IDLE_MS", d.worker_idle)?,
             max_connections: num("TINYFC_MAX_CONNECTIONS", d.max_connections)?,
-            instance_id: text("FC_INSTANCE_ID"),
-            instance_region: text("FC_REGION"),
-            code_path: text("FC_FUNC_CODE_PATH"),
+            environment: Environment::from_lookup(&get),
         };
         c.validate()?;
         Ok(c)
@@ -175,16 +173,18 @@ mod tests {
     }
 
     #[test]
-    fn instance_variables_come_from_env_and_empty_is_none() {
+    fn the_environment_is_read_once_and_its_debug_shows_no_credential() {
         let c = cfg(&[
             ("FC_INSTANCE_ID", "c-1"),
-            ("FC_REGION", "cn-shanghai"),
-            ("FC_FUNC_CODE_PATH", " "),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "TOKEN9"),
         ])
         .unwrap();
-        assert_eq!(c.instance_id.as_deref(), Some("c-1"));
-        assert_eq!(c.instance_region.as_deref(), Some("cn-shanghai"));
-        assert_eq!(c.code_path, None);
+        assert_ne!(c.environment, Config::default().environment);
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("c-1") && !shown.contains("TOKEN9"),
+            "{shown}"
+        );
     }
 
     #[test]

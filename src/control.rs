@@ -144,7 +144,7 @@ impl Answerer {
             Err(BodyError::Gone) => return self.poller.close(conn),
         }
         let mut ctx = Context::default();
-        ctx.refill(&head.headers, arrived);
+        ctx.refill(&head.headers, arrived, &c.environment);
         let answer = {
             let _log = crate::logging::scope(&ctx.request_id);
             self.hooks.control(call, &ctx)

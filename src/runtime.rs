@@ -47,7 +47,6 @@ pub(crate) struct Served<S> {
 impl<S: Send + Sync + 'static> Served<S> {
     /// `function` behind its lifecycle, as `config` serves it.
     pub(crate) fn new(config: &Config, function: Function<S>) -> Arc<Served<S>> {
-        crate::context::set_environment(config);
         Arc::new(Served {
             lifecycle: Lifecycle::new(function.initializer, function.pre_stop, function.pre_freeze),
             handler: function.handler,

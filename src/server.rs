@@ -321,7 +321,7 @@ impl Shared {
             Err(BodyError::Gone) => return Outcome::Close, // never run a truncated invocation
         };
         CONTEXT.with_borrow_mut(|ctx| {
-            ctx.refill(&head.headers, arrived);
+            ctx.refill(&head.headers, arrived, &self.config.environment);
             self.call_service(conn, head, call, body, ctx)
         })
     }

@@ -3,7 +3,7 @@
 //! Two levels, both plain functions that cost nothing to a function that does not call them:
 //!
 //! - **The handler alone**, as a function call: [`context`] gives the [`Context`] the platform
-//!   would pass (its defaults; change fields with struct update syntax), [`event`] and [`http`]
+//!   would pass (its defaults; change fields by assigning them), [`event`] and [`http`]
 //!   build the [`Request`], and [`Request::with_header`] / [`Request::with_body`] fill it in.
 //! - **The whole function**, over real sockets: [`TestServer`] serves a [`Function`] on a free port
 //!   of 127.0.0.1 on background threads of the test process, and calls it as the platform does
@@ -25,7 +25,8 @@
 //! let app = App { greeting: "Hello".into() };
 //! let resp = handler(&app, &testing::context(), testing::event("World")).unwrap();
 //! assert_eq!(resp.body, b"Hello, World (from test-function)");
-//! let ctx = Context { function_name: "greeter".into(), ..testing::context() };
+//! let mut ctx = testing::context();
+//! ctx.function_name = "greeter".into();
 //! let resp = handler(&app, &ctx, testing::event("FC")).unwrap();
 //! assert_eq!(resp.body, b"Hello, FC (from greeter)");
 //!
@@ -52,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use crate::client;
 use crate::config::Config;
-use crate::context::{Context, Credentials};
+use crate::context::{Context, Credentials, Slot, FIELDS};
 use crate::function::Function;
 use crate::headers::Headers;
 use crate::main_loop::{self, Mode};
@@ -71,13 +72,14 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// function `test-function` (handler `index.handler`, initializer `index.initializer`, pre-stop
 /// handler `index.preStop`), 512 MB, a 60 s timeout (so [`Context::deadline`] is 60 s from now),
 /// region `cn-hangzhou`, account `1234567890`, service `test-service`, qualifier `LATEST`, version
-/// `1`, control path `/invoke`, dummy credentials, and the instance's `test-instance-id`,
-/// `cn-hangzhou` and `/code`. Override fields with struct update syntax:
+/// `1`, control path `/invoke`, dummy credentials, and the instance's `test-instance-id` and
+/// `/code`. Change fields by assigning them:
 ///
 /// ```
-/// use tinyfc::{testing, Context};
+/// use tinyfc::testing;
 ///
-/// let ctx = Context { function_name: "resize".into(), memory_mb: Some(1024), ..testing::context() };
+/// let mut ctx = testing::context();
+/// (ctx.function_name, ctx.memory_mb) = ("resize".into(), Some(1024));
 /// assert_eq!((ctx.function_name.as_str(), ctx.region.as_str()), ("resize", "cn-hangzhou"));
 /// ```
 pub fn context() -> Context {
@@ -103,9 +105,8 @@ pub fn context() -> Context {
         log_project: "test-logproject".into(),
         log_store: "test-logstore".into(),
         control_path: "/invoke".into(),
-        instance_id: Some("test-instance-id"),
-        instance_region: Some("cn-hangzhou"),
-        code_path: Some("/code"),
+        instance_id: Some("test-instance-id".into()),
+        code_path: Some("/code".into()),
         deadline: Some(Instant::now() + Duration::from_secs(60)),
         ..Context::default()
     }
@@ -217,9 +218,9 @@ impl TestServer {
     }
 
     /// This server with `context` as the source of the platform's headers on later calls (the
-    /// request id stays fresh per call): e.g. `Context { function_name: "f".into(),
-    /// ..testing::context() }`. Its `Some` optional fields are sent too (`base_path` as
-    /// `x-fc-base-path`, ...); its `deadline` and instance fields are not headers.
+    /// request id stays fresh per call): e.g. `testing::context()` with `function_name` changed.
+    /// Its `Some` optional fields are sent too (`base_path` as `x-fc-base-path`, ...); its
+    /// `deadline` and the environment-only `instance_id` and `code_path` are not headers.
     pub fn with_context(mut self, context: Context) -> TestServer {
         self.context = context;
         self
@@ -320,70 +321,28 @@ impl std::fmt::Debug for TestServer {
     }
 }
 
-/// The `x-fc-*` headers the platform sends with every call, from `ctx`, with `request_id` and
-/// `control_path` in place of its own. Empty text fields and `None`s are left out.
+/// The `x-fc-*` headers the platform sends with every call, from `ctx` (through the table of
+/// FC's headers, `FIELDS`), with `request_id` and `control_path` in place of its own. Empty text
+/// fields and `None`s are left out.
 fn platform_headers(
     ctx: &Context,
     request_id: &str,
     control_path: &str,
 ) -> Vec<(&'static str, String)> {
-    let c = &ctx.credentials;
-    let text = [
-        ("x-fc-request-id", request_id),
-        ("x-fc-access-key-id", &c.access_key_id),
-        ("x-fc-access-key-secret", &c.access_key_secret),
-        ("x-fc-security-token", &c.security_token),
-        ("x-fc-function-name", &ctx.function_name),
-        ("x-fc-function-handler", &ctx.function_handler),
-        ("x-fc-function-initializer", &ctx.initializer),
-        (
-            "x-fc-instance-lifecycle-pre-stop-handler",
-            &ctx.pre_stop_handler,
-        ),
-        (
-            "x-fc-instance-lifecycle-pre-freeze-handler",
-            &ctx.pre_freeze_handler,
-        ),
-        ("x-fc-region", &ctx.region),
-        ("x-fc-account-id", &ctx.account_id),
-        ("x-fc-qualifier", &ctx.qualifier),
-        ("x-fc-version-id", &ctx.version_id),
-        ("x-fc-service-name", &ctx.service_name),
-        ("x-fc-service-logproject", &ctx.log_project),
-        ("x-fc-service-logstore", &ctx.log_store),
-        ("x-fc-control-path", control_path),
-        ("x-fc-log-type", &ctx.log_type),
-    ];
-    let numbers = [
-        ("x-fc-function-memory", ctx.memory_mb),
-        ("x-fc-function-timeout", ctx.timeout_s),
-        ("x-fc-initialization-timeout", ctx.initialization_timeout_s),
-        ("x-fc-retry-count", ctx.retry_count),
-    ];
-    let optional = [
-        ("x-fc-base-path", &ctx.base_path),
-        ("x-fc-client-ip", &ctx.client_ip),
-        ("x-fc-api-server-ip", &ctx.api_server_ip),
-        ("x-fc-invocation-type", &ctx.invocation_type),
-        ("x-fc-function-type", &ctx.function_type),
-        ("x-fc-tracing-opentracing-span-context", &ctx.span_context),
-        ("x-fc-tracing-opentracing-span-baggages", &ctx.span_baggages),
-        ("x-fc-tracing-jaeger-endpoint", &ctx.jaeger_endpoint),
-        ("x-fc-eagleeye-traceid", &ctx.eagleeye_trace_id),
-        ("x-fc-eagleeye-rpcid", &ctx.eagleeye_rpc_id),
-        ("x-fc-eagleeye-userdata", &ctx.eagleeye_user_data),
-    ];
-    let text = text
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k, v.to_string()));
-    let numbers = numbers
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, v?.to_string())));
-    let optional = optional
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, v.clone()?)));
-    text.chain(numbers).chain(optional).collect()
+    let value = |header: &str, slot: &Slot| match (header, slot) {
+        ("x-fc-request-id", _) => request_id.to_string(),
+        ("x-fc-control-path", _) => control_path.to_string(),
+        (_, Slot::Text(text, _)) => text(ctx).clone(),
+        (_, Slot::Number(number, _)) => number(ctx).map_or(String::new(), |n| n.to_string()),
+        (_, Slot::Optional(optional, _)) => optional(ctx).clone().unwrap_or_default(),
+    };
+    FIELDS
+        .iter()
+        .filter_map(|f| {
+            let header = f.header?;
+            Some((header, value(header, &f.slot))).filter(|(_, v)| !v.is_empty())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -407,10 +366,9 @@ mod tests {
             request_id: "rid-1".into(),
             control_path: "/http-invoke".into(),
             deadline: Some(arrived + Duration::from_secs(60)),
-            // From the environment, not headers.
-            instance_id: got.instance_id,
-            instance_region: got.instance_region,
-            code_path: got.code_path,
+            // From the environment only, not headers.
+            instance_id: None,
+            code_path: None,
             ..sent
         };
         assert_eq!(got, expected);

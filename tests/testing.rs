@@ -45,10 +45,8 @@ fn a_handler_called_with_the_test_context_and_requests_sees_what_they_say() {
     let req = testing::http("PUT", "/users/7?x=1")
         .with_header("X-Test", " one ")
         .with_body("payload");
-    let ctx = Context {
-        function_name: "other".into(),
-        ..testing::context()
-    };
+    let mut ctx = testing::context();
+    ctx.function_name = "other".into();
     let r = echo(&(), &ctx, req).unwrap();
     assert_eq!(
         r.body,
@@ -130,10 +128,9 @@ fn invoke_answers_200_with_the_handlers_body_and_the_platforms_context() {
     let other = server.invoke(b"").unwrap().text();
     assert_ne!(other.rsplit('|').next(), Some(fields[5]), "ids are fresh");
 
-    let server = server.with_context(Context {
-        function_name: "renamed".into(),
-        ..testing::context()
-    });
+    let mut renamed = testing::context();
+    renamed.function_name = "renamed".into();
+    let server = server.with_context(renamed);
     let text = server.invoke(b"x").unwrap().text();
     assert!(text.starts_with("x|renamed|/invoke|"), "{text}");
 }
