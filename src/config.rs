@@ -10,6 +10,16 @@ use crate::context::Environment;
 /// `#[non_exhaustive]`: settings come. Start from [`Config::default`] (or [`Config::from_env`])
 /// and set fields; [`Config::validate`] checks the result, and `run_with` and
 /// `TestServer::start_with` call it.
+///
+/// ```
+/// let mut config = tinyfc::Config::default();
+/// config.workers = 0;
+/// assert!(config.validate().is_err());
+/// ```
+///
+/// ```compile_fail
+/// let config = tinyfc::Config { workers: 4, ..Default::default() }; // #[non_exhaustive]
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {

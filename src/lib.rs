@@ -30,10 +30,12 @@
 //! /pre-freeze, and nothing else); `lifecycle`
 //! (the state machine), `function` ([`Function`]: the user's code as one value), `runtime`
 //! ([`run`], and how each platform call reaches the function);
-//! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
-//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`;
+//! `request` ([`Request`]), `response` ([`Response`], [`Body`]), `headers` ([`Headers`]),
+//! `context` ([`Context`] and the table of FC's headers), `protocol` (the platform's calls,
+//! answers and error bodies; hidden, for the tools), [`error`], `logging`;
 //! `websocket` (feature `websocket`: upgrades, sockets, closing them at a drain); and
-//! [`client`] (a small HTTP client for tools and tests); [`testing`] (a function's tests: a
+//! [`client`] (the HTTP client of [`testing`], whose answers are its `Response`; the tools use it
+//! too); [`testing`] (a function's tests: a
 //! context, requests, and an in-process server called as the platform calls it). With cargo
 //! features: `json` (typed JSON: `Request::json`, `Response::json`, the `json::event` adapter) and
 //! `events` (serde types for FC's trigger events, with their sample payloads); see docs/events.md.
@@ -62,6 +64,8 @@ mod logging;
 mod main_loop;
 mod poller;
 mod pool;
+// Public only for the workspace's tools and examples, not part of the API: see its header.
+#[doc(hidden)]
 pub mod protocol;
 mod request;
 mod response;

@@ -1,5 +1,9 @@
 //! The FC custom-runtime protocol: which platform call a request is, what tinyfc answers it
 //! (the `x-fc-status` and the JSON error body), and the headers the platform treats specially.
+//!
+//! Not part of tinyfc's API (hidden from its docs, may change in any release): public only for
+//! the workspace's own tools and examples (`cargo tinyfc local` drops the same reserved response
+//! headers; the probe example writes JSON without serde).
 
 use crate::error::Error;
 use crate::headers::Headers;

@@ -3,8 +3,9 @@
 
 use crate::headers::Headers;
 
-/// What kind of invocation a request is.
+/// What kind of invocation a request is. `#[non_exhaustive]`: FC may add kinds of calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     /// An event invocation (`POST /invoke`, control path `/invoke`): the body is the event.
     Event,

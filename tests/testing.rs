@@ -14,6 +14,7 @@ fn echo(_: &(), ctx: &Context, req: Request) -> Result<Response, Error> {
     let kind = match req.kind {
         Kind::Event => "event",
         Kind::Http => "http",
+        _ => "other", // Kind is #[non_exhaustive]
     };
     let text = format!(
         "{kind} {} {} {} [{}] x-test={:?} fn={}",

@@ -23,7 +23,12 @@ pub(crate) use fields::{Field, Slot, FIELDS};
 /// header wins. docs/context.md lists every field with its header and variable.
 ///
 /// `#[non_exhaustive]`: FC adds headers, and so fields come. Start from [`Context::default`] or
-/// `tinyfc::testing::context()` and set fields.
+/// `tinyfc::testing::context()` and set fields; a struct literal would break when one comes, so
+/// it does not compile:
+///
+/// ```compile_fail
+/// let ctx = tinyfc::Context { function_name: "f".into(), ..Default::default() };
+/// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Context {
