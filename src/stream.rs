@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::response::{Body, Response};
 
 /// What the producer may write without a flush before it is sent as a chunk anyway.
-const MAX_CHUNK: usize = 64 * 1024;
+pub(crate) const MAX_CHUNK: usize = 64 * 1024;
 
 /// Writes `resp`'s head, then runs its producer, sending each flush as a chunk (to an HTTP/1.0
 /// client: as plain bytes, ended by closing the connection). True if the stream was written

@@ -45,7 +45,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -58,8 +58,10 @@ use crate::function::Function;
 use crate::headers::Headers;
 use crate::main_loop::{self, Mode};
 use crate::request::{Kind, Request};
+use crate::response::{Body, Response};
 use crate::runtime::Served;
 use crate::server::Shared;
+use crate::stream::MAX_CHUNK;
 
 /// The request id [`context`] sets.
 pub const REQUEST_ID: &str = "test-request-id";
@@ -285,6 +287,49 @@ impl TestServer {
         self.platform_call("GET", "/pre-freeze", "/pre-freeze", &[], b"")
     }
 
+    /// An HTTP invocation like [`TestServer::request`] whose answer is read as it arrives: each
+    /// chunk of a streamed answer ([`Response::stream`](crate::Response::stream): one per
+    /// flush) with the time it arrived, counted from when the request was sent. An answer that
+    /// is not streamed comes as the pieces its reads gave.
+    pub fn stream(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Streamed> {
+        let owned = self.headers("/http-invoke", headers);
+        let headers: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let mut conn = client::Connection::connect(self.addr, self.timeout)?;
+        conn.send(method, path, &headers, body)?;
+        let sent = Instant::now();
+        let (head, mut reader) = conn.read_streaming(method.eq_ignore_ascii_case("HEAD"))?;
+        let mut chunks = Vec::new();
+        while let Some(data) = reader.next_chunk()? {
+            let arrived = sent.elapsed();
+            chunks.push(Chunk { data, arrived });
+        }
+        Ok(Streamed {
+            status: head.status,
+            headers: head.headers,
+            chunks,
+        })
+    }
+
+    /// The platform's headers for a call on `control_path`, those of `extra` in place of
+    /// theirs (and after them).
+    fn headers(&self, control_path: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let request_id = request_id();
+        let platform = platform_headers(&self.context, &request_id, control_path);
+        let mut headers: Vec<(String, String)> = platform
+            .into_iter()
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(k)))
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        headers
+    }
+
     /// One call with the platform's headers (those of `extra` replace theirs) on a fresh
     /// connection.
     fn platform_call(
@@ -295,15 +340,109 @@ impl TestServer {
         extra: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<client::Response> {
-        let request_id = request_id();
-        let platform = platform_headers(&self.context, &request_id, control_path);
-        let mut headers: Vec<(&str, &str)> = platform
-            .iter()
-            .filter(|(k, _)| !extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(k)))
-            .map(|(k, v)| (*k, v.as_str()))
-            .collect();
-        headers.extend_from_slice(extra);
+        let owned = self.headers(control_path, extra);
+        let headers: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (&**k, &**v)).collect();
         client::request(self.addr, method, path, &headers, body, self.timeout)
+    }
+}
+
+/// An answer read as it arrived ([`TestServer::stream`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Streamed {
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body's chunks in order.
+    pub chunks: Vec<Chunk>,
+}
+
+impl Streamed {
+    /// The first header named `name` (any case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let found = self
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name));
+        found.map(|(_, v)| v.as_str())
+    }
+
+    /// The whole body: the chunks joined.
+    pub fn body(&self) -> Vec<u8> {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.data.iter().copied())
+            .collect()
+    }
+}
+
+/// One chunk of a [`Streamed`] answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Chunk {
+    /// Its bytes.
+    pub data: Vec<u8>,
+    /// When it arrived, counted from when the request was sent.
+    pub arrived: Duration,
+}
+
+/// The chunks of `resp`'s body in order, produced in this thread: a streamed body's producer
+/// ([`Response::stream`](crate::Response::stream)) runs here, and each flush ends a chunk (so
+/// do 64 KiB written without one), as the server would send them; a body of bytes is one chunk,
+/// or none if empty. The producer's error is the error.
+///
+/// ```
+/// use std::io::Write;
+/// let sse = tinyfc::Response::stream(|w| {
+///     for i in 0..3 {
+///         write!(w, "data: {i}\n\n")?;
+///         w.flush()?;
+///     }
+///     Ok(())
+/// });
+/// let chunks = tinyfc::testing::chunks(sse)?;
+/// assert_eq!(chunks, [&b"data: 0\n\n"[..], b"data: 1\n\n", b"data: 2\n\n"]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn chunks(resp: Response) -> io::Result<Vec<Vec<u8>>> {
+    let stream = match resp.body {
+        Body::Bytes(b) if b.is_empty() => return Ok(Vec::new()),
+        Body::Bytes(b) => return Ok(vec![b]),
+        Body::Stream(stream) => stream,
+    };
+    let mut w = InProcess::default();
+    stream.produce(&mut w)?;
+    w.flush()?;
+    Ok(w.chunks)
+}
+
+/// `resp`'s whole body: its bytes, or its stream's chunks ([`chunks`]) joined.
+pub fn body(resp: Response) -> io::Result<Vec<u8>> {
+    Ok(chunks(resp)?.concat())
+}
+
+/// The writer [`chunks`] gives a producer: a chunk per flush, as `stream.rs` sends them.
+#[derive(Default)]
+struct InProcess {
+    chunks: Vec<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl Write for InProcess {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= MAX_CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.chunks.push(std::mem::take(&mut self.buf));
+        }
+        Ok(())
     }
 }
 

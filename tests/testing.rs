@@ -1,6 +1,7 @@
 //! `tinyfc::testing`: a handler called as a plain function with the test context and requests,
 //! and `TestServer`, the runtime served in this process and called as the platform calls it.
 
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -373,4 +374,66 @@ fn a_configuration_made_in_code_is_checked_as_the_environments_is() {
     let err = TestServer::start_with(config, Function::new(echo)).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("TINYFC_WORKERS"), "{err}");
+}
+
+/// An SSE handler: three events, each flushed as one chunk, `pause` apart.
+fn sse(pause: Duration) -> impl Fn(&(), &Context, Request) -> Result<Response, Error> {
+    move |_: &(), _: &Context, _: Request| {
+        Ok(Response::stream(move |w| {
+            for i in 0..3 {
+                if i > 0 {
+                    std::thread::sleep(pause);
+                }
+                write!(w, "data: {i}\n\n")?;
+                w.flush()?;
+            }
+            Ok(())
+        })
+        .header("content-type", "text/event-stream"))
+    }
+}
+
+#[test]
+fn a_streamed_answer_runs_in_process_and_gives_its_chunks_in_order() {
+    let handler = sse(Duration::ZERO);
+    let resp = handler(&(), &testing::context(), testing::http("GET", "/events")).unwrap();
+    let chunks = testing::chunks(resp).unwrap();
+    assert_eq!(
+        chunks,
+        [&b"data: 0\n\n"[..], b"data: 1\n\n", b"data: 2\n\n"]
+    );
+    // Bytes are one chunk; a producer's error is the error; 64 KiB unflushed make a chunk.
+    assert_eq!(testing::chunks(Response::text("x")).unwrap(), [b"x"]);
+    let failing = Response::stream(|w| {
+        w.write_all(b"partial")?;
+        Err(std::io::Error::other("upstream gone"))
+    });
+    assert_eq!(
+        testing::chunks(failing).unwrap_err().to_string(),
+        "upstream gone"
+    );
+    let big = Response::stream(|w| w.write_all(&vec![b'x'; 64 * 1024 + 1]));
+    let sizes: Vec<usize> = testing::chunks(big).unwrap().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [64 * 1024 + 1]);
+    let body = testing::body(
+        sse(Duration::ZERO)(&(), &testing::context(), testing::http("GET", "/")).unwrap(),
+    );
+    assert_eq!(body.unwrap(), b"data: 0\n\ndata: 1\n\ndata: 2\n\n");
+}
+
+#[test]
+fn a_test_server_gives_each_chunk_of_a_stream_with_the_time_it_arrived() {
+    let pause = Duration::from_millis(200);
+    let server = TestServer::start(Function::new(sse(pause))).unwrap();
+    let streamed = server.stream("GET", "/events", &[], b"").unwrap();
+    assert_eq!(streamed.status, 200);
+    assert_eq!(streamed.header("content-type"), Some("text/event-stream"));
+    let data: Vec<&[u8]> = streamed.chunks.iter().map(|c| &c.data[..]).collect();
+    assert_eq!(data, [&b"data: 0\n\n"[..], b"data: 1\n\n", b"data: 2\n\n"]);
+    // The first chunk arrived when it was produced, not with the last: the producer paused
+    // twice between them (half that is the bound, for a loaded machine's late reads).
+    let at: Vec<Duration> = streamed.chunks.iter().map(|c| c.arrived).collect();
+    assert!(at[0] <= at[1] && at[1] <= at[2], "{at:?}");
+    assert!(at[2] - at[0] >= pause, "{at:?}");
+    assert_eq!(streamed.body(), b"data: 0\n\ndata: 1\n\ndata: 2\n\n");
 }

@@ -66,7 +66,7 @@ mod tests {
         let event = testing::event(b"{\"bucket\": \"photos\"}");
         let response = handler(&state, &testing::context(), event).unwrap();
         assert_eq!(response.status, 200);
-        let text = String::from_utf8(response.body.into_bytes().unwrap()).unwrap();
+        let text = String::from_utf8(testing::body(response).unwrap()).unwrap();
         assert!(text.ends_with("processed an event of 20 bytes\n"), "{text}");
     }
 
