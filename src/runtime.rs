@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::function::{Function, HandlerFn};
 use crate::grammar::{is_field_value, is_token};
 use crate::lifecycle::{Lifecycle, NotReady};
-use crate::logging::{self, fc_line};
+use crate::logging::{self, PlatformLines};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request};
 use crate::response::{Body, Response};
@@ -30,7 +30,7 @@ pub fn run<S: Send + Sync + 'static>(function: Function<S>) -> io::Result<()> {
 pub fn run_with<S: Send + Sync + 'static>(config: Config, function: Function<S>) -> io::Result<()> {
     config.validate()?;
     logging::init();
-    let served = Served::new(&config, function);
+    let served = Served::new(&config, function, PlatformLines::PRINTED);
     crate::main_loop::serve(config, served.clone(), served)
 }
 
@@ -45,10 +45,16 @@ pub(crate) struct Served<S> {
 }
 
 impl<S: Send + Sync + 'static> Served<S> {
-    /// `function` behind its lifecycle, as `config` serves it.
-    pub(crate) fn new(config: &Config, function: Function<S>) -> Arc<Served<S>> {
+    /// `function` behind its lifecycle, as `config` serves it, its platform lines to `lines`.
+    pub(crate) fn new(
+        config: &Config,
+        function: Function<S>,
+        lines: PlatformLines,
+    ) -> Arc<Served<S>> {
+        let lifecycle =
+            Lifecycle::new(function.initializer, function.pre_stop, function.pre_freeze);
         Arc::new(Served {
-            lifecycle: Lifecycle::new(function.initializer, function.pre_stop, function.pre_freeze),
+            lifecycle: lifecycle.with_lines(lines),
             handler: function.handler,
             drain: config.drain,
             #[cfg(feature = "websocket")]
@@ -76,7 +82,9 @@ impl<S: Send + Sync + 'static> Service for Served<S> {
                 let Ok(_in_flight) = self.lifecycle.admit() else {
                     return reply(stopping());
                 };
-                fc_line("Invoke Start", &ctx.request_id);
+                self.lifecycle
+                    .lines()
+                    .write("Invoke Start", &ctx.request_id);
                 let resp = match self.lifecycle.ready(ctx) {
                     Ok(app) => self.invoke(&app, ctx, req, kind),
                     Err(e) => not_ready(&e),
@@ -84,9 +92,9 @@ impl<S: Send + Sync + 'static> Service for Served<S> {
                 if resp.resp.is_stream() {
                     // The body is produced while it is written: the invocation ends after it.
                     reply(resp);
-                    fc_line("Invoke End", &ctx.request_id);
+                    self.lifecycle.lines().write("Invoke End", &ctx.request_id);
                 } else {
-                    fc_line("Invoke End", &ctx.request_id);
+                    self.lifecycle.lines().write("Invoke End", &ctx.request_id);
                     reply(resp); // still in flight until the answer is written
                 }
             }
@@ -105,12 +113,16 @@ impl<S: Send + Sync + 'static> Service for Served<S> {
             return false;
         };
         // Counted in flight for the socket's life: a drain waits for it, then closes it.
+        let drains = self.lifecycle.sockets().drains();
         let Ok(_in_flight) = self.lifecycle.admit() else {
             upgrade.refuse(&stopping());
             return true;
         };
         match self.lifecycle.ready(ctx) {
-            Ok(app) => upgrade.accept(req, ctx, |socket| handler(&app, ctx, req, socket)),
+            Ok(app) => {
+                let registry = (self.lifecycle.sockets(), drains);
+                upgrade.accept(req, ctx, registry, |socket| handler(&app, ctx, req, socket))
+            }
             Err(e) => upgrade.refuse(&not_ready(&e)),
         }
         true
@@ -121,15 +133,19 @@ impl<S: Send + Sync + 'static> Hooks for Served<S> {
     fn control(&self, call: ControlCall, ctx: &Context) -> Answer {
         let (end, result) = match call {
             ControlCall::PreStop => {
-                fc_line("PreStop Start", &ctx.request_id);
+                self.lifecycle
+                    .lines()
+                    .write("PreStop Start", &ctx.request_id);
                 ("PreStop End", self.lifecycle.stop(ctx, self.drain))
             }
             ControlCall::PreFreeze => {
-                fc_line("PreFreeze Start", &ctx.request_id);
+                self.lifecycle
+                    .lines()
+                    .write("PreFreeze Start", &ctx.request_id);
                 ("PreFreeze End", self.lifecycle.pre_freeze(ctx))
             }
         };
-        fc_line(end, &ctx.request_id);
+        self.lifecycle.lines().write(end, &ctx.request_id);
         hook_response(result)
     }
 

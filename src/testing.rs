@@ -56,6 +56,7 @@ use crate::config::Config;
 use crate::context::{Context, Credentials, Slot, FIELDS};
 use crate::function::Function;
 use crate::headers::Headers;
+use crate::logging::PlatformLines;
 use crate::main_loop::{self, Mode};
 use crate::request::{Kind, Request};
 use crate::response::{Body, Response};
@@ -206,10 +207,9 @@ impl TestServer {
         function: Function<S>,
     ) -> io::Result<TestServer> {
         config.validate()?;
-        crate::logging::quiet_platform_lines();
         let socket = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = socket.local_addr()?;
-        let served = Served::new(&config, function);
+        let served = Served::new(&config, function, PlatformLines::QUIET);
         let shared = main_loop::serve_on(socket, config, served.clone(), served, Mode::Background)?;
         Ok(TestServer {
             addr,
