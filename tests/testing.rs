@@ -1,7 +1,6 @@
 //! `tinyfc::testing`: a handler called as a plain function with the test context and requests,
 //! and `TestServer`, the runtime served in this process and called as the platform calls it.
 
-use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
