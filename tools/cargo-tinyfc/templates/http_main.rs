@@ -90,7 +90,10 @@ mod tests {
             b"Hello, rust!\n"
         );
         let echo = call(testing::http("POST", "/echo").with_body(b"ping"));
-        assert_eq!((echo.status, echo.body.as_bytes()), (200, Some(&b"ping"[..])));
+        assert_eq!(
+            (echo.status, echo.body.as_bytes()),
+            (200, Some(&b"ping"[..]))
+        );
         assert_eq!(call(testing::http("DELETE", "/")).status, 405);
         assert_eq!(call(testing::http("GET", "/nowhere")).status, 404);
         assert_eq!(call(testing::event(b"{}")).body, b"ok\n");
