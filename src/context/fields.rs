@@ -93,18 +93,48 @@ const TABLE: [Field; 35] = [
     field!(Optional code_path, None, ["FC_FUNC_CODE_PATH"]),
 ];
 
-/// `FIELDS`' indexes ordered by header (length, then bytes), fields without a header last:
-/// [`field_of`] finds a header in a few comparisons, as the hand-written `match` on the length
-/// did, while the table reads in the order of the docs.
+/// `FIELDS`' indexes ordered by header (length, then bytes), fields without a header last; and
+/// where each length's headers begin in it. [`field_of`] compares a name only with the headers
+/// of its length (one or two), as the hand-written `match` on the length did, while the table
+/// reads in the order of the docs.
 static BY_HEADER: [u8; TABLE.len()] = by_header();
+static LENGTH_STARTS: [u8; MAX_HEADER + 2] = length_starts();
+
+/// Longer than every header of the table.
+const MAX_HEADER: usize = 48;
 
 /// The index in `FIELDS` of the field `name` (lower-case) sets.
 pub(crate) fn field_of(name: &str) -> Option<usize> {
-    let found = BY_HEADER.binary_search_by(|&i| match FIELDS[i as usize].header {
-        Some(h) => (h.len(), h.as_bytes()).cmp(&(name.len(), name.as_bytes())),
-        None => std::cmp::Ordering::Greater,
-    });
-    found.ok().map(|at| BY_HEADER[at] as usize)
+    let n = name.len();
+    if n > MAX_HEADER {
+        return None;
+    }
+    let same_length = &BY_HEADER[LENGTH_STARTS[n] as usize..LENGTH_STARTS[n + 1] as usize];
+    let found = same_length
+        .iter()
+        .find(|&&i| FIELDS[i as usize].header.is_some_and(|h| h == name));
+    found.map(|&i| i as usize)
+}
+
+/// For each length `n`, where `BY_HEADER`'s headers of length `n` begin (and those of `n + 1`
+/// end); the header-less fields are past the last.
+const fn length_starts() -> [u8; MAX_HEADER + 2] {
+    let order = by_header();
+    let mut starts = [0u8; MAX_HEADER + 2];
+    let mut n = 0;
+    while n < starts.len() {
+        // The first entry whose header is at least `n` long (or has none).
+        let mut at = 0;
+        while at < order.len() {
+            match TABLE[order[at] as usize].header {
+                Some(h) if h.len() < n => at += 1,
+                _ => break,
+            }
+        }
+        starts[n] = at as u8;
+        n += 1;
+    }
+    starts
 }
 
 /// True if `a` orders before `b` in `BY_HEADER` (a header-less field after every other).
