@@ -460,9 +460,20 @@ impl std::fmt::Debug for TestServer {
     }
 }
 
-/// The `x-fc-*` headers the platform sends with every call, from `ctx` (through the table of
-/// FC's headers, `FIELDS`), with `request_id` and `control_path` in place of its own. Empty text
-/// fields and `None`s are left out.
+/// The `x-fc-*` headers the platform would send for a call with context `ctx`, e.g. to call a
+/// function with a client of your own (`TestServer` sends these): every field that has a header
+/// (docs/context.md), from the same table the server reads them with. Empty text fields and
+/// `None`s are left out; the environment-only fields and `deadline` are not headers.
+///
+/// ```
+/// let headers = tinyfc::testing::headers_of(&tinyfc::testing::context());
+/// assert!(headers.contains(&("x-fc-function-name", "test-function".to_string())));
+/// ```
+pub fn headers_of(ctx: &Context) -> Vec<(&'static str, String)> {
+    platform_headers(ctx, &ctx.request_id, &ctx.control_path)
+}
+
+/// [`headers_of`] `ctx`, with `request_id` and `control_path` in place of its own.
 fn platform_headers(
     ctx: &Context,
     request_id: &str,
