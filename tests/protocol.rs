@@ -413,8 +413,13 @@ fn a_call_without_fc_headers_gets_the_environments_values_and_a_header_wins() {
     assert!(body.contains(r#""access_key_id":"HEADERKEYID""#), "{body}");
     assert!(body.contains(r#""region":"cn-beijing""#), "{body}");
     assert_eq!(f.invoke("rid-env", b"x").status, 200);
+    assert!(
+        f.wait_stdout("Invoke End RequestId: rid-env"),
+        "{}",
+        f.stdout()
+    );
     let logs = f.stdout() + &f.stderr();
-    assert!(logs.contains("rid-env"), "trace logs were written: {logs}");
+    assert!(logs.contains("TRACE"), "trace logs were written: {logs}");
     for secret in ["ENVKEYID", "ENVKEYSECRET", "ENVTOKEN", "HEADERKEYID"] {
         assert!(!logs.contains(secret), "{secret} logged: {logs}");
     }
