@@ -96,6 +96,11 @@ impl Control {
         self.queue.submit(Job { conn, head, call });
     }
 
+    /// Ends the control thread once its queue is empty (a test server's, when it is dropped).
+    pub(crate) fn close(&self) {
+        self.queue.close();
+    }
+
     /// Starts the signal path's drain on its own thread; the process exits 0 when it ends.
     pub(crate) fn start_drain(&self) {
         let hooks = self.answerer.hooks.clone();

@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     poked: AtomicBool,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
     pub(crate) stopping: Arc<AtomicBool>,
+    /// Set when a test server is dropped: every thread of this server ends.
+    pub(crate) closed: AtomicBool,
 }
 
 impl Shared {
@@ -110,6 +112,7 @@ impl Shared {
             // from the start (see `main_loop.rs`), so they run without waking it.
             poked: AtomicBool::new(true),
             stopping,
+            closed: AtomicBool::new(false),
         })
     }
 }
@@ -138,6 +141,10 @@ impl Shared {
     pub(crate) fn worker(&self, may_retire: bool) {
         IS_WORKER.set(true);
         loop {
+            if self.closed.load(Ordering::SeqCst) {
+                self.poller.wake_for_deferred(); // the next waiting worker ends too
+                return;
+            }
             // A connection its client closed waits until nothing else is ready (see `close_soon`).
             let gone = GONE.with_borrow(Option::is_some);
             let timeout = if gone {

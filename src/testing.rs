@@ -184,8 +184,9 @@ pub fn request_id() -> String {
 /// made from [`TestServer::context`] (a fresh request id each) and a [`TIMEOUT`].
 ///
 /// A test process may start as many as it likes, each on its own port. Dropping one closes its
-/// port (new connections are refused) and keeps no connection alive; its threads (the main loop,
-/// a worker, and the control thread once a hook was called) stay parked until the process ends.
+/// port (new connections are refused), keeps no connection alive, and ends its threads (the main
+/// loop, the workers, and the control thread once a hook was called) soon after: once the last
+/// one has, the function and its state are dropped.
 pub struct TestServer {
     addr: SocketAddr,
     shared: Arc<Shared>,

@@ -2,7 +2,7 @@
 //! and `TestServer`, the runtime served in this process and called as the platform calls it.
 
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -306,6 +306,36 @@ fn a_dropped_test_server_refuses_connections() {
     drop(server);
     let err = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn a_dropped_test_servers_threads_end_and_release_the_function() {
+    struct State(Arc<AtomicBool>);
+    impl Drop for State {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let d = dropped.clone();
+    let function = Function::with_initializer(
+        move |_: &Context| Ok(State(d.clone())),
+        |_: &State, _: &Context, _: Request| Ok(Response::text("ok")),
+    );
+    let server = TestServer::start(function).unwrap();
+    assert_eq!(server.invoke(b"").unwrap().status, 200);
+    assert_eq!(server.pre_freeze().unwrap().status, 200); // the control thread runs too
+    assert!(!dropped.load(Ordering::SeqCst));
+    drop(server);
+    // Every thread of the server holds the function: its state drops once the last one ended.
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !dropped.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "a server thread still holds the function"
+    );
 }
 
 #[test]
