@@ -5,7 +5,10 @@
 //!   `PROBE_INIT_FROM=N` both apply only from the Nth initializer run on (default 1; runs are
 //!   counted across lives, so `PROBE_INIT_FROM=2` aims at the second life);
 //!   `PROBE_PRESTOP_MS=N` pre-stop sleeps N ms; `PROBE_PRESTOP_FAIL=1` pre-stop returns an error;
-//!   `PROBE_HOLD_FDS=N` opens N descriptors (`/dev/null`) before the runtime starts and keeps them.
+//!   `PROBE_HOLD_FDS=N` opens N descriptors (`/dev/null`) before the runtime starts and keeps them;
+//!   `PROBE_HEALTH_FAIL=MSG` sets a health check (on `/healthz`, unless `TINYFC_HEALTH_PATH` says
+//!   another path) that fails with MSG; without it the health path is `TINYFC_HEALTH_PATH`'s, if
+//!   set, with no check.
 //! - paths (routed on `Request::route_path`, so behind `x-fc-base-path` too): `/state` -> JSON
 //!   `{"init_runs","invocations","prestop_runs","drops"}` (not itself counted; counted across
 //!   lives; `drops`: states the runtime has dropped, one per ended life; like any invocation, it
@@ -278,6 +281,10 @@ fn main() -> std::io::Result<()> {
         .map(|_| std::fs::File::open("/dev/null"))
         .collect::<Result<_, _>>()?;
     let function = Function::with_initializer(init, handle).pre_stop(pre_stop);
+    let function = match std::env::var("PROBE_HEALTH_FAIL") {
+        Ok(msg) => function.health_check("/healthz", move |_| Err(Error::msg(msg.clone()))),
+        Err(_) => function,
+    };
     #[cfg(feature = "websocket")]
     let function = function.websocket("/ws", echo);
     tinyfc::run(function)

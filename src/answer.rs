@@ -4,11 +4,12 @@
 use std::cell::RefCell;
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::conn::{reset_on_close, Conn, Timed};
 use crate::head::{Head, Reject};
+use crate::protocol::call_deadline;
 use crate::response::{Body, Response};
 
 /// How a request's answer is framed: taken from its head before the head is handed to the call.
@@ -20,15 +21,19 @@ pub(crate) struct Framing {
     pub(crate) http10: bool,
     /// A HEAD request: no body.
     pub(crate) head_only: bool,
+    /// The whole answer (a streamed one: each chunk) must be written within this:
+    /// `TINYFC_WRITE_TIMEOUT_MS`, or the call's `x-fc-function-timeout` if longer.
+    pub(crate) write_timeout: Duration,
 }
 
 impl Framing {
     /// The framing `head` asks for; `stopping` closes the connection after the answer.
-    pub(crate) fn of(head: &Head, stopping: bool) -> Framing {
+    pub(crate) fn of(head: &Head, stopping: bool, c: &Config) -> Framing {
         Framing {
             keep_alive: head.keep_alive && !stopping,
             http10: head.http10,
             head_only: head.method == "HEAD",
+            write_timeout: call_deadline(&head.headers, c.write_timeout),
         }
     }
 }
@@ -45,11 +50,12 @@ pub(crate) fn send(
     framing: Framing,
     c: &Config,
 ) -> bool {
-    let mut socket = Timed::within(stream, c.header_timeout, c.write_timeout);
+    let mut socket = Timed::within(stream, c.header_timeout, framing.write_timeout);
     let Framing {
         keep_alive,
         http10,
         head_only,
+        write_timeout: _,
     } = framing;
     let result = write_response(&mut socket, resp, fc_status, keep_alive, http10, head_only);
     if result

@@ -42,8 +42,11 @@ pub struct Config {
     /// from the first time its write has to wait, however slowly the client reads (else the
     /// connection is reset). A streamed answer (`Response::stream`) gets it per chunk.
     pub write_timeout: Duration,
-    /// `TINYFC_IDLE_TIMEOUT_MS` (default 60 s): idle keep-alive connections are closed after this.
-    pub idle_timeout: Duration,
+    /// `TINYFC_IDLE_TIMEOUT_MS` (default none: never): idle keep-alive connections are closed after
+    /// this. FC keeps its connections to the function open and reuses them, and a POST on one the
+    /// server closed while idle is a 502 for its caller (FC's "Process exited unexpectedly before
+    /// completing request"), so by default none is closed for idleness; unset, empty or 0 is none.
+    pub idle_timeout: Option<Duration>,
     /// `TINYFC_DRAIN_MS` (default 10 s): how long pre-stop and SIGTERM wait for in-flight invocations.
     pub drain: Duration,
     /// `TINYFC_WORKER_IDLE_MS` (default 30 s): a worker idle this long exits (one always stays).
@@ -52,6 +55,15 @@ pub struct Config {
     /// connection is closed to admit a new one. Lowered at start to the descriptor limit minus a
     /// reserve for the process's other files.
     pub max_connections: usize,
+    /// `TINYFC_HEALTH_PATH` (default none): GET and HEAD on this path (without the query) are
+    /// answered by the runtime, never by the handler: FC 3.0's `healthCheckConfig.httpGetUrl`.
+    /// Must start with `/`. `Function::health_check` sets it when the variable is not set.
+    pub health_path: Option<String>,
+    /// `TINYFC_BODY_BUDGET_BYTES`, else half of `FC_FUNCTION_MEMORY_SIZE` (MB; set by the
+    /// platform), else none until a call's `x-fc-function-memory` says the memory: request body
+    /// bytes held at once. A call whose body does not fit waits with it unread (408 past its body
+    /// deadline); a body over the whole budget is 413. 0 turns it off.
+    pub body_budget: Option<usize>,
     /// What FC's environment variables (`FC_FUNCTION_NAME`, `FC_INSTANCE_ID`, the
     /// `ALIBABA_CLOUD_*` credentials, ...) give every `Context` whose call lacks the matching
     /// header. Empty in [`Config::default`]; its `Debug` shows no credential.
@@ -68,10 +80,12 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: None,
             drain: Duration::from_secs(10),
             worker_idle: Duration::from_secs(30),
             max_connections: 4096,
+            health_path: None,
+            body_budget: None,
             environment: Environment::default(),
         }
     }
@@ -102,6 +116,7 @@ impl Config {
         let ms = |key: &str, default: Duration| -> io::Result<Duration> {
             num(key, default.as_millis() as usize).map(|n| Duration::from_millis(n as u64))
         };
+        let text = |key: &str| get(key).filter(|v| !v.trim().is_empty());
         let c = Config {
             port,
             workers: num("TINYFC_WORKERS", d.workers)?,
@@ -110,10 +125,19 @@ impl Config {
             header_timeout: ms("TINYFC_HEADER_TIMEOUT_MS", d.header_timeout)?,
             body_timeout: ms("TINYFC_BODY_TIMEOUT_MS", d.body_timeout)?,
             write_timeout: ms("TINYFC_WRITE_TIMEOUT_MS", d.write_timeout)?,
-            idle_timeout: ms("TINYFC_IDLE_TIMEOUT_MS", d.idle_timeout)?,
+            idle_timeout: Some(ms("TINYFC_IDLE_TIMEOUT_MS", Duration::ZERO)?)
+                .filter(|t| !t.is_zero()),
             drain: ms("TINYFC_DRAIN_MS", d.drain)?,
             worker_idle: ms("TINYFC_WORKER_IDLE_MS", d.worker_idle)?,
             max_connections: num("TINYFC_MAX_CONNECTIONS", d.max_connections)?,
+            health_path: text("TINYFC_HEALTH_PATH").map(|p| p.trim().to_string()),
+            body_budget: match text("TINYFC_BODY_BUDGET_BYTES") {
+                Some(v) => Some(parse("TINYFC_BODY_BUDGET_BYTES", &v)?).filter(|&n| n > 0),
+                // The platform's variable: a value we cannot read means no budget, not no start.
+                None => text("FC_FUNCTION_MEMORY_SIZE")
+                    .and_then(|v| v.trim().parse().ok())
+                    .map(crate::budget::BodyBudget::for_memory),
+            },
             environment: Environment::from_lookup(&get),
         };
         c.validate()?;
@@ -128,6 +152,13 @@ impl Config {
             return Err(bad(
                 "TINYFC_WORKERS and TINYFC_MAX_CONNECTIONS must be > 0, TINYFC_MAX_HEADER_BYTES >= 64",
             ));
+        }
+        if self
+            .health_path
+            .as_ref()
+            .is_some_and(|p| !p.starts_with('/'))
+        {
+            return Err(bad("TINYFC_HEALTH_PATH must start with /"));
         }
         Ok(())
     }
@@ -210,5 +241,44 @@ mod tests {
         assert_eq!(c.drain, Duration::from_millis(250));
         assert_eq!(c.body_timeout, Duration::from_millis(1500));
         assert_eq!(c.write_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn health_path_is_a_path_or_none() {
+        assert_eq!(cfg(&[]).unwrap().health_path, None);
+        let c = cfg(&[("TINYFC_HEALTH_PATH", "/healthz")]).unwrap();
+        assert_eq!(c.health_path.as_deref(), Some("/healthz"));
+        assert!(cfg(&[("TINYFC_HEALTH_PATH", "healthz")]).is_err());
+    }
+
+    #[test]
+    fn body_budget_is_the_override_else_half_the_functions_memory() {
+        assert_eq!(cfg(&[]).unwrap().body_budget, None);
+        let half = cfg(&[("FC_FUNCTION_MEMORY_SIZE", "128")]).unwrap();
+        assert_eq!(half.body_budget, Some(64 << 20));
+        let both = [
+            ("FC_FUNCTION_MEMORY_SIZE", "128"),
+            ("TINYFC_BODY_BUDGET_BYTES", "1000"),
+        ];
+        assert_eq!(cfg(&both).unwrap().body_budget, Some(1000));
+        let off = [("TINYFC_BODY_BUDGET_BYTES", "0")];
+        assert_eq!(cfg(&off).unwrap().body_budget, None);
+    }
+
+    #[test]
+    fn idle_connections_are_kept_unless_an_idle_timeout_is_set() {
+        assert_eq!(cfg(&[]).unwrap().idle_timeout, None);
+        assert_eq!(
+            cfg(&[("TINYFC_IDLE_TIMEOUT_MS", "0")])
+                .unwrap()
+                .idle_timeout,
+            None
+        );
+        assert_eq!(
+            cfg(&[("TINYFC_IDLE_TIMEOUT_MS", "500")])
+                .unwrap()
+                .idle_timeout,
+            Some(Duration::from_millis(500))
+        );
     }
 }

@@ -11,6 +11,9 @@ use crate::lifecycle::{HookFn, InitFn};
 use crate::request::Request;
 use crate::response::Response;
 
+/// The user's health check on the state ([`Function::health_check`]).
+pub(crate) type HealthFn<S> = Box<dyn Fn(&S) -> Result<(), Error> + Send + Sync>;
+
 /// The handler every invocation (event and HTTP) runs.
 pub(crate) type HandlerFn<S> =
     Box<dyn Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync>;
@@ -56,6 +59,8 @@ pub struct Function<S = ()> {
     pub(crate) handler: HandlerFn<S>,
     pub(crate) pre_stop: Option<HookFn<S>>,
     pub(crate) pre_freeze: Option<HookFn<S>>,
+    /// The health path and the check on the state.
+    pub(crate) health: Option<(String, HealthFn<S>)>,
     /// WebSocket handlers by path.
     #[cfg(feature = "websocket")]
     pub(crate) sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
@@ -90,6 +95,7 @@ impl<S: Send + Sync + 'static> Function<S> {
             handler: Box::new(handler),
             pre_stop: None,
             pre_freeze: None,
+            health: None,
             #[cfg(feature = "websocket")]
             sockets: Vec::new(),
         }
@@ -107,13 +113,27 @@ impl<S: Send + Sync + 'static> Function<S> {
     }
 
     /// Sets the pre-freeze hook, run on GET /pre-freeze while the current life is initialized
-    /// (otherwise the call succeeds without running it). Only FC 2.0 calls it: FC 3.0 has no
-    /// PreFreeze hook.
+    /// (otherwise the call succeeds without running it). FC 2.0 only: FC 3.0 has no PreFreeze
+    /// (its `instanceLifecycleConfig` has only `initializer` and `preStop`).
     pub fn pre_freeze<F>(mut self, f: F) -> Self
     where
         F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
     {
         self.pre_freeze = Some(Box::new(f));
+        self
+    }
+
+    /// Answers GET and HEAD on `path` (FC 3.0's `healthCheckConfig.httpGetUrl`; the variable
+    /// `TINYFC_HEALTH_PATH` wins when set) in the runtime, never the handler: 200 while the
+    /// instance can serve (uninitialized, or Ready and `check` passes on the state), 503 with the
+    /// reason in the body after a fatal initializer failure, while a stop runs, or when `check`
+    /// fails. `check` runs on a thread of its own, never counted as an invocation; keep it quick
+    /// (FC waits 1 to 3 s for the answer).
+    pub fn health_check<F>(mut self, path: &str, check: F) -> Self
+    where
+        F: Fn(&S) -> Result<(), Error> + Send + Sync + 'static,
+    {
+        self.health = Some((path.to_string(), Box::new(check)));
         self
     }
 
@@ -141,6 +161,7 @@ impl<S> std::fmt::Debug for Function<S> {
         f.debug_struct("Function")
             .field("pre_stop", &self.pre_stop.is_some())
             .field("pre_freeze", &self.pre_freeze.is_some())
+            .field("health_path", &self.health.as_ref().map(|(p, _)| p))
             .finish_non_exhaustive()
     }
 }

@@ -44,6 +44,7 @@
 
 mod answer;
 mod body;
+mod budget;
 pub mod client;
 pub mod config;
 mod conn;

@@ -21,8 +21,9 @@
 //! Rules, in the order they are enforced below:
 //! - A life ends with `GET /pre-stop`: the platform calls it before it freezes or destroys an
 //!   instance, and the Initializer when it creates or thaws one, so a thawed instance starts over.
-//! - The initializer runs at most once at a time; callers that arrive while it runs wait for that run
-//!   and share its result. After success it never runs again in that life; a fatal failure is
+//! - The initializer runs at most once at a time, across lives too: a new life's first call waits
+//!   for a run that outlived the last life to end (its result is dropped) before running its own.
+//!   Callers that arrive while a run of their life is going wait for that run and share its result. After success it never runs again in that life; a fatal failure is
 //!   sticky for that life (the platform restarts the instance on it).
 //! - Invocations and /initialize calls are admitted (counted in flight) before they wait for
 //!   initialization, so a drain waits for them and for the initializer they run. Once stopping,
@@ -83,6 +84,8 @@ struct State<S> {
     ended: u64,
     /// Finished initializer runs, so a waiter can tell that the run it waited for has ended.
     init_runs: u64,
+    /// An initializer run is going, of this life or one that has ended.
+    init_running: bool,
     /// The error of the last retryable failure, shared with the callers that waited for that run.
     last_retry: Option<Error>,
     pre_stop: PreStop,
@@ -130,6 +133,15 @@ pub(crate) enum NotReady {
     Stopped,
 }
 
+/// What the health path says of the instance.
+pub(crate) enum Health<S> {
+    /// It can serve: uninitialized or initializing (a call runs or waits for the initializer), or
+    /// Ready with this state. A life ended by pre-stop can serve too: the next call begins one.
+    Serving(Option<Arc<S>>),
+    /// It cannot, for this reason: a fatal initializer failure, a stop running, a signal.
+    Down(String),
+}
+
 /// An admitted invocation; dropping it (after the response is written) ends it.
 pub(crate) struct InFlight<'a, S> {
     lifecycle: &'a Lifecycle<S>,
@@ -146,6 +158,7 @@ impl<S> Lifecycle<S> {
                 init: Init::Uninitialized,
                 ended: 0,
                 init_runs: 0,
+                init_running: false,
                 last_retry: None,
                 pre_stop: PreStop::NotRun,
                 terminal: false,
@@ -246,8 +259,13 @@ impl<S> Lifecycle<S> {
                         return Err(NotReady::Init(InitError::Retry(e.clone())));
                     }
                 }
+                Init::Uninitialized if st.init_running => {
+                    log::info!("waiting for the last life's initializer run to end");
+                    st = self.wait(st, |st| st.init_running);
+                }
                 Init::Uninitialized => {
                     st.init = Init::Initializing;
+                    st.init_running = true;
                     drop(st);
                     return self.run_initializer(ctx, life);
                 }
@@ -266,7 +284,9 @@ impl<S> Lifecycle<S> {
         };
         self.lines.write("Initialize End", &ctx.request_id);
         let mut st = self.lock();
+        st.init_running = false;
         if st.ended != life {
+            self.changed_for(&st); // a new life's first call may wait for this run
             drop(st);
             log::warn!("an initializer run outlived its life; its result is dropped");
             drop_quietly(outcome);
@@ -362,6 +382,19 @@ impl<S> Lifecycle<S> {
         }
         self.wait_drained(st, Instant::now() + crate::websocket::GOING_AWAY)
             .0
+    }
+
+    /// Where the instance stands, for the health path.
+    pub(crate) fn health(&self) -> Health<S> {
+        let st = self.lock();
+        if st.terminal || matches!(st.pre_stop, PreStop::Running) {
+            return Health::Down("the instance is stopping".into());
+        }
+        match &st.init {
+            Init::Failed(e) => Health::Down(format!("the initializer failed: {e}")),
+            Init::Ready(s) => Health::Serving(Some(s.clone())),
+            Init::Uninitialized | Init::Initializing => Health::Serving(None),
+        }
     }
 
     /// Pre-freeze: runs the optional hook if the current life is Ready.

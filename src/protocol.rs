@@ -5,6 +5,8 @@
 //! the workspace's own tools and examples (`cargo tinyfc local` drops the same reserved response
 //! headers; the probe example writes JSON without serde).
 
+use std::time::Duration;
+
 use crate::error::Error;
 use crate::headers::Headers;
 use crate::request::Kind;
@@ -40,6 +42,22 @@ impl Call {
             _ => Call::Invoke(Kind::Http),
         }
     }
+}
+
+/// FC's longest function timeout (24 hours): a larger `x-fc-function-timeout` is taken as this.
+const MAX_FUNCTION_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// A call's body or answer deadline: `floor` (the configured one), or the call's
+/// `x-fc-function-timeout` (seconds) if longer: FC still runs the call until then, so no deadline
+/// of ours may cut it sooner.
+pub(crate) fn call_deadline(headers: &Headers, floor: Duration) -> Duration {
+    let timeout = headers
+        .get("x-fc-function-timeout")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::ZERO, |s| {
+            Duration::from_secs(s).min(MAX_FUNCTION_TIMEOUT)
+        });
+    floor.max(timeout)
 }
 
 /// What tinyfc answers the platform: a response and its `x-fc-status` (200: the call succeeded;

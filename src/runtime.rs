@@ -10,9 +10,10 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::control::{ControlCall, Hooks};
 use crate::error::Error;
+use crate::function::HealthFn;
 use crate::function::{Function, HandlerFn};
 use crate::grammar::{is_field_value, is_token};
-use crate::lifecycle::{Lifecycle, NotReady};
+use crate::lifecycle::{Health, Lifecycle, NotReady};
 use crate::logging::{self, PlatformLines};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request};
@@ -27,10 +28,13 @@ pub fn run<S: Send + Sync + 'static>(function: Function<S>) -> io::Result<()> {
 }
 
 /// [`run`] with an explicit configuration, checked first ([`Config::validate`]).
-pub fn run_with<S: Send + Sync + 'static>(config: Config, function: Function<S>) -> io::Result<()> {
+pub fn run_with<S: Send + Sync + 'static>(
+    mut config: Config,
+    function: Function<S>,
+) -> io::Result<()> {
     config.validate()?;
     logging::init();
-    let served = Served::new(&config, function, PlatformLines::PRINTED);
+    let served = Served::new(&mut config, function, PlatformLines::PRINTED);
     crate::main_loop::serve(config, served.clone(), served)
 }
 
@@ -38,6 +42,7 @@ pub fn run_with<S: Send + Sync + 'static>(config: Config, function: Function<S>)
 /// thread (as `Hooks`) of one server share.
 pub(crate) struct Served<S> {
     lifecycle: Lifecycle<S>,
+    health: Option<HealthFn<S>>,
     handler: HandlerFn<S>,
     drain: Duration,
     #[cfg(feature = "websocket")]
@@ -46,15 +51,24 @@ pub(crate) struct Served<S> {
 
 impl<S: Send + Sync + 'static> Served<S> {
     /// `function` behind its lifecycle, as `config` serves it, its platform lines to `lines`.
+    /// The function's health path goes into `config` unless `TINYFC_HEALTH_PATH` set one.
     pub(crate) fn new(
-        config: &Config,
+        config: &mut Config,
         function: Function<S>,
         lines: PlatformLines,
     ) -> Arc<Served<S>> {
+        let (health_path, health) = match function.health {
+            Some((path, check)) => (Some(path), Some(check)),
+            None => (None, None),
+        };
+        if config.health_path.is_none() {
+            config.health_path = health_path;
+        }
         let lifecycle =
             Lifecycle::new(function.initializer, function.pre_stop, function.pre_freeze);
         Arc::new(Served {
             lifecycle: lifecycle.with_lines(lines),
+            health,
             handler: function.handler,
             drain: config.drain,
             #[cfg(feature = "websocket")]
@@ -144,6 +158,7 @@ impl<S: Send + Sync + 'static> Hooks for Served<S> {
                     .write("PreFreeze Start", &ctx.request_id);
                 ("PreFreeze End", self.lifecycle.pre_freeze(ctx))
             }
+            ControlCall::Health => return self.health(), // not an invocation: no FC lines
         };
         self.lifecycle.lines().write(end, &ctx.request_id);
         hook_response(result)
@@ -159,6 +174,26 @@ impl<S: Send + Sync + 'static> Hooks for Served<S> {
 }
 
 impl<S> Served<S> {
+    /// The health path's answer: 200 `ok`, or 503 with the reason.
+    fn health(&self) -> Answer {
+        let why = match (self.lifecycle.health(), &self.health) {
+            (Health::Down(why), _) => why,
+            (Health::Serving(Some(app)), Some(check)) => {
+                match catch_unwind(AssertUnwindSafe(|| check(&app))) {
+                    Ok(Ok(())) => return ok(Response::text("ok")),
+                    Ok(Err(e)) => format!("the health check failed: {}", e.error_message),
+                    Err(panic) => format!("the health check failed: {}", Error::from_panic(panic)),
+                }
+            }
+            (Health::Serving(_), _) => return ok(Response::text("ok")),
+        };
+        log::warn!("health path answered 503: {why}");
+        Answer {
+            resp: Response::text(why).status(503),
+            fc_status: 404,
+        }
+    }
+
     /// Runs the handler; an error or panic fails this invocation only.
     fn invoke(&self, app: &S, ctx: &Context, req: Request, kind: Kind) -> Answer {
         let result = catch_unwind(AssertUnwindSafe(|| (self.handler)(app, ctx, req)))

@@ -34,7 +34,7 @@ pub(crate) fn send_streamed(
 ) -> bool {
     // Only chunked framing says where the body ends: an HTTP/1.0 client reads to the close.
     let keep_alive = framing.keep_alive && !framing.http10;
-    let mut socket = Timed::within(stream, c.header_timeout, c.write_timeout);
+    let mut socket = Timed::within(stream, c.header_timeout, framing.write_timeout);
     let head = write_response(
         &mut socket,
         &resp,
@@ -58,6 +58,7 @@ pub(crate) fn send_streamed(
     let mut w = Chunks {
         stream,
         c,
+        write_timeout: framing.write_timeout,
         chunked: !framing.http10,
         buf: Vec::new(),
         out: Vec::new(),
@@ -95,6 +96,8 @@ fn stopped_by_client(stream: &TcpStream, e: &io::Error, sent: usize) {
 struct Chunks<'a> {
     stream: &'a TcpStream,
     c: &'a Config,
+    /// Each chunk must be written within this (see [`Framing::write_timeout`]).
+    write_timeout: std::time::Duration,
     /// Chunked framing (HTTP/1.1); else plain bytes.
     chunked: bool,
     /// Written since the last chunk.
@@ -139,7 +142,7 @@ impl Chunks<'_> {
 
     /// Writes `out` within a fresh deadline; a failure is kept for every later write.
     fn write_out(&mut self) -> io::Result<()> {
-        let mut socket = Timed::within(self.stream, self.c.header_timeout, self.c.write_timeout);
+        let mut socket = Timed::within(self.stream, self.c.header_timeout, self.write_timeout);
         match socket.write_all(&self.out) {
             Ok(()) => Ok(()),
             Err(e) => {

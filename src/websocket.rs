@@ -175,6 +175,7 @@ impl<'a> Upgrade<'a> {
             keep_alive: false,
             http10: false,
             head_only: false,
+            write_timeout: self.config.write_timeout,
         };
         send(
             &self.conn.stream,
@@ -246,25 +247,70 @@ impl<'a> Upgrade<'a> {
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut socket)))
                 .unwrap_or_else(|panic| Err(Error::from_panic(panic)));
-        if let Err(e) = &result {
-            log::error!("WebSocket handler failed: {e}");
-        }
-        close(&mut socket, result.is_ok());
+        let end = match &result {
+            Ok(()) => End::Done,
+            Err(e) => match client_fault(e) {
+                Some(code) => {
+                    let n = u16::from(code);
+                    log::warn!(
+                        "the WebSocket client broke the protocol ({n}): {}",
+                        e.error_message
+                    );
+                    End::ClientFault(code)
+                }
+                None => {
+                    log::error!("WebSocket handler failed: {e}");
+                    End::Failed
+                }
+            },
+        };
+        close(&mut socket, end);
+    }
+}
+
+/// How a socket's handler ended.
+enum End {
+    Done,
+    Failed,
+    /// On the client's protocol violation: close with this code.
+    ClientFault(CloseCode),
+}
+
+/// The close code of RFC 6455 section 7.4.1 for a handler error that is the client's protocol
+/// violation as tungstenite reports it (the handler propagated its read's error, with `?` or its
+/// text): 1007 for invalid UTF-8 in a text message, 1009 for a message over the limit, 1002 for
+/// any other protocol error (an unmasked frame, reserved bits or opcodes, a bad close payload).
+/// Read from tungstenite's error texts, which `tinyfc::Error` keeps whichever way it was built;
+/// the unit test below pins them to the tungstenite in use.
+fn client_fault(e: &Error) -> Option<CloseCode> {
+    let m = e.error_message.as_str();
+    if m.contains("UTF-8 encoding error") {
+        Some(CloseCode::Invalid)
+    } else if m.contains("Space limit exceeded: Message too long") {
+        Some(CloseCode::Size)
+    } else if m.contains("WebSocket protocol error")
+        && !m.contains("Connection reset without closing handshake")
+    {
+        Some(CloseCode::Protocol)
+    } else {
+        None
     }
 }
 
 /// Closes the socket once its handler returned: 1001 if the instance is stopping, 1000 after
-/// success, 1011 after a failure; nothing at the function timeout (the client sees 1006).
-fn close(socket: &mut Socket<'_>, ok: bool) {
+/// success, 1002, 1007 or 1009 after the client's protocol violation, 1011 after a failure;
+/// nothing at the function timeout (the client sees 1006).
+fn close(socket: &mut Socket<'_>, end: End) {
     let io = socket.get_ref();
     if io.timed_out {
         return;
     }
     let away = io.away.load(Ordering::SeqCst);
-    let (code, reason) = match (away, ok) {
+    let (code, reason) = match (away, end) {
         (true, _) => (CloseCode::Away, "the instance is stopping"),
-        (false, true) => (CloseCode::Normal, ""),
-        (false, false) => (CloseCode::Error, "the function failed"),
+        (false, End::Done) => (CloseCode::Normal, ""),
+        (false, End::ClientFault(code)) => (code, "protocol error"),
+        (false, End::Failed) => (CloseCode::Error, "the function failed"),
     };
     let frame = CloseFrame {
         code,
@@ -314,4 +360,46 @@ fn check_handshake(req: &Request) -> Result<&str, &'static str> {
         return Err("sec-websocket-key is not 16 bytes of base64");
     }
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::error::{CapacityError, ProtocolError};
+
+    #[test]
+    fn the_clients_protocol_errors_map_to_rfc_6455_close_codes_however_propagated() {
+        let bytes = vec![0xff];
+        let utf8 = std::str::from_utf8(&bytes).unwrap_err();
+        let cases = [
+            (tungstenite::Error::from(utf8), Some(CloseCode::Invalid)),
+            (
+                CapacityError::MessageTooLong {
+                    size: 2,
+                    max_size: 1,
+                }
+                .into(),
+                Some(CloseCode::Size),
+            ),
+            (
+                ProtocolError::UnmaskedFrameFromClient.into(),
+                Some(CloseCode::Protocol),
+            ),
+            (
+                ProtocolError::NonZeroReservedBits.into(),
+                Some(CloseCode::Protocol),
+            ),
+            (ProtocolError::ResetWithoutClosingHandshake.into(), None),
+            (tungstenite::Error::ConnectionClosed, None),
+        ];
+        for (e, code) in cases {
+            let text = e.to_string();
+            assert_eq!(client_fault(&Error::from(e)), code, "{text} (by ?)");
+            assert_eq!(
+                client_fault(&Error::msg(text.clone())),
+                code,
+                "{text} (by text)"
+            );
+        }
+    }
 }

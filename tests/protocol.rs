@@ -1,17 +1,15 @@
 //! The FC protocol: answers, error bodies, context fields, log lines, credentials.
 
-mod common;
-
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 
 const SECRET_ID: &str = "AKID-visible-only-to-the-handler";
 const SECRET_KEY: &str = "s3cr3t-key-never-logged";
 const SECRET_TOKEN: &str = "sts-token-never-logged";
 
-/// Every header PROTOCOL.md lists, with recognisable values.
+/// Every header docs/protocol.md lists, with recognisable values.
 fn platform_headers(
     request_id: &'static str,
     control_path: &'static str,

@@ -1,6 +1,7 @@
 //! `tinyfc::testing`: a handler called as a plain function with the test context and requests,
 //! and `TestServer`, the runtime served in this process and called as the platform calls it.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -340,12 +341,19 @@ fn a_dropped_test_servers_threads_end_and_release_the_function() {
 
 #[test]
 fn a_test_server_leaves_the_processs_sigint_and_sigterm_alone() {
-    let server = TestServer::start(Function::new(echo)).unwrap();
-    for _ in 0..3 {
-        assert_eq!(server.invoke(b"").unwrap().status, 200);
-    }
-    // A served process installs its actions within a millisecond of its first call.
-    std::thread::sleep(Duration::from_millis(100));
+    // An idle keep-alive connection is closed by the main loop, whose thread would install the
+    // actions as it starts: once the server has closed one, that start is past (no sleep).
+    let idle = |k: &str| (k == "TINYFC_IDLE_TIMEOUT_MS").then(|| "50".to_string());
+    let config = tinyfc::Config::from_lookup(idle).unwrap();
+    let server = TestServer::start_with(config, Function::new(echo)).unwrap();
+    let mut conn = TcpStream::connect(server.addr()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(b"POST /invoke HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).unwrap(); // EOF: the main loop closed it after 50 ms idle
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: reads the current action into a zeroed struct; changes nothing.
         let action = unsafe {

@@ -2,13 +2,11 @@
 //! `/ws` echo. Run with `cargo test --features websocket --test websocket`.
 #![cfg(feature = "websocket")]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{client::IntoClientRequest, Message, WebSocket};
 
@@ -183,6 +181,75 @@ fn at_the_function_timeout_the_connection_closes_without_a_close_frame_as_on_fc(
     echo_once(&mut socket, "in time");
     // No close frame: the client sees the abnormal closure FC reports as 1006.
     assert_eq!(close_code(&mut socket), None);
+    assert_still_serving(&f);
+}
+
+/// A frame written raw, for what a well-behaved client never sends: `first` is the FIN, RSV and
+/// opcode byte; the payload (under 126 bytes) masked with a fixed key if `masked`.
+fn raw_frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut frame = vec![first];
+    let len = payload.len() as u8;
+    if !masked {
+        frame.push(len);
+        frame.extend_from_slice(payload);
+        return frame;
+    }
+    let key = [1u8, 2, 3, 4];
+    frame.push(0x80 | len);
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+#[test]
+fn a_clients_protocol_violation_is_closed_with_rfc_6455_codes_and_logged_as_the_clients() {
+    let f = Function::start("probe", &[("TINYFC_MAX_BODY_BYTES", "1000")]);
+    let cases: [(&str, Vec<u8>, CloseCode); 6] = [
+        (
+            "invalid UTF-8 in a text message",
+            raw_frame(0x81, &[0xff, 0xfe], true),
+            CloseCode::Invalid,
+        ),
+        (
+            "an unmasked frame",
+            raw_frame(0x82, b"hi", false),
+            CloseCode::Protocol,
+        ),
+        (
+            "a reserved bit",
+            raw_frame(0xc2, b"hi", true),
+            CloseCode::Protocol,
+        ),
+        (
+            "a reserved data opcode",
+            raw_frame(0x83, b"hi", true),
+            CloseCode::Protocol,
+        ),
+        (
+            "a one-byte close payload",
+            raw_frame(0x88, &[3], true),
+            CloseCode::Protocol,
+        ),
+        ("a message over the limit", Vec::new(), CloseCode::Size),
+    ];
+    for (what, frame, code) in cases {
+        let mut socket = open(&f);
+        echo_once(&mut socket, "before");
+        if frame.is_empty() {
+            socket.send(Message::binary(vec![0u8; 2000])).unwrap();
+        } else {
+            socket.get_mut().write_all(&frame).unwrap();
+        }
+        assert_eq!(close_code(&mut socket), Some(code), "{what}");
+    }
+    assert!(f.wait_stdout("the WebSocket client broke the protocol (1009)"));
+    let out = f.stdout();
+    assert!(!out.contains("WebSocket handler failed"), "{out}");
+    assert_eq!(
+        count(&out, "the WebSocket client broke the protocol"),
+        6,
+        "{out}"
+    );
     assert_still_serving(&f);
 }
 

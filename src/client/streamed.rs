@@ -42,9 +42,11 @@ pub struct BodyReader {
 
 impl BodyReader {
     /// The connection, for the next request, once the body was read to its end (None before,
-    /// or for a body that ran until the server closed).
+    /// for a body that ran until the server closed, or when the server sent bytes past its
+    /// answer, such as a body on a HEAD answer: they would be read as the next answer).
     pub fn into_connection(self) -> Option<Connection> {
-        matches!(self.framing, Framing::Length(0)).then_some(self.conn)
+        (matches!(self.framing, Framing::Length(0)) && self.conn.buf.is_empty())
+            .then_some(self.conn)
     }
 
     /// The next piece of the body as it arrived: for a chunked body one whole chunk (what the

@@ -1,15 +1,12 @@
 //! `cargo tinyfc local` for daily work: --env-file, --concurrency, the report line, --lives and
 //! --watch, through the real tool driving real functions.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
 fn local(args: &[&str], command: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));

@@ -56,8 +56,8 @@ pub struct Load {
 
 impl Load {
     /// The rounds' requests per second: min, median (what the table reports), max.
-    pub fn stats(&self) -> super::report::Stats {
-        super::report::Stats::of(&self.rounds)
+    pub fn stats(&self) -> super::stats::Stats {
+        super::stats::Stats::of(&self.rounds)
     }
 
     /// The median round's requests per second.

@@ -45,7 +45,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -59,10 +59,12 @@ use crate::headers::Headers;
 use crate::logging::PlatformLines;
 use crate::main_loop::{self, Mode};
 use crate::request::{Kind, Request};
-use crate::response::{Body, Response};
 use crate::runtime::Served;
 use crate::server::Shared;
-use crate::stream::MAX_CHUNK;
+
+mod streams;
+
+pub use streams::{body, chunks, Chunk, Streamed};
 
 /// The request id [`context`] sets.
 pub const REQUEST_ID: &str = "test-request-id";
@@ -204,13 +206,13 @@ impl TestServer {
     /// [`TestServer::start`] with `config` (checked first, as [`run_with`](crate::run_with) does),
     /// except its port.
     pub fn start_with<S: Send + Sync + 'static>(
-        config: Config,
+        mut config: Config,
         function: Function<S>,
     ) -> io::Result<TestServer> {
         config.validate()?;
         let socket = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = socket.local_addr()?;
-        let served = Served::new(&config, function, PlatformLines::QUIET);
+        let served = Served::new(&mut config, function, PlatformLines::QUIET);
         let shared = main_loop::serve_on(socket, config, served.clone(), served, Mode::Background)?;
         Ok(TestServer {
             addr,
@@ -344,106 +346,6 @@ impl TestServer {
         let owned = self.headers(control_path, extra);
         let headers: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (&**k, &**v)).collect();
         client::request(self.addr, method, path, &headers, body, self.timeout)
-    }
-}
-
-/// An answer read as it arrived ([`TestServer::stream`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Streamed {
-    /// The HTTP status.
-    pub status: u16,
-    /// The response headers, names as sent.
-    pub headers: Vec<(String, String)>,
-    /// The body's chunks in order.
-    pub chunks: Vec<Chunk>,
-}
-
-impl Streamed {
-    /// The first header named `name` (any case), if any.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let found = self
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name));
-        found.map(|(_, v)| v.as_str())
-    }
-
-    /// The whole body: the chunks joined.
-    pub fn body(&self) -> Vec<u8> {
-        self.chunks
-            .iter()
-            .flat_map(|c| c.data.iter().copied())
-            .collect()
-    }
-}
-
-/// One chunk of a [`Streamed`] answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Chunk {
-    /// Its bytes.
-    pub data: Vec<u8>,
-    /// When it arrived, counted from when the request was sent.
-    pub arrived: Duration,
-}
-
-/// The chunks of `resp`'s body in order, produced in this thread: a streamed body's producer
-/// ([`Response::stream`](crate::Response::stream)) runs here, and each flush ends a chunk (so
-/// do 64 KiB written without one), as the server would send them; a body of bytes is one chunk,
-/// or none if empty. The producer's error is the error.
-///
-/// ```
-/// use std::io::Write;
-/// let sse = tinyfc::Response::stream(|w| {
-///     for i in 0..3 {
-///         write!(w, "data: {i}\n\n")?;
-///         w.flush()?;
-///     }
-///     Ok(())
-/// });
-/// let chunks = tinyfc::testing::chunks(sse)?;
-/// assert_eq!(chunks, [&b"data: 0\n\n"[..], b"data: 1\n\n", b"data: 2\n\n"]);
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub fn chunks(resp: Response) -> io::Result<Vec<Vec<u8>>> {
-    let stream = match resp.body {
-        Body::Bytes(b) if b.is_empty() => return Ok(Vec::new()),
-        Body::Bytes(b) => return Ok(vec![b]),
-        Body::Stream(stream) => stream,
-    };
-    let mut w = InProcess::default();
-    stream.produce(&mut w)?;
-    w.flush()?;
-    Ok(w.chunks)
-}
-
-/// `resp`'s whole body: its bytes, or its stream's chunks ([`chunks`]) joined.
-pub fn body(resp: Response) -> io::Result<Vec<u8>> {
-    Ok(chunks(resp)?.concat())
-}
-
-/// The writer [`chunks`] gives a producer: a chunk per flush, as `stream.rs` sends them.
-#[derive(Default)]
-struct InProcess {
-    chunks: Vec<Vec<u8>>,
-    buf: Vec<u8>,
-}
-
-impl Write for InProcess {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= MAX_CHUNK {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.chunks.push(std::mem::take(&mut self.buf));
-        }
-        Ok(())
     }
 }
 
