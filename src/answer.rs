@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::conn::{reset_on_close, Conn, Timed};
 use crate::head::{Head, Reject};
 use crate::protocol::call_deadline;
-use crate::request::Response;
+use crate::response::{Body, Response};
 
 /// How a request's answer is framed: taken from its head before the head is handed to the call.
 #[derive(Clone, Copy)]
@@ -155,20 +155,23 @@ fn encode_and_write(
     }
     let bodyless = head_only || resp.status == 204 || resp.status == 304 || resp.status < 200;
     let has_length = resp.status != 204 && resp.status >= 200;
-    if resp.producer.is_some() {
-        if chunked && has_length {
-            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    let body = match &resp.body {
+        Body::Bytes(body) => body,
+        Body::Stream(_) => {
+            if chunked && has_length {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            }
+            out.extend_from_slice(match keep {
+                Keep::Alive => b"\r\n",
+                Keep::Close => b"connection: close\r\n\r\n",
+                Keep::Alive10 => b"connection: keep-alive\r\n\r\n",
+            });
+            return stream.write_all(out);
         }
-        out.extend_from_slice(match keep {
-            Keep::Alive => b"\r\n",
-            Keep::Close => b"connection: close\r\n\r\n",
-            Keep::Alive10 => b"connection: keep-alive\r\n\r\n",
-        });
-        return stream.write_all(out);
-    }
+    };
     if has_length {
         out.extend_from_slice(b"content-length: ");
-        push_decimal(out, resp.body.len() as u64);
+        push_decimal(out, body.len() as u64);
     }
     // The rest of the head in one append.
     out.extend_from_slice(match (has_length, keep) {
@@ -182,12 +185,12 @@ fn encode_and_write(
     if bodyless {
         return stream.write_all(out);
     }
-    if resp.body.len() <= INLINE_BODY {
-        out.extend_from_slice(&resp.body);
+    if body.len() <= INLINE_BODY {
+        out.extend_from_slice(body);
         stream.write_all(out)
     } else {
         stream.write_all(out)?;
-        stream.write_all(&resp.body)
+        stream.write_all(body)
     }
 }
 

@@ -3,8 +3,25 @@
 use std::io;
 use std::time::Duration;
 
+use crate::context::Environment;
+
 /// Runtime settings. Every field has an environment variable and a default; see README.md.
+///
+/// `#[non_exhaustive]`: settings come. Start from [`Config::default`] (or [`Config::from_env`])
+/// and set fields; [`Config::validate`] checks the result, and `run_with` and
+/// `TestServer::start_with` call it.
+///
+/// ```
+/// let mut config = tinyfc::Config::default();
+/// config.workers = 0;
+/// assert!(config.validate().is_err());
+/// ```
+///
+/// ```compile_fail
+/// let config = tinyfc::Config { workers: 4, ..Default::default() }; // #[non_exhaustive]
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Port to listen on (on 0.0.0.0): `FC_SERVER_PORT`, else `FC_CUSTOM_LISTEN_PORT`, else `PORT`,
     /// else 9000. 0 picks a free port.
@@ -40,23 +57,17 @@ pub struct Config {
     pub max_connections: usize,
     /// `TINYFC_HEALTH_PATH` (default none): GET and HEAD on this path (without the query) are
     /// answered by the runtime, never by the handler: FC 3.0's `healthCheckConfig.httpGetUrl`.
-    /// Must start with `/`. [`Runtime::health_check`] sets it when the variable is not set.
-    ///
-    /// [`Runtime::health_check`]: crate::Runtime::health_check
+    /// Must start with `/`. `Function::health_check` sets it when the variable is not set.
     pub health_path: Option<String>,
     /// `TINYFC_BODY_BUDGET_BYTES`, else half of `FC_FUNCTION_MEMORY_SIZE` (MB; set by the
     /// platform), else none until a call's `x-fc-function-memory` says the memory: request body
     /// bytes held at once. A call whose body does not fit waits with it unread (408 past its body
     /// deadline); a body over the whole budget is 413. 0 turns it off.
     pub body_budget: Option<usize>,
-    /// `FC_INSTANCE_ID` (set by the platform; default none): copied into every [`Context`].
-    ///
-    /// [`Context`]: crate::Context
-    pub instance_id: Option<String>,
-    /// `FC_REGION` (set by the platform; default none): copied into every `Context`.
-    pub instance_region: Option<String>,
-    /// `FC_FUNC_CODE_PATH` (set by the platform; default none): copied into every `Context`.
-    pub code_path: Option<String>,
+    /// What FC's environment variables (`FC_FUNCTION_NAME`, `FC_INSTANCE_ID`, the
+    /// `ALIBABA_CLOUD_*` credentials, ...) give every `Context` whose call lacks the matching
+    /// header. Empty in [`Config::default`]; its `Debug` shows no credential.
+    pub(crate) environment: Environment,
 }
 
 impl Default for Config {
@@ -75,9 +86,7 @@ impl Default for Config {
             max_connections: 4096,
             health_path: None,
             body_budget: None,
-            instance_id: None,
-            instance_region: None,
-            code_path: None,
+            environment: Environment::default(),
         }
     }
 }
@@ -129,19 +138,29 @@ impl Config {
                     .and_then(|v| v.trim().parse().ok())
                     .map(crate::budget::BodyBudget::for_memory),
             },
-            instance_id: text("FC_INSTANCE_ID"),
-            instance_region: text("FC_REGION"),
-            code_path: text("FC_FUNC_CODE_PATH"),
+            environment: Environment::from_lookup(&get),
         };
-        if c.workers == 0 || c.max_connections == 0 || c.max_header_bytes < 64 {
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the limits a server needs: at least one worker and one connection, and room for a
+    /// request line. The one place these are checked: [`Config::from_lookup`] calls it, and so do
+    /// `tinyfc::run_with` and `TestServer::start_with` for a configuration made in code.
+    pub fn validate(&self) -> io::Result<()> {
+        if self.workers == 0 || self.max_connections == 0 || self.max_header_bytes < 64 {
             return Err(bad(
                 "TINYFC_WORKERS and TINYFC_MAX_CONNECTIONS must be > 0, TINYFC_MAX_HEADER_BYTES >= 64",
             ));
         }
-        if c.health_path.as_ref().is_some_and(|p| !p.starts_with('/')) {
+        if self
+            .health_path
+            .as_ref()
+            .is_some_and(|p| !p.starts_with('/'))
+        {
             return Err(bad("TINYFC_HEALTH_PATH must start with /"));
         }
-        Ok(c)
+        Ok(())
     }
 }
 
@@ -195,16 +214,18 @@ mod tests {
     }
 
     #[test]
-    fn instance_variables_come_from_env_and_empty_is_none() {
+    fn the_environment_is_read_once_and_its_debug_shows_no_credential() {
         let c = cfg(&[
             ("FC_INSTANCE_ID", "c-1"),
-            ("FC_REGION", "cn-shanghai"),
-            ("FC_FUNC_CODE_PATH", " "),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "TOKEN9"),
         ])
         .unwrap();
-        assert_eq!(c.instance_id.as_deref(), Some("c-1"));
-        assert_eq!(c.instance_region.as_deref(), Some("cn-shanghai"));
-        assert_eq!(c.code_path, None);
+        assert_ne!(c.environment, Config::default().environment);
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("c-1") && !shown.contains("TOKEN9"),
+            "{shown}"
+        );
     }
 
     #[test]

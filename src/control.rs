@@ -125,6 +125,11 @@ impl Control {
         pool.submit(Job { conn, head, call });
     }
 
+    /// Ends the control thread once its queue is empty (a test server's, when it is dropped).
+    pub(crate) fn close(&self) {
+        self.queue.close();
+    }
+
     /// Starts the signal path's drain on its own thread; the process exits 0 when it ends.
     pub(crate) fn start_drain(&self) {
         let hooks = self.answerer.hooks.clone();
@@ -174,7 +179,7 @@ impl Answerer {
             Err(BodyError::Gone) => return self.poller.close(conn),
         }
         let mut ctx = Context::default();
-        ctx.refill(&head.headers, arrived);
+        ctx.refill(&head.headers, arrived, &c.environment);
         let answer = {
             let _log = crate::logging::scope(&ctx.request_id);
             self.hooks.control(call, &ctx)

@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 
 use crate::context::Context;
 use crate::error::{Error, InitError};
-use crate::logging;
+use crate::logging::PlatformLines;
 
 /// The user's initializer.
 pub(crate) type InitFn<S> = Box<dyn Fn(&Context) -> Result<S, InitError> + Send + Sync>;
@@ -110,6 +110,11 @@ pub(crate) struct Lifecycle<S> {
     initializer: InitFn<S>,
     pre_stop: Option<HookFn<S>>,
     pre_freeze: Option<HookFn<S>>,
+    /// Where this server's `FC Initialize` lines go.
+    lines: PlatformLines,
+    /// This server's open WebSockets, which a drain closes.
+    #[cfg(feature = "websocket")]
+    sockets: crate::websocket::Registry,
 }
 
 /// The stopping flag in `Lifecycle::admitted`; one invocation counts 2.
@@ -165,7 +170,27 @@ impl<S> Lifecycle<S> {
             initializer,
             pre_stop,
             pre_freeze,
+            lines: PlatformLines::PRINTED,
+            #[cfg(feature = "websocket")]
+            sockets: crate::websocket::Registry::default(),
         }
+    }
+
+    /// This lifecycle with its platform lines going to `lines`.
+    pub(crate) fn with_lines(mut self, lines: PlatformLines) -> Lifecycle<S> {
+        self.lines = lines;
+        self
+    }
+
+    /// This server's open WebSockets.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn sockets(&self) -> &crate::websocket::Registry {
+        &self.sockets
+    }
+
+    /// Where this server's platform lines go.
+    pub(crate) fn lines(&self) -> PlatformLines {
+        self.lines
     }
 
     /// Admits an invocation unless the instance is stopping; after a life has ended, the first
@@ -251,13 +276,13 @@ impl<S> Lifecycle<S> {
     /// Runs the initializer (this caller set `Initializing` in `life`), records the outcome if
     /// that life is still on, wakes waiters.
     fn run_initializer(&self, ctx: &Context, life: u64) -> Result<Arc<S>, NotReady> {
-        logging::fc_line("Initialize Start", &ctx.request_id);
+        self.lines.write("Initialize Start", &ctx.request_id);
         let outcome = match catch_unwind(AssertUnwindSafe(|| (self.initializer)(ctx))) {
             Ok(Ok(s)) => Ok(Arc::new(s)),
             Ok(Err(e)) => Err(e),
             Err(panic) => Err(InitError::Fatal(Error::from_panic(panic))),
         };
-        logging::fc_line("Initialize End", &ctx.request_id);
+        self.lines.write("Initialize End", &ctx.request_id);
         let mut st = self.lock();
         st.init_running = false;
         if st.ended != life {
@@ -352,7 +377,7 @@ impl<S> Lifecycle<S> {
     #[cfg(feature = "websocket")]
     #[cold]
     fn close_sockets<'a>(&self, st: MutexGuard<'a, State<S>>) -> MutexGuard<'a, State<S>> {
-        if crate::websocket::going_away() == 0 {
+        if self.sockets.going_away() == 0 {
             return st;
         }
         self.wait_drained(st, Instant::now() + crate::websocket::GOING_AWAY)

@@ -104,11 +104,16 @@ pub(crate) fn serve_on(
     Ok(shared)
 }
 
-/// In Background mode: stops accepting (the port is free again) and keeps no connection alive.
-/// The threads stay parked.
+/// In Background mode: stops accepting (the port is free again), keeps no connection alive, and
+/// ends the server's threads: the main loop at its wake-up, the workers one after another (each
+/// wakes the next), the control thread once its queue is empty.
 pub(crate) fn stop_background(shared: &Shared) {
     shared.stopping.store(true, Ordering::SeqCst);
     shared.listener.close(&shared.poller);
+    shared.closed.store(true, Ordering::SeqCst);
+    shared.poke_main(); // or it sees `closed` at its next tick, if it is watching
+    shared.poller.wake_for_deferred();
+    shared.control.close();
 }
 
 /// A connected pair of Unix sockets, both non-blocking and close-on-exec from the start.
@@ -202,6 +207,9 @@ impl MainLoop {
         // On its own thread: the first calls, on the first thread, do not wait for it.
         self.actions.install();
         loop {
+            if self.shared.closed.load(Ordering::SeqCst) {
+                return Ok(()); // a test server was dropped
+            }
             let now = Instant::now();
             if self.exit_at.is_some_and(|t| now >= t) {
                 self.exit_late();

@@ -299,8 +299,9 @@ impl Poller {
         self.wake_for_deferred();
     }
 
-    /// Wakes one waiting worker (if any) to take a deferred connection.
-    fn wake_for_deferred(&self) {
+    /// Wakes one waiting worker (if any) to take a deferred connection, or to see that the
+    /// server closed (each worker that exits wakes the next).
+    pub(crate) fn wake_for_deferred(&self) {
         let one = 1u64.to_ne_bytes();
         // SAFETY: writes 8 bytes from a live buffer; a full counter already means "wake".
         unsafe { libc::write(self.defer_wake.as_raw_fd(), one.as_ptr().cast(), 8) };

@@ -1,11 +1,16 @@
 //! The FC custom-runtime protocol: which platform call a request is, what tinyfc answers it
 //! (the `x-fc-status` and the JSON error body), and the headers the platform treats specially.
+//!
+//! Not part of tinyfc's API (hidden from its docs, may change in any release): public only for
+//! the workspace's own tools and examples (`cargo tinyfc local` drops the same reserved response
+//! headers; the probe example writes JSON without serde).
 
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::headers::Headers;
-use crate::request::{Kind, Response};
+use crate::request::Kind;
+use crate::response::Response;
 
 /// Which platform call a request is, from `x-fc-control-path`, else from the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,11 +108,11 @@ pub fn reserved_response_header(name: &str) -> bool {
 /// `{"errorMessage": .., "errorType": .., "stackTrace": [..]}`.
 pub(crate) fn error_json(e: &Error) -> String {
     let mut s = String::from("{\"errorMessage\":");
-    json_str(&mut s, &e.message);
+    json_str(&mut s, &e.error_message);
     s.push_str(",\"errorType\":");
-    json_str(&mut s, &e.kind);
+    json_str(&mut s, &e.error_type);
     s.push_str(",\"stackTrace\":[");
-    for (i, line) in e.stack.iter().enumerate() {
+    for (i, line) in e.stack_trace.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
@@ -179,8 +184,7 @@ mod tests {
 
     #[test]
     fn error_json_escapes_and_lists_stack() {
-        let mut e = Error::typed("T", "a \"b\"\n");
-        e.stack.push("c".into());
+        let e = Error::typed("T", "a \"b\"\n").with_trace("c");
         assert_eq!(
             error_json(&e),
             r#"{"errorMessage":"a \"b\"\n","errorType":"T","stackTrace":["c"]}"#

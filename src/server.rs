@@ -87,6 +87,8 @@ pub(crate) struct Shared {
     poked: AtomicBool,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
     pub(crate) stopping: Arc<AtomicBool>,
+    /// Set when a test server is dropped: every thread of this server ends.
+    pub(crate) closed: AtomicBool,
 }
 
 impl Shared {
@@ -114,6 +116,7 @@ impl Shared {
             // from the start (see `main_loop.rs`), so they run without waking it.
             poked: AtomicBool::new(true),
             stopping,
+            closed: AtomicBool::new(false),
         })
     }
 }
@@ -142,6 +145,10 @@ impl Shared {
     pub(crate) fn worker(&self, may_retire: bool) {
         IS_WORKER.set(true);
         loop {
+            if self.closed.load(Ordering::SeqCst) {
+                self.poller.wake_for_deferred(); // the next waiting worker ends too
+                return;
+            }
             // A connection its client closed waits until nothing else is ready (see `close_soon`).
             let gone = GONE.with_borrow(Option::is_some);
             let timeout = if gone {
@@ -336,7 +343,7 @@ impl Shared {
             Err(BodyError::Gone) => return Outcome::Close, // never run a truncated invocation
         };
         CONTEXT.with_borrow_mut(|ctx| {
-            ctx.refill(&head.headers, arrived);
+            ctx.refill(&head.headers, arrived, &self.config.environment);
             self.call_service(conn, head, call, body, ctx)
         })
     }
@@ -384,8 +391,8 @@ impl Shared {
         }
         self.service.call(call, ctx, req, &mut |a| {
             let (stream, c) = (&conn.stream, &self.config);
-            written = if a.resp.producer.is_some() {
-                send_streamed(stream, &a.resp, a.fc_status, framing, c)
+            written = if a.resp.is_stream() {
+                send_streamed(stream, a.resp, a.fc_status, framing, c)
             } else {
                 send(stream, &a.resp, a.fc_status, framing, c)
             };

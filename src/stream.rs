@@ -17,17 +17,17 @@ use crate::answer::{write_response, Framing};
 use crate::config::Config;
 use crate::conn::{reset_on_close, Timed};
 use crate::error::Error;
-use crate::request::Response;
+use crate::response::{Body, Response};
 
 /// What the producer may write without a flush before it is sent as a chunk anyway.
-const MAX_CHUNK: usize = 64 * 1024;
+pub(crate) const MAX_CHUNK: usize = 64 * 1024;
 
 /// Writes `resp`'s head, then runs its producer, sending each flush as a chunk (to an HTTP/1.0
 /// client: as plain bytes, ended by closing the connection). True if the stream was written
 /// whole and the connection can carry another request.
 pub(crate) fn send_streamed(
     stream: &TcpStream,
-    resp: &Response,
+    resp: Response,
     fc_status: u16,
     framing: Framing,
     c: &Config,
@@ -37,7 +37,7 @@ pub(crate) fn send_streamed(
     let mut socket = Timed::within(stream, c.header_timeout, framing.write_timeout);
     let head = write_response(
         &mut socket,
-        resp,
+        &resp,
         fc_status,
         keep_alive,
         framing.http10,
@@ -51,8 +51,8 @@ pub(crate) fn send_streamed(
     if bodyless {
         return keep_alive; // the producer is dropped unrun
     }
-    let Some(produce) = resp.producer.as_ref().and_then(|p| p.take()) else {
-        log::error!("a streamed response's body was already produced: the stream is cut");
+    let Body::Stream(produce) = resp.body else {
+        log::error!("a response without a stream was sent as one: the stream is cut");
         return false;
     };
     let mut w = Chunks {
@@ -65,7 +65,7 @@ pub(crate) fn send_streamed(
         failed: None,
         sent: 0,
     };
-    let result = catch_unwind(AssertUnwindSafe(|| produce(&mut w)))
+    let result = catch_unwind(AssertUnwindSafe(|| produce.produce(&mut w)))
         .unwrap_or_else(|panic| Err(io::Error::other(Error::from_panic(panic).to_string())))
         .and_then(|()| w.finish());
     match (result, &w.failed) {

@@ -252,3 +252,47 @@ fn a_clients_protocol_violation_is_closed_with_rfc_6455_codes_and_logged_as_the_
     );
     assert_still_serving(&f);
 }
+
+/// A function whose `/ws` echoes text until the client closes.
+fn echo_function() -> tinyfc::Function {
+    use tinyfc::websocket::{tungstenite, Message, Socket};
+    tinyfc::Function::new(|_, _, _| Ok(tinyfc::Response::text("hello"))).websocket(
+        "/ws",
+        |_, _, _, socket: &mut Socket<'_>| loop {
+            match socket.read() {
+                Ok(m @ Message::Text(_)) => socket
+                    .send(m)
+                    .map_err(|e| tinyfc::Error::msg(e.to_string()))?,
+                Ok(_) => {}
+                Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+                Err(e) => return Err(tinyfc::Error::msg(e.to_string())),
+            }
+        },
+    )
+}
+
+/// Opens `/ws` on a test server.
+fn open_on(addr: std::net::SocketAddr) -> WebSocket<TcpStream> {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    let req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    let (socket, resp) = tungstenite::client::client(req, stream).unwrap();
+    assert_eq!(resp.status(), 101);
+    socket
+}
+
+#[test]
+fn one_test_servers_drain_leaves_another_servers_sockets_open() {
+    let mut config = tinyfc::Config::default();
+    config.drain = Duration::from_millis(300);
+    let a = tinyfc::testing::TestServer::start_with(config.clone(), echo_function()).unwrap();
+    let b = tinyfc::testing::TestServer::start_with(config, echo_function()).unwrap();
+    let mut on_a = open_on(a.addr());
+    let mut on_b = open_on(b.addr());
+    echo_once(&mut on_a, "before");
+    echo_once(&mut on_b, "before");
+    // B's drain limit passes with its socket open: B's sockets go away, A's stay.
+    assert_eq!(b.pre_stop().unwrap().status, 200);
+    assert_eq!(close_code(&mut on_b), Some(CloseCode::Away));
+    echo_once(&mut on_a, "after B's drain");
+}

@@ -49,6 +49,23 @@ impl BodyReader {
             .then_some(self.conn)
     }
 
+    /// The next piece of the body as it arrived: for a chunked body one whole chunk (what the
+    /// server sent between two flushes), else whatever the next read gives; None at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let mut chunk = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = self.read(&mut buf)?;
+            if n == 0 {
+                return Ok((!chunk.is_empty()).then_some(chunk));
+            }
+            chunk.extend_from_slice(&buf[..n]);
+            if !matches!(self.framing, Framing::Chunked(Some(left)) if left > 0) {
+                return Ok(Some(chunk));
+            }
+        }
+    }
+
     /// Reads the next size line of a chunked body (and, after the last chunk, its trailers):
     /// the size, or None at the end of the body.
     fn chunk_size(&mut self) -> io::Result<Option<u64>> {

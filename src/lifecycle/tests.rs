@@ -96,7 +96,7 @@ fn panic_in_initializer_is_fatal_and_sticky() {
         panic!("the panic did not fail initialization")
     };
     assert!(e.is_fatal());
-    assert_eq!(e.error().kind, "Panic");
+    assert_eq!(e.error().error_type, "Panic");
     assert!(matches!(
         lc.ready(&ctx()),
         Err(NotReady::Init(InitError::Fatal(_)))

@@ -10,7 +10,7 @@ use std::io;
 
 use tinyfc::events::{{event_type}};
 use tinyfc::log::info;
-use tinyfc::{Context, Error, InitError, Request, Response, Runtime};
+use tinyfc::{Context, Error, Function, InitError, Request, Response};
 
 /// What the initializer builds once per instance life and every invocation borrows: clients,
 /// configuration, a model...
@@ -18,12 +18,10 @@ struct State {
     function_name: String,
 }
 
-/// The runtime: configuration from the environment (`FC_SERVER_PORT`, `TINYFC_*`), the
-/// initializer and the pre-stop hook.
-fn runtime() -> io::Result<Runtime<State>> {
-    Ok(Runtime::from_env()?
-        .initializer(initialize)
-        .pre_stop(pre_stop))
+/// The whole function: the initializer, the handler and the pre-stop hook, as one value that
+/// `main` serves and the tests start.
+fn function() -> Function<State> {
+    Function::with_initializer(initialize, handler).pre_stop(pre_stop)
 }
 
 /// Runs once, before the first invocation. `?` on an error asks the platform to retry;
@@ -54,8 +52,9 @@ fn handler(state: &State, _ctx: &Context, req: Request) -> Result<Response, Erro
 }
 
 {{trigger}}
+/// Serves the function, configured from the environment (`FC_SERVER_PORT`, `TINYFC_*`).
 fn main() -> io::Result<()> {
-    runtime()?.run(handler)
+    tinyfc::run(function())
 }
 
 #[cfg(test)]
@@ -71,7 +70,7 @@ mod tests {
         let state = initialize(&testing::context()).unwrap();
         let response = handler(&state, &testing::context(), testing::event(SAMPLE)).unwrap();
         assert_eq!(response.status, 200);
-        let done: Vec<String> = serde_json::from_slice(&response.body).unwrap();
+        let done: Vec<String> = serde_json::from_slice(&testing::body(response).unwrap()).unwrap();
         assert_eq!(done, SAMPLE_RESULT);
     }
 
@@ -84,7 +83,7 @@ mod tests {
 
     #[test]
     fn the_function_runs_its_lifecycle_over_a_socket() -> io::Result<()> {
-        let server = TestServer::start(runtime()?, handler)?;
+        let server = TestServer::start(function())?;
         assert_eq!(server.initialize()?.status, 200);
         let answer = server.invoke(SAMPLE)?;
         assert_eq!(answer.status, 200, "{}", answer.text());

@@ -205,9 +205,9 @@ fn new_options_reject_bad_combinations_with_exit_2() {
 /// A crate depending on this repository's tinyfc that answers `text`.
 fn write_function(dir: &Path, text: &str) {
     let main = format!(
-        "fn main() -> std::io::Result<()> {{\n    tinyfc::Runtime::from_env()?\n        \
-         .run(|_: &(), _ctx: &tinyfc::Context, _req: tinyfc::Request| {{\n            \
-         Ok(tinyfc::Response::text(\"{text}\"))\n        }})\n}}\n"
+        "fn main() -> std::io::Result<()> {{\n    \
+         tinyfc::run(tinyfc::Function::new(|_: &(), _ctx: &tinyfc::Context, _req: tinyfc::Request| {{\n            \
+         Ok(tinyfc::Response::text(\"{text}\"))\n        }}))\n}}\n"
     );
     let mut file = std::fs::File::create(dir.join("src/main.rs")).unwrap();
     file.write_all(main.as_bytes()).unwrap();
