@@ -51,12 +51,12 @@ pub(crate) struct Reservation<'a> {
 
 impl BodyBudget {
     /// A budget of `total` bytes (`TINYFC_BODY_BUDGET_BYTES`, or half of
-    /// `FC_FUNCTION_MEMORY_SIZE`), or none yet: then the first call that carries
-    /// `x-fc-function-memory` sets it ([`BodyBudget::learn`]).
+    /// `FC_FUNCTION_MEMORY_SIZE`), none at all for `Some(0)`, or none yet: then the first call
+    /// that carries `x-fc-function-memory` sets it ([`BodyBudget::learn`]).
     pub(crate) fn new(total: Option<usize>) -> BodyBudget {
         BodyBudget {
             state: Mutex::new(State {
-                total,
+                total: total.filter(|&n| n > 0),
                 used: 0,
                 waiters: 0,
             }),
@@ -226,5 +226,9 @@ mod tests {
         h.push("x-fc-function-memory", "128");
         b.learn(&h);
         assert_eq!(lock(&b.state).total, Some(64 << 20));
+        // Turned off (`TINYFC_BODY_BUDGET_BYTES=0`): a call's memory sets nothing.
+        let off = BodyBudget::new(Some(0));
+        off.learn(&h);
+        assert_eq!(lock(&off.state).total, None);
     }
 }

@@ -62,7 +62,7 @@ pub struct Config {
     /// `TINYFC_BODY_BUDGET_BYTES`, else half of `FC_FUNCTION_MEMORY_SIZE` (MB; set by the
     /// platform), else none until a call's `x-fc-function-memory` says the memory: request body
     /// bytes held at once. A call whose body does not fit waits with it unread (408 past its body
-    /// deadline); a body over the whole budget is 413. 0 turns it off.
+    /// deadline); a body over the whole budget is 413. `Some(0)` turns it off (no call sets one).
     pub body_budget: Option<usize>,
     /// What FC's environment variables (`FC_FUNCTION_NAME`, `FC_INSTANCE_ID`, the
     /// `ALIBABA_CLOUD_*` credentials, ...) give every `Context` whose call lacks the matching
@@ -132,7 +132,8 @@ impl Config {
             max_connections: num("TINYFC_MAX_CONNECTIONS", d.max_connections)?,
             health_path: text("TINYFC_HEALTH_PATH").map(|p| p.trim().to_string()),
             body_budget: match text("TINYFC_BODY_BUDGET_BYTES") {
-                Some(v) => Some(parse("TINYFC_BODY_BUDGET_BYTES", &v)?).filter(|&n| n > 0),
+                // 0 stays Some(0): off, and a call's x-fc-function-memory must not set one.
+                Some(v) => Some(parse("TINYFC_BODY_BUDGET_BYTES", &v)?),
                 // The platform's variable: a value we cannot read means no budget, not no start.
                 None => text("FC_FUNCTION_MEMORY_SIZE")
                     .and_then(|v| v.trim().parse().ok())
@@ -262,7 +263,7 @@ mod tests {
         ];
         assert_eq!(cfg(&both).unwrap().body_budget, Some(1000));
         let off = [("TINYFC_BODY_BUDGET_BYTES", "0")];
-        assert_eq!(cfg(&off).unwrap().body_budget, None);
+        assert_eq!(cfg(&off).unwrap().body_budget, Some(0), "off, not unknown");
     }
 
     #[test]

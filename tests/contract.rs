@@ -205,3 +205,24 @@ fn a_body_over_the_whole_budget_is_413_declared_or_chunked() {
     }
     assert_eq!(f.state().1, 3, "only the three that fit ran");
 }
+
+/// `TINYFC_BODY_BUDGET_BYTES=0` turns the budget off (README, docs/hardening.md): a call's
+/// `x-fc-function-memory` (FC sends it with every call) must not set one after all.
+#[test]
+fn a_body_budget_of_0_stays_off_when_a_call_says_the_functions_memory() {
+    let f = Function::start("probe", &[("TINYFC_BODY_BUDGET_BYTES", "0")]);
+    // Over half of 1 MB: 413 if the header had set a budget.
+    let body = vec![b'x'; 600_000];
+    for _ in 0..2 {
+        let r = f
+            .connect()
+            .request("POST", "/echo", &[("x-fc-function-memory", "1")], &body)
+            .unwrap_or_else(|e| panic!("{e} (refused before its body was read?) {}", f.stdout()));
+        assert_eq!(
+            (r.status, r.body.len()),
+            (200, body.len()),
+            "{}",
+            f.stdout()
+        );
+    }
+}
