@@ -582,7 +582,8 @@ fn the_callers_host_header_reaches_the_function_once() {
     let f = serving(&[], &[("RUST_LOG", "trace")]);
     let r = f.request("GET", "/hosted", &[("Host", "caller.example")], b"");
     assert_eq!(r.status, 200);
-    assert!(f.wait_stdout("GET /hosted"), "{}", f.stdout());
+    // The harness reads stdout on its own thread: wait for the call's last line, not its first.
+    assert!(f.wait_stdout("FC Invoke End"), "{}", f.stdout());
     let out = f.stdout();
     let request_log = &out[out.find("GET /hosted").unwrap()..];
     let request_log = &request_log[..request_log
