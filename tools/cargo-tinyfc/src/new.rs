@@ -126,7 +126,7 @@ pub fn main(args: NewArgs) -> Exit {
             };
             println!(
                 "created {kind} in ./{name} ({from})\n\nnext:\n  cd {name}\n  \
-                 cargo test\n  cargo tinyfc local --once{event} -- cargo run -q\n  \
+                 cargo test\n  cargo tinyfc local --once{event}\n  \
                  (README.md has the rest)",
                 name = options.name
             );

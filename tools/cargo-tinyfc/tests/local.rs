@@ -491,7 +491,15 @@ fn usage_errors_exit_2_and_help_exits_0() {
     ] {
         assert!(text.contains(option), "{option} undocumented in --help");
     }
-    assert_eq!(run(&["--once"]).status.code(), Some(2), "no command");
+    // No command, and no s.yaml or Cargo.toml to find one in.
+    let nothing = local_cmd()
+        .arg("--once")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&nothing.stderr);
+    assert_eq!(nothing.status.code(), Some(2), "no command: {err}");
+    assert!(err.contains("no function command"), "{err}");
     assert_eq!(run(&["--bogus", "--", "x"]).status.code(), Some(2));
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();

@@ -193,7 +193,7 @@ fn new_options_reject_bad_combinations_with_exit_2() {
         &["--lives", "0", "--once", "--", "x"],
         &["--watch"],
         &["--watch", "--once", "--bin", "f"],
-        &["--bin", "f", "--", "x"],
+        &["--bin", "f", "--example", "g"],
     ] {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
         cmd.arg("local").args(args);

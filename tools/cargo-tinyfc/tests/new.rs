@@ -390,22 +390,19 @@ fn every_trigger_kind_makes_a_typed_function_that_passes_its_tests_on_the_sample
         let tests = if kind == "tablestore" { 4 } else { 3 };
         cargo_test_passes(&dir, tests);
     }
-    // `local --once --event-example oss` shows the sample's object.
+    // `local --once --event-example oss`, with no command: local builds the crate's binary
+    // and runs it, and the answer shows the sample's object.
     let once = ok(
         "local --once --event-example oss",
         tool(
             &parent.join("on-oss"),
-            &[
-                "local",
-                "--once",
-                "--event-example",
-                "oss",
-                "--",
-                &cargo(),
-                "run",
-                "-q",
-            ],
+            &["local", "--once", "--event-example", "oss"],
         ),
+    );
+    assert!(once.contains("building the function"), "{once}");
+    assert!(
+        once.contains("/debug/on-oss in "),
+        "the debug binary:\n{once}"
     );
     assert!(
         once.contains("oss://testbucket/source/a.png (122539 bytes)"),

@@ -237,3 +237,23 @@ fn zip_and_image_write_what_the_packaging_library_writes() {
     assert_eq!(bad.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn ca_certs_with_a_space_before_its_file_is_a_usage_error_that_says_to_write_equals() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-ca-space");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("out.tar");
+    let out = out.to_str().unwrap();
+    for args in [
+        ["image", "bin", out, "--ca-certs", "roots.pem"],
+        ["image", "bin", "--ca-certs", "roots.pem", out],
+    ] {
+        let said = tool(&args);
+        let err = String::from_utf8_lossy(&said.stderr);
+        assert_eq!(said.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("--ca-certs=FILE"), "{args:?}: {err}");
+        assert!(!dir.join("out.tar").exists(), "nothing written");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

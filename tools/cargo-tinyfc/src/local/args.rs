@@ -17,6 +17,7 @@ timeouts, customRuntimeConfig (port, command, args, healthCheckConfig), asyncInv
 HTTP trigger's methods. Flags override them.
 
 examples:
+  cargo tinyfc local --once --event-example oss   # in a crate: builds and runs its binary
   cargo tinyfc local --once -- target/debug/examples/hello
   cargo tinyfc local --once --http GET /hello --base-path -- target/debug/examples/hello
   cargo tinyfc local --listen 127.0.0.1:9000 --idle-stop 300 -- ./target/debug/my-function
@@ -37,7 +38,7 @@ ALIBABA_CLOUD_SECURITY_TOKEN in your environment, else dummies.";
 #[command(
     about = "Run a Function Compute custom runtime locally, driven as FC drives it.",
     override_usage = "cargo tinyfc local [OPTIONS] [-- COMMAND [ARGS...]]\n       \
-                      cargo tinyfc local --watch (--bin NAME | --example NAME) [OPTIONS] [-- ARGS...]",
+                      cargo tinyfc local [--watch] (--bin NAME | --example NAME) [OPTIONS] [-- ARGS...]",
     after_help = AFTER_HELP
 )]
 pub struct LocalArgs {
@@ -108,19 +109,15 @@ pub struct LocalArgs {
     /// Cargo.toml change (a failed build keeps the old one).
     #[arg(long)]
     pub watch: bool,
-    /// With --watch: the binary `cargo build --bin` builds.
-    #[arg(
-        long,
-        value_name = "NAME",
-        requires = "watch",
-        conflicts_with = "example"
-    )]
+    /// Run the binary `cargo build --bin NAME` builds (the arguments after -- go to it); needed
+    /// with --watch, and without a command when the crate has several binaries.
+    #[arg(long, value_name = "NAME", conflicts_with = "example")]
     pub bin: Option<String>,
-    /// With --watch: the example `cargo build --example` builds.
-    #[arg(long, value_name = "NAME", requires = "watch")]
+    /// Run the example `cargo build --example NAME` builds, as --bin.
+    #[arg(long, value_name = "NAME")]
     pub example: Option<String>,
-    /// With --watch: the crate's Cargo.toml.
-    #[arg(long, value_name = "PATH", requires = "watch")]
+    /// The crate to build and run (default: ./Cargo.toml), as --bin.
+    #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<String>,
     /// The event for --once and --invoke, or the body with --http (default: empty; - for stdin).
     #[arg(long, value_name = "FILE", conflicts_with = "event_example")]
@@ -158,8 +155,9 @@ pub struct LocalArgs {
     /// in-flight invocations first).
     #[arg(long, value_name = "SECS", value_parser = seconds)]
     pub prestop_timeout: Option<Duration>,
-    /// The function's command and arguments (with --watch: the arguments only). Default: s.yaml's
-    /// customRuntimeConfig command and args, else bootstrap in its code directory.
+    /// The function's command and arguments (with --watch, --bin, --example or --manifest-path:
+    /// the arguments only). Default: s.yaml's customRuntimeConfig command and args, else
+    /// bootstrap in its code directory, else the binary of the cargo package here, built.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }

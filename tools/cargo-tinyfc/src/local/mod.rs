@@ -80,8 +80,8 @@ pub fn main(args: LocalArgs) -> crate::cli::Exit {
     if let Some(source) = &opts.source {
         say!("configuration: {source}");
     }
-    if let Some(target) = &opts.watch {
-        match watch::build(target) {
+    if let Some(build) = &opts.build {
+        match watch::build(&build.target) {
             // The arguments after `--` go to the built executable.
             Ok(exe) => opts.command.insert(0, exe),
             Err(e) => {
@@ -293,8 +293,8 @@ fn serve(platform: Arc<Platform>) -> i32 {
     let activity = Arc::new(activity::Activity::new());
     let front_done = Arc::new(AtomicBool::new(false));
     let queue = Arc::new(async_queue::AsyncQueue::start(platform.clone()));
-    if let Some(target) = platform.opts.watch.clone() {
-        if let Err(e) = watch::start(platform.clone(), target) {
+    if let Some(build) = platform.opts.build.clone().filter(|b| b.watch) {
+        if let Err(e) = watch::start(platform.clone(), build.target) {
             say!("{e}");
             platform.stop();
             return 1;

@@ -121,7 +121,7 @@ pub struct Options {
     /// The credentials (from the environment, else dummies).
     pub credentials: Credentials,
     /// The function's command and arguments (after `--`, or customRuntimeConfig's); with
-    /// `--watch`, the arguments only until the first build names the executable.
+    /// `build`, the arguments only until the first build names the executable.
     pub command: Vec<String>,
     /// environmentVariables, then `--env-file`'s: the instance's variables, in that order.
     pub env: Variables,
@@ -131,8 +131,8 @@ pub struct Options {
     pub queue_limit: usize,
     /// `--lives`: lives of the instance for one-shot invocations.
     pub lives: u32,
-    /// `--watch`: what to build and watch.
-    pub watch: Option<Target>,
+    /// The binary to build with cargo and run (`--watch`, `--bin`, or the crate here).
+    pub build: Option<Build>,
     /// customRuntimeConfig.healthCheckConfig.
     pub health_check: Option<HealthCheckConfig>,
     /// asyncInvokeConfig.
@@ -143,7 +143,16 @@ pub struct Options {
     pub source: Option<String>,
 }
 
-/// What `--watch` builds.
+/// The function `local` builds with cargo before it starts it.
+#[derive(Debug, Clone)]
+pub struct Build {
+    /// What cargo builds.
+    pub target: Target,
+    /// `--watch`: rebuild and restart when the sources change.
+    pub watch: bool,
+}
+
+/// What cargo builds: `--bin`, `--example` or the crate's only binary.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
     /// `--bin NAME`.
@@ -257,23 +266,31 @@ impl Options {
         let base_path = a
             .base_path
             .then(|| format!("/2016-08-15/proxy/{}/{function_name}", a.service_name));
-        let watch = if a.watch {
-            if a.bin.is_none() && a.example.is_none() {
-                return Err("--watch needs one --bin NAME or --example NAME".into());
+        let target = Target {
+            bin: a.bin,
+            example: a.example,
+            manifest_path: a.manifest_path,
+        };
+        let named = target.bin.is_some() || target.example.is_some();
+        if a.watch && !named {
+            return Err("--watch needs one --bin NAME or --example NAME".into());
+        }
+        let (build, command) = if a.watch || named || target.manifest_path.is_some() {
+            (Some(target), a.command)
+        } else if !a.command.is_empty() {
+            (None, a.command)
+        } else {
+            match configured_command(manifest.as_ref(), &p) {
+                Ok(command) => (None, command),
+                // No command and no bootstrap: the binary of the cargo package here.
+                Err(_) if target.manifest().is_file() => (Some(target), Vec::new()),
+                Err(e) => return Err(e),
             }
-            Some(Target {
-                bin: a.bin,
-                example: a.example,
-                manifest_path: a.manifest_path,
-            })
-        } else {
-            None
         };
-        let command = if a.command.is_empty() && watch.is_none() {
-            configured_command(manifest.as_ref(), &p)?
-        } else {
-            a.command
-        };
+        let build = build.map(|target| Build {
+            target,
+            watch: a.watch,
+        });
         let http_methods = p
             .triggers
             .iter()
@@ -332,7 +349,7 @@ impl Options {
             concurrency,
             queue_limit: usize::from(a.queue_limit),
             lives: a.lives,
-            watch,
+            build,
             health_check: runtime.health_check_config.clone(),
             asynchronous,
             http_methods,
@@ -347,7 +364,8 @@ fn configured_command(
     manifest: Option<&Manifest>,
     p: &crate::syaml::FunctionProps,
 ) -> Result<Vec<String>, String> {
-    const NONE: &str = "no function command: give it after -- (or in s.yaml's customRuntimeConfig)";
+    const NONE: &str = "no function command: give it after -- (or in s.yaml's \
+                        customRuntimeConfig, or run in a cargo package)";
     let Some(manifest) = manifest else {
         return Err(NONE.into());
     };
@@ -452,8 +470,10 @@ mod tests {
     }
 
     #[test]
-    fn missing_command_and_bad_numbers_are_errors() {
-        assert!(parse(&["--once"]).is_err());
+    fn without_a_command_the_crate_here_is_built_and_bad_numbers_are_errors() {
+        // Without a command, the crate here (this tool's) is built and run.
+        assert!(parse(&["--once"]).is_ok_and(|o| o.build.is_some()));
+        assert!(parse(&["--watch"]).is_err(), "--watch needs --bin");
         assert!(parse(&["--grace", "soon", "--", "x"]).is_err());
         assert!(parse(&["--bogus", "--", "x"]).is_err());
         assert!(parse(&["--timeout", "0", "--", "x"]).is_err());

@@ -1,4 +1,5 @@
-//! `--watch`: the edit-run loop. `cargo build` the crate's `--bin`/`--example`, run it as the
+//! Building the function with cargo (`--bin`, `--example`, or the crate here without a command),
+//! and `--watch`: the edit-run loop. `cargo build` the crate's `--bin`/`--example`, run it as the
 //! instance, and when the crate's `src/`, `examples/` or `Cargo.toml` change (300 ms of quiet
 //! after the last change), build again: a failed build is printed and the running instance keeps
 //! serving; a good one replaces the instance in FC's order (pre-stop, SIGTERM, a new instance
@@ -20,35 +21,58 @@ use crate::say;
 /// How long the sources must stay quiet before a rebuild (an editor's save is several events).
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
-/// `cargo build` of the target (diagnostics on stderr); the executable's path, or why not.
+/// `cargo build` of the target (debug profile, diagnostics on stderr); the executable's path, or
+/// why not. Without `--bin`/`--example` the crate must build exactly one binary.
 pub fn build(target: &Target) -> Result<String, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(target.manifest());
+    let mut selection = String::new();
     if let Some(bin) = &target.bin {
         cmd.args(["--bin", bin]);
+        selection = format!(" --bin {bin}");
     }
     if let Some(example) = &target.example {
         cmd.args(["--example", example]);
+        selection = format!(" --example {example}");
     }
+    say!(
+        "building the function: cargo build --manifest-path {}{selection}",
+        target.manifest().display()
+    );
     let started = Instant::now();
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let mut exe = None;
+    let mut built = Vec::new();
     if let Some(out) = child.stdout.take() {
         for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            exe = crate::static_build::executable(&line).or(exe);
+            built.extend(crate::static_build::executable(&line));
         }
     }
     let status = child.wait().map_err(|e| e.to_string())?;
     if !status.success() {
         return Err(format!("cargo build failed ({status})"));
     }
-    let exe = exe.ok_or("cargo built no executable")?;
+    if selection.is_empty() && built.len() > 1 {
+        let names: Vec<&str> = built
+            .iter()
+            .map(|e| {
+                Path::new(e)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or(e)
+            })
+            .collect();
+        return Err(format!(
+            "the crate has several binaries ({}): choose one with --bin NAME",
+            names.join(", ")
+        ));
+    }
+    let exe = built.pop().ok_or("cargo built no executable")?;
     say!("built {exe} in {:.1} s", started.elapsed().as_secs_f64());
     Ok(exe)
 }

@@ -55,6 +55,10 @@ pub struct ImageArgs {
     /// machine's bundle, or FILE (`--ca-certs=FILE`).
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
     ca_certs: Option<Option<PathBuf>>,
+    /// Paths past OUT.tar: caught to say what `--ca-certs FILE` (a space) needs. FILE only with
+    /// `=`: after a space `image BIN --ca-certs OUT.tar` could mean either.
+    #[arg(hide = true)]
+    extra: Vec<PathBuf>,
 }
 
 /// clap value parser: an image name the packager takes.
@@ -78,6 +82,14 @@ pub fn zip_main(args: ZipArgs) -> Exit {
 
 /// `cargo tinyfc image ARGS`: the exit code.
 pub fn image_main(args: ImageArgs) -> Exit {
+    if let Some(extra) = args.extra.first() {
+        return Err(crate::cli::UsageError(match args.ca_certs {
+            Some(None) => "--ca-certs takes its FILE only after =: write --ca-certs=FILE (after \
+                           a space, FILE is one more path)"
+                .into(),
+            _ => format!("unexpected argument {:?} after OUT.tar", extra.display()),
+        }));
+    }
     let bundle = match &args.ca_certs {
         None => None,
         Some(None) => match tinyfc_pack::host_ca_bundle() {
