@@ -348,7 +348,11 @@ fn past_the_descriptor_limit_the_longest_idle_connection_makes_room_and_a_warnin
     assert!(warnings <= 2, "{warnings} accept warnings");
     // On FC the closed connection's next POST is a 502: say so, at most once per 10 s. The
     // harness reads stdout on its own thread: wait for the line before counting.
-    assert!(f.wait_stdout("closed the longest-idle connection"), "{}", f.stdout());
+    assert!(
+        f.wait_stdout("closed the longest-idle connection"),
+        "{}",
+        f.stdout()
+    );
     let evictions = count(&f.stdout(), "closed the longest-idle connection");
     assert_eq!(evictions, 1, "{}", f.stdout());
 }
