@@ -190,15 +190,15 @@ impl Write for Timed<'_> {
 /// Waits up to `timeout` for `events` (POLLIN, POLLOUT) on `stream`; true if ready (or closed, or
 /// interrupted: the caller's next read or write tells which).
 pub(crate) fn wait_ready(stream: &TcpStream, events: i16, timeout: Duration) -> bool {
-    let mut fd = libc::pollfd {
+    let mut fd = [libc::pollfd {
         fd: stream.as_raw_fd(),
         events,
         revents: 0,
-    };
-    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut fd, 1, ms) };
-    n > 0 || (n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
+    }];
+    match crate::sys::poll(&mut fd, Some(timeout)) {
+        Ok(n) => n > 0,
+        Err(e) => e.kind() == io::ErrorKind::Interrupted,
+    }
 }
 
 /// Makes closing `stream` reset it, dropping what its client has not read yet: a client that
@@ -206,18 +206,5 @@ pub(crate) fn wait_ready(stream: &TcpStream, events: i16, timeout: Duration) -> 
 /// buffers at once.
 #[cold]
 pub(crate) fn reset_on_close(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt reads a valid linger struct of the size given.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
+    crate::sys::reset_on_close(stream);
 }

@@ -37,6 +37,7 @@
 //! `events` (serde types for FC's trigger events, with their sample payloads); see docs/events.md.
 
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod answer;
 mod body;
@@ -65,6 +66,7 @@ mod runtime;
 mod server;
 mod signals;
 mod stream;
+mod sys;
 pub mod testing;
 #[cfg(feature = "websocket")]
 pub mod websocket;

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::AsFd;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -45,9 +45,8 @@ impl Listener {
         socket.set_nonblocking(true)?;
         // std listens with a backlog of 128; a burst of connects past it waits for SYN retries
         // (a second or more). Listening again only raises the backlog (the kernel caps it).
-        // SAFETY: listen(2) on our own listening socket.
-        unsafe { libc::listen(socket.as_raw_fd(), BACKLOG) };
-        poller.add_listener(socket.as_raw_fd())?;
+        crate::sys::listen(&socket, BACKLOG);
+        poller.add_listener(socket.as_fd())?;
         *lock(&self.socket) = Some(socket);
         Ok(())
     }
@@ -59,12 +58,12 @@ impl Listener {
     #[must_use]
     pub(crate) fn accept_all(&self, poller: &Poller, c: &Config) -> bool {
         let socket = lock(&self.socket);
-        let Some(fd) = socket.as_ref().map(|s| s.as_raw_fd()) else {
+        let Some(listener) = socket.as_ref() else {
             return false;
         };
         let mut poke = false;
         loop {
-            let stream = match accept(fd) {
+            let stream = match accept(listener) {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return poke,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -103,7 +102,7 @@ impl Listener {
         if paused.is_some_and(|t| t <= now) {
             *paused = None;
             if let Some(s) = lock(&self.socket).as_ref() {
-                poller.rearm_listener(s.as_raw_fd());
+                poller.rearm_listener(s.as_fd());
             }
         }
         *paused
@@ -125,22 +124,15 @@ impl Listener {
     /// Stops accepting: closes the listening socket.
     pub(crate) fn close(&self, poller: &Poller) {
         if let Some(s) = lock(&self.socket).take() {
-            poller.remove_listener(s.as_raw_fd());
+            poller.remove_listener(s.as_fd());
         }
     }
 }
 
-/// One accept4(2), non-blocking and close-on-exec from the start (std's accept needs a second
-/// call for non-blocking), with Nagle off: answers go out in one write each.
-fn accept(listener: RawFd) -> io::Result<TcpStream> {
-    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: accept4 with no address buffer; the new descriptor is owned by the stream.
-    let fd = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), flags) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor that nothing else owns.
-    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+/// One accept4(2), non-blocking and close-on-exec from the start, with Nagle off: answers go out
+/// in one write each.
+fn accept(listener: &std::net::TcpListener) -> io::Result<TcpStream> {
+    let stream = crate::sys::accept(listener)?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }
@@ -149,31 +141,12 @@ fn accept(listener: RawFd) -> io::Result<TcpStream> {
 /// it with [`FD_RESERVE`] to spare: past the limit an idle connection is evicted for a new one,
 /// rather than accept failing with every descriptor held by connections.
 pub(crate) fn fit_descriptor_limit(max_connections: usize) -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return max_connections;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-            }
-        }
-    }
-    if lim.rlim_cur == libc::RLIM_INFINITY {
+    let Some(limit) = crate::sys::raise_descriptor_limit() else {
         return max_connections;
-    }
-    let fit = (lim.rlim_cur as usize).saturating_sub(FD_RESERVE).max(1);
+    };
+    let fit = (limit as usize).saturating_sub(FD_RESERVE).max(1);
     if fit < max_connections {
-        log::info!(
-            "at most {fit} connections: {} descriptors, {FD_RESERVE} kept for files",
-            lim.rlim_cur
-        );
+        log::info!("at most {fit} connections: {limit} descriptors, {FD_RESERVE} kept for files");
         return fit;
     }
     max_connections

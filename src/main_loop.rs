@@ -7,7 +7,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -111,20 +111,12 @@ pub(crate) fn stop_background(shared: &Shared) {
     shared.listener.close(&shared.poller);
 }
 
-/// A connected pair of Unix sockets, both non-blocking and close-on-exec from the start.
+/// A connected pair of Unix sockets, both non-blocking (std opens them close-on-exec).
 fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
-    let mut fds = [0; 2];
-    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: fills `fds` with two new descriptors, owned by the streams from here on.
-    unsafe {
-        if libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok((
-            UnixStream::from_raw_fd(fds[0]),
-            UnixStream::from_raw_fd(fds[1]),
-        ))
-    }
+    let (a, b) = UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    b.set_nonblocking(true)?;
+    Ok((a, b))
 }
 
 /// How often the main thread looks at the workers while it watches them.
@@ -169,8 +161,6 @@ pub(crate) struct MainLoop {
     wake_rx: UnixStream,
     /// SIGTERM and SIGINT, whose actions `run` installs on this loop's thread.
     actions: Signals,
-    /// The number of the last signal received.
-    last_signal: u8,
     signals: usize,
     watch: Watch,
     /// Once a signal started the drain: when the process exits even if it has not ended.
@@ -189,7 +179,6 @@ impl MainLoop {
             shared,
             wake_rx,
             actions,
-            last_signal: 0,
             signals: 0,
             // On from the start (see `serve`).
             watch: Watch::new(Instant::now(), 0),
@@ -221,18 +210,11 @@ impl MainLoop {
                 .into_iter()
                 .flatten()
                 .min();
-            let timeout = wake_at.map_or(-1, |t| {
-                let ms = t.saturating_duration_since(now).as_micros().div_ceil(1000);
-                ms.min(i32::MAX as u128) as i32
-            });
-            // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd structs.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+            let timeout = wake_at.map(|t| t.saturating_duration_since(now));
+            match crate::sys::poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
             if fds[0].revents != 0 {
                 self.on_wake();
@@ -349,10 +331,7 @@ impl MainLoop {
         let mut buf = [0u8; 256];
         let mut signals = 0;
         while let Ok(n @ 1..) = (&self.wake_rx).read(&mut buf) {
-            for &b in buf[..n].iter().filter(|&&b| b != 0) {
-                signals += 1;
-                self.last_signal = b;
-            }
+            signals += buf[..n].iter().filter(|&&b| b != 0).count();
         }
         if signals > 0 {
             self.on_signals(signals);
@@ -366,7 +345,7 @@ impl MainLoop {
         self.signals += signals;
         if self.signals > 1 {
             // A second signal: stop now.
-            let code = 128 + i32::from(self.last_signal);
+            let code = 128 + self.actions.last();
             log::warn!("second signal: exiting at once");
             let _ = io::stdout().flush();
             std::process::exit(code);
@@ -403,22 +382,15 @@ fn peek_call(conn: &Conn, max_head: usize) -> Peek {
     let mut bytes = conn.buf.clone();
     let old = bytes.len();
     bytes.resize(max_head + 1, 0);
-    let room = bytes.len().saturating_sub(old);
-    // SAFETY: receives at most `room` bytes into the tail of `bytes`.
-    let n = unsafe {
-        libc::recv(
-            conn.stream.as_raw_fd(),
-            bytes[old..].as_mut_ptr().cast(),
-            room,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
+    // Non-blocking: an empty socket is WouldBlock, the end of input Ok(0).
+    let n = match conn.stream.peek(&mut bytes[old..]) {
+        // The end of input with requests still buffered (behind a control call) is a worker's.
+        Ok(0) if old == 0 => return Peek::Closed,
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(_) => return Peek::Closed,
     };
-    let failed = n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock;
-    // The end of input with requests still buffered (behind a control call) is a worker's.
-    if failed || (n == 0 && old == 0) {
-        return Peek::Closed;
-    }
-    bytes.truncate(old + n.max(0) as usize);
+    bytes.truncate(old + n);
     match parse_head(&bytes, max_head) {
         Ok(Some(h)) => match ControlCall::of(Call::of_request(&h.headers, &h.path)) {
             Some(call) => Peek::Control(call),

@@ -10,8 +10,9 @@
 //! in the set wakes. The main thread expires and evicts parked connections.
 
 use std::collections::VecDeque;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::lock;
+use crate::sys::{self, EpollEvent, NO_EVENT};
 
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
 const LINGER: Duration = Duration::from_secs(2);
@@ -94,8 +96,9 @@ pub(crate) struct Poller {
     /// Connections put back for the next free worker (see [`Poller::defer`]), oldest first.
     deferred: Mutex<VecDeque<u64>>,
     has_deferred: AtomicBool,
-    /// In the set, edge-triggered: each write wakes one waiting worker for a deferred connection.
-    defer_wake: OwnedFd,
+    /// An eventfd in the set, edge-triggered: each write wakes one waiting worker for a deferred
+    /// connection.
+    defer_wake: File,
     /// Connections owned by the table (parked) or by a thread (busy).
     open: AtomicUsize,
 }
@@ -103,15 +106,11 @@ pub(crate) struct Poller {
 impl Poller {
     /// A new, empty set.
     pub(crate) fn new() -> io::Result<Poller> {
-        // SAFETY: plain system calls; the descriptors are owned from here on.
-        let epoll = unsafe { owned(libc::epoll_create1(libc::EPOLL_CLOEXEC))? };
-        let flags = libc::EFD_CLOEXEC | libc::EFD_NONBLOCK;
-        // SAFETY: as above.
-        let defer_wake = unsafe { owned(libc::eventfd(0, flags))? };
-        ctl(
-            epoll.as_raw_fd(),
+        let (epoll, defer_wake) = sys::epoll_and_eventfd()?;
+        sys::epoll_ctl(
+            epoll.as_fd(),
             libc::EPOLL_CTL_ADD,
-            defer_wake.as_raw_fd(),
+            defer_wake.as_fd(),
             DEFERRED,
         )?;
         Ok(Poller {
@@ -137,18 +136,18 @@ impl Poller {
     }
 
     /// Adds the listening socket: its new connections are reported like a connection's input.
-    pub(crate) fn add_listener(&self, fd: RawFd) -> io::Result<()> {
-        ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, LISTENER)
+    pub(crate) fn add_listener(&self, fd: BorrowedFd) -> io::Result<()> {
+        sys::epoll_ctl(self.epoll.as_fd(), libc::EPOLL_CTL_ADD, fd, LISTENER)
     }
 
     /// Reports the listener's queued connections again (after a pause in accepting).
-    pub(crate) fn rearm_listener(&self, fd: RawFd) {
-        let _ = ctl(self.fd(), libc::EPOLL_CTL_MOD, fd, LISTENER);
+    pub(crate) fn rearm_listener(&self, fd: BorrowedFd) {
+        let _ = sys::epoll_ctl(self.epoll.as_fd(), libc::EPOLL_CTL_MOD, fd, LISTENER);
     }
 
     /// Takes the listening socket out of the set, before it is closed.
-    pub(crate) fn remove_listener(&self, fd: RawFd) {
-        let _ = ctl(self.fd(), libc::EPOLL_CTL_DEL, fd, LISTENER);
+    pub(crate) fn remove_listener(&self, fd: BorrowedFd) {
+        let _ = sys::epoll_ctl(self.epoll.as_fd(), libc::EPOLL_CTL_DEL, fd, LISTENER);
     }
 
     /// Takes a newly accepted connection into the set; true if its deadline is before the main
@@ -165,19 +164,24 @@ impl Poller {
             }
         };
         conn.token = token(index, t.slots[index as usize].generation);
-        let fd = conn.stream.as_raw_fd();
         let tok = conn.token;
+        // Added to the set while the table lock is held, just before the table owns it: an event
+        // that comes at once waits for the lock and then finds it parked.
+        let added = sys::epoll_ctl(
+            self.epoll.as_fd(),
+            libc::EPOLL_CTL_ADD,
+            conn.stream.as_fd(),
+            tok,
+        );
+        if added.is_err() {
+            // No memory for the set: it closes.
+            free(&mut t, index);
+            return false;
+        }
         t.slots[index as usize].conn = Some(conn);
         let poke = t.due_by(d);
         drop(t);
         self.open.fetch_add(1, Ordering::Relaxed);
-        // Added once it is in the table: an event may come at once. Nothing takes it out before:
-        // it is not due, and eviction runs only on the accepting thread (see `listener.rs`).
-        if ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, tok).is_err() {
-            if let Some(conn) = self.take(tok, 0) {
-                self.close(conn); // no memory for the set
-            }
-        }
         poke
     }
 
@@ -239,10 +243,9 @@ impl Poller {
                 return Ready::Conn(conn);
             }
         }
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        // SAFETY: one valid epoll_event to fill.
-        let n = unsafe { libc::epoll_wait(self.fd(), &mut ev, 1, ms) };
+        let mut evs = [NO_EVENT];
+        let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs, timeout);
+        let ev = evs[0];
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let conn = match n {
             0 => return Ready::TimedOut,
@@ -263,10 +266,9 @@ impl Poller {
     /// Takes the ready connections without waiting (the main thread, while every worker is
     /// busy), and whether the listener has new connections.
     pub(crate) fn take_ready(&self) -> (Vec<Conn>, bool) {
-        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 32];
-        // SAFETY: `evs` has room for 32 events.
-        let n = unsafe { libc::epoll_wait(self.fd(), evs.as_mut_ptr(), 32, 0) };
-        let evs = &evs[..n.max(0) as usize];
+        let mut evs: [EpollEvent; 32] = [NO_EVENT; 32];
+        let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs, Duration::ZERO);
+        let evs = &evs[..n];
         if evs.iter().any(|e| e.u64 == DEFERRED) && self.waiting() > 0 {
             self.wake_for_deferred(); // its wake-up was meant for a worker
         }
@@ -298,18 +300,15 @@ impl Poller {
 
     /// Wakes one waiting worker (if any) to take a deferred connection.
     fn wake_for_deferred(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer; a full counter already means "wake".
-        unsafe { libc::write(self.defer_wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+        // A full counter already means "wake".
+        let _ = (&self.defer_wake).write(&1u64.to_ne_bytes());
     }
 
     /// Takes the oldest deferred connection still in the table; wakes another worker if more
     /// wait.
     fn take_deferred(&self) -> Option<Conn> {
-        let mut count = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into a live buffer (resets the counter; edge-triggered,
-        // each later write is a new event anyway).
-        unsafe { libc::read(self.defer_wake.as_raw_fd(), count.as_mut_ptr().cast(), 8) };
+        // Resets the counter (edge-triggered, each later write is a new event anyway).
+        let _ = (&self.defer_wake).read(&mut [0u8; 8]);
         let mut deferred = lock(&self.deferred);
         let mut conn = None;
         while conn.is_none() {
@@ -426,17 +425,8 @@ fn deadline(conn: &Conn, c: &Config) -> Instant {
 
 /// True if input (or the end of it) waits in `conn`'s socket.
 fn has_input(conn: &Conn) -> bool {
-    let mut byte = 0u8;
-    // SAFETY: peeks at most one byte into a live buffer.
-    let n = unsafe {
-        libc::recv(
-            conn.stream.as_raw_fd(),
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+    // The socket is non-blocking: an empty one is WouldBlock.
+    !matches!(conn.stream.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 fn free(t: &mut Table, index: u32) {
@@ -453,25 +443,4 @@ fn token(index: u32, generation: u32) -> u64 {
 
 fn split(tok: u64) -> (u32, u32) {
     (tok as u32, (tok >> 32) as u32)
-}
-
-/// Adds `fd` (or re-reports its input) for edge-triggered input events carrying `tok`.
-fn ctl(epoll: RawFd, op: i32, fd: RawFd, tok: u64) -> io::Result<()> {
-    let mut ev = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
-        u64: tok,
-    };
-    // SAFETY: `ev` is a valid epoll_event; the kernel copies it.
-    if unsafe { libc::epoll_ctl(epoll, op, fd, &mut ev) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// SAFETY: `fd` must be a new descriptor (or -1) that nothing else owns.
-unsafe fn owned(fd: RawFd) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(OwnedFd::from_raw_fd(fd))
 }
