@@ -121,13 +121,17 @@ fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
 
 /// How often the main thread looks at the workers while it watches them.
 const TICK: Duration = Duration::from_millis(1);
+/// The window over which context switches tell computing workers from blocked ones.
+const CPU_WINDOW: Duration = Duration::from_millis(10);
 /// Ticks in a row with a worker waiting before the main thread stops watching.
 const QUIET_TICKS: u32 = 10;
 
 /// The worker-scaling policy. A worker about to run a call while no other worker waits pokes the
 /// main thread, which then looks once a tick: a tick with no worker waiting starts one more (up to
 /// the bound), so N calls that block get N threads within N ticks, while a fast handler's workers
-/// keep coming back to wait. At the bound, a tick in which no worker took a connection makes the
+/// keep coming back to wait. Past two workers per CPU, only while the workers block more than
+/// they are preempted (over the last 10 ms): more threads help workers that wait on something
+/// else, never ones that wait for a CPU. At the bound, a tick in which no worker took a connection makes the
 /// main thread take ready connections itself (control calls must get through). Ten ticks in a row
 /// with a worker waiting end the watch. It starts out on, so the platform's first calls wake no
 /// other thread.
@@ -139,6 +143,12 @@ struct Watch {
     quiet: u32,
     /// Stalled at the bound at the last tick.
     full: bool,
+    /// The other threads' context switches (voluntary, involuntary) when the current window
+    /// began (None: not read yet; the start-up reads nothing).
+    switches: Option<(u64, u64)>,
+    window_start: Instant,
+    /// Over the last window, the process's threads were preempted more often than they blocked.
+    computing: bool,
 }
 
 impl Watch {
@@ -150,6 +160,10 @@ impl Watch {
             last_taken: taken,
             quiet: 0,
             full: false,
+            switches: None,
+            window_start: now,
+            // Until a window shows otherwise: no growth past 2 per CPU.
+            computing: true,
         }
     }
 }
@@ -165,6 +179,8 @@ pub(crate) struct MainLoop {
     watch: Watch,
     /// Once a signal started the drain: when the process exits even if it has not ended.
     exit_at: Option<Instant>,
+    /// The CPUs the process may use (affinity and cgroup quota), read when first needed.
+    cpus: Option<usize>,
 }
 
 impl MainLoop {
@@ -183,6 +199,7 @@ impl MainLoop {
             // On from the start (see `serve`).
             watch: Watch::new(Instant::now(), 0),
             exit_at: None,
+            cpus: None,
         }
     }
 
@@ -267,7 +284,18 @@ impl MainLoop {
         if now < w.last_tick + TICK {
             return w.full;
         }
+        let late = now - w.last_tick > 3 * TICK;
         w.last_tick = now;
+        if w.switches.is_none() || now >= w.window_start + CPU_WINDOW {
+            let now_switches = crate::sys::others_context_switches();
+            if let Some((blocked, preempted)) = w.switches {
+                // Preempted more often than blocked: the workers compute.
+                w.computing = now_switches.1.saturating_sub(preempted)
+                    > now_switches.0.saturating_sub(blocked);
+            }
+            w.switches = Some(now_switches);
+            w.window_start = now;
+        }
         let taken = s.poller.taken();
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
@@ -286,7 +314,13 @@ impl MainLoop {
             return false;
         }
         w.quiet = 0;
-        if s.workers.at_max() {
+        let cpus = *self
+            .cpus
+            .get_or_insert_with(|| thread::available_parallelism().map_or(1, |n| n.get()));
+        // Past 2 threads per CPU, grow only while the workers block rather than compute (a tick
+        // that came late, after the process was throttled or starved, says nothing).
+        let cpu_bound = s.workers.count() >= 2 * cpus && (late || w.computing);
+        if s.workers.at_max() || cpu_bound {
             w.full = !progressed;
         } else {
             s.start_worker();

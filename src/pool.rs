@@ -28,6 +28,11 @@ impl Workers {
         }
     }
 
+    /// Workers running (or starting).
+    pub(crate) fn count(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
     /// True once `max` workers run.
     pub(crate) fn at_max(&self) -> bool {
         self.started.load(Ordering::SeqCst) >= self.max
