@@ -125,8 +125,9 @@ pub fn table(targets: &[Target]) -> String {
     if !loads.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<14} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10}",
+            "\n{:<14} {:<7} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}",
             "throughput",
+            "setting",
             "conns",
             "req/s",
             "min round",
@@ -134,14 +135,16 @@ pub fn table(targets: &[Target]) -> String {
             "p50 (us)",
             "p99 (us)",
             "errors",
+            "threads",
             "hello / it"
         );
         for (t, l) in loads {
             let rounds = l.stats();
             let _ = writeln!(
                 out,
-                "{:<14} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8} {:>10.2}",
+                "{:<14} {:<7} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8} {:>8} {:>10.2}",
                 t.name,
+                l.setting.name(),
                 l.connections,
                 rounds.median,
                 rounds.min,
@@ -149,6 +152,7 @@ pub fn table(targets: &[Target]) -> String {
                 l.p50_us,
                 l.p99_us,
                 l.errors,
+                l.threads,
                 hello_over(targets, l)
             );
         }
@@ -156,14 +160,14 @@ pub fn table(targets: &[Target]) -> String {
     out
 }
 
-/// hello's requests/s over `l`'s, round by round (the targets of one round run back to back, so
+/// hello's requests/s over `l`'s (in the same setting), round by round (the targets of one round run back to back, so
 /// the machine's drift between rounds cancels out), median over the rounds; NaN without hello.
 fn hello_over(targets: &[Target], l: &Load) -> f64 {
     let hello = targets
         .iter()
         .filter(|t| t.name == "hello")
         .flat_map(|t| &t.loads)
-        .find(|h| h.connections == l.connections);
+        .find(|h| h.connections == l.connections && h.setting == l.setting);
     let Some(hello) = hello else {
         return f64::NAN;
     };
@@ -312,7 +316,8 @@ pub fn json(
             let sep = if i > 0 { "," } else { "" };
             let _ = write!(
                 out,
-                r#"{sep}{{"connections":{},"requests_per_s":{:.0},"rounds_per_s":[{}],"p50_us":{:.1},"p99_us":{:.1},"errors":{},"hello_over_it":{}}}"#,
+                r#"{sep}{{"setting":"{}","connections":{},"requests_per_s":{:.0},"rounds_per_s":[{}],"p50_us":{:.1},"p99_us":{:.1},"errors":{},"threads":{},"hello_over_it":{}}}"#,
+                l.setting.name(),
                 l.connections,
                 l.rps(),
                 l.rounds
@@ -323,6 +328,7 @@ pub fn json(
                 l.p50_us,
                 l.p99_us,
                 l.errors,
+                l.threads,
                 json_num(hello_over(targets, l), 3)
             );
         }
@@ -421,6 +427,8 @@ mod tests {
             runs: Vec::new(),
             failures: 0,
             loads: vec![Load {
+                setting: crate::bench::setting::Setting::Shared,
+                threads: 1,
                 connections: 16,
                 rounds: rounds.to_vec(),
                 errors: 0,
