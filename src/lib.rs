@@ -61,6 +61,7 @@ mod main_loop;
 mod poller;
 mod pool;
 pub mod protocol;
+mod ranked;
 mod request;
 mod runtime;
 mod server;

@@ -6,15 +6,15 @@
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::answer::reject_and_close;
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::head::Reject;
-use crate::lock;
 use crate::poller::Poller;
+use crate::ranked::{Rank, Ranked};
 
 /// How long accepting pauses after running out of descriptors or memory.
 const PAUSE: Duration = Duration::from_millis(100);
@@ -24,16 +24,26 @@ const FD_RESERVE: usize = 32;
 /// At most one "accept failed" warning this often.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// The listening socket, shared by the threads that may accept.
-#[derive(Default)]
+/// The listening socket, shared by the threads that may accept. Its locks are taken in the order
+/// of their fields (see `ranked.rs`).
 pub(crate) struct Listener {
     /// None before [`Listener::open`] and once a signal arrived: no new connections.
-    socket: Mutex<Option<std::net::TcpListener>>,
+    socket: Ranked<Option<std::net::TcpListener>>,
     /// Set when accept failed for want of resources: the listener is re-armed then (by the
     /// main thread), instead of spinning on a readable socket.
-    paused_until: Mutex<Option<Instant>>,
+    paused_until: Ranked<Option<Instant>>,
     /// When accept failing was last logged, and the failures since.
-    warned: Mutex<(Option<Instant>, u64)>,
+    warned: Ranked<(Option<Instant>, u64)>,
+}
+
+impl Default for Listener {
+    fn default() -> Listener {
+        Listener {
+            socket: Ranked::new(Rank::ListenerSocket, None),
+            paused_until: Ranked::new(Rank::ListenerPause, None),
+            warned: Ranked::new(Rank::ListenerWarned, (None, 0)),
+        }
+    }
 }
 
 /// The listen backlog: connections the kernel queues before we accept them.
@@ -47,7 +57,7 @@ impl Listener {
         // (a second or more). Listening again only raises the backlog (the kernel caps it).
         crate::sys::listen(&socket, BACKLOG);
         poller.add_listener(socket.as_fd())?;
-        *lock(&self.socket) = Some(socket);
+        *self.socket.lock() = Some(socket);
         Ok(())
     }
 
@@ -56,8 +66,8 @@ impl Listener {
     /// none, the new one is answered 503 and closed. True if the main thread must be woken: a
     /// deadline before its planned wake-up, or a pause to end.
     #[must_use]
-    pub(crate) fn accept_all(&self, poller: &Poller, c: &Config) -> bool {
-        let socket = lock(&self.socket);
+    pub(crate) fn accept_all(&self, poller: &Arc<Poller>, c: &Config) -> bool {
+        let socket = self.socket.lock();
         let Some(listener) = socket.as_ref() else {
             return false;
         };
@@ -77,7 +87,7 @@ impl Listener {
                     }
                     // None idle, or out of memory: the pending connections stay queued.
                     self.warn(&e);
-                    *lock(&self.paused_until) = Some(Instant::now() + PAUSE);
+                    *self.paused_until.lock() = Some(Instant::now() + PAUSE);
                     return true;
                 }
             };
@@ -98,20 +108,23 @@ impl Listener {
     /// Ends a pause that is due (the poller reports the queued connections again); when a pause
     /// still running ends (the main thread wakes up then).
     pub(crate) fn resume(&self, now: Instant, poller: &Poller) -> Option<Instant> {
-        let mut paused = lock(&self.paused_until);
-        if paused.is_some_and(|t| t <= now) {
-            *paused = None;
-            if let Some(s) = lock(&self.socket).as_ref() {
-                poller.rearm_listener(s.as_fd());
-            }
+        let mut paused = self.paused_until.lock();
+        if !paused.is_some_and(|t| t <= now) {
+            return *paused;
         }
-        *paused
+        *paused = None;
+        // Released before the socket's lock: accepting takes the socket's first.
+        drop(paused);
+        if let Some(s) = self.socket.lock().as_ref() {
+            poller.rearm_listener(s.as_fd());
+        }
+        None
     }
 
     /// Logs a failed accept, at most once per [`WARN_EVERY`] (a pause retries ten times a second).
     #[cold]
     fn warn(&self, e: &io::Error) {
-        let mut warned = lock(&self.warned);
+        let mut warned = self.warned.lock();
         let now = Instant::now();
         warned.1 += 1;
         if warned.0.is_none_or(|t| now >= t + WARN_EVERY) {
@@ -123,7 +136,7 @@ impl Listener {
 
     /// Stops accepting: closes the listening socket.
     pub(crate) fn close(&self, poller: &Poller) {
-        if let Some(s) = lock(&self.socket).take() {
+        if let Some(s) = self.socket.lock().take() {
             poller.remove_listener(s.as_fd());
         }
     }

@@ -14,12 +14,12 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::conn::Conn;
-use crate::lock;
+use crate::conn::{Conn, Lease, Slots};
+use crate::ranked::{Rank, Ranked, RankedGuard};
 use crate::sys::{self, EpollEvent, NO_EVENT};
 
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
@@ -88,13 +88,13 @@ struct Table {
 /// The epoll set and the table of parked connections, shared by the main thread and the workers.
 pub(crate) struct Poller {
     epoll: OwnedFd,
-    table: Mutex<Table>,
+    table: Ranked<Table>,
     /// Threads in (or about to enter) [`Poller::wait`].
     waiting: AtomicUsize,
     /// Connections handed to workers so far: the main thread's measure of progress.
     taken: AtomicUsize,
     /// Connections put back for the next free worker (see [`Poller::defer`]), oldest first.
-    deferred: Mutex<VecDeque<u64>>,
+    deferred: Ranked<VecDeque<u64>>,
     has_deferred: AtomicBool,
     /// An eventfd in the set, edge-triggered: each write wakes one waiting worker for a deferred
     /// connection.
@@ -115,10 +115,10 @@ impl Poller {
         )?;
         Ok(Poller {
             epoll,
-            table: Mutex::new(Table::default()),
+            table: Ranked::new(Rank::PollerTable, Table::default()),
             waiting: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
-            deferred: Mutex::new(VecDeque::new()),
+            deferred: Ranked::new(Rank::PollerDeferred, VecDeque::new()),
             has_deferred: AtomicBool::new(false),
             defer_wake,
             open: AtomicUsize::new(0),
@@ -153,7 +153,7 @@ impl Poller {
     /// Takes a newly accepted connection into the set; true if its deadline is before the main
     /// thread's planned wake-up (which then needs a poke).
     #[must_use]
-    pub(crate) fn add(&self, mut conn: Conn, c: &Config) -> bool {
+    pub(crate) fn add(self: &Arc<Self>, mut conn: Conn, c: &Config) -> bool {
         let d = deadline(&conn, c);
         let mut t = self.lock();
         let index = match t.free.pop() {
@@ -163,8 +163,7 @@ impl Poller {
                 (t.slots.len() - 1) as u32
             }
         };
-        conn.token = token(index, t.slots[index as usize].generation);
-        let tok = conn.token;
+        let tok = token(index, t.slots[index as usize].generation);
         // Added to the set while the table lock is held, just before the table owns it: an event
         // that comes at once waits for the lock and then finds it parked.
         let added = sys::epoll_ctl(
@@ -174,10 +173,12 @@ impl Poller {
             tok,
         );
         if added.is_err() {
-            // No memory for the set: it closes.
+            // No memory for the set: it closes (it holds no lease yet).
             free(&mut t, index);
             return false;
         }
+        let slots: std::sync::Weak<dyn Slots> = Arc::downgrade(self) as _;
+        conn.lease = Some(Lease::new(slots, tok));
         t.slots[index as usize].conn = Some(conn);
         let poke = t.due_by(d);
         drop(t);
@@ -191,7 +192,7 @@ impl Poller {
     pub(crate) fn park(&self, mut conn: Conn, c: &Config) -> Parked {
         debug_assert!(conn.caught_up, "parked with input not yet read");
         let d = deadline(&conn, c);
-        let (index, generation) = split(conn.token);
+        let (index, generation) = split(conn.token());
         let mut t = self.lock();
         let slot = &mut t.slots[index as usize];
         debug_assert!(slot.generation == generation && slot.conn.is_none());
@@ -204,12 +205,9 @@ impl Poller {
         Parked::Done { poke: t.due_by(d) }
     }
 
-    /// Closes a connection its owner is done with.
+    /// Closes a connection its owner is done with (its lease frees its slot).
     pub(crate) fn close(&self, conn: Conn) {
-        let (index, _) = split(conn.token);
         drop(conn);
-        free(&mut self.lock(), index);
-        self.open.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Threads waiting for a ready connection.
@@ -284,14 +282,14 @@ impl Poller {
     /// thread's way to give a connection back after its call. It waits in the table meanwhile, so
     /// its deadline still applies.
     pub(crate) fn defer(&self, conn: Conn, c: &Config) {
-        let tok = conn.token;
+        let tok = conn.token();
         let (index, _) = split(tok);
         let d = deadline(&conn, c);
         let mut t = self.lock();
         t.slots[index as usize].conn = Some(conn);
         t.due_by(d);
         drop(t);
-        let mut deferred = lock(&self.deferred);
+        let mut deferred = self.deferred.lock();
         deferred.push_back(tok);
         self.has_deferred.store(true, Ordering::SeqCst);
         drop(deferred);
@@ -309,7 +307,7 @@ impl Poller {
     fn take_deferred(&self) -> Option<Conn> {
         // Resets the counter (edge-triggered, each later write is a new event anyway).
         let _ = (&self.defer_wake).read(&mut [0u8; 8]);
-        let mut deferred = lock(&self.deferred);
+        let mut deferred = self.deferred.lock();
         let mut conn = None;
         while conn.is_none() {
             let Some(tok) = deferred.pop_front() else {
@@ -399,15 +397,13 @@ impl Poller {
             .map(|(i, _)| i);
         let Some(i) = oldest else { return false };
         let conn = t.slots[i].conn.take();
-        free(&mut t, i as u32);
         drop(t);
-        drop(conn);
-        self.open.fetch_sub(1, Ordering::Relaxed);
+        drop(conn); // its lease frees the slot, outside the table's lock
         true
     }
 
-    fn lock(&self) -> MutexGuard<'_, Table> {
-        lock(&self.table)
+    fn lock(&self) -> RankedGuard<'_, Table> {
+        self.table.lock()
     }
 }
 
@@ -429,6 +425,21 @@ fn has_input(conn: &Conn) -> bool {
     !matches!(conn.stream.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
+impl Slots for Poller {
+    fn release(&self, token: u64) {
+        let (index, generation) = split(token);
+        let mut t = self.lock();
+        if t.slots
+            .get(index as usize)
+            .is_some_and(|s| s.generation == generation)
+        {
+            free(&mut t, index);
+        }
+        drop(t);
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 fn free(t: &mut Table, index: u32) {
     let slot = &mut t.slots[index as usize];
     slot.generation = slot.generation.wrapping_add(1);
@@ -443,4 +454,34 @@ fn token(index: u32, generation: u32) -> u64 {
 
 fn split(tok: u64) -> (u32, u32) {
     (tok as u32, (tok >> 32) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    #[test]
+    fn a_connection_dropped_by_a_panic_frees_its_slot_and_the_open_count() {
+        let poller = Arc::new(Poller::new().unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let _ = poller.add(Conn::new(server), &Config::default());
+        assert_eq!(poller.open(), 1);
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let Ready::Conn(conn) = poller.wait(Duration::from_secs(5)) else {
+            panic!("no ready connection");
+        };
+        // A bug of ours unwinding through the worker that holds it, before park or close.
+        let unwound = catch_unwind(AssertUnwindSafe(move || {
+            let _held = conn;
+            panic!("a bug while serving");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(poller.open(), 0, "the open count leaked");
+        assert_eq!(poller.lock().free, vec![0], "the table slot leaked");
+    }
 }

@@ -15,7 +15,7 @@ use crate::lifecycle::{HookFn, InitFn, Lifecycle, NotReady};
 use crate::logging::{self, fc_line};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request, Response};
-use crate::server::Service;
+use crate::server::{Reply, Sent, Service};
 
 /// A function instance under construction. `S` is the state the initializer builds and every
 /// invocation and hook borrows.
@@ -166,23 +166,23 @@ where
     S: Send + Sync + 'static,
     H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
 {
-    fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Answer)) {
+    fn call(&self, call: Call, ctx: &Context, req: Request, reply: Reply<'_>) -> Sent {
         match call {
             Call::Initialize => {
                 let Ok(_in_flight) = self.lifecycle.admit() else {
-                    return reply(stopping());
+                    return reply.send(stopping());
                 };
-                reply(match self.lifecycle.ready(ctx) {
+                reply.send(match self.lifecycle.ready(ctx) {
                     Ok(_) => ok(Response::new(200)),
                     Err(e) => not_ready(&e),
-                });
+                })
             }
             // The control thread's (see `Hooks`); the workers never send these here.
-            Call::PreStop => reply(self.control(ControlCall::PreStop, ctx)),
-            Call::PreFreeze => reply(self.control(ControlCall::PreFreeze, ctx)),
+            Call::PreStop => reply.send(self.control(ControlCall::PreStop, ctx)),
+            Call::PreFreeze => reply.send(self.control(ControlCall::PreFreeze, ctx)),
             Call::Invoke(kind) => {
                 let Ok(_in_flight) = self.lifecycle.admit() else {
-                    return reply(stopping());
+                    return reply.send(stopping());
                 };
                 fc_line("Invoke Start", &ctx.request_id);
                 let resp = match self.lifecycle.ready(ctx) {
@@ -191,11 +191,12 @@ where
                 };
                 if resp.resp.is_stream() {
                     // The body is produced while it is written: the invocation ends after it.
-                    reply(resp);
+                    let sent = reply.send(resp);
                     fc_line("Invoke End", &ctx.request_id);
+                    sent
                 } else {
                     fc_line("Invoke End", &ctx.request_id);
-                    reply(resp); // still in flight until the answer is written
+                    reply.send(resp) // still in flight until the answer is written
                 }
             }
         }
