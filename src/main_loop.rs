@@ -152,6 +152,21 @@ struct Watch {
 }
 
 impl Watch {
+    /// True if, over the last window, the other threads were preempted more often than they
+    /// blocked: the workers compute. Starts a new window when one has ended.
+    fn computing(&mut self, now: Instant) -> bool {
+        if self.switches.is_none() || now >= self.window_start + CPU_WINDOW {
+            let (blocked, preempted) = crate::sys::others_context_switches();
+            if let Some((was_blocked, was_preempted)) = self.switches {
+                self.computing =
+                    preempted.saturating_sub(was_preempted) > blocked.saturating_sub(was_blocked);
+            }
+            self.switches = Some((blocked, preempted));
+            self.window_start = now;
+        }
+        self.computing
+    }
+
     /// A watch whose first tick comes one tick after `now`.
     fn new(now: Instant, taken: usize) -> Watch {
         Watch {
@@ -286,16 +301,6 @@ impl MainLoop {
         }
         let late = now - w.last_tick > 3 * TICK;
         w.last_tick = now;
-        if w.switches.is_none() || now >= w.window_start + CPU_WINDOW {
-            let now_switches = crate::sys::others_context_switches();
-            if let Some((blocked, preempted)) = w.switches {
-                // Preempted more often than blocked: the workers compute.
-                w.computing = now_switches.1.saturating_sub(preempted)
-                    > now_switches.0.saturating_sub(blocked);
-            }
-            w.switches = Some(now_switches);
-            w.window_start = now;
-        }
         let taken = s.poller.taken();
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
@@ -314,12 +319,16 @@ impl MainLoop {
             return false;
         }
         w.quiet = 0;
-        let cpus = *self
-            .cpus
-            .get_or_insert_with(|| thread::available_parallelism().map_or(1, |n| n.get()));
         // Past 2 threads per CPU, grow only while the workers block rather than compute (a tick
-        // that came late, after the process was throttled or starved, says nothing).
-        let cpu_bound = s.workers.count() >= 2 * cpus && (late || w.computing);
+        // that came late, after the process was throttled or starved, says nothing). Nothing is
+        // read for the first worker: the platform's first calls run meanwhile.
+        let count = s.workers.count();
+        let cpu_bound = count >= 2 && {
+            let cpus = *self
+                .cpus
+                .get_or_insert_with(|| thread::available_parallelism().map_or(1, |n| n.get()));
+            count >= 2 * cpus && (w.computing(now) || late)
+        };
         if s.workers.at_max() || cpu_bound {
             w.full = !progressed;
         } else {

@@ -29,6 +29,7 @@ thread_local! {
 
 /// A mutex with a rank.
 pub(crate) struct Ranked<T> {
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     rank: Rank,
     mutex: Mutex<T>,
 }
