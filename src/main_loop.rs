@@ -147,19 +147,19 @@ struct Watch {
     /// began (None: not read yet; the start-up reads nothing).
     switches: Option<(u64, u64)>,
     window_start: Instant,
-    /// Over the last window, the process's threads were preempted more often than they blocked.
+    /// Over the last window, the other threads did not block more often than they were preempted.
     computing: bool,
 }
 
 impl Watch {
-    /// True if, over the last window, the other threads were preempted more often than they
-    /// blocked: the workers compute. Starts a new window when one has ended.
+    /// True unless, over the last window, the other threads blocked more often than they were
+    /// preempted: the workers compute (or show nothing either way). Starts a new window when one has ended.
     fn computing(&mut self, now: Instant) -> bool {
         if self.switches.is_none() || now >= self.window_start + CPU_WINDOW {
             let (blocked, preempted) = crate::sys::others_context_switches();
             if let Some((was_blocked, was_preempted)) = self.switches {
                 self.computing =
-                    preempted.saturating_sub(was_preempted) > blocked.saturating_sub(was_blocked);
+                    blocked.saturating_sub(was_blocked) <= preempted.saturating_sub(was_preempted);
             }
             self.switches = Some((blocked, preempted));
             self.window_start = now;
@@ -324,9 +324,7 @@ impl MainLoop {
         // read for the first worker: the platform's first calls run meanwhile.
         let count = s.workers.count();
         let cpu_bound = count >= 2 && {
-            let cpus = *self
-                .cpus
-                .get_or_insert_with(|| thread::available_parallelism().map_or(1, |n| n.get()));
+            let cpus = *self.cpus.get_or_insert_with(crate::pool::usable_cpus);
             count >= 2 * cpus && (w.computing(now) || late)
         };
         if s.workers.at_max() || cpu_bound {

@@ -1,6 +1,6 @@
 //! The system calls std does not offer, each behind a safe function: epoll and eventfd, poll(2),
-//! accept4, listen's backlog, SO_LINGER, the descriptor limit, signal masks, the process's
-//! context switches, and unlocked writes to descriptor 1. This is the runtime's one module of system calls;
+//! accept4, listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity,
+//! the process's context switches, and unlocked writes to descriptor 1. This is the runtime's one module of system calls;
 //! every `unsafe` block here says why it is sound, and the crate denies one that does not.
 
 use std::fs::File;
@@ -174,6 +174,19 @@ pub(crate) fn others_context_switches() -> (u64, u64) {
             voluntary as u64,
             all.ru_nivcsw.saturating_sub(mine.ru_nivcsw) as u64,
         )
+    }
+}
+
+/// The CPUs this thread may run on (its affinity mask), at least 1.
+pub(crate) fn affinity_cpus() -> usize {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set; the kernel fills at most its size, and
+    // CPU_COUNT only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 1;
+        }
+        (libc::CPU_COUNT(&set) as usize).max(1)
     }
 }
 
