@@ -147,21 +147,24 @@ struct Watch {
     /// began (None: not read yet; the start-up reads nothing).
     switches: Option<(u64, u64)>,
     window_start: Instant,
-    /// Over the last window, the other threads did not block more often than they were preempted.
+    /// Over the last window, the other threads were preempted, at least as often as they blocked.
     computing: bool,
 }
 
 impl Watch {
-    /// True unless, over the last window, the other threads blocked more often than they were
-    /// preempted: the workers compute (or show nothing either way). Starts a new window when one has ended.
+    /// True if, over the last window, the other threads were preempted at least as often as they
+    /// blocked, and were preempted at all: the workers compute. Starts a new window when one has ended.
     fn computing(&mut self, now: Instant) -> bool {
         if self.switches.is_none() || now >= self.window_start + CPU_WINDOW {
-            let (blocked, preempted) = crate::sys::others_context_switches();
+            let now_switches = crate::sys::others_context_switches();
+            let (blocked, preempted) = now_switches;
             if let Some((was_blocked, was_preempted)) = self.switches {
-                self.computing =
-                    blocked.saturating_sub(was_blocked) <= preempted.saturating_sub(was_preempted);
+                let blocked = blocked.saturating_sub(was_blocked);
+                let preempted = preempted.saturating_sub(was_preempted);
+                // No switch at all: the workers sleep (a computing one would be preempted).
+                self.computing = preempted > 0 && preempted >= blocked;
             }
-            self.switches = Some((blocked, preempted));
+            self.switches = Some(now_switches);
             self.window_start = now;
         }
         self.computing
