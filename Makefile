@@ -30,13 +30,18 @@ LOCAL_BIN ?= $(or $(CARGO_TARGET_DIR),target)/debug
 LOCAL_ARGS ?=
 
 # The hello example under the local platform: start, initialize, one invocation, pre-stop, stop.
+# The builds show cargo's progress: a first run compiles the tools too (about a minute).
 run:
-	$(CARGO) build -q --example hello
+	@echo "building examples/hello and cargo-tinyfc (the first run compiles their dependencies)..."
+	$(CARGO) build --example hello
+	$(CARGO) build -p cargo-tinyfc
 	$(TINYFC) local --once $(LOCAL_ARGS) -- $(LOCAL_BIN)/examples/hello
 
 # The hello example behind the local front door on 127.0.0.1:8000 until Ctrl-C.
 serve:
-	$(CARGO) build -q --example hello
+	@echo "building examples/hello and cargo-tinyfc..."
+	$(CARGO) build --example hello
+	$(CARGO) build -p cargo-tinyfc
 	$(TINYFC) local --listen 127.0.0.1:8000 $(LOCAL_ARGS) -- $(LOCAL_BIN)/examples/hello
 
 # --- shipping: static, zip, image, size (cargo tinyfc build/zip/image) ---

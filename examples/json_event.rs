@@ -10,7 +10,7 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use tinyfc::{json, Context, Error, Runtime};
+use tinyfc::{json, Context, Error, Function};
 
 /// The event this function reads.
 #[derive(Deserialize)]
@@ -29,9 +29,9 @@ struct Receipt {
 }
 
 fn main() -> std::io::Result<()> {
-    Runtime::from_env()?
-        .initializer(|_ctx: &Context| Ok(String::from("hello")))
-        .run(json::event(
+    tinyfc::run(Function::with_initializer(
+        |_ctx: &Context| Ok(String::from("hello")),
+        json::event(
             |greeting: &String, _ctx: &Context, order: Order| -> Result<Receipt, Error> {
                 Ok(Receipt {
                     id: order.id,
@@ -40,5 +40,6 @@ fn main() -> std::io::Result<()> {
                     greeting: greeting.clone(),
                 })
             },
-        ))
+        ),
+    ))
 }

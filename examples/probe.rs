@@ -5,7 +5,10 @@
 //!   `PROBE_INIT_FROM=N` both apply only from the Nth initializer run on (default 1; runs are
 //!   counted across lives, so `PROBE_INIT_FROM=2` aims at the second life);
 //!   `PROBE_PRESTOP_MS=N` pre-stop sleeps N ms; `PROBE_PRESTOP_FAIL=1` pre-stop returns an error;
-//!   `PROBE_HOLD_FDS=N` opens N descriptors (`/dev/null`) before the runtime starts and keeps them.
+//!   `PROBE_HOLD_FDS=N` opens N descriptors (`/dev/null`) before the runtime starts and keeps them;
+//!   `PROBE_HEALTH_FAIL=MSG` sets a health check (on `/healthz`, unless `TINYFC_HEALTH_PATH` says
+//!   another path) that fails with MSG; without it the health path is `TINYFC_HEALTH_PATH`'s, if
+//!   set, with no check.
 //! - paths (routed on `Request::route_path`, so behind `x-fc-base-path` too): `/state` -> JSON
 //!   `{"init_runs","invocations","prestop_runs","drops"}` (not itself counted; counted across
 //!   lives; `drops`: states the runtime has dropped, one per ended life; like any invocation, it
@@ -32,7 +35,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use tinyfc::protocol::json_str;
-use tinyfc::{Context, Error, InitError, Request, Response, Runtime};
+use tinyfc::{Context, Error, Function, InitError, Request, Response};
 
 static INIT_RUNS: AtomicUsize = AtomicUsize::new(0);
 static INVOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -233,7 +236,7 @@ fn context_json(ctx: &Context, route_path: &str) -> String {
         ("base_path", ctx.base_path.as_deref()),
         ("client_ip", ctx.client_ip.as_deref()),
         ("span_context", ctx.span_context.as_deref()),
-        ("instance_id", ctx.instance_id),
+        ("instance_id", ctx.instance_id.as_deref()),
     ];
     let numbers = [
         ("memory_mb", ctx.memory_mb.map(u64::from)),
@@ -277,10 +280,14 @@ fn main() -> std::io::Result<()> {
     let _held: Vec<std::fs::File> = (0..hold)
         .map(|_| std::fs::File::open("/dev/null"))
         .collect::<Result<_, _>>()?;
-    let runtime = Runtime::from_env()?.initializer(init).pre_stop(pre_stop);
+    let function = Function::with_initializer(init, handle).pre_stop(pre_stop);
+    let function = match std::env::var("PROBE_HEALTH_FAIL") {
+        Ok(msg) => function.health_check("/healthz", move |_| Err(Error::msg(msg.clone()))),
+        Err(_) => function,
+    };
     #[cfg(feature = "websocket")]
-    let runtime = runtime.websocket("/ws", echo);
-    runtime.run(handle)
+    let function = function.websocket("/ws", echo);
+    tinyfc::run(function)
 }
 
 /// `/ws`: echoes text and binary messages until the client closes.

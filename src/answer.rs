@@ -4,12 +4,13 @@
 use std::cell::RefCell;
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::conn::{reset_on_close, Conn, Timed};
 use crate::head::{Head, Reject};
-use crate::request::Response;
+use crate::protocol::call_deadline;
+use crate::response::{Body, Response};
 
 /// How a request's answer is framed: taken from its head before the head is handed to the call.
 #[derive(Clone, Copy)]
@@ -20,15 +21,19 @@ pub(crate) struct Framing {
     pub(crate) http10: bool,
     /// A HEAD request: no body.
     pub(crate) head_only: bool,
+    /// The whole answer (a streamed one: each chunk) must be written within this:
+    /// `TINYFC_WRITE_TIMEOUT_MS`, or the call's `x-fc-function-timeout` if longer.
+    pub(crate) write_timeout: Duration,
 }
 
 impl Framing {
     /// The framing `head` asks for; `stopping` closes the connection after the answer.
-    pub(crate) fn of(head: &Head, stopping: bool) -> Framing {
+    pub(crate) fn of(head: &Head, stopping: bool, c: &Config) -> Framing {
         Framing {
             keep_alive: head.keep_alive && !stopping,
             http10: head.http10,
             head_only: head.method == "HEAD",
+            write_timeout: call_deadline(&head.headers, c.write_timeout),
         }
     }
 }
@@ -45,11 +50,12 @@ pub(crate) fn send(
     framing: Framing,
     c: &Config,
 ) -> bool {
-    let mut socket = Timed::within(stream, c.header_timeout, c.write_timeout);
+    let mut socket = Timed::within(stream, c.header_timeout, framing.write_timeout);
     let Framing {
         keep_alive,
         http10,
         head_only,
+        write_timeout: _,
     } = framing;
     let result = write_response(&mut socket, resp, fc_status, keep_alive, http10, head_only);
     if result
@@ -149,20 +155,23 @@ fn encode_and_write(
     }
     let bodyless = head_only || resp.status == 204 || resp.status == 304 || resp.status < 200;
     let has_length = resp.status != 204 && resp.status >= 200;
-    if resp.producer.is_some() {
-        if chunked && has_length {
-            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    let body = match &resp.body {
+        Body::Bytes(body) => body,
+        Body::Stream(_) => {
+            if chunked && has_length {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            }
+            out.extend_from_slice(match keep {
+                Keep::Alive => b"\r\n",
+                Keep::Close => b"connection: close\r\n\r\n",
+                Keep::Alive10 => b"connection: keep-alive\r\n\r\n",
+            });
+            return stream.write_all(out);
         }
-        out.extend_from_slice(match keep {
-            Keep::Alive => b"\r\n",
-            Keep::Close => b"connection: close\r\n\r\n",
-            Keep::Alive10 => b"connection: keep-alive\r\n\r\n",
-        });
-        return stream.write_all(out);
-    }
+    };
     if has_length {
         out.extend_from_slice(b"content-length: ");
-        push_decimal(out, resp.body.len() as u64);
+        push_decimal(out, body.len() as u64);
     }
     // The rest of the head in one append.
     out.extend_from_slice(match (has_length, keep) {
@@ -176,12 +185,12 @@ fn encode_and_write(
     if bodyless {
         return stream.write_all(out);
     }
-    if resp.body.len() <= INLINE_BODY {
-        out.extend_from_slice(&resp.body);
+    if body.len() <= INLINE_BODY {
+        out.extend_from_slice(body);
         stream.write_all(out)
     } else {
         stream.write_all(out)?;
-        stream.write_all(&resp.body)
+        stream.write_all(body)
     }
 }
 

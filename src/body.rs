@@ -4,12 +4,15 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
+use crate::budget::Reservation;
 use crate::conn::{Conn, Timed};
 use crate::grammar::chunk_size;
 use crate::head::{check_trailers, reject, BodyKind, Head, Reject};
 
 /// Bodies up to this size are copied out of the connection's buffer; larger ones take it over.
 const SMALL_BODY: usize = 4096;
+/// The smallest read into a buffer.
+const MIN_READ: usize = 16 * 1024;
 /// The longest chunk-size line (with extensions) accepted.
 const MAX_CHUNK_LINE: usize = 4096;
 
@@ -30,17 +33,23 @@ impl From<Reject> for BodyError {
 
 /// Reads the body of `head` from `conn` (its buffer first, then the socket, each read waiting at
 /// most `stall`, and none past `deadline`: 408 then). Consumes the head and body from the buffer.
+/// With `held`, the body's bytes are reserved in the body budget before they are read (a declared
+/// length at once, before `100 Continue`; a chunked body chunk by chunk).
 pub(crate) fn read_body(
     conn: &mut Conn,
     head: &Head,
     max: usize,
     stall: Duration,
     deadline: Instant,
+    mut held: Option<&mut Reservation<'_>>,
 ) -> Result<Vec<u8>, BodyError> {
     conn.buf.drain(..head.len);
     if let BodyKind::Length(n) = head.body {
         if n > max as u64 {
             return Err(reject(413, "request body too large").into());
+        }
+        if let Some(held) = held.as_deref_mut() {
+            held.grow(n as usize, deadline)?; // waits with the body unread
         }
     }
     let expects_body = head.body != BodyKind::Length(0);
@@ -54,7 +63,12 @@ pub(crate) fn read_body(
         buf: &mut conn.buf,
         src: socket,
     };
-    let body = input.body(head.body, max);
+    let body = match (head.body, held) {
+        (BodyKind::Chunked, Some(held)) => {
+            input.body_within(head.body, max, &mut |n| held.grow(n, deadline))
+        }
+        _ => input.body(head.body, max),
+    };
     if input.src.used {
         conn.caught_up = false; // it may have read only part of what is there
     }
@@ -70,12 +84,28 @@ pub(crate) struct Input<'a, R: Read> {
 impl<R: Read> Input<'_, R> {
     /// Decodes one body of `kind`, at most `max` bytes, leaving what follows it in the buffer.
     pub(crate) fn body(&mut self, kind: BodyKind, max: usize) -> Result<Vec<u8>, BodyError> {
+        self.body_within(kind, max, &mut |_| Ok(()))
+    }
+
+    /// [`Input::body`], calling `grow` with each chunk's size before its data is read.
+    fn body_within(
+        &mut self,
+        kind: BodyKind,
+        max: usize,
+        grow: &mut dyn FnMut(usize) -> Result<(), Reject>,
+    ) -> Result<Vec<u8>, BodyError> {
         match kind {
             BodyKind::Length(n) if n > max as u64 => {
                 Err(reject(413, "request body too large").into())
             }
             BodyKind::Length(n) => {
                 let n = n as usize;
+                // Room for the whole body (and a last read's step) at once: doubling as it
+                // arrives would touch up to twice its size.
+                let missing = n.saturating_sub(self.buf.len());
+                if missing > 0 {
+                    self.buf.reserve_exact(missing + MIN_READ);
+                }
                 while self.buf.len() < n {
                     self.fill(n - self.buf.len())?;
                 }
@@ -88,13 +118,17 @@ impl<R: Read> Input<'_, R> {
                 let rest = self.buf.split_off(n);
                 Ok(std::mem::replace(self.buf, rest))
             }
-            BodyKind::Chunked => self.chunked(max),
+            BodyKind::Chunked => self.chunked(max, grow),
         }
     }
 
     /// Decodes a chunked body: `size[;ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF` (the grammar
     /// of `grammar::chunk_size`; trailers by the head's field rules, then dropped).
-    fn chunked(&mut self, max: usize) -> Result<Vec<u8>, BodyError> {
+    fn chunked(
+        &mut self,
+        max: usize,
+        grow: &mut dyn FnMut(usize) -> Result<(), Reject>,
+    ) -> Result<Vec<u8>, BodyError> {
         let mut body = Vec::new();
         loop {
             let line = self.line(MAX_CHUNK_LINE)?;
@@ -112,6 +146,7 @@ impl<R: Read> Input<'_, R> {
                 return Err(reject(413, "request body too large").into());
             };
             let size = with_crlf - 2;
+            grow(size)?;
             while self.buf.len() < with_crlf {
                 self.fill(with_crlf - self.buf.len())?;
             }
@@ -164,7 +199,7 @@ impl<R: Read> Input<'_, R> {
     /// Reads at least one more byte into the buffer (up to `want`, 16 KiB to 1 MiB at a time).
     fn fill(&mut self, want: usize) -> Result<(), BodyError> {
         let old = self.buf.len();
-        let step = want.clamp(16 * 1024, 1024 * 1024);
+        let step = want.clamp(MIN_READ, 1024 * 1024);
         self.buf.resize(old + step, 0);
         let r = self.src.read(&mut self.buf[old..]);
         self.buf.truncate(old + *r.as_ref().unwrap_or(&0));

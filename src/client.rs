@@ -1,7 +1,9 @@
 //! A small blocking HTTP/1.1 client on `std::net` + `httparse`.
 //!
-//! It is what `tinyfc-local`, the benchmark and the tests use to talk to a function: one keep-alive
-//! connection at a time, Content-Length or chunked response bodies, nothing else.
+//! It is what `tinyfc::testing::TestServer` answers with (its [`Response`]) and
+//! what a function's tests use to talk to it over a socket, so it is part of the API; `cargo
+//! tinyfc local`, the benchmark and tinyfc's own tests use it too. One keep-alive connection at a
+//! time, Content-Length or chunked response bodies, nothing else.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

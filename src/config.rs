@@ -3,8 +3,25 @@
 use std::io;
 use std::time::Duration;
 
+use crate::context::Environment;
+
 /// Runtime settings. Every field has an environment variable and a default; see README.md.
+///
+/// `#[non_exhaustive]`: settings come. Start from [`Config::default`] (or [`Config::from_env`])
+/// and set fields; [`Config::validate`] checks the result, and `run_with` and
+/// `TestServer::start_with` call it.
+///
+/// ```
+/// let mut config = tinyfc::Config::default();
+/// config.workers = 0;
+/// assert!(config.validate().is_err());
+/// ```
+///
+/// ```compile_fail
+/// let config = tinyfc::Config { workers: 4, ..Default::default() }; // #[non_exhaustive]
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Port to listen on (on 0.0.0.0): `FC_SERVER_PORT`, else `FC_CUSTOM_LISTEN_PORT`, else `PORT`,
     /// else 9000. 0 picks a free port.
@@ -25,8 +42,11 @@ pub struct Config {
     /// from the first time its write has to wait, however slowly the client reads (else the
     /// connection is reset). A streamed answer (`Response::stream`) gets it per chunk.
     pub write_timeout: Duration,
-    /// `TINYFC_IDLE_TIMEOUT_MS` (default 60 s): idle keep-alive connections are closed after this.
-    pub idle_timeout: Duration,
+    /// `TINYFC_IDLE_TIMEOUT_MS` (default none: never): idle keep-alive connections are closed after
+    /// this. FC keeps its connections to the function open and reuses them, and a POST on one the
+    /// server closed while idle is a 502 for its caller (FC's "Process exited unexpectedly before
+    /// completing request"), so by default none is closed for idleness; unset, empty or 0 is none.
+    pub idle_timeout: Option<Duration>,
     /// `TINYFC_DRAIN_MS` (default 10 s): how long pre-stop and SIGTERM wait for in-flight invocations.
     pub drain: Duration,
     /// `TINYFC_WORKER_IDLE_MS` (default 30 s): a worker idle this long exits (one always stays).
@@ -35,14 +55,19 @@ pub struct Config {
     /// connection is closed to admit a new one. Lowered at start to the descriptor limit minus a
     /// reserve for the process's other files.
     pub max_connections: usize,
-    /// `FC_INSTANCE_ID` (set by the platform; default none): copied into every [`Context`].
-    ///
-    /// [`Context`]: crate::Context
-    pub instance_id: Option<String>,
-    /// `FC_REGION` (set by the platform; default none): copied into every `Context`.
-    pub instance_region: Option<String>,
-    /// `FC_FUNC_CODE_PATH` (set by the platform; default none): copied into every `Context`.
-    pub code_path: Option<String>,
+    /// `TINYFC_HEALTH_PATH` (default none): GET and HEAD on this path (without the query) are
+    /// answered by the runtime, never by the handler: FC 3.0's `healthCheckConfig.httpGetUrl`.
+    /// Must start with `/`. `Function::health_check` sets it when the variable is not set.
+    pub health_path: Option<String>,
+    /// `TINYFC_BODY_BUDGET_BYTES`, else half of `FC_FUNCTION_MEMORY_SIZE` (MB; set by the
+    /// platform), else none until a call's `x-fc-function-memory` says the memory: request body
+    /// bytes held at once. A call whose body does not fit waits with it unread (408 past its body
+    /// deadline); a body over the whole budget is 413. `Some(0)` turns it off (no call sets one).
+    pub body_budget: Option<usize>,
+    /// What FC's environment variables (`FC_FUNCTION_NAME`, `FC_INSTANCE_ID`, the
+    /// `ALIBABA_CLOUD_*` credentials, ...) give every `Context` whose call lacks the matching
+    /// header. Empty in [`Config::default`]; its `Debug` shows no credential.
+    pub(crate) environment: Environment,
 }
 
 impl Default for Config {
@@ -55,13 +80,13 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: None,
             drain: Duration::from_secs(10),
             worker_idle: Duration::from_secs(30),
             max_connections: 4096,
-            instance_id: None,
-            instance_region: None,
-            code_path: None,
+            health_path: None,
+            body_budget: None,
+            environment: Environment::default(),
         }
     }
 }
@@ -100,20 +125,43 @@ impl Config {
             header_timeout: ms("TINYFC_HEADER_TIMEOUT_MS", d.header_timeout)?,
             body_timeout: ms("TINYFC_BODY_TIMEOUT_MS", d.body_timeout)?,
             write_timeout: ms("TINYFC_WRITE_TIMEOUT_MS", d.write_timeout)?,
-            idle_timeout: ms("TINYFC_IDLE_TIMEOUT_MS", d.idle_timeout)?,
+            idle_timeout: Some(ms("TINYFC_IDLE_TIMEOUT_MS", Duration::ZERO)?)
+                .filter(|t| !t.is_zero()),
             drain: ms("TINYFC_DRAIN_MS", d.drain)?,
             worker_idle: ms("TINYFC_WORKER_IDLE_MS", d.worker_idle)?,
             max_connections: num("TINYFC_MAX_CONNECTIONS", d.max_connections)?,
-            instance_id: text("FC_INSTANCE_ID"),
-            instance_region: text("FC_REGION"),
-            code_path: text("FC_FUNC_CODE_PATH"),
+            health_path: text("TINYFC_HEALTH_PATH").map(|p| p.trim().to_string()),
+            body_budget: match text("TINYFC_BODY_BUDGET_BYTES") {
+                // 0 stays Some(0): off, and a call's x-fc-function-memory must not set one.
+                Some(v) => Some(parse("TINYFC_BODY_BUDGET_BYTES", &v)?),
+                // The platform's variable: a value we cannot read means no budget, not no start.
+                None => text("FC_FUNCTION_MEMORY_SIZE")
+                    .and_then(|v| v.trim().parse().ok())
+                    .map(crate::budget::BodyBudget::for_memory),
+            },
+            environment: Environment::from_lookup(&get),
         };
-        if c.workers == 0 || c.max_connections == 0 || c.max_header_bytes < 64 {
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the limits a server needs: at least one worker and one connection, and room for a
+    /// request line. The one place these are checked: [`Config::from_lookup`] calls it, and so do
+    /// `tinyfc::run_with` and `TestServer::start_with` for a configuration made in code.
+    pub fn validate(&self) -> io::Result<()> {
+        if self.workers == 0 || self.max_connections == 0 || self.max_header_bytes < 64 {
             return Err(bad(
                 "TINYFC_WORKERS and TINYFC_MAX_CONNECTIONS must be > 0, TINYFC_MAX_HEADER_BYTES >= 64",
             ));
         }
-        Ok(c)
+        if self
+            .health_path
+            .as_ref()
+            .is_some_and(|p| !p.starts_with('/'))
+        {
+            return Err(bad("TINYFC_HEALTH_PATH must start with /"));
+        }
+        Ok(())
     }
 }
 
@@ -167,16 +215,18 @@ mod tests {
     }
 
     #[test]
-    fn instance_variables_come_from_env_and_empty_is_none() {
+    fn the_environment_is_read_once_and_its_debug_shows_no_credential() {
         let c = cfg(&[
             ("FC_INSTANCE_ID", "c-1"),
-            ("FC_REGION", "cn-shanghai"),
-            ("FC_FUNC_CODE_PATH", " "),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "TOKEN9"),
         ])
         .unwrap();
-        assert_eq!(c.instance_id.as_deref(), Some("c-1"));
-        assert_eq!(c.instance_region.as_deref(), Some("cn-shanghai"));
-        assert_eq!(c.code_path, None);
+        assert_ne!(c.environment, Config::default().environment);
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("c-1") && !shown.contains("TOKEN9"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -192,5 +242,44 @@ mod tests {
         assert_eq!(c.drain, Duration::from_millis(250));
         assert_eq!(c.body_timeout, Duration::from_millis(1500));
         assert_eq!(c.write_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn health_path_is_a_path_or_none() {
+        assert_eq!(cfg(&[]).unwrap().health_path, None);
+        let c = cfg(&[("TINYFC_HEALTH_PATH", "/healthz")]).unwrap();
+        assert_eq!(c.health_path.as_deref(), Some("/healthz"));
+        assert!(cfg(&[("TINYFC_HEALTH_PATH", "healthz")]).is_err());
+    }
+
+    #[test]
+    fn body_budget_is_the_override_else_half_the_functions_memory() {
+        assert_eq!(cfg(&[]).unwrap().body_budget, None);
+        let half = cfg(&[("FC_FUNCTION_MEMORY_SIZE", "128")]).unwrap();
+        assert_eq!(half.body_budget, Some(64 << 20));
+        let both = [
+            ("FC_FUNCTION_MEMORY_SIZE", "128"),
+            ("TINYFC_BODY_BUDGET_BYTES", "1000"),
+        ];
+        assert_eq!(cfg(&both).unwrap().body_budget, Some(1000));
+        let off = [("TINYFC_BODY_BUDGET_BYTES", "0")];
+        assert_eq!(cfg(&off).unwrap().body_budget, Some(0), "off, not unknown");
+    }
+
+    #[test]
+    fn idle_connections_are_kept_unless_an_idle_timeout_is_set() {
+        assert_eq!(cfg(&[]).unwrap().idle_timeout, None);
+        assert_eq!(
+            cfg(&[("TINYFC_IDLE_TIMEOUT_MS", "0")])
+                .unwrap()
+                .idle_timeout,
+            None
+        );
+        assert_eq!(
+            cfg(&[("TINYFC_IDLE_TIMEOUT_MS", "500")])
+                .unwrap()
+                .idle_timeout,
+            Some(Duration::from_millis(500))
+        );
     }
 }

@@ -1,6 +1,8 @@
-//! The control thread answers /pre-stop and /pre-freeze, so they are answered even while every
-//! worker is busy. It reaches the function only through [`Hooks`] (the lifecycle hooks, never the
-//! handler), answers exactly the call it is given, and then hands the connection back to the
+//! The control thread answers /pre-stop and /pre-freeze, and the health thread the health path
+//! (`TINYFC_HEALTH_PATH`), so they are answered even while every worker is busy; the health path
+//! has a thread of its own so that its answer never waits behind a pre-stop's drain. Both reach
+//! the function only through [`Hooks`] (the lifecycle hooks and the health check, never the
+//! handler), answer exactly the call they are given, and then hand the connection back to the
 //! poller unserved: a request pipelined behind a control call waits for a worker like any other.
 //! A signal's drain runs on a thread of its own (`tinyfc-drain`), never queued behind a control
 //! call.
@@ -18,11 +20,12 @@ use crate::context::Context;
 use crate::head::Head;
 use crate::poller::Poller;
 use crate::pool::Pool;
-use crate::protocol::{Answer, Call};
+use crate::protocol::{call_deadline, Answer, Call};
+use crate::request::Kind;
 
 /// The part of the function the control thread may run: its lifecycle hooks.
 pub(crate) trait Hooks: Send + Sync + 'static {
-    /// Answers a control call (drain and pre-stop, or pre-freeze).
+    /// Answers a control call (drain and pre-stop, pre-freeze, or the health path).
     fn control(&self, call: ControlCall, ctx: &Context) -> Answer;
     /// The signal path: stop admitting, drain, run pre-stop once if it has not run.
     fn shutdown(&self);
@@ -35,17 +38,31 @@ pub(crate) enum ControlCall {
     PreStop,
     /// GET /pre-freeze.
     PreFreeze,
+    /// GET or HEAD on `TINYFC_HEALTH_PATH`: not an invocation.
+    Health,
 }
 
 impl ControlCall {
-    /// The control call `call` is, if it is one.
-    pub(crate) fn of(call: Call) -> Option<ControlCall> {
-        match call {
+    /// The control call a request with `head` is, if it is one: /pre-stop and /pre-freeze by
+    /// `x-fc-control-path` or the path, the health path by method and path (without the query),
+    /// unless the control path says another platform call.
+    pub(crate) fn of(head: &Head, c: &Config) -> Option<ControlCall> {
+        match Call::of_request(&head.headers, &head.path) {
             Call::PreStop => Some(ControlCall::PreStop),
             Call::PreFreeze => Some(ControlCall::PreFreeze),
+            Call::Invoke(Kind::Http) if is_health(head, c) => Some(ControlCall::Health),
             Call::Initialize | Call::Invoke(_) => None,
         }
     }
+}
+
+/// True for GET or HEAD on the health path.
+fn is_health(head: &Head, c: &Config) -> bool {
+    let Some(health) = &c.health_path else {
+        return false;
+    };
+    let path = head.path.split('?').next().unwrap_or_default();
+    (head.method == "GET" || head.method == "HEAD") && path == health
 }
 
 /// A connection whose buffer starts with the complete head of a control call.
@@ -55,9 +72,11 @@ struct Job {
     call: ControlCall,
 }
 
-/// The control thread and what it answers with.
+/// The control thread, the health thread, and what they answer with.
 pub(crate) struct Control {
     queue: Arc<Pool<Job>>,
+    /// The health path's: never behind a hook (a pre-stop drains for seconds).
+    health: Arc<Pool<Job>>,
     answerer: Arc<Answerer>,
 }
 
@@ -84,16 +103,31 @@ impl Control {
             config,
             stopping,
         });
-        let a = answerer.clone();
-        // One thread: control calls come a few per instance lifetime.
+        let (a, h) = (answerer.clone(), answerer.clone());
+        // One thread each: control calls come a few per instance lifetime, health checks one
+        // every few seconds.
         let idle = a.config.worker_idle;
         let queue = Pool::new("tinyfc-control", 1, idle, move |job| a.answer(job));
-        Control { queue, answerer }
+        let health = Pool::new("tinyfc-health", 1, idle, move |job| h.answer(job));
+        Control {
+            queue,
+            health,
+            answerer,
+        }
     }
 
     /// Queues `conn`, whose buffer starts with `head`, a control call's.
     pub(crate) fn submit(&self, conn: Conn, head: Head, call: ControlCall) {
-        self.queue.submit(Job { conn, head, call });
+        let pool = match call {
+            ControlCall::Health => &self.health,
+            ControlCall::PreStop | ControlCall::PreFreeze => &self.queue,
+        };
+        pool.submit(Job { conn, head, call });
+    }
+
+    /// Ends the control thread once its queue is empty (a test server's, when it is dropped).
+    pub(crate) fn close(&self) {
+        self.queue.close();
     }
 
     /// Starts the signal path's drain on its own thread; the process exits 0 when it ends.
@@ -128,13 +162,14 @@ impl Answerer {
         } = job;
         let c = &self.config;
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
-        let deadline = arrived + c.body_timeout;
+        let deadline = arrived + call_deadline(&head.headers, c.body_timeout);
         match read_body(
             &mut conn,
             &head,
             c.max_body_bytes,
             c.header_timeout,
             deadline,
+            None, // control calls carry no body on FC; one is bounded by the body limit
         ) {
             Ok(_) => {}
             Err(BodyError::Reject(r)) => {
@@ -144,12 +179,12 @@ impl Answerer {
             Err(BodyError::Gone) => return self.poller.close(conn),
         }
         let mut ctx = Context::default();
-        ctx.refill(&head.headers, arrived);
+        ctx.refill(&head.headers, arrived, &c.environment);
         let answer = {
             let _log = crate::logging::scope(&ctx.request_id);
             self.hooks.control(call, &ctx)
         };
-        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst));
+        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst), c);
         let written = send(&conn.stream, &answer.resp, answer.fc_status, framing, c);
         if !(written && framing.keep_alive) {
             return self.poller.close(conn);

@@ -25,27 +25,65 @@ pub(crate) fn is_field_value(s: &[u8]) -> bool {
         && !s.last().is_some_and(blank)
 }
 
-/// The chunk size of a chunk-size line (without its CRLF): `1*16HEXDIG *( ";" token [ "=" token ] )`.
-/// No whitespace anywhere (RFC 9112's BWS is not accepted), no quoted extension values.
+/// The chunk size of a chunk-size line (without its CRLF): `1*16HEXDIG *( ";" token [ "=" (
+/// token / quoted-string ) ] )` (RFC 9112 section 7.1.1). No whitespace anywhere (RFC 9112's BWS
+/// is not accepted).
 pub(crate) fn chunk_size(line: &[u8]) -> Option<u64> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 16 {
+    if digits == 0 || digits > 16 || !are_chunk_extensions(&line[digits..]) {
         return None;
-    }
-    let extensions = &line[digits..];
-    if !extensions.is_empty() {
-        let mut ext = extensions.strip_prefix(b";")?.split(|&b| b == b';');
-        let valid = ext.all(|e| {
-            let mut parts = e.splitn(2, |&b| b == b'=');
-            parts.all(is_token) // `name` or `name=value`; a second `=` is not a tchar
-        });
-        if !valid {
-            return None;
-        }
     }
     // At most 16 hex digits: fits a u64.
     let hex = std::str::from_utf8(&line[..digits]).ok()?;
     u64::from_str_radix(hex, 16).ok()
+}
+
+/// `*( ";" token [ "=" ( token / quoted-string ) ] )`.
+fn are_chunk_extensions(mut s: &[u8]) -> bool {
+    while let Some(rest) = s.strip_prefix(b";") {
+        let Some(rest) = after_token(rest) else {
+            return false;
+        };
+        s = match rest.strip_prefix(b"=") {
+            Some(value) if value.first() == Some(&b'"') => match after_quoted_string(value) {
+                Some(rest) => rest,
+                None => return false,
+            },
+            Some(value) => match after_token(value) {
+                Some(rest) => rest,
+                None => return false,
+            },
+            None => rest,
+        };
+    }
+    s.is_empty()
+}
+
+/// What follows the token `s` starts with; None if it starts with none.
+fn after_token(s: &[u8]) -> Option<&[u8]> {
+    let n = s.iter().take_while(|&&b| is_tchar(b)).count();
+    (n > 0).then(|| &s[n..])
+}
+
+/// What follows the `quoted-string` of RFC 9110 section 5.6.4 that `s` starts with: `DQUOTE *(
+/// qdtext / quoted-pair ) DQUOTE`, where qdtext is a tab, a space or a visible character but `"`
+/// and `\`, or obs-text, and `quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )`.
+fn after_quoted_string(s: &[u8]) -> Option<&[u8]> {
+    let text = |b: u8| b == b'\t' || b == b' ' || (0x21..0x7f).contains(&b) || b >= 0x80;
+    let mut i = 1; // past the opening quote
+    loop {
+        match *s.get(i)? {
+            b'"' => return Some(&s[i + 1..]),
+            b'\\' => {
+                if !text(*s.get(i + 1)?) {
+                    return None;
+                }
+                i += 2;
+            }
+            b if text(b) => i += 1,
+            _ => return None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -88,7 +126,7 @@ mod tests {
 
     #[test]
     fn chunk_size_lines_are_hex_digits_and_token_extensions() {
-        let cases: [(&[u8], Option<u64>); 16] = [
+        let cases: [(&[u8], Option<u64>); 26] = [
             (b"0", Some(0)),
             (b"fF", Some(255)),
             (b"ffffffffffffffff", Some(u64::MAX)),
@@ -105,6 +143,16 @@ mod tests {
             (b"5;a=b=c", None),
             (b"5;a\rb", None),
             (b"0x5", None),
+            (b"3;name=\"q v\"", Some(3)),
+            (b"3;a=\"x;y=\\\"z\\\\\";b;c=\"\"", Some(3)),
+            (b"3;a=\"\t\x80\"", Some(3)),
+            (b"3;a=\"b", None),
+            (b"3;a=\"b\\\"", None),
+            (b"3;a=\"b\"c", None),
+            (b"3;a=\"b\x7f\"", None),
+            (b"3;a=\"b\\\x01\"", None),
+            (b"3;\"b\"", None),
+            (b"3;a=\"b\" ", None),
         ];
         for (line, size) in cases {
             assert_eq!(

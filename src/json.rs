@@ -1,5 +1,5 @@
 //! Typed JSON (cargo feature `json`): [`Request::json`], [`Response::json`] and [`event`], which
-//! turns a handler of serde types into the raw handler [`Runtime::run`](crate::Runtime::run) takes.
+//! turns a handler of serde types into the raw handler a [`Function`](crate::Function) takes.
 //!
 //! A body that does not parse fails that invocation, never the instance: the error's `errorType`
 //! is [`INVALID_EVENT_JSON`] and its `errorMessage` is serde's message (what was expected, with
@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use serde::{Deserialize, Serialize};
-//! use tinyfc::{json, Context, Error, Runtime};
+//! use tinyfc::{json, Context, Error, Function};
 //!
 //! #[derive(Deserialize)]
 //! struct Order { id: u64, items: Vec<String> }
@@ -17,9 +17,9 @@
 //! struct Receipt { id: u64, count: usize }
 //!
 //! fn main() -> std::io::Result<()> {
-//!     Runtime::from_env()?.run(json::event(|_: &(), _: &Context, o: Order| -> Result<Receipt, Error> {
+//!     tinyfc::run(Function::new(json::event(|_: &(), _: &Context, o: Order| -> Result<Receipt, Error> {
 //!         Ok(Receipt { id: o.id, count: o.items.len() })
-//!     }))
+//!     })))
 //! }
 //! ```
 
@@ -28,7 +28,8 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::request::{Request, Response};
+use crate::request::Request;
+use crate::response::Response;
 
 /// `errorType` of an invocation whose body is not JSON of the type the handler reads.
 pub const INVALID_EVENT_JSON: &str = "InvalidEventJson";
@@ -71,7 +72,7 @@ impl Response {
 }
 
 /// Adapts a handler that takes an event `E` and returns a result `R` (both serde types) into the
-/// raw handler [`Runtime::run`](crate::Runtime::run) takes: the body is parsed with
+/// raw handler a [`Function`](crate::Function) takes: the body is parsed with
 /// [`Request::json`], the result written with [`Response::try_json`]. A body that does not parse
 /// fails the invocation with `errorType` [`INVALID_EVENT_JSON`] before `f` runs.
 ///
@@ -124,16 +125,20 @@ mod tests {
     #[test]
     fn malformed_or_mistyped_body_is_an_invalid_event_json_error_with_serdes_message() {
         let e = request(b"{\"n\": ").json::<Ping>().unwrap_err();
-        assert_eq!(e.kind, INVALID_EVENT_JSON);
-        assert!(e.message.contains("EOF while parsing"), "{}", e.message);
+        assert_eq!(e.error_type, INVALID_EVENT_JSON);
+        assert!(
+            e.error_message.contains("EOF while parsing"),
+            "{}",
+            e.error_message
+        );
         let e = request(br#"{"n": "seven"}"#).json::<Ping>().unwrap_err();
         assert!(
-            e.message.contains("invalid type: string \"seven\""),
+            e.error_message.contains("invalid type: string \"seven\""),
             "{}",
-            e.message
+            e.error_message
         );
         let e = request(b"\xff\xfe").json::<Ping>().unwrap_err();
-        assert_eq!(e.kind, INVALID_EVENT_JSON);
+        assert_eq!(e.error_type, INVALID_EVENT_JSON);
     }
 
     #[test]
@@ -142,7 +147,11 @@ mod tests {
         let e = request(body.as_bytes())
             .json::<serde_json::Value>()
             .unwrap_err();
-        assert!(e.message.contains("recursion limit"), "{}", e.message);
+        assert!(
+            e.error_message.contains("recursion limit"),
+            "{}",
+            e.error_message
+        );
     }
 
     #[test]
@@ -150,7 +159,11 @@ mod tests {
         assert_eq!(request(b"").json::<Option<Ping>>().unwrap(), None);
         assert_eq!(request(b" \n").json::<()>().unwrap(), ());
         let e = request(b"").json::<Ping>().unwrap_err();
-        assert!(e.message.contains("invalid type: null"), "{}", e.message);
+        assert!(
+            e.error_message.contains("invalid type: null"),
+            "{}",
+            e.error_message
+        );
     }
 
     #[test]
@@ -168,10 +181,10 @@ mod tests {
         let mut m = std::collections::HashMap::new();
         m.insert((1, 2), 3); // tuple keys have no JSON form
         let e = Response::try_json(&m).unwrap_err();
-        assert_eq!(e.kind, INVALID_RESULT_JSON);
+        assert_eq!(e.error_type, INVALID_RESULT_JSON);
         let r = Response::json(&m);
         assert_eq!(r.status, 500);
-        assert!(String::from_utf8_lossy(&r.body).contains(INVALID_RESULT_JSON));
+        assert!(String::from_utf8_lossy(r.body.as_bytes().unwrap()).contains(INVALID_RESULT_JSON));
     }
 
     #[test]
@@ -181,6 +194,6 @@ mod tests {
         let r = h(&10, &ctx, request(br#"{"n": 5}"#)).unwrap();
         assert_eq!(r.body, br#"{"n":15}"#);
         let e = h(&10, &ctx, request(b"nope")).unwrap_err();
-        assert_eq!(e.kind, INVALID_EVENT_JSON);
+        assert_eq!(e.error_type, INVALID_EVENT_JSON);
     }
 }

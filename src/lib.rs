@@ -7,16 +7,17 @@
 //! HTTP/1.1 server (std::net + httparse, a bounded worker pool, no async runtime).
 //!
 //! ```no_run
-//! use tinyfc::{Context, Error, Request, Response, Runtime};
+//! use tinyfc::{Context, Error, Function, Request, Response};
 //!
 //! struct App { greeting: String }
 //!
 //! fn main() -> std::io::Result<()> {
-//!     Runtime::from_env()?
-//!         .initializer(|_ctx: &Context| Ok(App { greeting: "Hello, World!".into() }))
-//!         .run(|app: &App, _ctx: &Context, _req: Request| -> Result<Response, Error> {
+//!     tinyfc::run(Function::with_initializer(
+//!         |_ctx: &Context| Ok(App { greeting: "Hello, World!".into() }),
+//!         |app: &App, _ctx: &Context, _req: Request| -> Result<Response, Error> {
 //!             Ok(Response::text(app.greeting.clone()))
-//!         })
+//!         },
+//!     ))
 //! }
 //! ```
 //!
@@ -27,11 +28,14 @@
 //! thread: timeouts, starting workers, the signal's drain), `signals` (SIGTERM and SIGINT),
 //! `server` (serving a request on a worker), `control` (the control thread: /pre-stop,
 //! /pre-freeze, and nothing else); `lifecycle`
-//! (the state machine), `runtime` (the builder and how each platform call reaches the function);
-//! `request` ([`Request`], [`Response`]), `headers` ([`Headers`]), `context` ([`Context`]),
-//! [`protocol`] (the platform's calls, answers and error bodies), [`error`], `logging`;
+//! (the state machine), `function` ([`Function`]: the user's code as one value), `runtime`
+//! ([`run`], and how each platform call reaches the function);
+//! `request` ([`Request`]), `response` ([`Response`], [`Body`]), `headers` ([`Headers`]),
+//! `context` ([`Context`] and the table of FC's headers), `protocol` (the platform's calls,
+//! answers and error bodies; hidden, for the tools), [`error`], `logging`;
 //! `websocket` (feature `websocket`: upgrades, sockets, closing them at a drain); and
-//! [`client`] (a small HTTP client for tools and tests); [`testing`] (a function's tests: a
+//! [`client`] (the HTTP client of [`testing`], whose answers are its `Response`; the tools use it
+//! too); [`testing`] (a function's tests: a
 //! context, requests, and an in-process server called as the platform calls it). With cargo
 //! features: `json` (typed JSON: `Request::json`, `Response::json`, the `json::event` adapter) and
 //! `events` (serde types for FC's trigger events, with their sample payloads); see docs/events.md.
@@ -41,6 +45,7 @@
 
 mod answer;
 mod body;
+mod budget;
 pub mod client;
 pub mod config;
 mod conn;
@@ -49,6 +54,7 @@ mod control;
 pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
+mod function;
 mod grammar;
 mod head;
 mod headers;
@@ -60,9 +66,12 @@ mod logging;
 mod main_loop;
 mod poller;
 mod pool;
+// Public only for the workspace's tools and examples, not part of the API: see its header.
+#[doc(hidden)]
 pub mod protocol;
 mod ranked;
 mod request;
+mod response;
 mod runtime;
 mod server;
 mod signals;
@@ -84,6 +93,8 @@ pub use log;
 pub use config::Config;
 pub use context::{Context, Credentials};
 pub use error::{Error, InitError};
+pub use function::Function;
 pub use headers::{HeaderIter, Headers};
-pub use request::{Kind, Request, Response};
-pub use runtime::Runtime;
+pub use request::{Kind, Request};
+pub use response::{Body, Response, Stream};
+pub use runtime::{run, run_with};

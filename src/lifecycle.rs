@@ -21,8 +21,9 @@
 //! Rules, in the order they are enforced below:
 //! - A life ends with `GET /pre-stop`: the platform calls it before it freezes or destroys an
 //!   instance, and the Initializer when it creates or thaws one, so a thawed instance starts over.
-//! - The initializer runs at most once at a time; callers that arrive while it runs wait for that run
-//!   and share its result. After success it never runs again in that life; a fatal failure is
+//! - The initializer runs at most once at a time, across lives too: a new life's first call waits
+//!   for a run that outlived the last life to end (its result is dropped) before running its own.
+//!   Callers that arrive while a run of their life is going wait for that run and share its result. After success it never runs again in that life; a fatal failure is
 //!   sticky for that life (the platform restarts the instance on it).
 //! - Invocations and /initialize calls are admitted (counted in flight) before they wait for
 //!   initialization, so a drain waits for them and for the initializer they run. Once stopping,
@@ -51,7 +52,7 @@ use std::time::{Duration, Instant};
 
 use crate::context::Context;
 use crate::error::{Error, InitError};
-use crate::logging;
+use crate::logging::PlatformLines;
 
 /// The user's initializer.
 pub(crate) type InitFn<S> = Box<dyn Fn(&Context) -> Result<S, InitError> + Send + Sync>;
@@ -83,6 +84,8 @@ struct State<S> {
     ended: u64,
     /// Finished initializer runs, so a waiter can tell that the run it waited for has ended.
     init_runs: u64,
+    /// An initializer run is going, of this life or one that has ended.
+    init_running: bool,
     /// The error of the last retryable failure, shared with the callers that waited for that run.
     last_retry: Option<Error>,
     pre_stop: PreStop,
@@ -107,6 +110,11 @@ pub(crate) struct Lifecycle<S> {
     initializer: InitFn<S>,
     pre_stop: Option<HookFn<S>>,
     pre_freeze: Option<HookFn<S>>,
+    /// Where this server's `FC Initialize` lines go.
+    lines: PlatformLines,
+    /// This server's open WebSockets, which a drain closes.
+    #[cfg(feature = "websocket")]
+    sockets: crate::websocket::Registry,
 }
 
 /// The stopping flag in `Lifecycle::admitted`; one invocation counts 2.
@@ -125,6 +133,15 @@ pub(crate) enum NotReady {
     Stopped,
 }
 
+/// What the health path says of the instance.
+pub(crate) enum Health<S> {
+    /// It can serve: uninitialized or initializing (a call runs or waits for the initializer), or
+    /// Ready with this state. A life ended by pre-stop can serve too: the next call begins one.
+    Serving(Option<Arc<S>>),
+    /// It cannot, for this reason: a fatal initializer failure, a stop running, a signal.
+    Down(String),
+}
+
 /// An admitted invocation; dropping it (after the response is written) ends it.
 pub(crate) struct InFlight<'a, S> {
     lifecycle: &'a Lifecycle<S>,
@@ -141,6 +158,7 @@ impl<S> Lifecycle<S> {
                 init: Init::Uninitialized,
                 ended: 0,
                 init_runs: 0,
+                init_running: false,
                 last_retry: None,
                 pre_stop: PreStop::NotRun,
                 terminal: false,
@@ -152,7 +170,27 @@ impl<S> Lifecycle<S> {
             initializer,
             pre_stop,
             pre_freeze,
+            lines: PlatformLines::PRINTED,
+            #[cfg(feature = "websocket")]
+            sockets: crate::websocket::Registry::default(),
         }
+    }
+
+    /// This lifecycle with its platform lines going to `lines`.
+    pub(crate) fn with_lines(mut self, lines: PlatformLines) -> Lifecycle<S> {
+        self.lines = lines;
+        self
+    }
+
+    /// This server's open WebSockets.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn sockets(&self) -> &crate::websocket::Registry {
+        &self.sockets
+    }
+
+    /// Where this server's platform lines go.
+    pub(crate) fn lines(&self) -> PlatformLines {
+        self.lines
     }
 
     /// Admits an invocation unless the instance is stopping; after a life has ended, the first
@@ -221,8 +259,13 @@ impl<S> Lifecycle<S> {
                         return Err(NotReady::Init(InitError::Retry(e.clone())));
                     }
                 }
+                Init::Uninitialized if st.init_running => {
+                    log::info!("waiting for the last life's initializer run to end");
+                    st = self.wait(st, |st| st.init_running);
+                }
                 Init::Uninitialized => {
                     st.init = Init::Initializing;
+                    st.init_running = true;
                     drop(st);
                     return self.run_initializer(ctx, life);
                 }
@@ -233,15 +276,17 @@ impl<S> Lifecycle<S> {
     /// Runs the initializer (this caller set `Initializing` in `life`), records the outcome if
     /// that life is still on, wakes waiters.
     fn run_initializer(&self, ctx: &Context, life: u64) -> Result<Arc<S>, NotReady> {
-        logging::fc_line("Initialize Start", &ctx.request_id);
+        self.lines.write("Initialize Start", &ctx.request_id);
         let outcome = match catch_unwind(AssertUnwindSafe(|| (self.initializer)(ctx))) {
             Ok(Ok(s)) => Ok(Arc::new(s)),
             Ok(Err(e)) => Err(e),
             Err(panic) => Err(InitError::Fatal(Error::from_panic(panic))),
         };
-        logging::fc_line("Initialize End", &ctx.request_id);
+        self.lines.write("Initialize End", &ctx.request_id);
         let mut st = self.lock();
+        st.init_running = false;
         if st.ended != life {
+            self.changed_for(&st); // a new life's first call may wait for this run
             drop(st);
             log::warn!("an initializer run outlived its life; its result is dropped");
             drop_quietly(outcome);
@@ -332,11 +377,24 @@ impl<S> Lifecycle<S> {
     #[cfg(feature = "websocket")]
     #[cold]
     fn close_sockets<'a>(&self, st: MutexGuard<'a, State<S>>) -> MutexGuard<'a, State<S>> {
-        if crate::websocket::going_away() == 0 {
+        if self.sockets.going_away() == 0 {
             return st;
         }
         self.wait_drained(st, Instant::now() + crate::websocket::GOING_AWAY)
             .0
+    }
+
+    /// Where the instance stands, for the health path.
+    pub(crate) fn health(&self) -> Health<S> {
+        let st = self.lock();
+        if st.terminal || matches!(st.pre_stop, PreStop::Running) {
+            return Health::Down("the instance is stopping".into());
+        }
+        match &st.init {
+            Init::Failed(e) => Health::Down(format!("the initializer failed: {e}")),
+            Init::Ready(s) => Health::Serving(Some(s.clone())),
+            Init::Uninitialized | Init::Initializing => Health::Serving(None),
+        }
     }
 
     /// Pre-freeze: runs the optional hook if the current life is Ready.

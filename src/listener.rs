@@ -34,6 +34,8 @@ pub(crate) struct Listener {
     paused_until: Ranked<Option<Instant>>,
     /// When accept failing was last logged, and the failures since.
     warned: Ranked<(Option<Instant>, u64)>,
+    /// When closing an idle connection to make room was last logged, and the closings since.
+    evicted: Ranked<(Option<Instant>, u64)>,
 }
 
 impl Default for Listener {
@@ -42,6 +44,7 @@ impl Default for Listener {
             socket: Ranked::new(Rank::ListenerSocket, None),
             paused_until: Ranked::new(Rank::ListenerPause, None),
             warned: Ranked::new(Rank::ListenerWarned, (None, 0)),
+            evicted: Ranked::new(Rank::ListenerEvicted, (None, 0)),
         }
     }
 }
@@ -82,8 +85,11 @@ impl Listener {
                     // Out of descriptors: closing an idle connection makes room, as at the
                     // connection limit.
                     let fds = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
-                    if fds && poller.evict_idle() {
-                        continue;
+                    if fds {
+                        if let Some(idle) = poller.evict_idle() {
+                            self.evicted(idle, "out of descriptors");
+                            continue;
+                        }
                     }
                     // None idle, or out of memory: the pending connections stay queued.
                     self.warn(&e);
@@ -92,13 +98,18 @@ impl Listener {
                 }
             };
             let mut conn = Conn::new(stream);
-            if poller.open() >= c.max_connections && !poller.evict_idle() {
-                let busy = Reject {
-                    status: 503,
-                    message: "too many connections",
-                };
-                reject_and_close(&mut conn, &busy);
-                continue; // no room to linger: close now
+            if poller.open() >= c.max_connections {
+                match poller.evict_idle() {
+                    Some(idle) => self.evicted(idle, "at TINYFC_MAX_CONNECTIONS"),
+                    None => {
+                        let busy = Reject {
+                            status: 503,
+                            message: "too many connections",
+                        };
+                        reject_and_close(&mut conn, &busy);
+                        continue; // no room to linger: close now
+                    }
+                }
             }
             // Its request, arriving now or later, wakes a waiting worker directly.
             poke |= poller.add(conn, c);
@@ -131,6 +142,24 @@ impl Listener {
             let n = std::mem::take(&mut warned.1);
             log::warn!("accept failed: {e} ({n} time(s) since the last warning); pausing");
             warned.0 = Some(now);
+        }
+    }
+
+    /// Logs closing an idle connection to make room, at most once per [`WARN_EVERY`]: FC reuses
+    /// its idle connections, and its next POST on a closed one is a 502 for its caller.
+    #[cold]
+    fn evicted(&self, idle: Duration, why: &str) {
+        let mut evicted = self.evicted.lock();
+        let now = Instant::now();
+        evicted.1 += 1;
+        if evicted.0.is_none_or(|t| now >= t + WARN_EVERY) {
+            let n = std::mem::take(&mut evicted.1);
+            log::warn!(
+                "{why}: closed the longest-idle connection (idle {} s) to admit a new one, {n} \
+                 time(s) since the last warning; on FC a POST on a closed connection is a 502",
+                idle.as_secs()
+            );
+            evicted.0 = Some(now);
         }
     }
 

@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{LevelFilter, Log, Metadata, Record};
@@ -86,20 +85,27 @@ impl Drop for Scope {
     }
 }
 
-/// Set in a process that runs a `tinyfc::testing::TestServer`: its platform lines would go
-/// around the test runner's output capture, into every test's output.
-static QUIET: AtomicBool = AtomicBool::new(false);
-
-/// Stops the platform lines in this process (see [`QUIET`]).
-pub(crate) fn quiet_platform_lines() {
-    QUIET.store(true, Ordering::Relaxed);
+/// Where one server's platform lines go: stdout, or nowhere for a `tinyfc::testing::TestServer`
+/// (they would go around the test runner's output capture, into every test's output). A value
+/// each server holds, not a process-wide switch: a test server does not silence a served
+/// function in the same process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PlatformLines {
+    quiet: bool,
 }
 
-/// Writes one platform line, e.g. `FC Invoke Start RequestId: 1-abc`, whatever the log level.
-/// A closed stdout is ignored rather than panicking.
-pub(crate) fn fc_line(event: &str, request_id: &str) {
-    if !QUIET.load(Ordering::Relaxed) {
-        write_fc_line(&mut RawStdout, event, request_id);
+impl PlatformLines {
+    /// A served function's: on stdout.
+    pub(crate) const PRINTED: PlatformLines = PlatformLines { quiet: false };
+    /// A test server's: none.
+    pub(crate) const QUIET: PlatformLines = PlatformLines { quiet: true };
+
+    /// Writes one platform line, e.g. `FC Invoke Start RequestId: 1-abc`, whatever the log
+    /// level. A closed stdout is ignored rather than panicking.
+    pub(crate) fn write(self, event: &str, request_id: &str) {
+        if !self.quiet {
+            write_fc_line(&mut RawStdout, event, request_id);
+        }
     }
 }
 

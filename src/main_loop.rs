@@ -20,7 +20,6 @@ use crate::conn::{read_available, Conn};
 use crate::control::{ControlCall, Hooks};
 use crate::head::{parse_head, Reject};
 use crate::poller::Parked;
-use crate::protocol::Call;
 use crate::server::{Service, Shared};
 use crate::signals::{self, Signals};
 
@@ -49,6 +48,7 @@ pub(crate) fn serve(
     // A SocketAddr, not ("0.0.0.0", port): the string form links std's host lookup and musl's DNS
     // resolver into every function (26 KB of code it never runs).
     let socket = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.port)))?;
+    crate::budget::return_large_blocks(); // the process's allocator: ours to set
     serve_on(socket, config, service, hooks, Mode::Process).map(drop)
 }
 
@@ -104,11 +104,16 @@ pub(crate) fn serve_on(
     Ok(shared)
 }
 
-/// In Background mode: stops accepting (the port is free again) and keeps no connection alive.
-/// The threads stay parked.
+/// In Background mode: stops accepting (the port is free again), keeps no connection alive, and
+/// ends the server's threads: the main loop at its wake-up, the workers one after another (each
+/// wakes the next), the control thread once its queue is empty.
 pub(crate) fn stop_background(shared: &Shared) {
     shared.stopping.store(true, Ordering::SeqCst);
     shared.listener.close(&shared.poller);
+    shared.closed.store(true, Ordering::SeqCst);
+    shared.poke_main(); // or it sees `closed` at its next tick, if it is watching
+    shared.poller.wake_for_deferred();
+    shared.control.close();
 }
 
 /// A connected pair of Unix sockets, both non-blocking (std opens them close-on-exec).
@@ -226,6 +231,9 @@ impl MainLoop {
         // On its own thread: the first calls, on the first thread, do not wait for it.
         self.actions.install();
         loop {
+            if self.shared.closed.load(Ordering::SeqCst) {
+                return Ok(()); // a test server was dropped
+            }
             let now = Instant::now();
             if self.exit_at.is_some_and(|t| now >= t) {
                 self.exit_late();
@@ -349,7 +357,7 @@ impl MainLoop {
         for mut conn in ready {
             let control = match conn.closing {
                 Some(_) => Peek::Other,
-                None => peek_call(&conn, s.config.max_header_bytes),
+                None => peek_call(&conn, &s.config),
             };
             match control {
                 Peek::Closed => s.poller.close(conn),
@@ -415,14 +423,15 @@ impl MainLoop {
 enum Peek {
     /// The client closed with nothing buffered, or the socket failed.
     Closed,
-    /// A complete /pre-stop or /pre-freeze head.
+    /// A complete /pre-stop, /pre-freeze or health-path head.
     Control(ControlCall),
     /// An invocation, a partial or bad head: a worker's job.
     Other,
 }
 
 /// Looks at what `conn` has buffered plus what waits in its socket, without reading it.
-fn peek_call(conn: &Conn, max_head: usize) -> Peek {
+fn peek_call(conn: &Conn, c: &Config) -> Peek {
+    let max_head = c.max_header_bytes;
     let mut bytes = conn.buf.clone();
     let old = bytes.len();
     bytes.resize(max_head + 1, 0);
@@ -436,7 +445,7 @@ fn peek_call(conn: &Conn, max_head: usize) -> Peek {
     };
     bytes.truncate(old + n);
     match parse_head(&bytes, max_head) {
-        Ok(Some(h)) => match ControlCall::of(Call::of_request(&h.headers, &h.path)) {
+        Ok(Some(h)) => match ControlCall::of(&h, c) {
             Some(call) => Peek::Control(call),
             None => Peek::Other,
         },

@@ -24,6 +24,8 @@ use crate::sys::{self, EpollEvent, NO_EVENT};
 
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
 const LINGER: Duration = Duration::from_secs(2);
+/// Without an idle timeout, how long the main thread may sleep with nothing due.
+const LOOK_AGAIN: Duration = Duration::from_secs(60);
 
 /// What [`Poller::park`] did.
 pub(crate) enum Parked {
@@ -67,7 +69,8 @@ struct Slot {
 impl Table {
     /// Notes a parked connection's deadline; true if it is before the main thread's planned
     /// wake-up.
-    fn due_by(&mut self, d: Instant) -> bool {
+    fn due_by(&mut self, d: Option<Instant>) -> bool {
+        let Some(d) = d else { return false };
         let earlier = self.main_wakes_at.is_none_or(|w| d < w);
         if earlier {
             self.main_wakes_at = Some(d);
@@ -296,8 +299,9 @@ impl Poller {
         self.wake_for_deferred();
     }
 
-    /// Wakes one waiting worker (if any) to take a deferred connection.
-    fn wake_for_deferred(&self) {
+    /// Wakes one waiting worker (if any) to take a deferred connection, or to see that the
+    /// server closed (each worker that exits wakes the next).
+    pub(crate) fn wake_for_deferred(&self) {
         // A full counter already means "wake".
         let _ = (&self.defer_wake).write(&1u64.to_ne_bytes());
     }
@@ -369,21 +373,22 @@ impl Poller {
         let mut next: Option<Instant> = None;
         for slot in t.slots.iter_mut() {
             let Some(conn) = &slot.conn else { continue };
-            let d = deadline(conn, c);
+            let Some(d) = deadline(conn, c) else { continue };
             if d <= now {
                 out.extend(slot.conn.take());
             } else {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
-        // With nothing parked the main thread still looks once an idle timeout: a connection
-        // accepted meanwhile is due later, so accepting it needs no wake-up.
-        t.main_wakes_at = Some(next.unwrap_or(now + c.idle_timeout));
+        // With nothing due the main thread still looks once an idle timeout (or a minute): a
+        // connection accepted meanwhile is due later, so accepting it needs no wake-up.
+        t.main_wakes_at = Some(next.unwrap_or(now + c.idle_timeout.unwrap_or(LOOK_AGAIN)));
         (out, t.main_wakes_at)
     }
 
-    /// Closes the longest-idle parked connection (one with no request arriving); false if none.
-    pub(crate) fn evict_idle(&self) -> bool {
+    /// Closes the longest-idle parked connection (one with no request arriving); how long it was
+    /// idle, or None if no connection is idle.
+    pub(crate) fn evict_idle(&self) -> Option<Duration> {
         let mut t = self.lock();
         let oldest = t
             .slots
@@ -394,12 +399,12 @@ impl Poller {
             // Not one whose request waits unread (a new connection's, or an edge not yet taken).
             .filter(|(_, c)| c.caught_up || !has_input(c))
             .min_by_key(|(_, c)| c.idle_since)
-            .map(|(i, _)| i);
-        let Some(i) = oldest else { return false };
+            .map(|(i, c)| (i, c.idle_since.elapsed()));
+        let (i, idle) = oldest?;
         let conn = t.slots[i].conn.take();
         drop(t);
         drop(conn); // its lease frees the slot, outside the table's lock
-        true
+        Some(idle)
     }
 
     fn lock(&self) -> RankedGuard<'_, Table> {
@@ -408,14 +413,15 @@ impl Poller {
 }
 
 /// The instant a parked connection expires: the linger's end for a rejected one, the head
-/// deadline while a request is arriving, the idle deadline otherwise.
-fn deadline(conn: &Conn, c: &Config) -> Instant {
+/// deadline while a request is arriving, the idle deadline otherwise (none without an idle
+/// timeout: FC reuses idle connections).
+fn deadline(conn: &Conn, c: &Config) -> Option<Instant> {
     if let Some(t) = conn.closing {
-        return t + LINGER;
+        return Some(t + LINGER);
     }
     match conn.head_started {
-        Some(t) => t + c.header_timeout,
-        None => conn.idle_since + c.idle_timeout,
+        Some(t) => Some(t + c.header_timeout),
+        None => c.idle_timeout.map(|idle| conn.idle_since + idle),
     }
 }
 

@@ -121,6 +121,8 @@ struct Queue<J> {
     idle: usize,
     /// Workers started so far.
     started: usize,
+    /// Closed ([`Pool::close`]): idle workers exit.
+    closed: bool,
 }
 
 /// A pool of at most `max` threads running `work` on each submitted job.
@@ -148,6 +150,7 @@ impl<J: Send + 'static> Pool<J> {
                 jobs: VecDeque::new(),
                 idle: 0,
                 started: 0,
+                closed: false,
             }),
             wake: Condvar::new(),
             settled: Condvar::new(),
@@ -199,6 +202,13 @@ impl<J: Send + 'static> Pool<J> {
         q.jobs.is_empty() && q.idle >= q.started
     }
 
+    /// Closes the pool (a test server's, when it is dropped): every worker exits once no job is
+    /// left.
+    pub(crate) fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.wake.notify_all();
+    }
+
     fn worker(&self) {
         let mut q = lock(&self.queue);
         q.idle -= 1; // counted idle since it was started
@@ -211,6 +221,9 @@ impl<J: Send + 'static> Pool<J> {
                 }
                 q = lock(&self.queue);
                 self.settled.notify_all();
+            } else if q.closed {
+                q.started -= 1;
+                return;
             } else {
                 q.idle += 1;
                 let (guard, waited) = self

@@ -1,9 +1,16 @@
 //! The FC custom-runtime protocol: which platform call a request is, what tinyfc answers it
 //! (the `x-fc-status` and the JSON error body), and the headers the platform treats specially.
+//!
+//! Not part of tinyfc's API (hidden from its docs, may change in any release): public only for
+//! the workspace's own tools and examples (`cargo tinyfc local` drops the same reserved response
+//! headers; the probe example writes JSON without serde).
+
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::headers::Headers;
-use crate::request::{Kind, Response};
+use crate::request::Kind;
+use crate::response::Response;
 
 /// Which platform call a request is, from `x-fc-control-path`, else from the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +42,22 @@ impl Call {
             _ => Call::Invoke(Kind::Http),
         }
     }
+}
+
+/// FC's longest function timeout (24 hours): a larger `x-fc-function-timeout` is taken as this.
+const MAX_FUNCTION_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// A call's body or answer deadline: `floor` (the configured one), or the call's
+/// `x-fc-function-timeout` (seconds) if longer: FC still runs the call until then, so no deadline
+/// of ours may cut it sooner.
+pub(crate) fn call_deadline(headers: &Headers, floor: Duration) -> Duration {
+    let timeout = headers
+        .get("x-fc-function-timeout")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::ZERO, |s| {
+            Duration::from_secs(s).min(MAX_FUNCTION_TIMEOUT)
+        });
+    floor.max(timeout)
 }
 
 /// What tinyfc answers the platform: a response and its `x-fc-status` (200: the call succeeded;
@@ -85,11 +108,11 @@ pub fn reserved_response_header(name: &str) -> bool {
 /// `{"errorMessage": .., "errorType": .., "stackTrace": [..]}`.
 pub(crate) fn error_json(e: &Error) -> String {
     let mut s = String::from("{\"errorMessage\":");
-    json_str(&mut s, &e.message);
+    json_str(&mut s, &e.error_message);
     s.push_str(",\"errorType\":");
-    json_str(&mut s, &e.kind);
+    json_str(&mut s, &e.error_type);
     s.push_str(",\"stackTrace\":[");
-    for (i, line) in e.stack.iter().enumerate() {
+    for (i, line) in e.stack_trace.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
@@ -161,8 +184,7 @@ mod tests {
 
     #[test]
     fn error_json_escapes_and_lists_stack() {
-        let mut e = Error::typed("T", "a \"b\"\n");
-        e.stack.push("c".into());
+        let e = Error::typed("T", "a \"b\"\n").with_trace("c");
         assert_eq!(
             error_json(&e),
             r#"{"errorMessage":"a \"b\"\n","errorType":"T","stackTrace":["c"]}"#

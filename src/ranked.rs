@@ -15,6 +15,8 @@ pub(crate) enum Rank {
     ListenerPause,
     /// `Listener::warned`.
     ListenerWarned,
+    /// `Listener::evicted`.
+    ListenerEvicted,
     /// `Poller::deferred`: held while taking a deferred connection out of the table.
     PollerDeferred,
     /// `Poller::table`: the innermost; nothing is locked, and no connection dropped, under it.
@@ -53,8 +55,11 @@ impl<T> Ranked<T> {
     /// Takes the lock (a poisoned one too: its holder panicked, the data is still consistent at
     /// each unlock). Debug builds panic if this thread holds one of the same or a higher rank.
     pub(crate) fn lock(&self) -> RankedGuard<'_, T> {
+        // A thread-local's destructor may take a lock after HELD is gone (a connection kept in a
+        // worker's thread-local, closed as the thread exits): no check then.
         #[cfg(debug_assertions)]
-        HELD.with_borrow_mut(|held| {
+        let _ = HELD.try_with(|held| {
+            let mut held = held.borrow_mut();
             if let Some(&last) = held.iter().max() {
                 assert!(
                     self.rank > last,
@@ -88,7 +93,8 @@ impl<T> DerefMut for RankedGuard<'_, T> {
 #[cfg(debug_assertions)]
 impl<T> Drop for RankedGuard<'_, T> {
     fn drop(&mut self) {
-        HELD.with_borrow_mut(|held| {
+        let _ = HELD.try_with(|held| {
+            let mut held = held.borrow_mut();
             if let Some(i) = held.iter().rposition(|&r| r == self.rank) {
                 held.remove(i);
             }

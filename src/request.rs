@@ -1,14 +1,11 @@
-//! What a handler sees and returns: the [`Request`] of an invocation, its [`Kind`], and the
-//! [`Response`] it answers.
-
-use std::fmt;
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+//! What a handler sees: the [`Request`] of an invocation and its [`Kind`] (what it answers is in
+//! `response.rs`).
 
 use crate::headers::Headers;
 
-/// What kind of invocation a request is.
+/// What kind of invocation a request is. `#[non_exhaustive]`: FC may add kinds of calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     /// An event invocation (`POST /invoke`, control path `/invoke`): the body is the event.
     Event,
@@ -59,123 +56,6 @@ fn route_path<'a>(path: &'a str, base: &str) -> &'a str {
         Some(rest) if !base.is_empty() && rest.starts_with('/') => rest,
         _ if path.is_empty() => "/",
         _ => path,
-    }
-}
-
-/// What a handler answers. For HTTP invocations status, headers and body reach the client; the
-/// platform drops headers starting with `x-fc-` and hop-by-hop ones, so tinyfc drops them too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    /// The HTTP status, 200 by default: 200 to 999, else the invocation fails (`InvalidResponse`).
-    pub status: u16,
-    /// Response headers: names are tokens, values have no control character and no space or tab
-    /// at either end, else the invocation fails (`InvalidResponse`).
-    pub headers: Vec<(String, String)>,
-    /// The body (unused when the response streams, see [`Response::stream`]).
-    pub body: Vec<u8>,
-    /// The producer of a streamed body, if any.
-    pub(crate) producer: Option<Producer>,
-}
-
-/// What [`Response::stream`] takes: writes the body piece by piece; each `flush` sends what was
-/// written since the last as one chunk.
-pub(crate) type ProduceFn = dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send;
-
-/// A streamed body's producer, run once when the answer is written. Shared by clones (one of
-/// them runs it); equal only to its own clones.
-#[derive(Clone)]
-pub(crate) struct Producer(Arc<Mutex<Option<Box<ProduceFn>>>>);
-
-impl Producer {
-    /// The producer, unless a clone already took it.
-    pub(crate) fn take(&self) -> Option<Box<ProduceFn>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
-impl fmt::Debug for Producer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Producer")
-    }
-}
-
-impl PartialEq for Producer {
-    fn eq(&self, other: &Producer) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Producer {}
-
-impl Response {
-    /// An empty response with `status`.
-    pub fn new(status: u16) -> Response {
-        Response {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-            producer: None,
-        }
-    }
-
-    /// A 200 response whose body `produce` writes while it is sent, for server-sent events and
-    /// long downloads: the body is never held whole. Each `flush` sends what was written since
-    /// the last one as a chunk (so does every 64 KiB written without one); HTTP/1.1 callers get
-    /// chunked transfer encoding, HTTP/1.0 ones the bytes until the connection closes. A write
-    /// fails once the client has gone or has not taken a chunk within the write deadline
-    /// (`TINYFC_WRITE_TIMEOUT_MS`, per chunk): return that error to stop. An error returned after
-    /// the head was sent is logged and cuts the stream short (no terminating chunk, the
-    /// connection closes), which is how the client learns the body is incomplete. An event
-    /// invocation's stream is collected first and answered whole, so an error still fails it.
-    ///
-    /// ```no_run
-    /// use std::io::Write;
-    /// let sse = tinyfc::Response::stream(|w| {
-    ///     for i in 0..3 {
-    ///         write!(w, "data: {i}\n\n")?;
-    ///         w.flush()?;
-    ///     }
-    ///     Ok(())
-    /// })
-    /// .header("content-type", "text/event-stream");
-    /// ```
-    pub fn stream<F>(produce: F) -> Response
-    where
-        F: FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static,
-    {
-        let mut resp = Response::new(200);
-        resp.producer = Some(Producer(Arc::new(Mutex::new(Some(Box::new(produce))))));
-        resp
-    }
-
-    /// True if the body is streamed ([`Response::stream`]).
-    pub fn is_stream(&self) -> bool {
-        self.producer.is_some()
-    }
-
-    /// A 200 `text/plain; charset=utf-8` response.
-    pub fn text(body: impl Into<String>) -> Response {
-        Response::new(200)
-            .header("content-type", "text/plain; charset=utf-8")
-            .body(body.into())
-    }
-
-    /// Adds a header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the body.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
-        self.body = body.into();
-        self
-    }
-}
-
-impl Default for Response {
-    fn default() -> Self {
-        Response::new(200)
     }
 }
 

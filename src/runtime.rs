@@ -1,5 +1,5 @@
-//! The user-facing builder, and the function it builds: how each platform call reaches the user's
-//! code through the lifecycle, and how results become FC responses.
+//! Serving a [`Function`]: [`run`] and [`run_with`], and how each platform call reaches the
+//! user's code through the lifecycle, and how results become FC responses.
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -9,163 +9,75 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::context::Context;
 use crate::control::{ControlCall, Hooks};
-use crate::error::{Error, InitError};
+use crate::error::Error;
+use crate::function::HealthFn;
+use crate::function::{Function, HandlerFn};
 use crate::grammar::{is_field_value, is_token};
-use crate::lifecycle::{HookFn, InitFn, Lifecycle, NotReady};
-use crate::logging::{self, fc_line};
+use crate::lifecycle::{Health, Lifecycle, NotReady};
+use crate::logging::{self, PlatformLines};
 use crate::protocol::{reserved_response_header, Answer, Call};
-use crate::request::{Kind, Request, Response};
+use crate::request::{Kind, Request};
+use crate::response::{Body, Response};
 use crate::server::{Reply, Sent, Service};
 
-/// A function instance under construction. `S` is the state the initializer builds and every
-/// invocation and hook borrows.
-///
-/// ```no_run
-/// fn main() -> std::io::Result<()> {
-///     tinyfc::Runtime::from_env()?
-///         .initializer(|_ctx| Ok(String::from("state built once")))
-///         .pre_stop(|_state, _ctx| Ok(()))
-///         .run(|state, _ctx, _req| Ok(tinyfc::Response::text(state.clone())))
-/// }
-/// ```
-pub struct Runtime<S = ()> {
-    config: Config,
-    initializer: InitFn<S>,
-    pre_stop: Option<HookFn<S>>,
-    pre_freeze: Option<HookFn<S>>,
-    /// WebSocket handlers by path.
-    #[cfg(feature = "websocket")]
-    sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
+/// Serves `function` on the platform, configured from the environment ([`Config::from_env`]).
+/// Returns only on a start-up error (an invalid configuration included); a signal ends the
+/// process with exit code 0 after draining.
+pub fn run<S: Send + Sync + 'static>(function: Function<S>) -> io::Result<()> {
+    run_with(Config::from_env()?, function)
 }
 
-impl Runtime<()> {
-    /// A runtime configured from the environment (see [`Config`]), with no initializer yet.
-    pub fn from_env() -> io::Result<Runtime<()>> {
-        Ok(Runtime::with_config(Config::from_env()?))
-    }
-
-    /// A runtime with an explicit configuration.
-    pub fn with_config(config: Config) -> Runtime<()> {
-        Runtime {
-            config,
-            initializer: Box::new(|_| Ok(())),
-            pre_stop: None,
-            pre_freeze: None,
-            #[cfg(feature = "websocket")]
-            sockets: Vec::new(),
-        }
-    }
+/// [`run`] with an explicit configuration, checked first ([`Config::validate`]).
+pub fn run_with<S: Send + Sync + 'static>(
+    mut config: Config,
+    function: Function<S>,
+) -> io::Result<()> {
+    config.validate()?;
+    logging::init();
+    let served = Served::new(&mut config, function, PlatformLines::PRINTED);
+    crate::main_loop::serve(config, served.clone(), served)
 }
 
-impl<S: Send + Sync + 'static> Runtime<S> {
-    /// Sets the initializer, which builds the state. It runs once per life of the instance, before
-    /// any invocation of that life: on the platform's POST /initialize, or on the first invocation
-    /// if the platform never calls it. A life ends with GET /pre-stop (the state is dropped after
-    /// the pre-stop hook); the next call begins a new life, which runs the initializer again.
-    /// Return [`InitError::Retry`] (what `?` gives) to have the platform retry it, or
-    /// [`InitError::Fatal`] to have it restart the instance. Call this before the hooks, which
-    /// take the state's type.
-    pub fn initializer<T, F>(self, f: F) -> Runtime<T>
-    where
-        F: Fn(&Context) -> Result<T, InitError> + Send + Sync + 'static,
-    {
-        Runtime {
-            config: self.config,
-            initializer: Box::new(f),
-            pre_stop: None,
-            pre_freeze: None,
-            #[cfg(feature = "websocket")]
-            sockets: Vec::new(),
-        }
-    }
-
-    /// Sets the pre-stop hook: run once per life, on a dedicated thread, after in-flight
-    /// invocations have drained, when the platform calls GET /pre-stop or the process gets
-    /// SIGTERM/SIGINT. It does not run if the life's initializer never succeeded.
-    pub fn pre_stop<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
-    {
-        self.pre_stop = Some(Box::new(f));
-        self
-    }
-
-    /// Sets the pre-freeze hook, run on GET /pre-freeze (FC 2.0) while the current life is
-    /// initialized (otherwise the call succeeds without running it).
-    pub fn pre_freeze<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&S, &Context) -> Result<(), Error> + Send + Sync + 'static,
-    {
-        self.pre_freeze = Some(Box::new(f));
-        self
-    }
-
-    /// Serves WebSocket on `path`, compared with [`Request::route_path`] (without FC's base path
-    /// and the query; feature `websocket`, see docs/websocket.md): a valid upgrade there is
-    /// answered 101 and `handler` runs with the socket on the worker that received it, counted in
-    /// flight, until it returns; then the socket closes (1000 after `Ok`, 1011 after an error). A
-    /// bad upgrade is answered 400; a request without an `Upgrade` header goes to the invocation
-    /// handler.
-    #[cfg(feature = "websocket")]
-    pub fn websocket<F>(mut self, path: &str, handler: F) -> Self
-    where
-        F: Fn(&S, &Context, &Request, &mut crate::websocket::Socket<'_>) -> Result<(), Error>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.sockets.push((path.to_string(), Box::new(handler)));
-        self
-    }
-
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// Serves the platform with `handler` for every invocation (event and HTTP). Returns only on a
-    /// start-up error; a signal ends the process with exit code 0 after draining.
-    pub fn run<H>(self, handler: H) -> io::Result<()>
-    where
-        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-    {
-        logging::init();
-        let (config, function) = self.into_function(handler);
-        crate::main_loop::serve(config, function.clone(), function)
-    }
-
-    /// What [`Runtime::run`] serves: the configuration, and the function (both the workers'
-    /// service and the control thread's hooks).
-    pub(crate) fn into_function<H>(self, handler: H) -> (Config, Arc<Function<S, H>>)
-    where
-        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-    {
-        crate::context::set_environment(&self.config);
-        let function = Arc::new(Function {
-            lifecycle: Lifecycle::new(self.initializer, self.pre_stop, self.pre_freeze),
-            handler,
-            drain: self.config.drain,
-            #[cfg(feature = "websocket")]
-            sockets: self.sockets,
-        });
-        (self.config, function)
-    }
-}
-
-/// The user's code behind the lifecycle.
-pub(crate) struct Function<S, H> {
+/// The user's code behind the lifecycle: what the workers (as a `Service`) and the control
+/// thread (as `Hooks`) of one server share.
+pub(crate) struct Served<S> {
     lifecycle: Lifecycle<S>,
-    handler: H,
+    health: Option<HealthFn<S>>,
+    handler: HandlerFn<S>,
     drain: Duration,
     #[cfg(feature = "websocket")]
     sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
 }
 
-impl<S, H> Service for Function<S, H>
-where
-    S: Send + Sync + 'static,
-    H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-{
+impl<S: Send + Sync + 'static> Served<S> {
+    /// `function` behind its lifecycle, as `config` serves it, its platform lines to `lines`.
+    /// The function's health path goes into `config` unless `TINYFC_HEALTH_PATH` set one.
+    pub(crate) fn new(
+        config: &mut Config,
+        function: Function<S>,
+        lines: PlatformLines,
+    ) -> Arc<Served<S>> {
+        let (health_path, health) = match function.health {
+            Some((path, check)) => (Some(path), Some(check)),
+            None => (None, None),
+        };
+        if config.health_path.is_none() {
+            config.health_path = health_path;
+        }
+        let lifecycle =
+            Lifecycle::new(function.initializer, function.pre_stop, function.pre_freeze);
+        Arc::new(Served {
+            lifecycle: lifecycle.with_lines(lines),
+            health,
+            handler: function.handler,
+            drain: config.drain,
+            #[cfg(feature = "websocket")]
+            sockets: function.sockets,
+        })
+    }
+}
+
+impl<S: Send + Sync + 'static> Service for Served<S> {
     fn call(&self, call: Call, ctx: &Context, req: Request, reply: Reply<'_>) -> Sent {
         match call {
             Call::Initialize => {
@@ -184,7 +96,9 @@ where
                 let Ok(_in_flight) = self.lifecycle.admit() else {
                     return reply.send(stopping());
                 };
-                fc_line("Invoke Start", &ctx.request_id);
+                self.lifecycle
+                    .lines()
+                    .write("Invoke Start", &ctx.request_id);
                 let resp = match self.lifecycle.ready(ctx) {
                     Ok(app) => self.invoke(&app, ctx, req, kind),
                     Err(e) => not_ready(&e),
@@ -192,10 +106,10 @@ where
                 if resp.resp.is_stream() {
                     // The body is produced while it is written: the invocation ends after it.
                     let sent = reply.send(resp);
-                    fc_line("Invoke End", &ctx.request_id);
+                    self.lifecycle.lines().write("Invoke End", &ctx.request_id);
                     sent
                 } else {
-                    fc_line("Invoke End", &ctx.request_id);
+                    self.lifecycle.lines().write("Invoke End", &ctx.request_id);
                     reply.send(resp) // still in flight until the answer is written
                 }
             }
@@ -214,35 +128,40 @@ where
             return false;
         };
         // Counted in flight for the socket's life: a drain waits for it, then closes it.
+        let drains = self.lifecycle.sockets().drains();
         let Ok(_in_flight) = self.lifecycle.admit() else {
             upgrade.refuse(&stopping());
             return true;
         };
         match self.lifecycle.ready(ctx) {
-            Ok(app) => upgrade.accept(req, ctx, |socket| handler(&app, ctx, req, socket)),
+            Ok(app) => {
+                let registry = (self.lifecycle.sockets(), drains);
+                upgrade.accept(req, ctx, registry, |socket| handler(&app, ctx, req, socket))
+            }
             Err(e) => upgrade.refuse(&not_ready(&e)),
         }
         true
     }
 }
 
-impl<S, H> Hooks for Function<S, H>
-where
-    S: Send + Sync + 'static,
-    H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-{
+impl<S: Send + Sync + 'static> Hooks for Served<S> {
     fn control(&self, call: ControlCall, ctx: &Context) -> Answer {
         let (end, result) = match call {
             ControlCall::PreStop => {
-                fc_line("PreStop Start", &ctx.request_id);
+                self.lifecycle
+                    .lines()
+                    .write("PreStop Start", &ctx.request_id);
                 ("PreStop End", self.lifecycle.stop(ctx, self.drain))
             }
             ControlCall::PreFreeze => {
-                fc_line("PreFreeze Start", &ctx.request_id);
+                self.lifecycle
+                    .lines()
+                    .write("PreFreeze Start", &ctx.request_id);
                 ("PreFreeze End", self.lifecycle.pre_freeze(ctx))
             }
+            ControlCall::Health => return self.health(), // not an invocation: no FC lines
         };
-        fc_line(end, &ctx.request_id);
+        self.lifecycle.lines().write(end, &ctx.request_id);
         hook_response(result)
     }
 
@@ -255,10 +174,27 @@ where
     }
 }
 
-impl<S, H> Function<S, H>
-where
-    H: Fn(&S, &Context, Request) -> Result<Response, Error>,
-{
+impl<S> Served<S> {
+    /// The health path's answer: 200 `ok`, or 503 with the reason.
+    fn health(&self) -> Answer {
+        let why = match (self.lifecycle.health(), &self.health) {
+            (Health::Down(why), _) => why,
+            (Health::Serving(Some(app)), Some(check)) => {
+                match catch_unwind(AssertUnwindSafe(|| check(&app))) {
+                    Ok(Ok(())) => return ok(Response::text("ok")),
+                    Ok(Err(e)) => format!("the health check failed: {}", e.error_message),
+                    Err(panic) => format!("the health check failed: {}", Error::from_panic(panic)),
+                }
+            }
+            (Health::Serving(_), _) => return ok(Response::text("ok")),
+        };
+        log::warn!("health path answered 503: {why}");
+        Answer {
+            resp: Response::text(why).status(503),
+            fc_status: 404,
+        }
+    }
+
     /// Runs the handler; an error or panic fails this invocation only.
     fn invoke(&self, app: &S, ctx: &Context, req: Request, kind: Kind) -> Answer {
         let result = catch_unwind(AssertUnwindSafe(|| (self.handler)(app, ctx, req)))
@@ -317,16 +253,16 @@ fn check_response(resp: &Response) -> Result<(), String> {
 /// Runs a streamed response's producer into its body. An event's result goes to the platform
 /// whole, so it is collected first: an error while producing it still fails the invocation.
 fn collect_stream(resp: &mut Response) -> Result<(), Error> {
-    let Some(produce) = resp.producer.take().and_then(|p| p.take()) else {
+    let Body::Stream(produce) = std::mem::take(&mut resp.body) else {
         return Ok(());
     };
     let mut body = Vec::new();
-    match catch_unwind(AssertUnwindSafe(|| produce(&mut body))) {
+    match catch_unwind(AssertUnwindSafe(|| produce.produce(&mut body))) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(Error::typed("StreamFailed", e.to_string())),
         Err(panic) => return Err(Error::from_panic(panic)),
     }
-    resp.body = body;
+    resp.body = Body::Bytes(body);
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::answer::{reject_and_close, send, Framing};
 use crate::body::{read_body, BodyError};
+use crate::budget::BodyBudget;
 use crate::config::Config;
 use crate::conn::{discard_available, read_available, Conn};
 use crate::context::Context;
@@ -24,7 +25,7 @@ use crate::head::{parse_head, Head};
 use crate::listener::Listener;
 use crate::poller::{Parked, Poller, Ready};
 use crate::pool::Workers;
-use crate::protocol::{Answer, Call};
+use crate::protocol::{call_deadline, Answer, Call};
 use crate::request::{Kind, Request};
 use crate::stream::send_streamed;
 
@@ -93,6 +94,8 @@ pub(crate) struct Shared {
     pub(crate) listener: Listener,
     pub(crate) workers: Workers,
     pub(crate) control: Control,
+    /// Request body bytes held at once (`budget.rs`).
+    budget: BodyBudget,
     /// Written to wake the main thread's poll (signals write to it too).
     waker: UnixStream,
     /// Set while the main thread watches the workers (and by a poke that starts that), so
@@ -100,6 +103,8 @@ pub(crate) struct Shared {
     poked: AtomicBool,
     /// Set on the first signal: answer in-flight requests, keep no connection alive.
     pub(crate) stopping: Arc<AtomicBool>,
+    /// Set when a test server is dropped: every thread of this server ends.
+    pub(crate) closed: AtomicBool,
 }
 
 impl Shared {
@@ -116,6 +121,7 @@ impl Shared {
         let control = Control::new(hooks, poller.clone(), config.clone(), stopping.clone());
         Ok(Shared {
             workers: Workers::new(config.workers, config.worker_idle),
+            budget: BodyBudget::new(config.body_budget),
             config,
             service,
             poller,
@@ -126,6 +132,7 @@ impl Shared {
             // from the start (see `main_loop.rs`), so they run without waking it.
             poked: AtomicBool::new(true),
             stopping,
+            closed: AtomicBool::new(false),
         })
     }
 }
@@ -154,6 +161,10 @@ impl Shared {
     pub(crate) fn worker(&self, may_retire: bool) {
         IS_WORKER.set(true);
         loop {
+            if self.closed.load(Ordering::SeqCst) {
+                self.poller.wake_for_deferred(); // the next waiting worker ends too
+                return;
+            }
             // A connection its client closed waits until nothing else is ready (see `close_soon`).
             let gone = GONE.with_borrow(Option::is_some);
             let timeout = if gone {
@@ -258,11 +269,11 @@ impl Shared {
                     return Some(conn);
                 }
             };
-            let call = Call::of_request(&head.headers, &head.path);
-            if let Some(control) = ControlCall::of(call) {
+            if let Some(control) = ControlCall::of(&head, &self.config) {
                 self.control.submit(conn, head, control);
                 return None;
             }
+            let call = Call::of_request(&head.headers, &head.path);
             if self.poller.waiting() == 0 {
                 // Nobody left to take the next connection while this call runs: the main thread
                 // starts a worker if still none waits a tick from now (see `main_loop::Watch`).
@@ -327,8 +338,19 @@ impl Shared {
     fn serve_call(&self, conn: &mut Conn, head: Head, call: Call) -> Outcome {
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
         let c = &self.config;
-        let deadline = arrived + c.body_timeout;
-        let body = match read_body(conn, &head, c.max_body_bytes, c.header_timeout, deadline) {
+        let deadline = arrived + call_deadline(&head.headers, c.body_timeout);
+        self.budget.learn(&head.headers);
+        // Held until the call has ended (the handler owns the body until then).
+        let mut held = self.budget.empty();
+        let stall = c.header_timeout;
+        let body = match read_body(
+            conn,
+            &head,
+            c.max_body_bytes,
+            stall,
+            deadline,
+            Some(&mut held),
+        ) {
             Ok(body) => body,
             Err(BodyError::Reject(r)) => {
                 reject_and_close(conn, &r);
@@ -337,7 +359,7 @@ impl Shared {
             Err(BodyError::Gone) => return Outcome::Close, // never run a truncated invocation
         };
         CONTEXT.with_borrow_mut(|ctx| {
-            ctx.refill(&head.headers, arrived);
+            ctx.refill(&head.headers, arrived, &self.config.environment);
             self.call_service(conn, head, call, body, ctx)
         })
     }
@@ -351,7 +373,7 @@ impl Shared {
         body: Vec<u8>,
         ctx: &Context,
     ) -> Outcome {
-        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst));
+        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst), &self.config);
         let req = Request {
             kind: match call {
                 Call::Invoke(kind) => kind,
@@ -389,8 +411,8 @@ impl Shared {
             req,
             Reply(&mut |a| {
                 let (stream, c) = (&conn.stream, &self.config);
-                written = if a.resp.producer.is_some() {
-                    send_streamed(stream, &a.resp, a.fc_status, framing, c)
+                written = if a.resp.is_stream() {
+                    send_streamed(stream, a.resp, a.fc_status, framing, c)
                 } else {
                     send(stream, &a.resp, a.fc_status, framing, c)
                 };

@@ -17,27 +17,27 @@ use crate::answer::{write_response, Framing};
 use crate::config::Config;
 use crate::conn::{reset_on_close, Timed};
 use crate::error::Error;
-use crate::request::Response;
+use crate::response::{Body, Response};
 
 /// What the producer may write without a flush before it is sent as a chunk anyway.
-const MAX_CHUNK: usize = 64 * 1024;
+pub(crate) const MAX_CHUNK: usize = 64 * 1024;
 
 /// Writes `resp`'s head, then runs its producer, sending each flush as a chunk (to an HTTP/1.0
 /// client: as plain bytes, ended by closing the connection). True if the stream was written
 /// whole and the connection can carry another request.
 pub(crate) fn send_streamed(
     stream: &TcpStream,
-    resp: &Response,
+    resp: Response,
     fc_status: u16,
     framing: Framing,
     c: &Config,
 ) -> bool {
     // Only chunked framing says where the body ends: an HTTP/1.0 client reads to the close.
     let keep_alive = framing.keep_alive && !framing.http10;
-    let mut socket = Timed::within(stream, c.header_timeout, c.write_timeout);
+    let mut socket = Timed::within(stream, c.header_timeout, framing.write_timeout);
     let head = write_response(
         &mut socket,
-        resp,
+        &resp,
         fc_status,
         keep_alive,
         framing.http10,
@@ -51,20 +51,21 @@ pub(crate) fn send_streamed(
     if bodyless {
         return keep_alive; // the producer is dropped unrun
     }
-    let Some(produce) = resp.producer.as_ref().and_then(|p| p.take()) else {
-        log::error!("a streamed response's body was already produced: the stream is cut");
+    let Body::Stream(produce) = resp.body else {
+        log::error!("a response without a stream was sent as one: the stream is cut");
         return false;
     };
     let mut w = Chunks {
         stream,
         c,
+        write_timeout: framing.write_timeout,
         chunked: !framing.http10,
         buf: Vec::new(),
         out: Vec::new(),
         failed: None,
         sent: 0,
     };
-    let result = catch_unwind(AssertUnwindSafe(|| produce(&mut w)))
+    let result = catch_unwind(AssertUnwindSafe(|| produce.produce(&mut w)))
         .unwrap_or_else(|panic| Err(io::Error::other(Error::from_panic(panic).to_string())))
         .and_then(|()| w.finish());
     match (result, &w.failed) {
@@ -95,6 +96,8 @@ fn stopped_by_client(stream: &TcpStream, e: &io::Error, sent: usize) {
 struct Chunks<'a> {
     stream: &'a TcpStream,
     c: &'a Config,
+    /// Each chunk must be written within this (see [`Framing::write_timeout`]).
+    write_timeout: std::time::Duration,
     /// Chunked framing (HTTP/1.1); else plain bytes.
     chunked: bool,
     /// Written since the last chunk.
@@ -139,7 +142,7 @@ impl Chunks<'_> {
 
     /// Writes `out` within a fresh deadline; a failure is kept for every later write.
     fn write_out(&mut self) -> io::Result<()> {
-        let mut socket = Timed::within(self.stream, self.c.header_timeout, self.c.write_timeout);
+        let mut socket = Timed::within(self.stream, self.c.header_timeout, self.write_timeout);
         match socket.write_all(&self.out) {
             Ok(()) => Ok(()),
             Err(e) => {

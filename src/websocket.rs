@@ -107,35 +107,47 @@ struct Open {
 /// How long a drain waits, after closing the open sockets, for their workers to write 1001.
 pub(crate) const GOING_AWAY: Duration = Duration::from_millis(500);
 
-/// The open sockets. An entry leaves before its connection closes, so a drain never shuts a
-/// descriptor that was reused.
-static OPEN: Mutex<Vec<Open>> = Mutex::new(Vec::new());
-static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-/// Drains that closed sockets so far: a socket admitted before one and registered after it
-/// (its initializer outlived the drain) goes away at once.
-static DRAINS: AtomicU64 = AtomicU64::new(0);
-
-/// After a drain's limit: every open socket goes away (its reads fail, and it closes with 1001
-/// once its handler returns). Returns how many were open.
-#[cold]
-pub(crate) fn going_away() -> usize {
-    DRAINS.fetch_add(1, Ordering::SeqCst);
-    let open = crate::lock(&OPEN);
-    for s in open.iter() {
-        s.away.store(true, Ordering::SeqCst);
-        // SAFETY: the descriptor is open while its entry is listed (see `OPEN`). Shutting the
-        // read side wakes the worker's poll; writes still work, for the close frame.
-        unsafe { libc::shutdown(s.fd, libc::SHUT_RD) };
-    }
-    open.len()
+/// One server's open sockets (a field of its lifecycle, not a process-wide list: one
+/// `TestServer`'s drain must not close another's sockets).
+#[derive(Default)]
+pub(crate) struct Registry {
+    /// The open sockets. An entry leaves before its connection closes, so a drain never shuts
+    /// a descriptor that was reused.
+    open: Mutex<Vec<Open>>,
+    next_id: AtomicU64,
+    /// Drains that closed sockets so far: a socket admitted before one and registered after it
+    /// (its initializer outlived the drain) goes away at once.
+    drains: AtomicU64,
 }
 
-/// Removes its socket from [`OPEN`] when dropped.
-struct Registered(u64);
+impl Registry {
+    /// Drains so far: read before a socket's call is admitted, checked once it is registered.
+    pub(crate) fn drains(&self) -> u64 {
+        self.drains.load(Ordering::SeqCst)
+    }
 
-impl Drop for Registered {
+    /// After a drain's limit: every open socket goes away (its reads fail, and it closes with
+    /// 1001 once its handler returns). Returns how many were open.
+    #[cold]
+    pub(crate) fn going_away(&self) -> usize {
+        self.drains.fetch_add(1, Ordering::SeqCst);
+        let open = crate::lock(&self.open);
+        for s in open.iter() {
+            s.away.store(true, Ordering::SeqCst);
+            // SAFETY: the descriptor is open while its entry is listed (see `open`). Shutting
+            // the read side wakes the worker's poll; writes still work, for the close frame.
+            unsafe { libc::shutdown(s.fd, libc::SHUT_RD) };
+        }
+        open.len()
+    }
+}
+
+/// Removes its socket from its registry when dropped.
+struct Registered<'a>(&'a Registry, u64);
+
+impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        crate::lock(&OPEN).retain(|s| s.id != self.0);
+        crate::lock(&self.0.open).retain(|s| s.id != self.1);
     }
 }
 
@@ -149,17 +161,12 @@ pub(crate) fn asks_upgrade(headers: &Headers) -> bool {
 pub(crate) struct Upgrade<'a> {
     conn: &'a mut Conn,
     config: &'a Config,
-    drains: u64,
 }
 
 impl<'a> Upgrade<'a> {
     /// `conn` holds what the client sent after the request (its first frames, perhaps).
     pub(crate) fn new(conn: &'a mut Conn, config: &'a Config) -> Upgrade<'a> {
-        Upgrade {
-            conn,
-            config,
-            drains: DRAINS.load(Ordering::SeqCst),
-        }
+        Upgrade { conn, config }
     }
 
     /// Answers instead of upgrading (the connection then closes).
@@ -168,6 +175,7 @@ impl<'a> Upgrade<'a> {
             keep_alive: false,
             http10: false,
             head_only: false,
+            write_timeout: self.config.write_timeout,
         };
         send(
             &self.conn.stream,
@@ -178,12 +186,14 @@ impl<'a> Upgrade<'a> {
         );
     }
 
-    /// Validates the handshake, answers 101 and runs `handler` on the socket, then closes it; a
-    /// bad handshake is answered 400.
+    /// Validates the handshake, answers 101 and runs `handler` on the socket, listed in
+    /// `registry` (whose drain count was `drains` before the call was admitted), then closes it;
+    /// a bad handshake is answered 400.
     pub(crate) fn accept(
         &mut self,
         req: &Request,
         ctx: &Context,
+        (registry, drains): (&Registry, u64),
         handler: impl FnOnce(&mut Socket<'_>) -> Result<(), Error>,
     ) {
         let key = match check_handshake(req) {
@@ -210,14 +220,14 @@ impl<'a> Upgrade<'a> {
             return;
         }
         let away = Arc::new(AtomicBool::new(false));
-        let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
-        crate::lock(&OPEN).push(Open {
+        let id = registry.next_id.fetch_add(1, Ordering::SeqCst);
+        crate::lock(&registry.open).push(Open {
             id,
             fd: stream.as_raw_fd(),
             away: away.clone(),
         });
-        let _registered = Registered(id);
-        if DRAINS.load(Ordering::SeqCst) != self.drains {
+        let _registered = Registered(registry, id);
+        if registry.drains() != drains {
             away.store(true, Ordering::SeqCst);
         }
         let io = Stream {
@@ -237,25 +247,70 @@ impl<'a> Upgrade<'a> {
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut socket)))
                 .unwrap_or_else(|panic| Err(Error::from_panic(panic)));
-        if let Err(e) = &result {
-            log::error!("WebSocket handler failed: {e}");
-        }
-        close(&mut socket, result.is_ok());
+        let end = match &result {
+            Ok(()) => End::Done,
+            Err(e) => match client_fault(e) {
+                Some(code) => {
+                    let n = u16::from(code);
+                    log::warn!(
+                        "the WebSocket client broke the protocol ({n}): {}",
+                        e.error_message
+                    );
+                    End::ClientFault(code)
+                }
+                None => {
+                    log::error!("WebSocket handler failed: {e}");
+                    End::Failed
+                }
+            },
+        };
+        close(&mut socket, end);
+    }
+}
+
+/// How a socket's handler ended.
+enum End {
+    Done,
+    Failed,
+    /// On the client's protocol violation: close with this code.
+    ClientFault(CloseCode),
+}
+
+/// The close code of RFC 6455 section 7.4.1 for a handler error that is the client's protocol
+/// violation as tungstenite reports it (the handler propagated its read's error, with `?` or its
+/// text): 1007 for invalid UTF-8 in a text message, 1009 for a message over the limit, 1002 for
+/// any other protocol error (an unmasked frame, reserved bits or opcodes, a bad close payload).
+/// Read from tungstenite's error texts, which `tinyfc::Error` keeps whichever way it was built;
+/// the unit test below pins them to the tungstenite in use.
+fn client_fault(e: &Error) -> Option<CloseCode> {
+    let m = e.error_message.as_str();
+    if m.contains("UTF-8 encoding error") {
+        Some(CloseCode::Invalid)
+    } else if m.contains("Space limit exceeded: Message too long") {
+        Some(CloseCode::Size)
+    } else if m.contains("WebSocket protocol error")
+        && !m.contains("Connection reset without closing handshake")
+    {
+        Some(CloseCode::Protocol)
+    } else {
+        None
     }
 }
 
 /// Closes the socket once its handler returned: 1001 if the instance is stopping, 1000 after
-/// success, 1011 after a failure; nothing at the function timeout (the client sees 1006).
-fn close(socket: &mut Socket<'_>, ok: bool) {
+/// success, 1002, 1007 or 1009 after the client's protocol violation, 1011 after a failure;
+/// nothing at the function timeout (the client sees 1006).
+fn close(socket: &mut Socket<'_>, end: End) {
     let io = socket.get_ref();
     if io.timed_out {
         return;
     }
     let away = io.away.load(Ordering::SeqCst);
-    let (code, reason) = match (away, ok) {
+    let (code, reason) = match (away, end) {
         (true, _) => (CloseCode::Away, "the instance is stopping"),
-        (false, true) => (CloseCode::Normal, ""),
-        (false, false) => (CloseCode::Error, "the function failed"),
+        (false, End::Done) => (CloseCode::Normal, ""),
+        (false, End::ClientFault(code)) => (code, "protocol error"),
+        (false, End::Failed) => (CloseCode::Error, "the function failed"),
     };
     let frame = CloseFrame {
         code,
@@ -305,4 +360,46 @@ fn check_handshake(req: &Request) -> Result<&str, &'static str> {
         return Err("sec-websocket-key is not 16 bytes of base64");
     }
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::error::{CapacityError, ProtocolError};
+
+    #[test]
+    fn the_clients_protocol_errors_map_to_rfc_6455_close_codes_however_propagated() {
+        let bytes = vec![0xff];
+        let utf8 = std::str::from_utf8(&bytes).unwrap_err();
+        let cases = [
+            (tungstenite::Error::from(utf8), Some(CloseCode::Invalid)),
+            (
+                CapacityError::MessageTooLong {
+                    size: 2,
+                    max_size: 1,
+                }
+                .into(),
+                Some(CloseCode::Size),
+            ),
+            (
+                ProtocolError::UnmaskedFrameFromClient.into(),
+                Some(CloseCode::Protocol),
+            ),
+            (
+                ProtocolError::NonZeroReservedBits.into(),
+                Some(CloseCode::Protocol),
+            ),
+            (ProtocolError::ResetWithoutClosingHandshake.into(), None),
+            (tungstenite::Error::ConnectionClosed, None),
+        ];
+        for (e, code) in cases {
+            let text = e.to_string();
+            assert_eq!(client_fault(&Error::from(e)), code, "{text} (by ?)");
+            assert_eq!(
+                client_fault(&Error::msg(text.clone())),
+                code,
+                "{text} (by text)"
+            );
+        }
+    }
 }

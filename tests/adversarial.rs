@@ -1,14 +1,12 @@
 //! Hostile clients and faulty handlers: every case ends with the function still answering a
 //! well-formed request from another client. (Smuggling shapes and limits: tests/limits.rs.)
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
 fn rss_kb(f: &Function) -> u64 {
     f.proc_status("VmRSS")

@@ -7,15 +7,13 @@
 //! `cargo test --test fuzz` runs a bounded number of cases (CI); `make fuzz` runs each test for
 //! `TINYFC_FUZZ_SECS` seconds (`FUZZ_SECS`, default 60).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
 /// The probe's limits while fuzzed: small, so that 413 and 431 are reached.
 const MAX_HEAD: usize = 1024;

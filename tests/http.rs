@@ -1,12 +1,10 @@
 //! The HTTP/1.1 connection layer: keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 
 #[test]
 fn keep_alive_serves_many_requests_on_one_connection() {

@@ -3,9 +3,7 @@
 //! invocation with FC's JSON error body naming `InvalidEventJson` and serde's message.
 #![cfg(feature = "json")]
 
-mod common;
-
-use common::*;
+use tinyfc_harness::*;
 
 #[test]
 fn good_event_answers_200_with_the_json_result() {

@@ -1,11 +1,9 @@
 //! The lifecycle state machine, driven over sockets against the probe example.
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
 #[test]
 fn platform_initialize_runs_the_initializer_before_the_first_invocation() {
@@ -494,4 +492,49 @@ fn sigterm_during_a_second_initializer_longer_than_the_drain_limit_exits_0() {
         signalled.elapsed()
     );
     assert_eq!(count(&f.stdout(), "probe: pre-stop after"), 1);
+}
+
+/// The outside review's sequence: a pre-stop whose drain limit passes while a slow initializer
+/// runs ends that life; the next call must wait for the old run to end before running its own.
+#[test]
+fn an_initializer_never_runs_twice_at_once_across_lives() {
+    let f = Function::start(
+        "probe",
+        &[("TINYFC_DRAIN_MS", "300"), ("PROBE_INIT_MS", "2000")],
+    );
+    let first = {
+        let addr = f.addr();
+        thread::spawn(move || {
+            let mut c = Connection::connect(addr, HANG).unwrap();
+            let h = [
+                ("x-fc-request-id", "slow-1"),
+                ("x-fc-control-path", "/invoke"),
+            ];
+            c.request("POST", "/invoke", &h, b"").unwrap().status
+        })
+    };
+    assert!(f.wait_stdout("FC Initialize Start RequestId: slow-1"));
+    assert_eq!(f.pre_stop("stop-1").status, 200);
+    assert_eq!(f.invoke("next-1", b"").status, 200, "{}", f.stdout());
+    assert_eq!(
+        first.join().unwrap(),
+        503,
+        "the first life's call outlived it"
+    );
+    let out = f.stdout();
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("FC Initialize"))
+        .map(|l| l.split(" RequestId").next().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "FC Initialize Start",
+            "FC Initialize End",
+            "FC Initialize Start",
+            "FC Initialize End"
+        ],
+        "{out}"
+    );
 }

@@ -1,13 +1,11 @@
 //! Every limit and every malformed-request rule: the right status, that connection closed, and the
 //! function still serving others.
 
-mod common;
-
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
 fn limited() -> Function {
     Function::start(

@@ -1,17 +1,15 @@
 //! The FC protocol: answers, error bodies, context fields, log lines, credentials.
 
-mod common;
-
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 
 const SECRET_ID: &str = "AKID-visible-only-to-the-handler";
 const SECRET_KEY: &str = "s3cr3t-key-never-logged";
 const SECRET_TOKEN: &str = "sts-token-never-logged";
 
-/// Every header PROTOCOL.md lists, with recognisable values.
+/// Every header docs/protocol.md lists, with recognisable values.
 fn platform_headers(
     request_id: &'static str,
     control_path: &'static str,
@@ -375,4 +373,52 @@ fn listens_on_all_interfaces_and_prints_the_port() {
         out.starts_with(&format!("tinyfc listening on 0.0.0.0:{}\n", f.port)),
         "{out:?}"
     );
+}
+
+#[test]
+fn a_call_without_fc_headers_gets_the_environments_values_and_a_header_wins() {
+    let f = Function::start(
+        "probe",
+        &[
+            ("FC_FUNCTION_NAME", "env-fn"),
+            ("FC_FUNCTION_MEMORY_SIZE", "256"),
+            ("FC_REGION", "cn-beijing"),
+            ("FC_VER_ID", "9"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ENVKEYID"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ENVKEYSECRET"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "ENVTOKEN"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let bare = [("x-fc-control-path", "/http-invoke")];
+    let body = f.request("GET", "/context", &bare, b"").text();
+    for field in [
+        r#""function_name":"env-fn""#,
+        r#""memory_mb":256"#,
+        r#""region":"cn-beijing""#,
+        r#""version_id":"9""#,
+        r#""access_key_id":"ENVKEYID""#,
+    ] {
+        assert!(body.contains(field), "missing {field} in {body}");
+    }
+    let with = [
+        ("x-fc-control-path", "/http-invoke"),
+        ("x-fc-function-name", "header-fn"),
+        ("x-fc-access-key-id", "HEADERKEYID"),
+    ];
+    let body = f.request("GET", "/context", &with, b"").text();
+    assert!(body.contains(r#""function_name":"header-fn""#), "{body}");
+    assert!(body.contains(r#""access_key_id":"HEADERKEYID""#), "{body}");
+    assert!(body.contains(r#""region":"cn-beijing""#), "{body}");
+    assert_eq!(f.invoke("rid-env", b"x").status, 200);
+    assert!(
+        f.wait_stdout("Invoke End RequestId: rid-env"),
+        "{}",
+        f.stdout()
+    );
+    let logs = f.stdout() + &f.stderr();
+    assert!(logs.contains("TRACE"), "trace logs were written: {logs}");
+    for secret in ["ENVKEYID", "ENVKEYSECRET", "ENVTOKEN", "HEADERKEYID"] {
+        assert!(!logs.contains(secret), "{secret} logged: {logs}");
+    }
 }

@@ -1,14 +1,12 @@
 //! Shipping: the static binary and its run in an empty root. (The code package and the image are
 //! tested with the tools, in tools/cargo-tinyfc/tests/package.rs.)
 
-mod common;
-
 use std::ffi::CString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use tinyfc_harness::*;
 
 /// The static release build of an example, as `make static` builds it (built here if missing).
 fn static_example(name: &str) -> PathBuf {

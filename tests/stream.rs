@@ -2,13 +2,11 @@
 //! they are produced, a client that goes away, a producer that fails, and where the invocation's
 //! `FC Invoke End` line comes.
 
-mod common;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
 /// Sends `GET <path>` as an HTTP invocation with request id `rid` on a raw socket.
 fn get(f: &Function, path: &str, rid: &str, extra: &str) -> TcpStream {

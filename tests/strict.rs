@@ -3,13 +3,11 @@
 //! docs/hardening.md ("Accepted grammar"); HTTP/1.0 clients get what HTTP/1.0 allows; a handler's
 //! invalid status or header fails only that invocation.
 
-mod common;
-
 use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 
 /// Sends `bytes` on a fresh connection: expects one 400 answer, then a closed connection, and
 /// that nothing ran (the smuggled `GET /panic` behind the request included).
@@ -50,6 +48,11 @@ fn chunk_size_lines_with_blanks_bare_cr_or_non_token_extensions_get_400() {
         "5;a=\r\nhello\r\n0\r\n\r\n",
         "5;a=b=c\r\nhello\r\n0\r\n\r\n",
         "5;a=\"b\r\nhello\r\n0\r\n\r\n",
+        "5;a=\"b\"c\r\nhello\r\n0\r\n\r\n",
+        "5;a=\"b\\\"\r\nhello\r\n0\r\n\r\n",
+        "5;a=\"b\x7f\"\r\nhello\r\n0\r\n\r\n",
+        "5;a=\"b\\\x01\"\r\nhello\r\n0\r\n\r\n",
+        "5;\"b\"\r\nhello\r\n0\r\n\r\n",
     ] {
         expect_one_400(&f, &chunked_then_smuggled(body));
     }
@@ -63,6 +66,19 @@ fn chunk_extensions_of_tokens_are_accepted() {
         &f,
         b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
           5;a=b;c\r\nhello\r\n0;last\r\n\r\n",
+    );
+    assert_eq!(status_of(&text), 200, "{text}");
+    assert!(text.ends_with("\r\n\r\nhello"), "{text}");
+}
+
+#[test]
+fn chunk_extensions_with_quoted_string_values_are_accepted() {
+    let f = Function::start("probe", &[]);
+    // RFC 9112 7.1.1: chunk-ext-val = token / quoted-string, with quoted-pair escapes.
+    let text = send_raw(
+        &f,
+        b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          3;name=\"q v\"\r\nhel\r\n2;a=\"x;y=\\\"z\\\\\";b;c=\"\"\r\nlo\r\n0;e=\"\t\x80\"\r\n\r\n",
     );
     assert_eq!(status_of(&text), 200, "{text}");
     assert!(text.ends_with("\r\n\r\nhello"), "{text}");

@@ -1,24 +1,21 @@
 //! `tinyfc::testing`: a handler called as a plain function with the test context and requests,
 //! and `TestServer`, the runtime served in this process and called as the platform calls it.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tinyfc::testing::{self, TestServer};
-use tinyfc::{Config, Context, Error, InitError, Kind, Request, Response, Runtime};
-
-/// A runtime as a test builds one.
-fn runtime() -> Runtime<()> {
-    Runtime::with_config(Config::default())
-}
+use tinyfc::{Context, Error, Function, InitError, Kind, Request, Response};
 
 /// Answers with what it saw: kind, method, path, route path, body, and some headers.
 fn echo(_: &(), ctx: &Context, req: Request) -> Result<Response, Error> {
     let kind = match req.kind {
         Kind::Event => "event",
         Kind::Http => "http",
+        _ => "other", // Kind is #[non_exhaustive]
     };
     let text = format!(
         "{kind} {} {} {} [{}] x-test={:?} fn={}",
@@ -44,19 +41,17 @@ fn fail_on_request(_: &(), _: &Context, req: Request) -> Result<Response, Error>
 fn a_handler_called_with_the_test_context_and_requests_sees_what_they_say() {
     let r = echo(&(), &testing::context(), testing::event("hi")).unwrap();
     assert_eq!(
-        String::from_utf8(r.body).unwrap(),
+        r.body,
         "event POST /invoke /invoke [hi] x-test=None fn=test-function"
     );
     let req = testing::http("PUT", "/users/7?x=1")
         .with_header("X-Test", " one ")
         .with_body("payload");
-    let ctx = Context {
-        function_name: "other".into(),
-        ..testing::context()
-    };
+    let mut ctx = testing::context();
+    ctx.function_name = "other".into();
     let r = echo(&(), &ctx, req).unwrap();
     assert_eq!(
-        String::from_utf8(r.body).unwrap(),
+        r.body,
         "http PUT /users/7?x=1 /users/7 [payload] x-test=Some(\"one\") fn=other"
     );
     assert!(fail_on_request(&(), &testing::context(), testing::event("fail")).is_err());
@@ -84,11 +79,14 @@ fn the_test_context_has_the_platforms_defaults() {
 fn initialize_answers_200_and_runs_the_initializer_once() {
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
-    let rt = runtime().initializer(move |_: &Context| {
-        r.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    });
-    let server = TestServer::start(rt, echo).unwrap();
+    let function = Function::with_initializer(
+        move |_: &Context| {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        },
+        echo,
+    );
+    let server = TestServer::start(function).unwrap();
     for _ in 0..2 {
         let resp = server.initialize().unwrap();
         assert_eq!(resp.status, 200);
@@ -100,8 +98,7 @@ fn initialize_answers_200_and_runs_the_initializer_once() {
 
 #[test]
 fn invoke_answers_200_with_the_handlers_body_and_the_platforms_context() {
-    let rt = runtime();
-    let server = TestServer::start(rt, |_: &(), ctx: &Context, req: Request| {
+    let server = TestServer::start(Function::new(|_: &(), ctx: &Context, req: Request| {
         let text = format!(
             "{}|{}|{}|{}|{:?}|{}",
             String::from_utf8_lossy(&req.body),
@@ -112,7 +109,7 @@ fn invoke_answers_200_with_the_handlers_body_and_the_platforms_context() {
             ctx.request_id,
         );
         Ok(Response::text(text))
-    })
+    }))
     .unwrap();
     let resp = server.invoke(b"the event").unwrap();
     assert_eq!(resp.status, 200);
@@ -133,17 +130,16 @@ fn invoke_answers_200_with_the_handlers_body_and_the_platforms_context() {
     let other = server.invoke(b"").unwrap().text();
     assert_ne!(other.rsplit('|').next(), Some(fields[5]), "ids are fresh");
 
-    let server = server.with_context(Context {
-        function_name: "renamed".into(),
-        ..testing::context()
-    });
+    let mut renamed = testing::context();
+    renamed.function_name = "renamed".into();
+    let server = server.with_context(renamed);
     let text = server.invoke(b"x").unwrap().text();
     assert!(text.starts_with("x|renamed|/invoke|"), "{text}");
 }
 
 #[test]
 fn a_handler_error_answers_404_with_the_fc_json_error_body() {
-    let server = TestServer::start(runtime(), fail_on_request).unwrap();
+    let server = TestServer::start(Function::new(fail_on_request)).unwrap();
     let resp = server.invoke(b"fail").unwrap();
     assert_eq!(resp.status, 404);
     assert_eq!(resp.header("x-fc-status"), Some("404"));
@@ -157,7 +153,7 @@ fn a_handler_error_answers_404_with_the_fc_json_error_body() {
 
 #[test]
 fn an_http_request_reaches_the_handler_with_its_method_path_headers_and_body() {
-    let server = TestServer::start(runtime(), echo).unwrap();
+    let server = TestServer::start(Function::new(echo)).unwrap();
     let headers = [
         ("x-test", "yes"),
         ("x-fc-base-path", "/2016-08-15/proxy/svc/fn/"),
@@ -186,12 +182,12 @@ fn an_http_request_reaches_the_handler_with_its_method_path_headers_and_body() {
 
 #[test]
 fn an_http_handlers_status_passes_through_and_its_error_is_a_500() {
-    let server = TestServer::start(runtime(), |_: &(), _: &Context, req: Request| {
-        match req.route_path() {
-            "/missing" => Ok(Response::new(404).body("no such page")),
-            _ => Err(Error::msg("broken")),
-        }
-    })
+    let server = TestServer::start(Function::new(|_: &(), _: &Context, req: Request| match req
+        .route_path()
+    {
+        "/missing" => Ok(Response::new(404).body("no such page")),
+        _ => Err(Error::msg("broken")),
+    }))
     .unwrap();
     let resp = server.request("GET", "/missing", &[], b"").unwrap();
     assert_eq!((resp.status, resp.text().as_str()), (404, "no such page"));
@@ -206,17 +202,19 @@ fn an_http_handlers_status_passes_through_and_its_error_is_a_500() {
 fn pre_stop_answers_200_runs_the_hook_and_the_next_call_starts_a_new_life() {
     let (inits, stops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (i, s) = (inits.clone(), stops.clone());
-    let rt = runtime()
-        .initializer(move |_: &Context| {
+    let function = Function::with_initializer(
+        move |_: &Context| {
             i.fetch_add(1, Ordering::SeqCst);
             Ok(())
-        })
-        .pre_stop(move |_: &(), ctx: &Context| {
-            assert_eq!(ctx.control_path, "/pre-stop");
-            s.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        });
-    let server = TestServer::start(rt, echo).unwrap();
+        },
+        echo,
+    )
+    .pre_stop(move |_: &(), ctx: &Context| {
+        assert_eq!(ctx.control_path, "/pre-stop");
+        s.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    let server = TestServer::start(function).unwrap();
     assert_eq!(server.initialize().unwrap().status, 200);
     let resp = server.pre_stop().unwrap();
     assert_eq!(resp.status, 200);
@@ -229,13 +227,13 @@ fn pre_stop_answers_200_runs_the_hook_and_the_next_call_starts_a_new_life() {
 fn a_failing_pre_stop_hook_answers_404_and_pre_freeze_runs_its_hook() {
     let freezes = Arc::new(AtomicUsize::new(0));
     let f = freezes.clone();
-    let rt = runtime()
+    let function = Function::new(echo)
         .pre_stop(|_: &(), _: &Context| Err(Error::msg("flush failed")))
         .pre_freeze(move |_: &(), _: &Context| {
             f.fetch_add(1, Ordering::SeqCst);
             Ok(())
         });
-    let server = TestServer::start(rt, echo).unwrap();
+    let server = TestServer::start(function).unwrap();
     assert_eq!(server.initialize().unwrap().status, 200);
     assert_eq!(server.pre_freeze().unwrap().status, 200);
     assert_eq!(freezes.load(Ordering::SeqCst), 1);
@@ -248,16 +246,16 @@ fn a_failing_pre_stop_hook_answers_404_and_pre_freeze_runs_its_hook() {
 fn a_retryable_initializer_error_answers_404_and_a_retry_succeeds() {
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
-    let rt = runtime().initializer(move |_: &Context| {
-        if r.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(InitError::retry(Error::msg("database not up yet")));
-        }
-        Ok(String::from("ready"))
-    });
-    let server = TestServer::start(rt, |state: &String, _: &Context, _: Request| {
-        Ok(Response::text(state.clone()))
-    })
-    .unwrap();
+    let function = Function::with_initializer(
+        move |_: &Context| {
+            if r.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(InitError::retry(Error::msg("database not up yet")));
+            }
+            Ok(String::from("ready"))
+        },
+        |state: &String, _: &Context, _: Request| Ok(Response::text(state.clone())),
+    );
+    let server = TestServer::start(function).unwrap();
     let resp = server.initialize().unwrap();
     assert_eq!(resp.status, 404);
     assert!(
@@ -272,10 +270,11 @@ fn a_retryable_initializer_error_answers_404_and_a_retry_succeeds() {
 
 #[test]
 fn a_fatal_initializer_error_answers_500_and_fails_every_invocation() {
-    let rt = runtime().initializer(|_: &Context| -> Result<(), InitError> {
-        Err(InitError::fatal(Error::msg("bad config")))
-    });
-    let server = TestServer::start(rt, echo).unwrap();
+    let function = Function::with_initializer(
+        |_: &Context| -> Result<(), InitError> { Err(InitError::fatal(Error::msg("bad config"))) },
+        echo,
+    );
+    let server = TestServer::start(function).unwrap();
     assert_eq!(server.initialize().unwrap().status, 500);
     let resp = server.invoke(b"").unwrap();
     assert_eq!(resp.status, 500);
@@ -284,13 +283,13 @@ fn a_fatal_initializer_error_answers_500_and_fails_every_invocation() {
 
 #[test]
 fn two_test_servers_in_one_process_serve_on_their_own_ports() {
-    let a = TestServer::start(runtime(), |_: &(), _: &Context, _: Request| {
+    let a = TestServer::start(Function::new(|_: &(), _: &Context, _: Request| {
         Ok(Response::text("a"))
-    })
+    }))
     .unwrap();
-    let b = TestServer::start(runtime(), |_: &(), _: &Context, _: Request| {
+    let b = TestServer::start(Function::new(|_: &(), _: &Context, _: Request| {
         Ok(Response::text("b"))
-    })
+    }))
     .unwrap();
     assert_ne!(a.addr().port(), b.addr().port());
     assert!(a.addr().ip().is_loopback());
@@ -302,7 +301,7 @@ fn two_test_servers_in_one_process_serve_on_their_own_ports() {
 
 #[test]
 fn a_dropped_test_server_refuses_connections() {
-    let server = TestServer::start(runtime(), echo).unwrap();
+    let server = TestServer::start(Function::new(echo)).unwrap();
     let addr = server.addr();
     assert_eq!(server.invoke(b"").unwrap().status, 200);
     drop(server);
@@ -311,13 +310,50 @@ fn a_dropped_test_server_refuses_connections() {
 }
 
 #[test]
-fn a_test_server_leaves_the_processs_sigint_and_sigterm_alone() {
-    let server = TestServer::start(runtime(), echo).unwrap();
-    for _ in 0..3 {
-        assert_eq!(server.invoke(b"").unwrap().status, 200);
+fn a_dropped_test_servers_threads_end_and_release_the_function() {
+    struct State(Arc<AtomicBool>);
+    impl Drop for State {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
     }
-    // A served process installs its actions within a millisecond of its first call.
-    std::thread::sleep(Duration::from_millis(100));
+    let dropped = Arc::new(AtomicBool::new(false));
+    let d = dropped.clone();
+    let function = Function::with_initializer(
+        move |_: &Context| Ok(State(d.clone())),
+        |_: &State, _: &Context, _: Request| Ok(Response::text("ok")),
+    );
+    let server = TestServer::start(function).unwrap();
+    assert_eq!(server.invoke(b"").unwrap().status, 200);
+    assert_eq!(server.pre_freeze().unwrap().status, 200); // the control thread runs too
+    assert!(!dropped.load(Ordering::SeqCst));
+    drop(server);
+    // Every thread of the server holds the function: its state drops once the last one ended.
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !dropped.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "a server thread still holds the function"
+    );
+}
+
+#[test]
+fn a_test_server_leaves_the_processs_sigint_and_sigterm_alone() {
+    // An idle keep-alive connection is closed by the main loop, whose thread would install the
+    // actions as it starts: once the server has closed one, that start is past (no sleep).
+    let idle = |k: &str| (k == "TINYFC_IDLE_TIMEOUT_MS").then(|| "50".to_string());
+    let config = tinyfc::Config::from_lookup(idle).unwrap();
+    let server = TestServer::start_with(config, Function::new(echo)).unwrap();
+    let mut conn = TcpStream::connect(server.addr()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(b"POST /invoke HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).unwrap(); // EOF: the main loop closed it after 50 ms idle
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: reads the current action into a zeroed struct; changes nothing.
         let action = unsafe {
@@ -332,12 +368,109 @@ fn a_test_server_leaves_the_processs_sigint_and_sigterm_alone() {
 #[test]
 fn one_test_process_starts_many_test_servers() {
     for i in 0..20 {
-        let server = TestServer::start(runtime(), move |_: &(), _: &Context, _: Request| {
+        let server = TestServer::start(Function::new(move |_: &(), _: &Context, _: Request| {
             Ok(Response::text(i.to_string()))
-        })
+        }))
         .unwrap();
         assert_eq!(server.initialize().unwrap().status, 200);
         assert_eq!(server.invoke(b"").unwrap().text(), i.to_string());
         assert_eq!(server.pre_stop().unwrap().status, 200);
     }
+}
+
+#[test]
+fn hooks_added_in_either_order_both_run() {
+    let (freezes, stops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (f, s) = (freezes.clone(), stops.clone());
+    let function = Function::with_initializer(
+        |_: &Context| Ok(7u8),
+        |_: &u8, _: &Context, _| Ok(Response::text("ok")),
+    )
+    .pre_freeze(move |_: &u8, _: &Context| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    })
+    .pre_stop(move |_: &u8, _: &Context| {
+        s.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    let server = TestServer::start(function).unwrap();
+    assert_eq!(server.initialize().unwrap().status, 200);
+    assert_eq!(server.pre_freeze().unwrap().status, 200);
+    assert_eq!(server.pre_stop().unwrap().status, 200);
+    assert_eq!(
+        (freezes.load(Ordering::SeqCst), stops.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+}
+
+#[test]
+fn a_configuration_made_in_code_is_checked_as_the_environments_is() {
+    let mut config = tinyfc::Config::default();
+    config.workers = 0;
+    let err = TestServer::start_with(config, Function::new(echo)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("TINYFC_WORKERS"), "{err}");
+}
+
+/// An SSE handler: three events, each flushed as one chunk, `pause` apart.
+fn sse(pause: Duration) -> impl Fn(&(), &Context, Request) -> Result<Response, Error> {
+    move |_: &(), _: &Context, _: Request| {
+        Ok(Response::stream(move |w| {
+            for i in 0..3 {
+                if i > 0 {
+                    std::thread::sleep(pause);
+                }
+                write!(w, "data: {i}\n\n")?;
+                w.flush()?;
+            }
+            Ok(())
+        })
+        .header("content-type", "text/event-stream"))
+    }
+}
+
+#[test]
+fn a_streamed_answer_runs_in_process_and_gives_its_chunks_in_order() {
+    let handler = sse(Duration::ZERO);
+    let resp = handler(&(), &testing::context(), testing::http("GET", "/events")).unwrap();
+    let chunks = testing::chunks(resp).unwrap();
+    assert_eq!(
+        chunks,
+        [&b"data: 0\n\n"[..], b"data: 1\n\n", b"data: 2\n\n"]
+    );
+    // Bytes are one chunk; a producer's error is the error; 64 KiB unflushed make a chunk.
+    assert_eq!(testing::chunks(Response::text("x")).unwrap(), [b"x"]);
+    let failing = Response::stream(|w| {
+        w.write_all(b"partial")?;
+        Err(std::io::Error::other("upstream gone"))
+    });
+    assert_eq!(
+        testing::chunks(failing).unwrap_err().to_string(),
+        "upstream gone"
+    );
+    let big = Response::stream(|w| w.write_all(&vec![b'x'; 64 * 1024 + 1]));
+    let sizes: Vec<usize> = testing::chunks(big).unwrap().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [64 * 1024 + 1]);
+    let body = testing::body(
+        sse(Duration::ZERO)(&(), &testing::context(), testing::http("GET", "/")).unwrap(),
+    );
+    assert_eq!(body.unwrap(), b"data: 0\n\ndata: 1\n\ndata: 2\n\n");
+}
+
+#[test]
+fn a_test_server_gives_each_chunk_of_a_stream_with_the_time_it_arrived() {
+    let pause = Duration::from_millis(200);
+    let server = TestServer::start(Function::new(sse(pause))).unwrap();
+    let streamed = server.stream("GET", "/events", &[], b"").unwrap();
+    assert_eq!(streamed.status, 200);
+    assert_eq!(streamed.header("content-type"), Some("text/event-stream"));
+    let data: Vec<&[u8]> = streamed.chunks.iter().map(|c| &c.data[..]).collect();
+    assert_eq!(data, [&b"data: 0\n\n"[..], b"data: 1\n\n", b"data: 2\n\n"]);
+    // The first chunk arrived when it was produced, not with the last: the producer paused
+    // twice between them (half that is the bound, for a loaded machine's late reads).
+    let at: Vec<Duration> = streamed.chunks.iter().map(|c| c.arrived).collect();
+    assert!(at[0] <= at[1] && at[1] <= at[2], "{at:?}");
+    assert!(at[2] - at[0] >= pause, "{at:?}");
+    assert_eq!(streamed.body(), b"data: 0\n\ndata: 1\n\ndata: 2\n\n");
 }

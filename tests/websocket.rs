@@ -2,13 +2,11 @@
 //! `/ws` echo. Run with `cargo test --features websocket --test websocket`.
 #![cfg(feature = "websocket")]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{client::IntoClientRequest, Message, WebSocket};
 
@@ -184,4 +182,117 @@ fn at_the_function_timeout_the_connection_closes_without_a_close_frame_as_on_fc(
     // No close frame: the client sees the abnormal closure FC reports as 1006.
     assert_eq!(close_code(&mut socket), None);
     assert_still_serving(&f);
+}
+
+/// A frame written raw, for what a well-behaved client never sends: `first` is the FIN, RSV and
+/// opcode byte; the payload (under 126 bytes) masked with a fixed key if `masked`.
+fn raw_frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut frame = vec![first];
+    let len = payload.len() as u8;
+    if !masked {
+        frame.push(len);
+        frame.extend_from_slice(payload);
+        return frame;
+    }
+    let key = [1u8, 2, 3, 4];
+    frame.push(0x80 | len);
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+#[test]
+fn a_clients_protocol_violation_is_closed_with_rfc_6455_codes_and_logged_as_the_clients() {
+    let f = Function::start("probe", &[("TINYFC_MAX_BODY_BYTES", "1000")]);
+    let cases: [(&str, Vec<u8>, CloseCode); 6] = [
+        (
+            "invalid UTF-8 in a text message",
+            raw_frame(0x81, &[0xff, 0xfe], true),
+            CloseCode::Invalid,
+        ),
+        (
+            "an unmasked frame",
+            raw_frame(0x82, b"hi", false),
+            CloseCode::Protocol,
+        ),
+        (
+            "a reserved bit",
+            raw_frame(0xc2, b"hi", true),
+            CloseCode::Protocol,
+        ),
+        (
+            "a reserved data opcode",
+            raw_frame(0x83, b"hi", true),
+            CloseCode::Protocol,
+        ),
+        (
+            "a one-byte close payload",
+            raw_frame(0x88, &[3], true),
+            CloseCode::Protocol,
+        ),
+        ("a message over the limit", Vec::new(), CloseCode::Size),
+    ];
+    for (what, frame, code) in cases {
+        let mut socket = open(&f);
+        echo_once(&mut socket, "before");
+        if frame.is_empty() {
+            socket.send(Message::binary(vec![0u8; 2000])).unwrap();
+        } else {
+            socket.get_mut().write_all(&frame).unwrap();
+        }
+        assert_eq!(close_code(&mut socket), Some(code), "{what}");
+    }
+    assert!(f.wait_stdout("the WebSocket client broke the protocol (1009)"));
+    let out = f.stdout();
+    assert!(!out.contains("WebSocket handler failed"), "{out}");
+    assert_eq!(
+        count(&out, "the WebSocket client broke the protocol"),
+        6,
+        "{out}"
+    );
+    assert_still_serving(&f);
+}
+
+/// A function whose `/ws` echoes text until the client closes.
+fn echo_function() -> tinyfc::Function {
+    use tinyfc::websocket::{tungstenite, Message, Socket};
+    tinyfc::Function::new(|_, _, _| Ok(tinyfc::Response::text("hello"))).websocket(
+        "/ws",
+        |_, _, _, socket: &mut Socket<'_>| loop {
+            match socket.read() {
+                Ok(m @ Message::Text(_)) => socket
+                    .send(m)
+                    .map_err(|e| tinyfc::Error::msg(e.to_string()))?,
+                Ok(_) => {}
+                Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+                Err(e) => return Err(tinyfc::Error::msg(e.to_string())),
+            }
+        },
+    )
+}
+
+/// Opens `/ws` on a test server.
+fn open_on(addr: std::net::SocketAddr) -> WebSocket<TcpStream> {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    let req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    let (socket, resp) = tungstenite::client::client(req, stream).unwrap();
+    assert_eq!(resp.status(), 101);
+    socket
+}
+
+#[test]
+fn one_test_servers_drain_leaves_another_servers_sockets_open() {
+    let mut config = tinyfc::Config::default();
+    config.drain = Duration::from_millis(300);
+    let a = tinyfc::testing::TestServer::start_with(config.clone(), echo_function()).unwrap();
+    let b = tinyfc::testing::TestServer::start_with(config, echo_function()).unwrap();
+    let mut on_a = open_on(a.addr());
+    let mut on_b = open_on(b.addr());
+    echo_once(&mut on_a, "before");
+    echo_once(&mut on_b, "before");
+    // B's drain limit passes with its socket open: B's sockets go away, A's stay.
+    assert_eq!(b.pre_stop().unwrap().status, 200);
+    assert_eq!(close_code(&mut on_b), Some(CloseCode::Away));
+    echo_once(&mut on_a, "after B's drain");
 }

@@ -42,9 +42,28 @@ pub struct BodyReader {
 
 impl BodyReader {
     /// The connection, for the next request, once the body was read to its end (None before,
-    /// or for a body that ran until the server closed).
+    /// for a body that ran until the server closed, or when the server sent bytes past its
+    /// answer, such as a body on a HEAD answer: they would be read as the next answer).
     pub fn into_connection(self) -> Option<Connection> {
-        matches!(self.framing, Framing::Length(0)).then_some(self.conn)
+        (matches!(self.framing, Framing::Length(0)) && self.conn.buf.is_empty())
+            .then_some(self.conn)
+    }
+
+    /// The next piece of the body as it arrived: for a chunked body one whole chunk (what the
+    /// server sent between two flushes), else whatever the next read gives; None at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let mut chunk = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = self.read(&mut buf)?;
+            if n == 0 {
+                return Ok((!chunk.is_empty()).then_some(chunk));
+            }
+            chunk.extend_from_slice(&buf[..n]);
+            if !matches!(self.framing, Framing::Chunked(Some(left)) if left > 0) {
+                return Ok(Some(chunk));
+            }
+        }
     }
 
     /// Reads the next size line of a chunked body (and, after the last chunk, its trailers):

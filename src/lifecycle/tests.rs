@@ -96,7 +96,7 @@ fn panic_in_initializer_is_fatal_and_sticky() {
         panic!("the panic did not fail initialization")
     };
     assert!(e.is_fatal());
-    assert_eq!(e.error().kind, "Panic");
+    assert_eq!(e.error().error_type, "Panic");
     assert!(matches!(
         lc.ready(&ctx()),
         Err(NotReady::Init(InitError::Fatal(_)))
@@ -220,4 +220,40 @@ fn stop_before_initialization_skips_the_hook() {
         None,
     );
     assert!(lc.stop(&ctx(), Duration::from_millis(10)).is_ok());
+}
+
+#[test]
+fn health_says_serving_until_a_fatal_failure_or_a_stop_and_again_in_the_next_life() {
+    let serving = |lc: &Lifecycle<Counted>| matches!(lc.health(), Health::Serving(_));
+    let (lc, _, _, _) = counted(0);
+    assert!(
+        matches!(lc.health(), Health::Serving(None)),
+        "uninitialized"
+    );
+    lc.ready(&ctx()).unwrap();
+    assert!(matches!(lc.health(), Health::Serving(Some(_))), "ready");
+    let call = lc.admit().unwrap();
+    std::thread::scope(|s| {
+        let stop = s.spawn(|| lc.stop(&ctx(), Duration::from_secs(10)));
+        while lc.admitted.load(Ordering::SeqCst) & STOPPING == 0 {
+            std::thread::yield_now();
+        }
+        assert!(!serving(&lc), "while the stop drains");
+        drop(call);
+        stop.join().unwrap().unwrap();
+    });
+    assert!(serving(&lc), "after pre-stop the next call begins a life");
+    lc.shut_down(&ctx(), Duration::from_secs(1)).unwrap();
+    assert!(!serving(&lc), "after a signal");
+
+    let failed: Lifecycle<()> = Lifecycle::new(
+        Box::new(|_| Err(InitError::fatal(Error::msg("gone")))),
+        None,
+        None,
+    );
+    assert!(failed.ready(&ctx()).is_err());
+    let Health::Down(why) = failed.health() else {
+        panic!("healthy after a fatal initializer failure")
+    };
+    assert!(why.contains("gone"), "{why}");
 }

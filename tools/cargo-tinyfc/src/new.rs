@@ -1,46 +1,94 @@
-//! `cargo tinyfc new NAME [--event | --http]`: a standalone function crate in `./NAME`, as
-//! `cargo lambda new` makes one for Lambda. The files are the templates under `templates/`, built
-//! into the tool; `src/main.rs` is valid Rust as it stands (no placeholders), so what the user gets
-//! is what `tests/new.rs` compiles and tests.
+//! `cargo tinyfc new NAME [--event | --http | --trigger KIND] [--container]`: a standalone
+//! function crate in `./NAME`, as `cargo lambda new` makes one for Lambda, that builds from its
+//! own directory alone (tinyfc is vendored into it: src/new/vendor.rs). The files are the
+//! templates under `templates/`, built into the tool (src/new/files.rs); what the user gets is
+//! what `tests/new.rs` compiles and tests.
+
+mod files;
+mod name;
+pub mod trigger;
+pub mod vendor;
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Args, Stop};
+use crate::cli::Exit;
+/// The code package's runtime block of s.yaml (the s.yaml tests fill the template with it).
+#[cfg(test)]
+pub use files::CODE_RUNTIME;
+use trigger::Trigger;
 
-/// `cargo tinyfc new --help`.
-pub const USAGE: &str = "\
-cargo tinyfc new: a function crate in ./NAME: Cargo.toml, src/main.rs (handler + tests that run
-it in-process and over a socket), s.yaml (FC 3.0, initializer and pre-stop configured),
-Dockerfile, README.md with the commands.
-
-usage: cargo tinyfc new NAME [--event | --http]
-                             [--tinyfc-path DIR | --tinyfc-git URL [--rev REV]]
-
-  --event            an event function: the event is the body of POST /invoke (the default)
-  --http             an HTTP function with a small router and an HTTP trigger
-  --tinyfc-path DIR  depend on the tinyfc checkout in DIR (default: the one this tool was built
-                     from, by absolute path)
-  --tinyfc-git URL   depend on tinyfc from git instead, at --rev REV if given
-
-NAME is the package and binary name: letters, digits, - and _, not starting with a digit, not a
-Rust keyword; ./NAME must not exist or be an empty directory.
+/// `cargo tinyfc new --help`: after the options.
+const EXAMPLES: &str = "\
+NAME is the package, binary, function and image name: lower-case letters, digits, - and _,
+starting with a letter, at most 64 characters, not a Rust keyword; ./NAME must not exist or be
+an empty directory.
 
 example:
-  cargo tinyfc new my-function --http && cd my-function && cargo test
-";
+  cargo tinyfc new thumbnails --trigger oss && cd thumbnails && cargo test";
+
+/// `cargo tinyfc new`'s command line.
+#[derive(clap::Args, Debug)]
+#[command(
+    long_about = "A function crate in ./NAME that builds from its own directory: Cargo.toml and Cargo.lock,
+src/main.rs (handler + tests that run it in-process and over a socket), tinyfc's source in
+vendor/tinyfc, s.yaml (FC 3.0), Dockerfile and .dockerignore, README.md with the commands.",
+    after_help = EXAMPLES
+)]
+pub struct NewArgs {
+    /// The package, binary, function and image name.
+    #[arg(value_parser = function_name)]
+    name: String,
+    /// An event function: the event is the body of POST /invoke (the default).
+    #[arg(long, conflicts_with_all = ["http", "trigger"])]
+    event: bool,
+    /// An HTTP function with a small router and an HTTP trigger.
+    #[arg(long, conflicts_with = "trigger")]
+    http: bool,
+    /// An event function typed for that trigger's event, with the trigger in s.yaml and FC's
+    /// sample event as event.json: oss, timer, mns-topic, mns-queue, sls, cdn, eventbridge,
+    /// tablestore, http (= --http).
+    #[arg(long, value_name = "KIND", value_parser = trigger_kind)]
+    trigger: Option<Kind>,
+    /// s.yaml deploys the image (custom container) instead of the code package.
+    #[arg(long)]
+    container: bool,
+    /// Vendor tinyfc from the checkout in DIR (default: the one this tool was built from).
+    #[arg(long, value_name = "DIR", conflicts_with = "tinyfc_git")]
+    tinyfc_path: Option<PathBuf>,
+    /// Depend on tinyfc from git instead of vendoring it, at --rev REV if given.
+    #[arg(long, value_name = "URL")]
+    tinyfc_git: Option<String>,
+    /// The git revision of --tinyfc-git.
+    #[arg(long, value_name = "REV", requires = "tinyfc_git")]
+    rev: Option<String>,
+}
+
+/// clap value parser: a name cargo, FC and Docker all take ([`name::check`]).
+fn function_name(name: &str) -> Result<String, String> {
+    name::check(name).map(|()| name.to_string())
+}
+
+/// clap value parser: `--trigger KIND`.
+fn trigger_kind(value: &str) -> Result<Kind, String> {
+    Ok(trigger::parse(value)?.map_or(Kind::Http, Kind::Typed))
+}
 
 /// The kind of function to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
+    /// An event function reading the raw body.
     Event,
+    /// An HTTP function with a router.
     Http,
+    /// An event function typed for one trigger.
+    Typed(Trigger),
 }
 
-/// Where the generated crate finds tinyfc.
+/// Where the generated crate gets tinyfc.
 #[derive(Debug, PartialEq, Eq)]
 enum Tinyfc {
-    /// A checkout on this machine (absolute).
-    Path(PathBuf),
+    /// Vendored into `vendor/tinyfc` from this checkout (absolute).
+    Vendored(PathBuf),
     /// A git repository, at a revision if given.
     Git { url: String, rev: Option<String> },
 }
@@ -50,35 +98,34 @@ enum Tinyfc {
 struct Options {
     name: String,
     kind: Kind,
+    /// s.yaml deploys the image (`custom-container`) rather than the code package.
+    container: bool,
     tinyfc: Tinyfc,
 }
 
 /// `cargo tinyfc new ARGS`: the exit code.
-pub fn main(args: &[String]) -> i32 {
-    let options = match parse(args) {
-        Ok(o) => o,
-        Err(stop) => return crate::cli::stopped("new", stop, USAGE),
-    };
+pub fn main(args: NewArgs) -> Exit {
+    let options = parse(args)?;
     let dir = PathBuf::from(&options.name);
-    if let Err(message) = check_destination(&dir) {
-        return crate::cli::usage_error("new", &message, USAGE);
-    }
-    match write(&dir, &files(&options)) {
+    check_destination(&dir)?;
+    let existed = dir.exists();
+    Ok(match files::create(&dir, &options) {
         Ok(()) => {
             let kind = match options.kind {
-                Kind::Event => "an event function",
-                Kind::Http => "an HTTP function",
+                Kind::Event => "an event function".to_string(),
+                Kind::Http => "an HTTP function".to_string(),
+                Kind::Typed(t) => format!("a function for {} events", t.example()),
             };
             let from = match &options.tinyfc {
-                Tinyfc::Path(p) => p.display().to_string(),
-                Tinyfc::Git { url, .. } => url.clone(),
+                Tinyfc::Vendored(p) => format!("tinyfc vendored from {}", p.display()),
+                Tinyfc::Git { url, .. } => format!("tinyfc from {url}"),
             };
             let event = match options.kind {
-                Kind::Event => " --event event.json",
                 Kind::Http => "",
+                _ => " --event event.json",
             };
             println!(
-                "created {kind} in ./{name} (tinyfc from {from})\n\nnext:\n  cd {name}\n  \
+                "created {kind} in ./{name} ({from})\n\nnext:\n  cd {name}\n  \
                  cargo test\n  cargo tinyfc local --once{event} -- cargo run -q\n  \
                  (README.md has the rest)",
                 name = options.name
@@ -86,124 +133,41 @@ pub fn main(args: &[String]) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("cargo tinyfc new: writing {}: {e}", dir.display());
+            eprintln!("cargo tinyfc new: {e}");
+            // Nothing half-made is left behind: the directory was missing or empty before.
+            let _ = std::fs::remove_dir_all(&dir);
+            if existed {
+                let _ = std::fs::create_dir(&dir);
+            }
             1
         }
-    }
-}
-
-/// Parses the arguments; the default tinyfc is this tool's own checkout.
-fn parse(args: &[String]) -> Result<Options, Stop> {
-    let mut it = Args::new(args);
-    let (mut name, mut kind) = (None, None);
-    let (mut path, mut git, mut rev) = (None, None, None);
-    while let Some(arg) = it.next()? {
-        match arg {
-            "--event" | "--http" => {
-                let k = if arg == "--event" {
-                    Kind::Event
-                } else {
-                    Kind::Http
-                };
-                if kind.is_some_and(|old| old != k) {
-                    return Err(Stop::Usage("--event and --http exclude each other".into()));
-                }
-                kind = Some(k);
-            }
-            "--tinyfc-path" => path = Some(it.value(arg)?),
-            "--tinyfc-git" => git = Some(it.value(arg)?.to_string()),
-            "--rev" => rev = Some(it.value(arg)?.to_string()),
-            option if option.starts_with('-') => {
-                return Err(Stop::Usage(format!("unknown option {option}")))
-            }
-            positional if name.is_none() => name = Some(positional.to_string()),
-            extra => return Err(Stop::Usage(format!("one NAME only, {extra:?} is extra"))),
-        }
-    }
-    let name = name.ok_or_else(|| Stop::Usage("no NAME given".into()))?;
-    check_name(&name)?;
-    let tinyfc = match (path, git, rev) {
-        (Some(_), Some(_), _) => {
-            return Err(Stop::Usage(
-                "--tinyfc-path and --tinyfc-git exclude each other".into(),
-            ))
-        }
-        (_, None, Some(_)) => return Err(Stop::Usage("--rev needs --tinyfc-git".into())),
-        (None, Some(url), rev) => Tinyfc::Git { url, rev },
-        (Some(dir), None, None) => Tinyfc::Path(checkout(Path::new(dir))?),
-        (None, None, None) => Tinyfc::Path(checkout(&own_checkout()).map_err(|e| {
-            format!("{e} (this tool's checkout moved?): use --tinyfc-path DIR or --tinyfc-git URL")
-        })?),
-    };
-    Ok(Options {
-        name,
-        kind: kind.unwrap_or(Kind::Event),
-        tinyfc,
     })
 }
 
-/// The tinyfc checkout this tool was built from (tools/cargo-tinyfc is two levels down).
-fn own_checkout() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `dir` made absolute, if it holds tinyfc's Cargo.toml (so the dependency resolves from anywhere).
-fn checkout(dir: &Path) -> Result<PathBuf, String> {
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
-    if !manifest.lines().any(|l| l.trim() == "name = \"tinyfc\"") {
-        return Err(format!("{} is not a tinyfc checkout", dir.display()));
-    }
-    dir.canonicalize()
-        .map_err(|e| format!("{}: {e}", dir.display()))
-}
-
-/// Rust keywords (strict, reserved and 2024's `gen`): a crate cannot be named one.
-const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
-    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
-    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
-    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
-];
-
-/// Names cargo refuses or that clash: the standard crates, cargo's own output directories, and
-/// tinyfc itself (the crate would depend on itself).
-const RESERVED: &[&str] = &[
-    "alloc",
-    "core",
-    "proc_macro",
-    "std",
-    "test",
-    "build",
-    "deps",
-    "examples",
-    "incremental",
-    "tinyfc",
-];
-
-/// Checks NAME as cargo checks a package name (ASCII only, which cargo recommends).
-fn check_name(name: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("{name:?} is not a valid crate name: {why}"));
-    if name.is_empty() {
-        return bad("it is empty");
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
-        return bad(&format!("{c:?} is not a letter, digit, - or _"));
-    }
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
-        return bad("it starts with a digit");
-    }
-    let ident = name.replace('-', "_");
-    if KEYWORDS.contains(&ident.as_str()) {
-        return bad("it is a Rust keyword");
-    }
-    if RESERVED.contains(&ident.as_str()) {
-        return bad("the name is reserved (a standard crate, a cargo directory, or tinyfc)");
-    }
-    Ok(())
+/// What clap parsed, checked further; the default tinyfc is this tool's own checkout, vendored.
+fn parse(args: NewArgs) -> Result<Options, String> {
+    let tinyfc = match (args.tinyfc_path, args.tinyfc_git) {
+        (_, Some(url)) => Tinyfc::Git { url, rev: args.rev },
+        (Some(dir), None) => Tinyfc::Vendored(vendor::checkout(&dir)?),
+        (None, None) => {
+            Tinyfc::Vendored(vendor::checkout(&vendor::own_checkout()).map_err(|e| {
+                format!(
+                    "{e} (this tool's checkout moved?): use --tinyfc-path DIR or --tinyfc-git URL"
+                )
+            })?)
+        }
+    };
+    let kind = match (args.http, args.trigger) {
+        (true, _) => Kind::Http,
+        (false, Some(kind)) => kind,
+        (false, None) => Kind::Event,
+    };
+    Ok(Options {
+        name: args.name,
+        kind,
+        container: args.container,
+        tinyfc,
+    })
 }
 
 /// The destination may be missing or an empty directory.
@@ -217,176 +181,52 @@ fn check_destination(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// A TOML basic string holding `s`.
-fn toml_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// The HTTP trigger of an HTTP function.
-const HTTP_TRIGGER: &str = "      triggers:
-        - triggerName: http
-          triggerType: http
-          triggerConfig:
-            authType: anonymous
-            methods: [GET, POST, PUT, DELETE, HEAD, PATCH]";
-
-/// An event function's trigger, to fill in: an OSS upload.
-const EVENT_TRIGGER: &str =
-    "      # Events come from triggers, e.g. every upload to an OSS bucket (OSS needs a role that
-      # may invoke the function):
-      # triggers:
-      #   - triggerName: oss-upload
-      #     triggerType: oss
-      #     invocationRole: acs:ram::${config('AccountID')}:role/aliyunosseventnotificationrole
-      #     sourceArn: acs:oss:${vars.region}:${config('AccountID')}:my-bucket
-      #     triggerConfig:
-      #       events: [oss:ObjectCreated:PutObject, oss:ObjectCreated:PostObject]
-      #       filter: { key: { prefix: uploads/, suffix: '' } }";
-
-/// Every file of the crate: its path under `./NAME` and its text.
-fn files(o: &Options) -> Vec<(&'static str, String)> {
-    let dependency = match &o.tinyfc {
-        Tinyfc::Path(p) => format!("{{ path = {} }}", toml_string(&p.to_string_lossy())),
-        Tinyfc::Git { url, rev: None } => format!("{{ git = {} }}", toml_string(url)),
-        Tinyfc::Git { url, rev: Some(r) } => {
-            format!("{{ git = {}, rev = {} }}", toml_string(url), toml_string(r))
-        }
-    };
-    let (main, summary, call, triggers, once_event, try_it) = match o.kind {
-        Kind::Event => (
-            include_str!("../templates/event_main.rs"),
-            "An event function",
-            "event",
-            EVENT_TRIGGER,
-            " --event event.json",
-            format!(
-                "curl localhost:8000/2023-03-30/functions/{}/invocations -d @event.json\n\
-                 {:45}# while it serves: an event invocation",
-                o.name, ""
-            ),
-        ),
-        Kind::Http => (
-            include_str!("../templates/http_main.rs"),
-            "An HTTP function",
-            "request",
-            HTTP_TRIGGER,
-            "",
-            format!("{:45}# while it serves", "curl localhost:8000/hello/you"),
-        ),
-    };
-    let fill = |template: &str| {
-        template
-            .replace("{{name}}", &o.name)
-            .replace("{{tinyfc}}", &dependency)
-            .replace("{{summary}}", summary)
-            .replace("{{description}}", &format!("{summary} on tinyfc"))
-            .replace("{{call}}", call)
-            .replace("{{resource}}", &o.name.replace('-', "_"))
-            .replace("{{triggers}}", triggers)
-            .replace("{{once_event}}", once_event)
-            .replace("{{try}}", &try_it)
-    };
-    let mut files = vec![
-        (
-            "Cargo.toml",
-            fill(include_str!("../templates/Cargo.toml.in")),
-        ),
-        ("src/main.rs", main.to_string()),
-        ("s.yaml", fill(include_str!("../templates/s.yaml.in"))),
-        (
-            "Dockerfile",
-            fill(include_str!("../templates/Dockerfile.in")),
-        ),
-        ("README.md", fill(include_str!("../templates/README.md.in"))),
-        (
-            ".gitignore",
-            include_str!("../templates/gitignore.in").to_string(),
-        ),
-    ];
-    if o.kind == Kind::Event {
-        files.push(("event.json", "{\"bucket\": \"photos\"}\n".to_string()));
-    }
-    if let Tinyfc::Path(checkout) = &o.tinyfc {
-        // The versions of tinyfc's dependencies its own tests ran with (cargo drops the rest).
-        if let Ok(lock) = std::fs::read_to_string(checkout.join("Cargo.lock")) {
-            files.push(("Cargo.lock", lock));
-        }
-    }
-    files
-}
-
-/// Writes `files` under `dir`.
-fn write(dir: &Path, files: &[(&str, String)]) -> std::io::Result<()> {
-    for (path, text) in files {
-        let path = dir.join(path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(path, text)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: NewArgs,
     }
 
-    #[test]
-    fn names_cargo_would_refuse_are_refused_with_the_reason() {
-        for good in ["my-function", "f", "a_b2", "Thumbnailer"] {
-            assert_eq!(check_name(good), Ok(()), "{good}");
-        }
-        for (bad, why) in [
-            ("", "empty"),
-            ("1abc", "digit"),
-            ("a b", "' ' is not"),
-            ("café", "'é' is not"),
-            ("self", "keyword"),
-            ("async", "keyword"),
-            ("std", "reserved"),
-            ("tinyfc", "reserved"),
-            ("proc-macro", "reserved"),
-        ] {
-            let e = check_name(bad).unwrap_err();
-            assert!(
-                e.contains(why) && e.contains("not a valid crate name"),
-                "{bad}: {e}"
-            );
-        }
+    /// `new ARGS` through clap, then [`parse`]: the options or the error's text.
+    fn parse_args(a: &[&str]) -> Result<Options, String> {
+        let cli =
+            <Cli as clap::Parser>::try_parse_from(std::iter::once("new").chain(a.iter().copied()))
+                .map_err(|e| e.to_string())?;
+        parse(cli.args)
     }
 
     #[test]
     fn options_pick_the_kind_and_the_dependency() {
-        let o = parse(&args(&["f"])).unwrap();
+        let o = parse_args(&["f"]).unwrap();
         assert_eq!(o.kind, Kind::Event);
-        assert!(matches!(o.tinyfc, Tinyfc::Path(ref p) if p.join("src/lib.rs").exists()));
-        let o = parse(&args(&[
+        assert!(matches!(o.tinyfc, Tinyfc::Vendored(ref p) if p.join("src/lib.rs").exists()));
+        let o = parse_args(&["f", "--trigger", "mns-queue", "--container"]).unwrap();
+        assert_eq!(
+            (o.kind, o.container),
+            (Kind::Typed(Trigger::MnsQueue), true)
+        );
+        assert_eq!(
+            parse_args(&["f", "--trigger", "http"]).unwrap().kind,
+            Kind::Http
+        );
+        let o = parse_args(&[
             "--http",
             "f",
             "--tinyfc-git",
             "https://x/t.git",
             "--rev",
             "ab",
-        ]));
+        ]);
         assert_eq!(
             o.unwrap(),
             Options {
                 name: "f".into(),
                 kind: Kind::Http,
+                container: false,
                 tinyfc: Tinyfc::Git {
                     url: "https://x/t.git".into(),
                     rev: Some("ab".into())
@@ -395,41 +235,18 @@ mod tests {
         );
         for wrong in [
             &["f", "--event", "--http"][..],
+            &["f", "--trigger", "oss", "--http"],
+            &["f", "--trigger", "oss", "--event"],
+            &["f", "--trigger", "s3"],
+            &["f", "--trigger"],
+            &["Foo-Bar"],
             &["f", "--rev", "ab"],
             &["f", "g"],
             &[],
             &["f", "--tinyfc-path", "/nonexistent"],
             &["f", "--tinyfc-path", ".", "--tinyfc-git", "u"],
         ] {
-            assert!(
-                matches!(parse(&args(wrong)), Err(Stop::Usage(_))),
-                "{wrong:?}"
-            );
+            assert!(parse_args(wrong).is_err(), "{wrong:?}");
         }
-    }
-
-    #[test]
-    fn the_dependency_is_valid_toml_for_any_path() {
-        assert_eq!(toml_string(r#"C:\a "b""#), r#""C:\\a \"b\"""#);
-        let o = Options {
-            name: "f".into(),
-            kind: Kind::Http,
-            tinyfc: Tinyfc::Git {
-                url: "https://x/t.git".into(),
-                rev: None,
-            },
-        };
-        let files = files(&o);
-        let manifest = &files.iter().find(|(p, _)| *p == "Cargo.toml").unwrap().1;
-        assert!(
-            manifest.contains("tinyfc = { git = \"https://x/t.git\" }"),
-            "{manifest}"
-        );
-        assert!(files.iter().all(|(_, text)| !text.contains("{{")));
-        let yaml = &files.iter().find(|(p, _)| *p == "s.yaml").unwrap().1;
-        assert!(
-            yaml.contains("triggerType: http") && yaml.contains("preStop:"),
-            "{yaml}"
-        );
     }
 }

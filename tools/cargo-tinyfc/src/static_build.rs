@@ -7,28 +7,71 @@
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 
-use crate::cli::{Args, Stop};
+use crate::cli::Exit;
 
-/// `cargo tinyfc build --help`.
-pub const USAGE: &str = "\
-cargo tinyfc build: static release build of function binaries (x86_64-unknown-linux-musl, or
-glibc with +crt-static when the musl target is not installed: said on stderr). Prints the path
-of every binary built, one a line.
-
-usage: cargo tinyfc build [--bin NAME | --example NAME | --bins | --examples]...
-                          [-p PACKAGE] [--manifest-path PATH] [--features FEATURES]
-
-  --bin NAME, --example NAME, --bins, --examples   what to build (default: cargo's default)
-  -p, --package PACKAGE                            the package, in a workspace
-  --manifest-path PATH                             its Cargo.toml
-  --features FEATURES                              cargo features to enable
-
+/// `cargo tinyfc build --help`: after the options.
+const EXAMPLES: &str = "\
 examples:
   cargo tinyfc build --bin my-function
   cargo tinyfc build -p tinyfc --example hello
 
-Install the musl target with `rustup target add x86_64-unknown-linux-musl`.
-";
+Install the musl target with `rustup target add x86_64-unknown-linux-musl`.";
+
+/// `cargo tinyfc build`'s command line: cargo's selection options, passed on to `cargo build`.
+#[derive(clap::Args, Debug, Default, PartialEq, Eq)]
+#[command(
+    long_about = "Static release build of function binaries (x86_64-unknown-linux-musl, or glibc with +crt-static
+when the musl target is not installed: said on stderr). Prints the path of every binary built,
+one a line.",
+    after_help = EXAMPLES
+)]
+pub struct BuildArgs {
+    /// Build this binary (repeatable; default: cargo's default).
+    #[arg(long, value_name = "NAME")]
+    bin: Vec<String>,
+    /// Build this example (repeatable).
+    #[arg(long, value_name = "NAME")]
+    example: Vec<String>,
+    /// Build every binary.
+    #[arg(long)]
+    bins: bool,
+    /// Build every example.
+    #[arg(long)]
+    examples: bool,
+    /// The package, in a workspace.
+    #[arg(short, long, value_name = "PACKAGE")]
+    package: Option<String>,
+    /// Its Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<String>,
+    /// Cargo features to enable.
+    #[arg(long, value_name = "FEATURES")]
+    features: Option<String>,
+}
+
+impl BuildArgs {
+    /// The arguments passed on to `cargo build`.
+    fn cargo_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let flags = [("--bins", self.bins), ("--examples", self.examples)];
+        out.extend(flags.iter().filter(|f| f.1).map(|f| f.0.to_string()));
+        for (option, values) in [("--bin", &self.bin), ("--example", &self.example)] {
+            for v in values {
+                out.extend([option.to_string(), v.clone()]);
+            }
+        }
+        for (option, value) in [
+            ("--package", &self.package),
+            ("--manifest-path", &self.manifest_path),
+            ("--features", &self.features),
+        ] {
+            if let Some(v) = value {
+                out.extend([option.to_string(), v.clone()]);
+            }
+        }
+        out
+    }
+}
 
 /// The target for deployment builds.
 pub const MUSL: &str = "x86_64-unknown-linux-musl";
@@ -36,11 +79,8 @@ pub const MUSL: &str = "x86_64-unknown-linux-musl";
 pub const GNU: &str = "x86_64-unknown-linux-gnu";
 
 /// `cargo tinyfc build ARGS`: the exit code.
-pub fn main(args: &[String]) -> i32 {
-    let cargo_args = match parse(args) {
-        Ok(a) => a,
-        Err(stop) => return crate::cli::stopped("build", stop, USAGE),
-    };
+pub fn main(args: BuildArgs) -> Exit {
+    let cargo_args = args.cargo_args();
     let (target, rustflags) = if musl_installed() {
         eprintln!("cargo tinyfc build: static build for {MUSL}");
         (MUSL, None)
@@ -53,7 +93,7 @@ pub fn main(args: &[String]) -> i32 {
         flags.push_str(" -C target-feature=+crt-static");
         (GNU, Some(flags))
     };
-    match build(target, rustflags.as_deref(), &cargo_args) {
+    Ok(match build(target, rustflags.as_deref(), &cargo_args) {
         Ok(binaries) if binaries.is_empty() => {
             eprintln!("cargo tinyfc build: cargo built no binary");
             1
@@ -68,24 +108,7 @@ pub fn main(args: &[String]) -> i32 {
             eprintln!("cargo tinyfc build: {e}");
             1
         }
-    }
-}
-
-/// The arguments passed on to `cargo build`.
-fn parse(args: &[String]) -> Result<Vec<String>, Stop> {
-    let mut it = Args::new(args);
-    let mut out = Vec::new();
-    while let Some(arg) = it.next()? {
-        match arg {
-            "--bins" | "--examples" => out.push(arg.to_string()),
-            "--bin" | "--example" | "-p" | "--package" | "--manifest-path" | "--features" => {
-                let value = it.value(arg)?;
-                out.extend([arg.to_string(), value.to_string()]);
-            }
-            other => return Err(Stop::Usage(format!("unknown option {other}"))),
-        }
-    }
-    Ok(out)
+    })
 }
 
 /// True when the musl target's std is installed (rustup's `target add`).
@@ -161,14 +184,23 @@ mod tests {
         assert_eq!(executable("not json"), None);
     }
 
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BuildArgs,
+    }
+
     #[test]
     fn unknown_options_are_usage_errors_and_selections_pass_through() {
-        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let parse = |a: &[&str]| {
+            <Cli as clap::Parser>::try_parse_from(std::iter::once("build").chain(a.iter().copied()))
+                .map(|cli| cli.args.cargo_args())
+        };
         assert_eq!(
-            parse(&args(&["-p", "tinyfc", "--example", "hello"])),
-            Ok(args(&["-p", "tinyfc", "--example", "hello"]))
+            parse(&["-p", "tinyfc", "--example", "hello"]).unwrap(),
+            ["--example", "hello", "--package", "tinyfc"]
         );
-        assert!(matches!(parse(&args(&["--release"])), Err(Stop::Usage(_))));
-        assert!(matches!(parse(&args(&["--bin"])), Err(Stop::Usage(_))));
+        assert!(parse(&["--release"]).is_err());
+        assert!(parse(&["--bin"]).is_err());
     }
 }

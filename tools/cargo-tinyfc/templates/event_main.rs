@@ -9,7 +9,7 @@
 use std::io;
 
 use tinyfc::log::info;
-use tinyfc::{Context, Error, InitError, Request, Response, Runtime};
+use tinyfc::{Context, Error, Function, InitError, Request, Response};
 
 /// What the initializer builds once per instance life and every invocation borrows: clients,
 /// configuration, a model...
@@ -17,12 +17,10 @@ struct State {
     function_name: String,
 }
 
-/// The runtime: configuration from the environment (`FC_SERVER_PORT`, `TINYFC_*`), the
-/// initializer and the pre-stop hook.
-fn runtime() -> io::Result<Runtime<State>> {
-    Ok(Runtime::from_env()?
-        .initializer(initialize)
-        .pre_stop(pre_stop))
+/// The whole function: the initializer, the handler and the pre-stop hook, as one value that
+/// `main` serves and the tests start.
+fn function() -> Function<State> {
+    Function::with_initializer(initialize, handler).pre_stop(pre_stop)
 }
 
 /// Runs once, before the first invocation. `?` on an error asks the platform to retry;
@@ -52,8 +50,9 @@ fn handler(state: &State, _ctx: &Context, req: Request) -> Result<Response, Erro
     )))
 }
 
+/// Serves the function, configured from the environment (`FC_SERVER_PORT`, `TINYFC_*`).
 fn main() -> io::Result<()> {
-    runtime()?.run(handler)
+    tinyfc::run(function())
 }
 
 #[cfg(test)]
@@ -67,7 +66,7 @@ mod tests {
         let event = testing::event(b"{\"bucket\": \"photos\"}");
         let response = handler(&state, &testing::context(), event).unwrap();
         assert_eq!(response.status, 200);
-        let text = String::from_utf8(response.body).unwrap();
+        let text = String::from_utf8(testing::body(response).unwrap()).unwrap();
         assert!(text.ends_with("processed an event of 20 bytes\n"), "{text}");
     }
 
@@ -80,7 +79,7 @@ mod tests {
 
     #[test]
     fn the_function_runs_its_lifecycle_over_a_socket() -> io::Result<()> {
-        let server = TestServer::start(runtime()?, handler)?;
+        let server = TestServer::start(function())?;
         assert_eq!(server.initialize()?.status, 200);
         let answer = server.invoke(b"{\"bucket\": \"photos\"}")?;
         assert_eq!(answer.status, 200);

@@ -9,7 +9,7 @@
 use std::io;
 
 use tinyfc::log::info;
-use tinyfc::{Context, Error, InitError, Kind, Request, Response, Runtime};
+use tinyfc::{Context, Error, Function, InitError, Kind, Request, Response};
 
 /// What the initializer builds once per instance life and every request borrows: clients,
 /// configuration, a model...
@@ -17,12 +17,10 @@ struct State {
     greeting: String,
 }
 
-/// The runtime: configuration from the environment (`FC_SERVER_PORT`, `TINYFC_*`), the
-/// initializer and the pre-stop hook.
-fn runtime() -> io::Result<Runtime<State>> {
-    Ok(Runtime::from_env()?
-        .initializer(initialize)
-        .pre_stop(pre_stop))
+/// The whole function: the initializer, the handler and the pre-stop hook, as one value that
+/// `main` serves and the tests start.
+fn function() -> Function<State> {
+    Function::with_initializer(initialize, handler).pre_stop(pre_stop)
 }
 
 /// Runs once, before the first request. `?` on an error asks the platform to retry;
@@ -69,8 +67,9 @@ fn handler(state: &State, _ctx: &Context, req: Request) -> Result<Response, Erro
     }
 }
 
+/// Serves the function, configured from the environment (`FC_SERVER_PORT`, `TINYFC_*`).
 fn main() -> io::Result<()> {
-    runtime()?.run(handler)
+    tinyfc::run(function())
 }
 
 #[cfg(test)]
@@ -91,7 +90,10 @@ mod tests {
             b"Hello, rust!\n"
         );
         let echo = call(testing::http("POST", "/echo").with_body(b"ping"));
-        assert_eq!((echo.status, echo.body.as_slice()), (200, &b"ping"[..]));
+        assert_eq!(
+            (echo.status, echo.body.as_bytes()),
+            (200, Some(&b"ping"[..]))
+        );
         assert_eq!(call(testing::http("DELETE", "/")).status, 405);
         assert_eq!(call(testing::http("GET", "/nowhere")).status, 404);
         assert_eq!(call(testing::event(b"{}")).body, b"ok\n");
@@ -106,7 +108,7 @@ mod tests {
 
     #[test]
     fn the_function_serves_requests_over_a_socket() -> io::Result<()> {
-        let server = TestServer::start(runtime()?, handler)?;
+        let server = TestServer::start(function())?;
         assert_eq!(server.initialize()?.status, 200);
         let hello = server.request("GET", "/hello/socket", &[], b"")?;
         assert_eq!(

@@ -1,15 +1,12 @@
 //! `cargo tinyfc local` for daily work: --env-file, --concurrency, the report line, --lives and
 //! --watch, through the real tool driving real functions.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use tinyfc_harness::*;
 
 fn local(args: &[&str], command: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
@@ -208,9 +205,9 @@ fn new_options_reject_bad_combinations_with_exit_2() {
 /// A crate depending on this repository's tinyfc that answers `text`.
 fn write_function(dir: &Path, text: &str) {
     let main = format!(
-        "fn main() -> std::io::Result<()> {{\n    tinyfc::Runtime::from_env()?\n        \
-         .run(|_: &(), _ctx: &tinyfc::Context, _req: tinyfc::Request| {{\n            \
-         Ok(tinyfc::Response::text(\"{text}\"))\n        }})\n}}\n"
+        "fn main() -> std::io::Result<()> {{\n    \
+         tinyfc::run(tinyfc::Function::new(|_: &(), _ctx: &tinyfc::Context, _req: tinyfc::Request| {{\n            \
+         Ok(tinyfc::Response::text(\"{text}\"))\n        }}))\n}}\n"
     );
     let mut file = std::fs::File::create(dir.join("src/main.rs")).unwrap();
     file.write_all(main.as_bytes()).unwrap();

@@ -1,15 +1,12 @@
 //! Streamed answers through `cargo tinyfc local`'s front door: relayed chunk by chunk as the
 //! function produces them.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use tinyfc_harness::*;
 
 /// The local platform with the probe, its front door on a free port.
 fn serving() -> Function {

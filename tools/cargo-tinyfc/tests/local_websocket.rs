@@ -2,13 +2,10 @@
 //! echo. Run with `cargo test -p cargo-tinyfc --features websocket --test local_websocket`.
 #![cfg(feature = "websocket")]
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 use std::net::TcpStream;
 use std::process::Command;
 
-use common::*;
+use tinyfc_harness::*;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};

@@ -1,6 +1,7 @@
-//! `cargo tinyfc new`: what it generates builds, passes its own tests, runs through the lifecycle
-//! under `cargo tinyfc local --once`, and packages with `build`, `zip` and `image`; bad names are
-//! usage errors.
+//! `cargo tinyfc new`: what it generates builds from its own directory alone, passes its own
+//! tests (every `--trigger` kind on FC's sample event), runs through the lifecycle under `cargo
+//! tinyfc local --once`, and packages with `build`, `zip` and `image`; bad names are usage errors
+//! that write nothing.
 //!
 //! The generated crates are built with this workspace's target directory as CARGO_TARGET_DIR, so
 //! tinyfc's dependencies (and, for the static build, what `make static` built) are compiled once
@@ -86,13 +87,15 @@ fn cargo_test_passes(dir: &Path, tests: usize) {
 fn a_new_event_function_passes_its_tests_runs_its_lifecycle_and_packages() {
     let dir = generate(&scratch("event"), "my-event", &[]);
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap();
     assert!(
-        manifest.contains(&format!("tinyfc = {{ path = {:?} }}", checkout)),
-        "the default is this checkout, by absolute path:\n{manifest}"
+        manifest.contains(r#"tinyfc = { version = "0.1.0", path = "vendor/tinyfc" }"#),
+        "the default is tinyfc vendored into the crate:\n{manifest}"
+    );
+    assert!(dir.join("vendor/tinyfc/src/lib.rs").exists());
+    let ignored = std::fs::read_to_string(dir.join(".dockerignore")).unwrap();
+    assert!(
+        ignored.contains("target/") && ignored.contains("dist/"),
+        "{ignored}"
     );
     let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
     assert!(
@@ -119,6 +122,9 @@ fn a_new_event_function_passes_its_tests_runs_its_lifecycle_and_packages() {
             &[
                 "local",
                 "--once",
+                // s.yaml says port 9000; the two generated crates run at once.
+                "--port",
+                "0",
                 "--event",
                 "event.json",
                 "--",
@@ -166,13 +172,29 @@ fn a_new_http_function_passes_its_tests_and_runs_its_lifecycle() {
     let dir = generate(&scratch("http"), "my_http", &["--http"]);
     let yaml = std::fs::read_to_string(dir.join("s.yaml")).unwrap();
     assert!(yaml.contains("triggerType: http"), "{yaml}");
+    assert!(
+        yaml.contains("OPTIONS]"),
+        "CORS preflight reaches the handler:\n{yaml}"
+    );
     let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
     assert!(main.contains("req.route_path()"), "routes on route_path");
     cargo_test_passes(&dir, 3);
     // An event invocation (what --once sends) is answered too.
     let once = ok(
         "local --once",
-        tool(&dir, &["local", "--once", "--", &cargo(), "run", "-q"]),
+        tool(
+            &dir,
+            &[
+                "local",
+                "--once",
+                "--port",
+                "0",
+                "--",
+                &cargo(),
+                "run",
+                "-q",
+            ],
+        ),
     );
     assert!(once.contains("all steps succeeded"), "{once}");
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
@@ -206,7 +228,7 @@ fn bad_names_and_non_empty_directories_are_usage_errors_that_write_nothing() {
     let text = String::from_utf8_lossy(&help.stdout);
     assert_eq!(help.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("usage: cargo tinyfc new") && text.contains("example"),
+        text.contains("Usage: cargo tinyfc new") && text.contains("example"),
         "{text}"
     );
     assert_eq!(
@@ -223,14 +245,20 @@ fn bad_names_and_non_empty_directories_are_usage_errors_that_write_nothing() {
         (&["new", "std"], "reserved"),
         (&["new", "taken"], "exists and is not empty"),
         (&["new", "a-file"], "exists and is not a directory"),
-        (&["new"], "no NAME"),
-        (&["new", "x", "--event", "--http"], "exclude each other"),
+        (&["new"], "<NAME>"),
+        (&["new", "x", "--event", "--http"], "cannot be used with"),
+        (
+            &["new", "x", "--trigger", "oss", "--http"],
+            "cannot be used with",
+        ),
+        (&["new", "Foo-Bar"], "image names are lower case"),
+        (&["new", "x", "--trigger", "s3"], "the kinds are oss, timer"),
     ] {
         let out = tool(&parent, args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
-        assert!(err.contains("usage: cargo tinyfc new"), "{args:?}: {err}");
+        assert!(err.contains("--help"), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
     let mut left: Vec<String> = std::fs::read_dir(&parent)
@@ -248,5 +276,215 @@ fn bad_names_and_non_empty_directories_are_usage_errors_that_write_nothing() {
     std::fs::create_dir(parent.join("empty")).unwrap();
     ok("new into an empty dir", tool(&parent, &["new", "empty"]));
     assert!(parent.join("empty/src/main.rs").exists());
+    let _ = std::fs::remove_dir_all(&parent);
+}
+
+/// Every file under `dir` that `docker build .` would send (what .dockerignore does not list),
+/// relative to `dir`.
+fn docker_context(dir: &Path) -> Vec<PathBuf> {
+    let ignore = std::fs::read_to_string(dir.join(".dockerignore")).unwrap();
+    let ignored: Vec<&str> = ignore.lines().map(|l| l.trim_end_matches('/')).collect();
+    let mut files = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for entry in std::fs::read_dir(dir.join(&rel)).unwrap() {
+            let entry = entry.unwrap();
+            let path = rel.join(entry.file_name());
+            if ignored.iter().any(|i| path == Path::new(i)) {
+                continue;
+            }
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_generated_crate_builds_from_its_own_directory_alone() {
+    let made = generate(&scratch("alone"), "alone", &["--trigger", "timer"]);
+    // Build output in the crate must not travel: a build there first, as a user's would.
+    std::fs::create_dir_all(made.join("target/debug")).unwrap();
+    std::fs::write(made.join("target/debug/stale"), "x").unwrap();
+    // What Docker (or a fresh clone) sees, copied away from the checkout and the generator.
+    let copy = scratch("alone-copy").join("context");
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    for rel in docker_context(&made) {
+        let text = std::fs::read(made.join(&rel)).unwrap();
+        let mentions = String::from_utf8_lossy(&text).contains(checkout.to_str().unwrap());
+        assert!(!mentions, "{} names the tinyfc checkout", rel.display());
+        std::fs::create_dir_all(copy.join(&rel).parent().unwrap()).unwrap();
+        std::fs::write(copy.join(&rel), text).unwrap();
+    }
+    assert!(
+        !copy.join("target").exists(),
+        ".dockerignore leaves target/ out"
+    );
+    let _ = std::fs::remove_dir_all(&made);
+    // Every package cargo resolves is in the copy or a registry: none is on a path outside it.
+    let metadata = ok(
+        "cargo metadata",
+        run_in(
+            &copy,
+            &cargo(),
+            &["metadata", "--format-version", "1", "--locked", "--offline"],
+        ),
+    );
+    let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+    for package in metadata["packages"].as_array().unwrap() {
+        let manifest = package["manifest_path"].as_str().unwrap();
+        let registry = package["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("registry+"));
+        assert!(
+            registry || manifest.starts_with(copy.to_str().unwrap()),
+            "{} comes from {manifest}",
+            package["name"]
+        );
+    }
+    // The Dockerfile's build: --locked, here --offline too (the registry cache is warm).
+    ok(
+        "cargo build --locked --offline",
+        run_in(
+            &copy,
+            &cargo(),
+            &["build", "--release", "--locked", "--offline"],
+        ),
+    );
+    let dockerfile = std::fs::read_to_string(copy.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("cargo build --release --locked"),
+        "{dockerfile}"
+    );
+    let _ = std::fs::remove_dir_all(copy.parent().unwrap());
+}
+
+#[test]
+fn every_trigger_kind_makes_a_typed_function_that_passes_its_tests_on_the_sample() {
+    let parent = scratch("triggers");
+    for kind in [
+        "oss",
+        "timer",
+        "mns-topic",
+        "mns-queue",
+        "sls",
+        "cdn",
+        "eventbridge",
+        "tablestore",
+    ] {
+        let dir = generate(&parent, &format!("on-{kind}"), &["--trigger", kind]);
+        let sample = std::fs::read_to_string(dir.join("event.json")).unwrap();
+        assert_eq!(
+            Some(sample.as_str()),
+            tinyfc::events::fixtures::example(kind),
+            "event.json is FC's sample"
+        );
+        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+        assert!(main.contains("include_bytes!(\"../event.json\")"), "{kind}");
+        let tests = if kind == "tablestore" { 4 } else { 3 };
+        cargo_test_passes(&dir, tests);
+    }
+    // `local --once --event-example oss` shows the sample's object.
+    let once = ok(
+        "local --once --event-example oss",
+        tool(
+            &parent.join("on-oss"),
+            &[
+                "local",
+                "--once",
+                "--event-example",
+                "oss",
+                "--",
+                &cargo(),
+                "run",
+                "-q",
+            ],
+        ),
+    );
+    assert!(
+        once.contains("oss://testbucket/source/a.png (122539 bytes)"),
+        "{once}"
+    );
+    let _ = std::fs::remove_dir_all(&parent);
+}
+
+#[test]
+fn vendor_refreshes_the_copy_of_tinyfc_and_the_crate_still_builds() {
+    let dir = generate(&scratch("vendor"), "refreshed", &[]);
+    let lib = dir.join("vendor/tinyfc/src/lib.rs");
+    let original = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        format!("{original}\ncompile_error!(\"stale copy\");\n"),
+    )
+    .unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("version = \"0.1.0\", path", "version = \"0.0.9\", path"),
+    )
+    .unwrap();
+    let said = ok("vendor", tool(&dir, &["vendor"]));
+    assert!(said.contains("vendor/tinyfc: tinyfc 0.1.0 from"), "{said}");
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), original);
+    assert!(std::fs::read_to_string(&manifest)
+        .unwrap()
+        .contains(r#"tinyfc = { version = "0.1.0", path = "vendor/tinyfc" }"#));
+    ok(
+        "cargo build --locked",
+        run_in(&dir, &cargo(), &["build", "--locked", "--offline"]),
+    );
+    // Anywhere else it is a usage error that changes nothing.
+    let elsewhere = scratch("vendor-elsewhere");
+    std::fs::write(elsewhere.join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+    let out = tool(&elsewhere, &["vendor"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!elsewhere.join("vendor").exists());
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}
+
+#[test]
+fn every_generated_s_yaml_passes_check() {
+    let parent = scratch("check");
+    let kinds: [&[&str]; 10] = [
+        &[],
+        &["--http"],
+        &["--trigger", "oss"],
+        &["--trigger", "timer"],
+        &["--trigger", "mns-topic"],
+        &["--trigger", "mns-queue"],
+        &["--trigger", "sls"],
+        &["--trigger", "cdn"],
+        &["--trigger", "eventbridge"],
+        &["--trigger", "tablestore"],
+    ];
+    for (i, kind) in kinds.iter().enumerate() {
+        for container in [false, true] {
+            let name = format!("checked-{i}{}", if container { "-c" } else { "" });
+            let mut args = kind.to_vec();
+            if container {
+                args.push("--container");
+            }
+            let dir = generate(&parent, &name, &args);
+            let said = ok("cargo tinyfc check", tool(&dir, &["check"]));
+            assert!(
+                said.contains("0 error(s), 0 warning(s)"),
+                "{args:?}:\n{said}"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&parent);
 }

@@ -77,8 +77,9 @@ fn build_makes_a_static_release_binary_and_prints_its_path() {
 #[test]
 fn every_command_has_help_with_an_example_and_wrong_options_exit_2_without_a_panic() {
     // Per command: an option it does not know, and a value it cannot take.
-    let bad_values: [(&str, &[&str]); 5] = [
+    let bad_values: [(&str, &[&str]); 6] = [
         ("local", &["--grace", "1e30", "--", "x"]),
+        ("check", &["--config"]),
         ("build", &["--bin"]),
         ("zip", &["only-one-path"]),
         ("image", &["a", "b", "--port", "99999"]),
@@ -88,7 +89,10 @@ fn every_command_has_help_with_an_example_and_wrong_options_exit_2_without_a_pan
         let help = tool(&[command, "--help"]);
         let text = String::from_utf8_lossy(&help.stdout);
         assert_eq!(help.status.code(), Some(0), "{command}: {text}");
-        assert!(text.contains("usage: cargo tinyfc"), "{command}: {text}");
+        assert!(
+            text.to_lowercase().contains("usage: cargo tinyfc"),
+            "{command}: {text}"
+        );
         assert!(
             text.contains("example"),
             "{command} --help has no example:\n{text}"
@@ -103,20 +107,48 @@ fn every_command_has_help_with_an_example_and_wrong_options_exit_2_without_a_pan
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{wrong:?}: {err}");
             assert!(!err.contains("panicked"), "{wrong:?}: {err}");
+            // clap's "error: ... try '--help'"; local's own parser prints its usage.
             assert!(
-                err.contains(&format!("usage: cargo tinyfc {command}")),
+                err.contains("--help") || err.contains(&format!("usage: cargo tinyfc {command}")),
                 "{err}"
             );
         }
     }
     let top = tool(&[]);
     assert_eq!(top.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&top.stderr).contains("commands:"));
+    assert!(String::from_utf8_lossy(&top.stderr).contains("Commands:"));
     assert_eq!(tool(&["no-such-command"]).status.code(), Some(2));
+    assert_eq!(tool(&["help", "no-such-command"]).status.code(), Some(2));
     // As a cargo subcommand, cargo passes the subcommand's name first.
     let as_cargo = tool(&["tinyfc", "--help"]);
     assert_eq!(as_cargo.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&as_cargo.stdout).contains("commands:"));
+    assert!(String::from_utf8_lossy(&as_cargo.stdout).contains("Commands:"));
+}
+
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let not_utf8 = OsStr::from_bytes(b"caf\xe9");
+    for args in [
+        vec![OsStr::new("new"), not_utf8],
+        vec![OsStr::new("bench"), OsStr::new("--dir"), not_utf8],
+        vec![
+            OsStr::new("local"),
+            OsStr::new("--once"),
+            OsStr::new("--"),
+            not_utf8,
+        ],
+        vec![not_utf8],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
 }
 
 /// `cargo-tinyfc ARGS`, which must succeed: its stdout.
@@ -166,6 +198,34 @@ fn zip_and_image_write_what_the_packaging_library_writes() {
         said.contains(&format!("t:1 (amd64), manifest {}", info.manifest_digest)),
         "{said}"
     );
+    // --ca-certs: the host's bundle; --ca-certs=FILE: that file.
+    for (option, bundle) in [
+        (
+            "--ca-certs".to_string(),
+            tinyfc_pack::host_ca_bundle().unwrap().to_path_buf(),
+        ),
+        (
+            format!("--ca-certs={}", dir.join("roots.pem").display()),
+            dir.join("roots.pem"),
+        ),
+    ] {
+        std::fs::write(dir.join("roots.pem"), "-----BEGIN CERTIFICATE-----\nx\n").unwrap();
+        let (cli, lib) = (dir.join("ca-cli.tar"), dir.join("ca-lib.tar"));
+        let args = [
+            "image",
+            binary.to_str().unwrap(),
+            cli.to_str().unwrap(),
+            &option,
+        ];
+        let said = pack(&args);
+        tinyfc_pack::image_with(&binary, &lib, "tinyfc-function", 9000, Some(&bundle)).unwrap();
+        assert_eq!(
+            std::fs::read(&cli).unwrap(),
+            std::fs::read(&lib).unwrap(),
+            "{option}"
+        );
+        assert!(said.contains("as the CA bundle, and /tmp"), "{said}");
+    }
     // A name the library refuses is a usage error before anything is written.
     let bad = tool(&[
         "image",

@@ -12,7 +12,10 @@
 //! oci-layout                {"imageLayoutVersion":"1.0.0"}
 //! ```
 //!
-//! Every byte is a function of the binary, the name and the port: fixed timestamps (0), uid/gid 0,
+//! With a CA bundle the layer also holds `etc/ssl/certs/ca-certificates.crt` (0644, with its
+//! directories) and `tmp/` (1777), and the config sets `SSL_CERT_FILE`.
+//!
+//! Every byte is a function of the binary, the name, the port and the bundle: fixed timestamps (0), uid/gid 0,
 //! no user names, gzip without name or time, JSON with sorted keys.
 
 use std::io::{self, Write};
@@ -22,7 +25,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::reference::Reference;
-use crate::{ImageInfo, BOOTSTRAP};
+use crate::{ImageInfo, BOOTSTRAP, IMAGE_CA_BUNDLE};
 
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -68,8 +71,24 @@ pub(crate) fn build(
     reference: &Reference,
     architecture: &'static str,
     port: u16,
+    ca_bundle: Option<&[u8]>,
 ) -> io::Result<(Vec<u8>, ImageInfo)> {
-    let layer_tar = tar(&[(BOOTSTRAP, binary, 0o755)])?;
+    let mut files: Vec<(&str, &[u8], u32)> = vec![(BOOTSTRAP, binary, 0o755)];
+    let mut env = vec![format!("FC_SERVER_PORT={port}")];
+    if let Some(pem) = ca_bundle {
+        let bundle = &IMAGE_CA_BUNDLE[1..];
+        files.extend([
+            ("etc/", &[][..], 0o755),
+            ("etc/ssl/", &[], 0o755),
+            ("etc/ssl/certs/", &[], 0o755),
+            (bundle, pem, 0o644),
+            // Sticky and writable by all, as /tmp is everywhere.
+            ("tmp/", &[], 0o1777),
+        ]);
+        files.sort_by_key(|e| e.0);
+        env.push(format!("SSL_CERT_FILE={IMAGE_CA_BUNDLE}"));
+    }
+    let layer_tar = tar(&files)?;
     // The config names the layer by its uncompressed digest; the manifest by the compressed one.
     let diff_id = sha256_digest(&layer_tar);
     let layer = Blob::new(gzip(&layer_tar)?);
@@ -80,7 +99,7 @@ pub(crate) fn build(
         "config": {
             "Entrypoint": [format!("/{BOOTSTRAP}")],
             "ExposedPorts": {format!("{port}/tcp"): {}},
-            "Env": [format!("FC_SERVER_PORT={port}")],
+            "Env": env,
         },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created": CREATED, "created_by": "tinyfc-pack"}],

@@ -38,6 +38,9 @@ use reference::Reference;
 /// for custom containers.
 pub const DEFAULT_PORT: u16 = 9000;
 
+/// How every certificate in a PEM bundle starts.
+const CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----";
+
 /// The name FC runs, in the zip's root and the image's `/`.
 const BOOTSTRAP: &str = "bootstrap";
 
@@ -74,6 +77,51 @@ pub fn image(binary: &Path, out: &Path, name: &str) -> io::Result<ImageInfo> {
 
 /// [`image()`], with `port` exposed and set as `FC_SERVER_PORT` instead of [`DEFAULT_PORT`].
 pub fn image_on_port(binary: &Path, out: &Path, name: &str, port: u16) -> io::Result<ImageInfo> {
+    image_with(binary, out, name, port, None)
+}
+
+/// Where a CA bundle is on common Linux hosts, in the order [`host_ca_bundle`] looks: Debian,
+/// Ubuntu and Alpine; Fedora, RHEL and CentOS; openSUSE; Alpine's and macOS's other name.
+pub const HOST_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Where the image holds the CA bundle: the path Debian uses, which the Rust TLS stacks' lookups
+/// (openssl-probe, rustls-native-certs) try, and which `SSL_CERT_FILE` names in the image.
+pub const IMAGE_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The first of [`HOST_CA_BUNDLES`] that exists on this machine.
+pub fn host_ca_bundle() -> io::Result<&'static Path> {
+    HOST_CA_BUNDLES
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "no CA bundle on this machine (looked for {}): name one as FILE",
+                    HOST_CA_BUNDLES.join(", ")
+                ),
+            )
+        })
+}
+
+/// [`image_on_port`], and with `ca_bundle` (a PEM file of CA certificates) the image also holds
+/// it at [`IMAGE_CA_BUNDLE`], names it in `SSL_CERT_FILE`, and has a `/tmp` of mode 1777: what
+/// a FROM-scratch function needs to call HTTPS services and write temporary files.
+///
+/// A bundle that holds no PEM certificate is refused (`InvalidInput`) before anything is written.
+pub fn image_with(
+    binary: &Path,
+    out: &Path,
+    name: &str,
+    port: u16,
+    ca_bundle: Option<&Path>,
+) -> io::Result<ImageInfo> {
     let reference = Reference::parse(name)?;
     if port == 0 {
         return Err(io::Error::new(
@@ -83,7 +131,26 @@ pub fn image_on_port(binary: &Path, out: &Path, name: &str, port: u16) -> io::Re
     }
     let bytes = read(binary)?;
     let architecture = elf_arch(&bytes).map_err(|e| in_file(binary, e))?;
-    let (archive, info) = image::build(&bytes, &reference, architecture, port)?;
+    let bundle = match ca_bundle {
+        Some(path) => {
+            let pem = read(path)?;
+            if !pem
+                .windows(CERTIFICATE.len())
+                .any(|w| w == CERTIFICATE.as_bytes())
+            {
+                return Err(in_file(
+                    path,
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "not a CA bundle: it holds no PEM certificate",
+                    ),
+                ));
+            }
+            Some(pem)
+        }
+        None => None,
+    };
+    let (archive, info) = image::build(&bytes, &reference, architecture, port, bundle.as_deref())?;
     write(out, &archive)?;
     Ok(info)
 }

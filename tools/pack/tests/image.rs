@@ -381,3 +381,58 @@ fn docker_archive_readers_find_the_image_by_its_repo_tag_and_verify_the_layer() 
         .unwrap();
     assert!(!refused.status.success(), "only RepoTags name the image");
 }
+
+#[test]
+fn a_ca_bundle_adds_the_bundle_a_sticky_tmp_and_ssl_cert_file_and_a_non_bundle_is_refused() {
+    let dir = Scratch::new("image-ca");
+    let pem = dir.path("bundle.pem");
+    let text = "# test roots\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    std::fs::write(&pem, text).unwrap();
+    let out = dir.path("image.tar");
+    tinyfc_pack::image_with(&this_binary(), &out, "myfn", 9000, Some(&pem)).unwrap();
+    let layout = dir.path("layout");
+    tar::Archive::new(std::fs::File::open(&out).unwrap())
+        .unpack(&layout)
+        .unwrap();
+    let bundle = dir.path("bundle");
+    run(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{}:latest", path(&layout)),
+            path(&bundle),
+        ],
+    );
+    let rootfs = bundle.join("rootfs");
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("etc/ssl/certs/ca-certificates.crt")).unwrap(),
+        text
+    );
+    let tmp = std::fs::metadata(rootfs.join("tmp")).unwrap();
+    assert!(tmp.is_dir());
+    assert_eq!(
+        tmp.permissions().mode() & 0o7777,
+        0o1777,
+        "sticky, writable by all"
+    );
+    let runtime = json(&std::fs::read(bundle.join("config.json")).unwrap());
+    let env = runtime["process"]["env"].as_array().unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e == "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"),
+        "{env:?}"
+    );
+    // The same inputs give the same bytes, with a bundle too.
+    let again = dir.path("again.tar");
+    tinyfc_pack::image_with(&this_binary(), &again, "myfn", 9000, Some(&pem)).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+
+    std::fs::write(&pem, "not a certificate\n").unwrap();
+    let refused = dir.path("refused.tar");
+    let e =
+        tinyfc_pack::image_with(&this_binary(), &refused, "myfn", 9000, Some(&pem)).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("no PEM certificate"), "{e}");
+    assert!(!refused.exists(), "nothing is written");
+}

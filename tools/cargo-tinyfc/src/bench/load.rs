@@ -12,36 +12,8 @@ use std::time::{Duration, Instant};
 
 use tinyfc::client::Connection;
 
+use super::round::{Call, Round};
 use super::setting::{self, Quota, Setting};
-
-/// The request every client sends, over and over.
-#[derive(Debug, Clone, Copy)]
-pub struct Call<'a> {
-    /// The HTTP method.
-    pub method: &'a str,
-    /// The path.
-    pub path: &'a str,
-    /// `x-fc-control-path`: `/invoke` (an event invocation) or `/http-invoke`.
-    pub control: &'a str,
-}
-
-/// An event invocation with `{}`, as hello answers it.
-pub const HELLO: Call<'static> = Call {
-    method: "POST",
-    path: "/invoke",
-    control: "/invoke",
-};
-
-impl<'a> Call<'a> {
-    /// An HTTP invocation of `method path`.
-    pub fn http(method: &'a str, path: &'a str) -> Call<'a> {
-        Call {
-            method,
-            path,
-            control: "/http-invoke",
-        }
-    }
-}
 
 /// One target's result at one connection count.
 #[derive(Debug, Clone)]
@@ -64,28 +36,14 @@ pub struct Load {
 
 impl Load {
     /// The rounds' requests per second: min, median (what the table reports), max.
-    pub fn stats(&self) -> super::report::Stats {
-        super::report::Stats::of(&self.rounds)
+    pub fn stats(&self) -> super::stats::Stats {
+        super::stats::Stats::of(&self.rounds)
     }
 
     /// The median round's requests per second.
     pub fn rps(&self) -> f64 {
         self.stats().median
     }
-}
-
-/// One round's numbers.
-pub struct Round {
-    /// Requests answered 200.
-    pub requests: u64,
-    /// Requests that failed or were answered otherwise.
-    pub errors: u64,
-    /// How long it ran.
-    pub secs: f64,
-    /// Latency percentiles, microseconds.
-    pub p50_us: f64,
-    /// See `p50_us`.
-    pub p99_us: f64,
 }
 
 /// How a case is run: where the server runs, and with which client.
@@ -184,7 +142,7 @@ fn stop(child: &mut Child) {
 
 fn summarize(setting: Setting, connections: usize, rounds: Vec<Round>, threads: usize) -> Load {
     let median = |f: fn(&Round) -> f64| {
-        super::report::Stats::of(&rounds.iter().map(f).collect::<Vec<_>>()).median
+        super::stats::Stats::of(&rounds.iter().map(f).collect::<Vec<_>>()).median
     };
     Load {
         setting,

@@ -26,49 +26,92 @@
 mod cold;
 mod load;
 mod report;
+mod round;
 mod setting;
+mod stats;
 mod wrk;
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Args, Stop};
+use crate::cli::Exit;
 use load::{Case, Load};
 use report::Target;
 use setting::{Quota, Setting};
 
-/// `cargo tinyfc bench --help`.
-pub const USAGE: &str = "\
-cargo tinyfc bench: cold start and keep-alive throughput of FC function binaries, interleaved,
-with ratios to a baseline (the floor), and a blocking-handler case (ratio to the ideal req/s).
-
-usage: cargo tinyfc bench [options]
-
-  --dir DIR              where the built-in targets are: DIR/examples/{floor,hello,tokio_hello,probe}
-                         (default target/x86_64-unknown-linux-musl/release, or $BENCH_DIR); the ones
-                         missing are skipped
-  --target NAME=CMD      one more target, any function binary (repeatable); CMD may start with
-                         NAME=VALUE words, set in its environment
-  --runs N               cold-start runs per target (default 50), after --warmup N (default 5)
-  --load-secs S          throughput seconds per target and connection count (default 6)
-  --rounds N             rounds those seconds are split into (default 6)
-  --clients N            connections of the first throughput case (default 16; the second is 256)
-  --settings LIST        where the server runs under load, comma-separated (default
-                         shared,pinned,quota): shared (server and client on every CPU), pinned
-                         (server on CPU 0, client on CPU 1; needs 2 CPUs and taskset), quota (the
-                         server in a cgroup with half a CPU; needs a writable cgroup cpu controller)
-  --client C             wrk (one thread), threads (a thread per connection) or auto (default: wrk
-                         when it is on PATH)
-  --blocking-ms MS       the blocking handler's sleep (default 10)
-  --blocking-conns N     connections of the blocking case (default 64)
-  --no-cold, --no-load, --no-blocking   skip a part
-  --out DIR              where runs.csv, summary.json and cold-start.svg go (default bench-out)
-
-examples:
+/// `cargo tinyfc bench`'s command line.
+#[derive(clap::Args, Debug)]
+#[command(
+    long_about = "Cold start and keep-alive throughput of FC function binaries, interleaved, with ratios to a
+baseline (the floor), and a blocking-handler case (ratio to the ideal req/s).",
+    after_help = "examples:
   cargo tinyfc bench
-  cargo tinyfc bench --runs 10 --target mine=target/x86_64-unknown-linux-musl/release/my-function
-";
+  cargo tinyfc bench --runs 10 --target mine=target/x86_64-unknown-linux-musl/release/my-function"
+)]
+pub struct BenchArgs {
+    /// Where the built-in targets are: DIR/examples/{floor,hello,tokio_hello,probe}; the ones
+    /// missing are skipped.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "BENCH_DIR",
+        default_value = "target/x86_64-unknown-linux-musl/release"
+    )]
+    dir: String,
+    /// One more target, any function binary (repeatable); CMD may start with NAME=VALUE words,
+    /// set in its environment.
+    #[arg(long = "target", value_name = "NAME=CMD", value_parser = target)]
+    extra: Vec<(String, Vec<String>)>,
+    /// Cold-start runs per target.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    runs: usize,
+    /// Cold-start warm-up runs per target, not recorded.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    warmup: usize,
+    /// Throughput seconds per target and connection count.
+    #[arg(long, value_name = "S", default_value = "6", value_parser = crate::cli::seconds)]
+    load_secs: std::time::Duration,
+    /// Rounds those seconds are split into.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    rounds: usize,
+    /// Connections of the first throughput case (the second is 256).
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    clients: u64,
+    /// The blocking handler's sleep, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    blocking_ms: u64,
+    /// Connections of the blocking case.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    blocking_conns: u64,
+    /// Where the server runs under load, comma-separated: shared (server and client on every
+    /// CPU), pinned (server on CPU 0, client on CPU 1; needs 2 CPUs and taskset), quota (the
+    /// server in a cgroup with half a CPU; needs a writable cgroup cpu controller).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "shared,pinned,quota",
+        value_parser = setting_of
+    )]
+    settings: Vec<Setting>,
+    /// The throughput client: wrk (one thread), threads (a thread per connection, which takes
+    /// CPU from the server), or auto (wrk when it is on PATH).
+    #[arg(long, value_name = "C", default_value = "auto", value_parser = ["auto", "wrk", "threads"])]
+    client: String,
+    /// Skip the cold-start part.
+    #[arg(long)]
+    no_cold: bool,
+    /// Skip the throughput part.
+    #[arg(long)]
+    no_load: bool,
+    /// Skip the blocking-handler part.
+    #[arg(long)]
+    no_blocking: bool,
+    /// Where runs.csv, summary.json and cold-start.svg go.
+    #[arg(long, value_name = "DIR", default_value = "bench-out")]
+    out: PathBuf,
+}
 
-/// What the user asked for.
+/// What the user asked for, in the units the parts take.
 struct Options {
     runs: usize,
     warmup: usize,
@@ -87,75 +130,47 @@ struct Options {
     blocking: bool,
 }
 
-fn parse(args: &[String]) -> Result<Options, Stop> {
-    let mut o = Options {
-        runs: 50,
-        warmup: 5,
-        out: PathBuf::from("bench-out"),
-        dir: std::env::var("BENCH_DIR")
-            .unwrap_or_else(|_| "target/x86_64-unknown-linux-musl/release".into()),
-        extra: Vec::new(),
-        load_secs: 6.0,
-        rounds: 6,
-        clients: 16,
-        blocking_ms: 10,
-        blocking_conns: 64,
-        settings: vec![Setting::Shared, Setting::Pinned, Setting::Quota],
-        wrk: setting::on_path("wrk"),
-        cold: true,
-        load: true,
-        blocking: true,
-    };
-    let mut it = Args::new(args);
-    while let Some(arg) = it.next()? {
-        match arg {
-            "--runs" => o.runs = it.parsed(arg)?,
-            "--warmup" => o.warmup = it.parsed(arg)?,
-            "--out" => o.out = PathBuf::from(it.value(arg)?),
-            "--dir" => o.dir = it.value(arg)?.to_string(),
-            "--target" => {
-                let v = it.value(arg)?;
-                let (name, cmd) = v
-                    .split_once('=')
-                    .filter(|(n, c)| !n.is_empty() && !c.trim().is_empty())
-                    .ok_or_else(|| Stop::Usage("--target takes NAME=CMD".into()))?;
-                let cmd = cmd.split_whitespace().map(String::from).collect();
-                o.extra.push((name.to_string(), cmd));
-            }
-            "--load-secs" => o.load_secs = it.secs(arg)?.as_secs_f64(),
-            "--rounds" => o.rounds = it.parsed(arg)?,
-            "--clients" => o.clients = it.parsed(arg)?,
-            "--blocking-ms" => o.blocking_ms = it.parsed(arg)?,
-            "--blocking-conns" => o.blocking_conns = it.parsed(arg)?,
-            "--settings" => {
-                let v = it.value(arg)?;
-                o.settings = v
-                    .split(',')
-                    .map(|n| {
-                        Setting::of(n).ok_or_else(|| Stop::Usage(format!("unknown setting {n}")))
-                    })
-                    .collect::<Result<_, _>>()?;
-            }
-            "--client" => {
-                o.wrk = match it.value(arg)? {
-                    "wrk" => true,
-                    "threads" => false,
-                    "auto" => setting::on_path("wrk"),
-                    other => return Err(Stop::Usage(format!("unknown client {other}"))),
-                }
-            }
-            "--no-cold" => o.cold = false,
-            "--no-load" => o.load = false,
-            "--no-blocking" => o.blocking = false,
-            other => return Err(Stop::Usage(format!("unknown option {other}"))),
+impl From<BenchArgs> for Options {
+    fn from(a: BenchArgs) -> Options {
+        Options {
+            runs: a.runs,
+            warmup: a.warmup,
+            out: a.out,
+            dir: a.dir,
+            extra: a.extra,
+            load_secs: a.load_secs.as_secs_f64(),
+            rounds: a.rounds,
+            clients: a.clients as usize,
+            blocking_ms: a.blocking_ms,
+            blocking_conns: a.blocking_conns as usize,
+            settings: a.settings,
+            wrk: match a.client.as_str() {
+                "wrk" => true,
+                "threads" => false,
+                _ => setting::on_path("wrk"),
+            },
+            cold: !a.no_cold,
+            load: !a.no_load,
+            blocking: !a.no_blocking,
         }
     }
-    if o.clients == 0 || o.blocking_conns == 0 || o.blocking_ms == 0 {
-        return Err(Stop::Usage(
-            "--clients, --blocking-conns and --blocking-ms must be at least 1".into(),
-        ));
-    }
-    Ok(o)
+}
+
+/// clap value parser of one `--settings` name.
+fn setting_of(v: &str) -> Result<Setting, String> {
+    Setting::of(v).ok_or_else(|| format!("unknown setting {v}: shared, pinned or quota"))
+}
+
+/// clap value parser of `--target NAME=CMD`.
+fn target(v: &str) -> Result<(String, Vec<String>), String> {
+    let (name, cmd) = v
+        .split_once('=')
+        .filter(|(n, c)| !n.is_empty() && !c.trim().is_empty())
+        .ok_or("--target takes NAME=CMD")?;
+    Ok((
+        name.to_string(),
+        cmd.split_whitespace().map(String::from).collect(),
+    ))
 }
 
 /// The built-in targets found in `dir`, then the user's: (name, command, under load).
@@ -180,21 +195,15 @@ fn targets(o: &Options) -> Vec<(String, Vec<String>, bool)> {
 }
 
 /// `cargo tinyfc bench ARGS`: the exit code.
-pub fn main(args: &[String]) -> i32 {
-    let args = match parse(args) {
-        Ok(a) => a,
-        Err(stop) => return crate::cli::stopped("bench", stop, USAGE),
-    };
+pub fn main(args: BenchArgs) -> Exit {
+    let args = Options::from(args);
     let listed = targets(&args);
     if listed.is_empty() {
-        return crate::cli::usage_error(
-            "bench",
-            &format!(
-                "no target: nothing in {}/examples and no --target",
-                args.dir
-            ),
-            USAGE,
-        );
+        return Err(format!(
+            "no target: nothing in {}/examples and no --target",
+            args.dir
+        )
+        .into());
     }
     let mut targets: Vec<Target> = listed
         .iter()
@@ -245,8 +254,14 @@ pub fn main(args: &[String]) -> i32 {
                     quota: quota.as_ref(),
                     wrk: args.wrk,
                 };
-                let results =
-                    load::run(&cmds, conns, args.load_secs, args.rounds, load::HELLO, case);
+                let results = load::run(
+                    &cmds,
+                    conns,
+                    args.load_secs,
+                    args.rounds,
+                    round::HELLO,
+                    case,
+                );
                 for (t, r) in loaded.iter_mut().zip(results) {
                     match r {
                         Ok(l) => t.loads.push(l),
@@ -272,10 +287,10 @@ pub fn main(args: &[String]) -> i32 {
             "cargo tinyfc bench: cannot write {}: {e}",
             args.out.display()
         );
-        return 1;
+        return Ok(1);
     }
     println!("raw runs, summary and plot in {}/", args.out.display());
-    0
+    Ok(0)
 }
 
 /// Cold starts, interleaved: `warmup` unrecorded runs then `runs` recorded ones per target.
@@ -343,7 +358,7 @@ fn blocking(args: &Options) -> Vec<(String, std::io::Result<Load>)> {
     );
     let path = format!("/sleep/{}", args.blocking_ms);
     let cmds: Vec<&[String]> = named.iter().map(|(_, c)| c.as_slice()).collect();
-    let call = load::Call::http("POST", &path);
+    let call = round::Call::http("POST", &path);
     let case = Case {
         setting: Setting::Shared,
         quota: None,

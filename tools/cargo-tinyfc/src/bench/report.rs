@@ -2,39 +2,11 @@
 
 use std::fmt::Write as _;
 
+use serde::Serialize;
+
 use super::cold::{Run, PHASES};
 use super::load::Load;
-
-/// min / median / p90 / max of some samples.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Stats {
-    /// The smallest sample.
-    pub min: f64,
-    /// The middle one (the upper middle of an even count).
-    pub median: f64,
-    /// The 90th percentile (nearest rank).
-    pub p90: f64,
-    /// The largest sample.
-    pub max: f64,
-}
-
-impl Stats {
-    /// The statistics of `samples` (all zero when there are none).
-    pub fn of(samples: &[f64]) -> Stats {
-        if samples.is_empty() {
-            return Stats::default();
-        }
-        let mut s = samples.to_vec();
-        s.sort_by(f64::total_cmp);
-        let at = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
-        Stats {
-            min: s[0],
-            median: at(0.5),
-            p90: at(0.9),
-            max: s[s.len() - 1],
-        }
-    }
-}
+use super::stats::Stats;
 
 /// A target's measurements.
 pub struct Target {
@@ -231,12 +203,19 @@ fn ideal(ms: u64, conns: usize) -> f64 {
     conns as f64 * 1000.0 / ms as f64
 }
 
-/// A number for JSON: `null` when it is not finite (a ratio without a floor run, say).
-fn json_num(x: f64, decimals: usize) -> String {
-    if x.is_finite() {
-        format!("{x:.decimals$}")
-    } else {
-        "null".into()
+/// A number for JSON, rounded to `.1` decimals (0: an integer); `null` when it is not finite (a
+/// ratio without a floor run, say).
+struct Num(f64, i32);
+
+impl Serialize for Num {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Num(x, decimals) = *self;
+        let scale = 10f64.powi(decimals);
+        match (x.is_finite(), decimals) {
+            (false, _) => s.serialize_none(),
+            (true, 0) => s.serialize_i64(x.round() as i64),
+            (true, _) => s.serialize_f64((x * scale).round() / scale),
+        }
     }
 }
 
@@ -263,6 +242,82 @@ pub fn csv(targets: &[Target]) -> String {
     out
 }
 
+/// `summary.json`.
+#[derive(Serialize)]
+struct Summary<'a> {
+    machine: &'a str,
+    targets: Vec<TargetSummary<'a>>,
+    blocking: Vec<BlockingSummary<'a>>,
+}
+
+/// One target in `summary.json`.
+#[derive(Serialize)]
+struct TargetSummary<'a> {
+    name: &'a str,
+    command: String,
+    runs: usize,
+    failures: usize,
+    size_bytes: Option<u64>,
+    /// Per phase, in [`PHASES`]' order.
+    #[serde(serialize_with = "in_order")]
+    phases_us: Vec<(&'static str, Measure)>,
+    rss_kb: Measure,
+    rss_anon_kb: Measure,
+    throughput: Vec<LoadSummary>,
+}
+
+/// One measure of a target, against the floor's.
+#[derive(Serialize)]
+struct Measure {
+    stats: StatsSummary,
+    ratio_to_floor: Num,
+}
+
+/// [`Stats`] in `summary.json`.
+#[derive(Serialize)]
+struct StatsSummary {
+    min: Num,
+    median: Num,
+    p90: Num,
+    max: Num,
+}
+
+/// One throughput case of a target.
+#[derive(Serialize)]
+struct LoadSummary {
+    setting: &'static str,
+    connections: usize,
+    requests_per_s: Num,
+    rounds_per_s: Vec<Num>,
+    p50_us: Num,
+    p99_us: Num,
+    errors: u64,
+    threads: usize,
+    hello_over_it: Num,
+}
+
+/// The blocking-handler case of one runtime.
+#[derive(Serialize)]
+struct BlockingSummary<'a> {
+    runtime: &'a str,
+    sleep_ms: u64,
+    connections: usize,
+    ideal_per_s: Num,
+    requests_per_s: Num,
+    ratio_to_ideal: Num,
+    p50_us: Num,
+    p99_us: Num,
+    errors: u64,
+}
+
+/// Pairs as a JSON object, keys in their order.
+fn in_order<S: serde::Serializer>(
+    pairs: &[(&'static str, Measure)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
 /// The summary: per target, per phase stats and ratio to the floor, RSS, size, throughput; then
 /// the blocking-handler case (its handler sleeps `blocking_ms`).
 pub fn json(
@@ -272,92 +327,70 @@ pub fn json(
     blocking: &[(String, std::io::Result<Load>)],
 ) -> String {
     let floor = &targets[0];
-    // `"name":{"stats":{..},"ratio_to_floor":..}` for one measure of a target against the floor's.
-    let entry = |name: &str, values: &[f64], floor_values: &[f64]| {
+    let measure = |values: &[f64], floor_values: &[f64]| {
         let s = Stats::of(values);
-        let ratio = s.median / Stats::of(floor_values).median;
-        let [min, median, p90, max] = [s.min, s.median, s.p90, s.max].map(|x| json_num(x, 1));
-        format!(
-            r#""{name}":{{"stats":{{"min":{min},"median":{median},"p90":{p90},"max":{max}}},"ratio_to_floor":{}}}"#,
-            json_num(ratio, 3)
-        )
+        Measure {
+            stats: StatsSummary {
+                min: Num(s.min, 1),
+                median: Num(s.median, 1),
+                p90: Num(s.p90, 1),
+                max: Num(s.max, 1),
+            },
+            ratio_to_floor: Num(s.median / Stats::of(floor_values).median, 3),
+        }
     };
-    let mut out = String::from("{\"machine\":");
-    tinyfc::protocol::json_str(&mut out, machine);
-    out.push_str(",\"targets\":[");
-    for (n, t) in targets.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"name\":");
-        tinyfc::protocol::json_str(&mut out, &t.name);
-        out.push_str(",\"command\":");
-        tinyfc::protocol::json_str(&mut out, &t.cmd.join(" "));
-        let _ = write!(
-            out,
-            ",\"runs\":{},\"failures\":{},\"size_bytes\":{},\"phases_us\":{{",
-            t.runs.len(),
-            t.failures,
-            t.size.map_or("null".into(), |s| s.to_string())
-        );
-        let phases: Vec<String> = PHASES
-            .iter()
-            .enumerate()
-            .map(|(i, p)| entry(p, &t.phase(i), &floor.phase(i)))
-            .collect();
-        let _ = write!(
-            out,
-            r#"{}}},{},{},"throughput":["#,
-            phases.join(","),
-            entry("rss_kb", &t.rss(), &floor.rss()),
-            entry("rss_anon_kb", &t.anon(), &floor.anon())
-        );
-        for (i, l) in t.loads.iter().enumerate() {
-            let sep = if i > 0 { "," } else { "" };
-            let _ = write!(
-                out,
-                r#"{sep}{{"setting":"{}","connections":{},"requests_per_s":{:.0},"rounds_per_s":[{}],"p50_us":{:.1},"p99_us":{:.1},"errors":{},"threads":{},"hello_over_it":{}}}"#,
-                l.setting.name(),
-                l.connections,
-                l.rps(),
-                l.rounds
-                    .iter()
-                    .map(|r| format!("{r:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(","),
-                l.p50_us,
-                l.p99_us,
-                l.errors,
-                l.threads,
-                json_num(hello_over(targets, l), 3)
-            );
-        }
-        out.push_str("]}");
-    }
-    out.push_str("],\"blocking\":[");
-    let measured = blocking
+    let targets_out = targets
         .iter()
-        .filter_map(|(n, r)| Some((n, r.as_ref().ok()?)));
-    for (i, (name, l)) in measured.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"runtime\":");
-        tinyfc::protocol::json_str(&mut out, name);
-        let ideal = ideal(blocking_ms, l.connections);
-        let _ = write!(
-            out,
-            r#","sleep_ms":{blocking_ms},"connections":{},"ideal_per_s":{ideal:.0},"requests_per_s":{:.0},"ratio_to_ideal":{},"p50_us":{:.1},"p99_us":{:.1},"errors":{}}}"#,
-            l.connections,
-            l.rps(),
-            json_num(l.rps() / ideal, 3),
-            l.p50_us,
-            l.p99_us,
-            l.errors
-        );
-    }
-    out.push_str("]}\n");
-    out
+        .map(|t| TargetSummary {
+            name: &t.name,
+            command: t.cmd.join(" "),
+            runs: t.runs.len(),
+            failures: t.failures,
+            size_bytes: t.size,
+            phases_us: (PHASES.iter().enumerate())
+                .map(|(i, p)| (*p, measure(&t.phase(i), &floor.phase(i))))
+                .collect(),
+            rss_kb: measure(&t.rss(), &floor.rss()),
+            rss_anon_kb: measure(&t.anon(), &floor.anon()),
+            throughput: (t.loads.iter())
+                .map(|l| LoadSummary {
+                    setting: l.setting.name(),
+                    connections: l.connections,
+                    requests_per_s: Num(l.rps(), 0),
+                    rounds_per_s: l.rounds.iter().map(|r| Num(*r, 0)).collect(),
+                    p50_us: Num(l.p50_us, 1),
+                    p99_us: Num(l.p99_us, 1),
+                    errors: l.errors,
+                    threads: l.threads,
+                    hello_over_it: Num(hello_over(targets, l), 3),
+                })
+                .collect(),
+        })
+        .collect();
+    let blocking_out = (blocking.iter())
+        .filter_map(|(n, r)| Some((n, r.as_ref().ok()?)))
+        .map(|(name, l)| {
+            let ideal = ideal(blocking_ms, l.connections);
+            BlockingSummary {
+                runtime: name,
+                sleep_ms: blocking_ms,
+                connections: l.connections,
+                ideal_per_s: Num(ideal, 0),
+                requests_per_s: Num(l.rps(), 0),
+                ratio_to_ideal: Num(l.rps() / ideal, 3),
+                p50_us: Num(l.p50_us, 1),
+                p99_us: Num(l.p99_us, 1),
+                errors: l.errors,
+            }
+        })
+        .collect();
+    let summary = Summary {
+        machine,
+        targets: targets_out,
+        blocking: blocking_out,
+    };
+    // Plain data: serializing it cannot fail.
+    serde_json::to_string(&summary).unwrap_or_default() + "\n"
 }
 
 /// One SVG: a panel per phase, a row of dots per target (each a run), the median marked.
@@ -413,12 +446,6 @@ pub fn svg(targets: &[Target]) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn stats_pick_order_statistics() {
-        let s = Stats::of(&[5.0, 1.0, 3.0, 2.0, 4.0]);
-        assert_eq!((s.min, s.median, s.max), (1.0, 3.0, 5.0));
-    }
-
     fn target(name: &str, rounds: &[f64]) -> Target {
         Target {
             name: name.into(),
@@ -456,7 +483,7 @@ mod tests {
             &[("probe".into(), Ok(l))],
         );
         assert!(
-            json.contains(r#""ideal_per_s":1600,"requests_per_s":3200,"ratio_to_ideal":2.000"#),
+            json.contains(r#""ideal_per_s":1600,"requests_per_s":3200,"ratio_to_ideal":2.0,"#),
             "{json}"
         );
     }

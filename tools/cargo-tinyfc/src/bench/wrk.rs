@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::load::{Call, Round};
+use super::round::{Call, Round};
 
 /// Writes the Lua script that makes wrk send `call` with a `{}` body; its path.
 fn script(call: Call) -> io::Result<PathBuf> {

@@ -5,9 +5,9 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::front::Busy;
+use super::activity::Busy;
 use super::platform::{error_message, Kind, Platform};
 use crate::say;
 
@@ -24,7 +24,10 @@ pub struct Job {
     pub headers: Vec<(String, String)>,
     /// The event.
     pub body: Vec<u8>,
-    /// Counts as activity (for --idle-stop) until it has run.
+    /// When the caller got its 202 (the event's age counts from it).
+    pub accepted: Instant,
+    /// Counts as activity (for --idle-stop) until it has run: held, never read.
+    #[allow(dead_code)]
     pub busy: Busy,
 }
 
@@ -71,24 +74,122 @@ fn next(queue: &Mutex<Receiver<Job>>) -> Option<Job> {
     queue.recv().ok()
 }
 
-/// Sends one asynchronous invocation and logs its outcome (the caller has its 202 already).
-fn run(platform: &Platform, job: Job) {
-    let started = Instant::now();
+/// How long before retry `attempt` (1, 2, ...): FC backs off exponentially over minutes; locally
+/// 100 ms doubling to at most 2 s, so a retried event is seen within seconds.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64 << attempt.min(5)).min(Duration::from_secs(2))
+}
+
+/// Runs one asynchronous invocation as FC does (the caller has its 202 already): a failed attempt
+/// (an error answer, a crash, a timeout) is retried up to `maxAsyncRetryAttempts` times while the
+/// event is younger than `maxAsyncEventAgeInSeconds`, each attempt logged; then what FC would send
+/// to the onSuccess or onFailure destination is logged.
+fn run(platform: &Arc<Platform>, job: Job) {
+    let config = &platform.opts.asynchronous;
     let rid = &job.rid;
-    let _permit = platform.gate.enter_queued();
-    let answer = platform.invoke(rid, Kind::Event, "POST", "/invoke", &job.headers, &job.body);
-    let outcome = match answer {
-        Ok(r) if r.header("x-fc-status") == Some("200") => format!("-> {}", r.status),
-        Ok(r) => format!(
-            "-> {} UnhandledInvocationError: {}",
-            r.status,
-            error_message(&r)
-        ),
-        Err(e) => format!("failed: {e}"),
-    };
-    say!(
-        "async invoke RequestId {rid}: {outcome} in {} ms",
-        super::ms(started.elapsed())
-    );
-    drop(job.busy);
+    let attempts = config.max_retries + 1;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if platform.stopping() {
+            say!("async invoke RequestId {rid}: dropped, the platform is stopping");
+            return;
+        }
+        let started = Instant::now();
+        let mut headers = job.headers.clone();
+        if attempt > 1 {
+            headers.push(("x-fc-retry-count".into(), (attempt - 1).to_string()));
+        }
+        let answer = {
+            let _permit = platform.gate.enter_queued();
+            platform.invoke(rid, Kind::Event, "POST", "/invoke", &headers, &job.body)
+        };
+        let (failure, status, body) = match answer {
+            Ok(r) if r.header("x-fc-status") != Some("404") => (None, r.status, r.text()),
+            Ok(r) => (
+                Some(format!("UnhandledInvocationError: {}", error_message(&r))),
+                r.status,
+                r.text(),
+            ),
+            Err(e) => (Some(e.to_string()), 502, String::new()),
+        };
+        let took = super::ms(started.elapsed());
+        let Some(why) = failure else {
+            say!("async invoke RequestId {rid}: attempt {attempt}/{attempts} -> {status} in {took} ms");
+            destination(
+                config.on_success.as_deref(),
+                "onSuccess",
+                rid,
+                attempt,
+                &job,
+                status,
+                &body,
+                None,
+            );
+            return;
+        };
+        say!(
+            "async invoke RequestId {rid}: attempt {attempt}/{attempts} failed in {took} ms: {why}"
+        );
+        let age = job.accepted.elapsed();
+        if attempt < attempts && age + backoff(attempt) < config.max_age {
+            let wait = backoff(attempt);
+            say!(
+                "async invoke RequestId {rid}: retrying in {} ms",
+                wait.as_millis()
+            );
+            std::thread::sleep(wait);
+            continue;
+        }
+        let reason = if attempt < attempts {
+            format!(
+                "the event is older than maxAsyncEventAgeInSeconds ({} s)",
+                config.max_age.as_secs()
+            )
+        } else {
+            format!(
+                "{attempt} attempts (maxAsyncRetryAttempts {})",
+                config.max_retries
+            )
+        };
+        say!("async invoke RequestId {rid}: failed for good after {reason}");
+        destination(
+            config.on_failure.as_deref(),
+            "onFailure",
+            rid,
+            attempt,
+            &job,
+            status,
+            &body,
+            Some(&why),
+        );
+        return;
+    }
+}
+
+/// Logs what FC would send to a destination (the record FC's asynchronous invocation docs
+/// describe: request context, payload, response), or nothing when none is configured.
+#[allow(clippy::too_many_arguments)]
+fn destination(
+    arn: Option<&str>,
+    which: &str,
+    rid: &str,
+    attempts: u32,
+    job: &Job,
+    status: u16,
+    response: &str,
+    error: Option<&str>,
+) {
+    let Some(arn) = arn else { return };
+    let record = serde_json::json!({
+        "requestContext": {
+            "requestId": rid,
+            "condition": if error.is_some() { "ErrorFunctionUnhandled" } else { "Success" },
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": String::from_utf8_lossy(&job.body),
+        "responseContext": { "statusCode": status, "functionError": error },
+        "responsePayload": response,
+    });
+    say!("async invoke RequestId {rid}: FC would send to {which} {arn}: {record}");
 }

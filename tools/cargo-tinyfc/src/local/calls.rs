@@ -15,11 +15,12 @@ pub fn common_headers(o: &Options, request_id: &str, control_path: &str) -> Vec<
     } else {
         ""
     };
+    let pre_stop = if o.pre_stop { "index.preStop" } else { "" };
     [
         ("x-fc-request-id", request_id),
-        ("x-fc-access-key-id", &o.credentials.0),
-        ("x-fc-access-key-secret", &o.credentials.1),
-        ("x-fc-security-token", &o.credentials.2),
+        ("x-fc-access-key-id", &o.credentials.key_id),
+        ("x-fc-access-key-secret", &o.credentials.key_secret),
+        ("x-fc-security-token", &o.credentials.security_token),
         ("x-fc-function-name", &o.function_name),
         ("x-fc-function-handler", "index.handler"),
         ("x-fc-function-memory", &o.memory_mb.to_string()),
@@ -29,7 +30,7 @@ pub fn common_headers(o: &Options, request_id: &str, control_path: &str) -> Vec<
             "x-fc-initialization-timeout",
             &o.init_timeout.as_secs().to_string(),
         ),
-        ("x-fc-instance-lifecycle-pre-stop-handler", "index.preStop"),
+        ("x-fc-instance-lifecycle-pre-stop-handler", pre_stop),
         ("x-fc-region", &o.region),
         ("x-fc-account-id", &o.account_id),
         ("x-fc-qualifier", &o.qualifier),
@@ -60,17 +61,33 @@ pub fn call(
     client::request(addr, method, path, &h, body, timeout)
 }
 
-/// True if the peer has neither closed `conn` nor sent anything on it (an idle connection
-/// has nothing to read: a byte would be a stray answer, end of stream a close).
-pub fn still_open(conn: &Connection) -> bool {
+/// What an idle pooled connection holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// Nothing to read: ready for the next request.
+    Open,
+    /// The peer closed it (end of stream, or a reset).
+    Closed,
+    /// Bytes nobody asked for (a stray answer): out of step, never to be reused.
+    Unread,
+}
+
+/// Looks (a non-blocking peek) at an idle connection without taking anything from it.
+pub fn idle_state(conn: &Connection) -> Idle {
     let stream = conn.stream();
     if stream.set_nonblocking(true).is_err() {
-        return false;
+        return Idle::Closed;
     }
     let mut byte = [0u8; 1];
-    let idle =
-        matches!(stream.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-    idle && stream.set_nonblocking(false).is_ok()
+    let state = match stream.peek(&mut byte) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Idle::Open,
+        Ok(0) | Err(_) => Idle::Closed,
+        Ok(_) => Idle::Unread,
+    };
+    if stream.set_nonblocking(false).is_err() {
+        return Idle::Closed;
+    }
+    state
 }
 
 /// True if the error is a read or connect timeout.
@@ -83,20 +100,14 @@ pub fn is_timeout(e: &std::io::Error) -> bool {
 
 /// The `errorMessage` of an FC error body, else the body itself.
 pub fn error_message(r: &Response) -> String {
-    let text = r.text();
-    let Some(at) = text.find(r#""errorMessage":""#) else {
-        return text;
-    };
-    let mut out = String::new();
-    let mut chars = text[at + 16..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => break,
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
-        }
+    let parsed = serde_json::from_slice::<serde_json::Value>(&r.body).ok();
+    match parsed
+        .as_ref()
+        .and_then(|v| v.get("errorMessage")?.as_str())
+    {
+        Some(message) => message.to_string(),
+        None => r.text(),
     }
-    out
 }
 
 /// A fresh request id in FC's shape: `1-<8 hex>-<8 hex>-<12 hex>`.

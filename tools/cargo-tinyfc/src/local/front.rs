@@ -1,16 +1,17 @@
 //! The front door: what a caller (curl, a browser, an SDK) talks to, on tiny_http. Every request
 //! becomes an HTTP invocation, except FC's InvokeFunction path, which becomes an event invocation.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tiny_http::{Header, Request, Response, Server};
 
+use super::activity::Activity;
 use super::async_queue::{AsyncQueue, Job};
-use super::platform::{error_message, request_id, Kind, Platform, Reply, Unavailable};
+use super::platform::{error_message, request_id, Failure, Kind, Platform, Reply, Unavailable};
 use super::tunnel::Refusal;
 use crate::say;
 use tinyfc::client::BodyReader;
@@ -40,54 +41,6 @@ fn forwardable(name: &str) -> bool {
                 | "proxy-connection"
                 | "trailer"
         ))
-}
-
-/// What the front door is doing, for --idle-stop: requests (and async invocations) in progress,
-/// and when the last one began or ended.
-pub struct Activity {
-    /// (units of work in progress, when the last one began or ended).
-    state: Mutex<(usize, Instant)>,
-}
-
-impl Activity {
-    /// No request yet: idle since now.
-    pub fn new() -> Activity {
-        Activity {
-            state: Mutex::new((0, Instant::now())),
-        }
-    }
-
-    /// One unit of work began (+1) or ended (-1).
-    fn update(&self, delta: isize) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.0 = st.0.saturating_add_signed(delta);
-        st.1 = Instant::now();
-    }
-
-    /// Marks one unit of work as started until the guard is dropped.
-    pub fn busy(self: &Arc<Self>) -> Busy {
-        self.update(1);
-        Busy(self.clone())
-    }
-
-    /// How long nothing has been in progress (zero while something is).
-    pub fn idle(&self) -> Duration {
-        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.0 > 0 {
-            Duration::ZERO
-        } else {
-            st.1.elapsed()
-        }
-    }
-}
-
-/// Work in progress; ends when dropped.
-pub struct Busy(Arc<Activity>);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.update(-1);
-    }
 }
 
 /// Response headers of the function that reach the caller: FC drops the ones the runtime may not
@@ -136,16 +89,24 @@ fn answer(
     queue: &AsyncQueue,
     mut req: Request,
 ) {
+    let rid = request_id();
     if super::tunnel::is_upgrade(&req) {
-        return super::tunnel::pass(platform, forwardable, req, |req, refusal| {
-            reply(req, refused(refusal))
-        });
+        return super::tunnel::pass(
+            platform,
+            activity,
+            forwardable,
+            req,
+            &rid,
+            |req, refusal| reply(req, with_request_id(refused(refusal), &rid)),
+        );
     }
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        handle(platform, activity, queue, &mut req)
+        handle(platform, activity, queue, &mut req, &rid)
     }));
     let resp = match outcome {
-        Ok(Outgoing::Stream(status, headers, body)) => return relay(req, status, &headers, body),
+        Ok(Outgoing::Stream(status, headers, body)) => {
+            return super::relay::relay(req, status, &headers, body)
+        }
         Ok(Outgoing::Whole(resp)) => Ok(resp),
         Err(panic) => Err(panic),
     };
@@ -166,25 +127,80 @@ fn answer(
             &format!("the local platform failed: {why}"),
         )
     });
-    reply(req, resp);
+    reply(req, with_request_id(resp, &rid));
+}
+
+/// Every answer carries `X-Fc-Request-Id`, as FC's do.
+fn with_request_id(resp: Answer, rid: &str) -> Answer {
+    if resp
+        .headers()
+        .iter()
+        .any(|h| h.field.equiv("x-fc-request-id"))
+    {
+        resp
+    } else {
+        resp.with_header(header("X-Fc-Request-Id", rid))
+    }
 }
 
 /// What the caller gets for an upgrade that was not tunnelled (as for an invocation).
 fn refused(refusal: Refusal) -> Answer {
     match refusal {
-        Refusal::Stopping => stopping(),
-        Refusal::InitFailed(msg) => {
+        Refusal::Busy(full) => error(429, "ResourceThrottled", &full),
+        Refusal::Failed(failure) => failure_answer(&failure, Kind::Http),
+        Refusal::Answer(r) => function_answer(&r, Kind::Http, false),
+    }
+}
+
+/// What the caller gets when the function gave no answer.
+fn failure_answer(failure: &Failure, kind: Kind) -> Answer {
+    let msg = failure.to_string();
+    match failure {
+        // What FC tells a caller when the instance could not be initialized.
+        Failure::Unavailable(Unavailable::InitFailed(_)) => {
             error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"))
         }
-        Refusal::Unreachable(msg) => error(502, "FunctionNotReachable", &msg),
-        Refusal::Answer(status, body, headers) => {
-            let mut resp = Response::from_data(body).with_status_code(status);
-            for (k, v) in headers.iter().filter(|(k, _)| passes_back(k)) {
-                resp.add_header(header(k, v));
-            }
-            resp
+        Failure::Unavailable(Unavailable::Stopping) => stopping(),
+        // A timeout is the function's failure: an event invocation's caller gets 200 with the
+        // error type, as for any failed invocation; an HTTP caller 502 (there is no answer of
+        // the function's to pass on).
+        Failure::TimedOut(_) => {
+            let status = if kind == Kind::Event { 200 } else { 502 };
+            error(status, "", &msg)
+                .with_header(header("X-Fc-Error-Type", "UnhandledInvocationError"))
+        }
+        Failure::BadResponse(_) => error(502, "BadResponse", &msg),
+        Failure::IdleClosed(_) | Failure::Unreachable(_) => {
+            error(502, "FunctionNotReachable", &msg)
         }
     }
+}
+
+/// The function's answer as the caller gets it: `x-fc-status: 404` becomes
+/// `X-Fc-Error-Type: UnhandledInvocationError` (status 200 for an event invocation), the headers
+/// FC drops are dropped, and an answer to HEAD keeps the length GET's would have (RFC 9110 8.6).
+fn function_answer(r: &tinyfc::client::Response, kind: Kind, head: bool) -> Answer {
+    let failed = r.header("x-fc-status") == Some("404");
+    let status = if failed && kind == Kind::Event {
+        200
+    } else {
+        r.status
+    };
+    let mut resp = Response::from_data(r.body.clone()).with_status_code(status);
+    for (k, v) in r.headers.iter().filter(|(k, _)| passes_back(k)) {
+        resp.add_header(header(k, v));
+    }
+    if head {
+        if let Some(length) = r.header("content-length") {
+            // tiny_http sends no body for HEAD; a length past its threshold would become chunked.
+            resp.add_header(header("Content-Length", length));
+            resp = resp.with_chunked_threshold(usize::MAX);
+        }
+    }
+    if failed {
+        resp.add_header(header("X-Fc-Error-Type", "UnhandledInvocationError"));
+    }
+    resp
 }
 
 /// A response with its body in memory.
@@ -211,6 +227,7 @@ fn handle(
     activity: &Arc<Activity>,
     queue: &AsyncQueue,
     req: &mut Request,
+    rid: &str,
 ) -> Outgoing {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
@@ -220,14 +237,25 @@ fn handle(
         .iter()
         .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
         .sum();
+    // FC's limits, answered as FC's docs say ("Limits on HTTP requests"): 400 InvalidArgument
+    // for the head, 413 for a body.
     if url.len() > MAX_PATH {
-        return error(414, "PathTooLong", "path with query over 4 KB").into();
+        return error(
+            400,
+            "InvalidArgument",
+            "the path with its query is over 4 KB",
+        )
+        .into();
     }
     if header_bytes > MAX_HEADERS {
-        return error(431, "HeadersTooLarge", "headers over 8 KB").into();
+        return error(400, "InvalidArgument", "the request headers are over 8 KB").into();
     }
+    let too_large = || {
+        let msg = "payload size exceeds maximum allowed size (33554432 bytes)";
+        error(413, "EntityTooLarge", msg)
+    };
     if req.body_length().is_some_and(|n| n > MAX_BODY) {
-        return error(413, "PayloadTooLarge", "body over 32 MB").into();
+        return too_large().into();
     }
     let mut body = Vec::new();
     if req
@@ -236,22 +264,33 @@ fn handle(
         .read_to_end(&mut body)
         .is_err()
     {
-        return error(400, "BadRequest", "could not read the request body").into();
+        return error(400, "InvalidArgument", "could not read the request body").into();
     }
     if body.len() > MAX_BODY {
-        return error(413, "PayloadTooLarge", "body over 32 MB").into();
+        return too_large().into();
     }
 
     let path = url.split('?').next().unwrap_or("");
     let is_event = method == "POST"
         && path.starts_with("/2023-03-30/functions/")
         && path.ends_with("/invocations");
+    // The HTTP trigger's `methods` (s.yaml): FC refuses any other method before the function.
+    let allowed = platform.opts.http_methods.as_ref();
+    if !is_event && allowed.is_some_and(|m| !m.iter().any(|m| m.eq_ignore_ascii_case(&method))) {
+        let msg = format!(
+            "the HTTP trigger does not allow {method} (its methods: {})",
+            allowed.map(|m| m.join(", ")).unwrap_or_default()
+        );
+        say!("{method} {url} -> 405: {msg}");
+        return error(405, "MethodNotAllowed", &msg).into();
+    }
     let is_async = is_event
         && req.headers().iter().any(|h| {
             h.field.equiv("x-fc-invocation-type") && h.value.as_str().eq_ignore_ascii_case("async")
         });
     if is_async && body.len() > MAX_ASYNC_BODY {
-        return error(413, "PayloadTooLarge", "asynchronous event over 128 KB").into();
+        let msg = "payload size exceeds maximum allowed size (131072 bytes) of an asynchronous invocation";
+        return error(413, "EntityTooLarge", msg).into();
     }
     let (kind, fwd_path, headers) = if is_event {
         // InvokeFunction: the function gets the event alone, as octet-stream.
@@ -274,8 +313,16 @@ fn handle(
             .collect();
         (Kind::Http, url.clone(), h)
     };
-    let rid = request_id();
-
+    // `x-fc-log-type: Tail` (a synchronous call): the answer carries the invocation's log.
+    let tail = !is_async
+        && req.headers().iter().any(|h| {
+            h.field.equiv("x-fc-log-type") && h.value.as_str().eq_ignore_ascii_case("tail")
+        });
+    let mut headers = headers;
+    if tail {
+        headers.push(("x-fc-log-type".into(), "Tail".into()));
+    }
+    let rid = rid.to_string();
     if is_async {
         if platform.stopping() {
             return stopping().into();
@@ -285,31 +332,20 @@ fn handle(
             rid: rid.clone(),
             headers,
             body,
+            accepted: Instant::now(),
             busy: activity.busy(),
         };
         if let Err(full) = queue.push(job) {
             say!("async invoke RequestId {}: 429, {full}", rid);
             return error(429, "ResourceThrottled", &full).into();
         }
-        return Response::from_data(Vec::new())
-            .with_status_code(202)
-            .with_header(header("X-Fc-Request-Id", &rid))
-            .into();
+        return Response::from_data(Vec::new()).with_status_code(202).into();
     }
 
-    match platform.wait_ready() {
-        Ok(_) => {}
-        Err(Unavailable::InitFailed(msg)) => {
-            // What FC tells a caller when the instance could not be initialized.
-            let resp =
-                error(200, "", &msg).with_header(header("X-Fc-Error-Type", "InitializationError"));
-            say!("{method} {url} -> InitializationError: {msg}");
-            return resp.into();
-        }
-        Err(Unavailable::Stopping) => {
-            say!("{method} {url} -> 503: the platform is stopping");
-            return stopping().into();
-        }
+    if let Err(unavailable) = platform.wait_ready() {
+        let failure = Failure::Unavailable(unavailable);
+        say!("{method} {url} -> {failure}");
+        return failure_answer(&failure, kind).into();
     }
     // A streamed answer frees its place once its head arrives (the relay is the caller's).
     let _permit = match platform.gate.enter() {
@@ -331,23 +367,11 @@ fn handle(
                 .into_iter()
                 .filter(|(k, _)| passes_back(k))
                 .collect();
-            headers.push(("X-Fc-Request-Id".into(), rid));
+            headers.push(("X-Fc-Request-Id".into(), rid.clone()));
             Outgoing::Stream(r.status, headers, reader)
         }
         Ok(Reply::Whole(r)) => {
-            let failed = r.header("x-fc-status") == Some("404");
-            let status = if failed && kind == Kind::Event {
-                200
-            } else {
-                r.status
-            };
-            let mut resp = Response::from_data(r.body.clone()).with_status_code(status);
-            for (k, v) in r.headers.iter().filter(|(k, _)| passes_back(k)) {
-                resp.add_header(header(k, v));
-            }
-            resp.add_header(header("X-Fc-Request-Id", &rid));
-            let outcome = if failed {
-                resp.add_header(header("X-Fc-Error-Type", "UnhandledInvocationError"));
+            let outcome = if r.header("x-fc-status") == Some("404") {
                 format!(" UnhandledInvocationError: {}", error_message(&r))
             } else {
                 String::new()
@@ -357,13 +381,36 @@ fn handle(
                 r.status,
                 super::ms(started.elapsed())
             );
+            let mut resp = function_answer(&r, kind, method == "HEAD");
+            if let Some(log) = tail.then(|| log_result(platform, &rid)).flatten() {
+                resp.add_header(header("X-Fc-Log-Result", &log));
+            }
             resp.into()
         }
-        Err(msg) => {
-            say!("{method} {url} -> 502: {msg}");
-            error(502, "FunctionNotReachable", &msg).into()
+        Err(failure) => {
+            say!("{method} {url} -> {failure}");
+            failure_answer(&failure, kind).into()
         }
     }
+}
+
+/// `X-Fc-Log-Result` for invocation `rid`: the base64 of its log's last 4 KB. FC returns none
+/// when the instance concurrency is above 1 (its lines would mix with others'), and neither does
+/// this, saying so.
+fn log_result(platform: &Platform, rid: &str) -> Option<String> {
+    if platform.opts.concurrency > 1 {
+        say!(
+            "invoke RequestId {rid}: x-fc-log-type: Tail: no log result, as FC returns none with \
+             instanceConcurrency above 1 (here {})",
+            platform.opts.concurrency
+        );
+        return None;
+    }
+    let log = platform.logs.tail(rid, Duration::from_secs(2));
+    if log.is_none() {
+        say!("invoke RequestId {rid}: x-fc-log-type: Tail: its FC Invoke Start/End lines were not seen");
+    }
+    log
 }
 
 /// 503 once the platform has begun stopping the instance.
@@ -375,18 +422,14 @@ fn stopping() -> Answer {
     )
 }
 
-/// An FC-style error: `{"errorMessage": ..}` plus `errorCode` when given.
+/// An FC-style error: `{"errorCode": .., "errorMessage": ..}` (`errorCode` only when given).
 pub fn error(status: u16, code: &str, message: &str) -> Answer {
-    let mut body = String::from("{");
-    if !code.is_empty() {
-        body.push_str("\"errorCode\":");
-        tinyfc::protocol::json_str(&mut body, code);
-        body.push(',');
-    }
-    body.push_str("\"errorMessage\":");
-    tinyfc::protocol::json_str(&mut body, message);
-    body.push('}');
-    Response::from_data(body.into_bytes())
+    let body = if code.is_empty() {
+        serde_json::json!({ "errorMessage": message })
+    } else {
+        serde_json::json!({ "errorCode": code, "errorMessage": message })
+    };
+    Response::from_data(body.to_string().into_bytes())
         .with_status_code(status)
         .with_header(header("Content-Type", "application/json"))
 }
@@ -395,66 +438,6 @@ pub fn error(status: u16, code: &str, message: &str) -> Answer {
 fn header(k: &str, v: &str) -> Header {
     Header::from_bytes(k.as_bytes(), v.as_bytes())
         .unwrap_or_else(|_| Header::from_bytes(&b"X-Invalid-Header"[..], &b"1"[..]).unwrap())
-}
-
-/// Relays a function's streamed answer to the caller as it arrives: each piece read from the
-/// function is written and flushed as one chunk (to an HTTP/1.0 caller: as plain bytes, then
-/// the connection closes). tiny_http's own response writer buffers chunks of 8 KiB, so the head
-/// and chunks are written here on its raw writer. A caller that goes away ends the relay, which
-/// drops the connection to the function, whose next write then fails. A stream the function cut
-/// short is cut for the caller too: tiny_http keeps the caller's socket, so the cut is a chunk
-/// size line no decoder accepts rather than a close.
-fn relay(req: Request, status: u16, headers: &[(String, String)], mut body: BodyReader) {
-    let http10 = req.http_version() == &tiny_http::HTTPVersion(1, 0);
-    let (method, url) = (req.method().to_string(), req.url().to_string());
-    let mut out = req.into_writer();
-    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(if http10 {
-        "Connection: close\r\n\r\n"
-    } else {
-        "Transfer-Encoding: chunked\r\n\r\n"
-    });
-    let mut sent = out.write_all(head.as_bytes()).and_then(|()| out.flush());
-    let mut buf = vec![0u8; 16 * 1024];
-    while sent.is_ok() {
-        let n = match body.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) => {
-                say!("{method} {url}: the function's stream was cut: {e}");
-                if !http10 {
-                    let _ = out.write_all(b"stream cut\r\n").and_then(|()| out.flush());
-                }
-                return;
-            }
-        };
-        sent = if http10 {
-            out.write_all(&buf[..n])
-        } else if n == 0 {
-            out.write_all(b"0\r\n\r\n")
-        } else {
-            out.write_all(format!("{n:x}\r\n").as_bytes())
-                .and_then(|()| out.write_all(&buf[..n]))
-                .and_then(|()| out.write_all(b"\r\n"))
-        }
-        .and_then(|()| out.flush());
-        if n == 0 {
-            return;
-        }
-    }
-    say!("{method} {url}: the caller went away during the stream");
-}
-
-/// The reason phrase of the statuses a function commonly streams with.
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        206 => "Partial Content",
-        _ => "Status",
-    }
 }
 
 /// Sends the answer; a caller that went away is not an error.

@@ -2,7 +2,7 @@
 //! concurrency; the others wait in the front door, at most `--queue-limit` of them, and one more
 //! is answered 429 ResourceThrottled, as FC throttles when no instance can take a request.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// The counter of invocations in the instance and of those waiting.
 pub struct Gate {
@@ -16,10 +16,11 @@ pub struct Gate {
     queue_limit: usize,
 }
 
-/// One invocation's place in the instance; freed when dropped.
-pub struct Permit<'a>(&'a Gate);
+/// One invocation's (or one WebSocket's) place in the instance; freed when dropped. It owns its
+/// gate, so a socket's tunnel threads can hold it for as long as the socket lives.
+pub struct Permit(Arc<Gate>);
 
-impl Drop for Permit<'_> {
+impl Drop for Permit {
     fn drop(&mut self) {
         self.0.lock().0 -= 1;
         self.0.freed.notify_one();
@@ -43,19 +44,19 @@ impl Gate {
     }
 
     /// Waits for a place; Err (why) at once when the queue is full.
-    pub fn enter(&self) -> Result<Permit<'_>, String> {
+    pub fn enter(self: &Arc<Self>) -> Result<Permit, String> {
         self.wait(true)
     }
 
     /// Waits for a place however many wait (asynchronous invocations: bounded by their own queue).
-    pub fn enter_queued(&self) -> Permit<'_> {
+    pub fn enter_queued(self: &Arc<Self>) -> Permit {
         match self.wait(false) {
             Ok(p) => p,
             Err(_) => unreachable!("an unbounded wait is never refused"),
         }
     }
 
-    fn wait(&self, bounded: bool) -> Result<Permit<'_>, String> {
+    fn wait(self: &Arc<Self>, bounded: bool) -> Result<Permit, String> {
         let mut st = self.lock();
         if st.0 >= self.limit {
             if bounded && st.1 >= self.queue_limit {
@@ -72,7 +73,7 @@ impl Gate {
             st.1 -= usize::from(bounded);
         }
         st.0 += 1;
-        Ok(Permit(self))
+        Ok(Permit(self.clone()))
     }
 }
 

@@ -11,9 +11,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex, MutexGuard, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::logs::Logs;
 use super::options::Options;
 use crate::say;
 
@@ -34,8 +35,8 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Starts the command with FC's environment; its stdout and stderr pass through.
-    pub fn start(opts: &Options) -> std::io::Result<Instance> {
+    /// Starts the command with FC's environment; its stdout and stderr pass through `logs`.
+    pub fn start(opts: &Options, logs: &Arc<Logs>) -> std::io::Result<Instance> {
         let port = match opts.port {
             Some(p) => p,
             None => free_port()?,
@@ -55,12 +56,18 @@ impl Instance {
             .env("FC_QUALIFIER", &opts.qualifier)
             .env("FC_SERVICE_NAME", &opts.service_name)
             .env("FC_FUNC_CODE_PATH", "/code")
-            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &opts.credentials.0)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &opts.credentials.1)
-            .env("ALIBABA_CLOUD_SECURITY_TOKEN", &opts.credentials.2)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &opts.credentials.key_id)
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                &opts.credentials.key_secret,
+            )
+            .env(
+                "ALIBABA_CLOUD_SECURITY_TOKEN",
+                &opts.credentials.security_token,
+            )
             .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .process_group(0);
         let parent = std::process::id();
         // SAFETY: prctl(2) and getppid(2) are async-signal-safe; nothing else runs in the child
@@ -80,8 +87,14 @@ impl Instance {
                 Ok(())
             });
         }
-        let child = spawn(cmd)?;
+        let mut child = spawn(cmd)?;
         let pid = child.id();
+        if let Some(out) = child.stdout.take() {
+            logs.forward(out, false);
+        }
+        if let Some(err) = child.stderr.take() {
+            logs.forward(err, true);
+        }
         say!("instance {id} started: pid {pid}, port {port}");
         Ok(Instance {
             child: Mutex::new((child, None)),

@@ -2,14 +2,19 @@
 //! drives it as FC does (initializer with retries and restarts, invocations, pre-stop, SIGTERM),
 //! with a front door for callers. See `cargo tinyfc local --help` and docs/local.md.
 
+mod activity;
+mod args;
 mod async_queue;
 mod calls;
 mod env_file;
 mod front;
 mod gate;
+mod health;
 mod instance;
+mod logs;
 mod options;
 mod platform;
+mod relay;
 mod report;
 mod tunnel;
 mod watch;
@@ -24,8 +29,10 @@ use std::time::{Duration, Instant};
 
 use options::Options;
 use platform::{Kind, Platform};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
-pub use options::USAGE;
+pub use args::LocalArgs;
 
 /// When the platform started; `say!` lines carry the time since.
 pub fn epoch() -> Instant {
@@ -66,49 +73,47 @@ pub fn random_hex(n: usize) -> String {
 /// Signals (SIGINT, SIGTERM) received so far.
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
-/// `cargo tinyfc local ARGS`: the exit code.
-pub fn main(args: &[String]) -> i32 {
+/// `cargo tinyfc local ARGS`: the exit code, or a usage error.
+pub fn main(args: LocalArgs) -> crate::cli::Exit {
     epoch();
-    let mut opts = match Options::parse(args) {
-        Ok(o) => o,
-        Err(stop) => return crate::cli::stopped("local", stop, USAGE),
-    };
+    let mut opts = Options::from_args(args).map_err(crate::cli::UsageError)?;
+    if let Some(source) = &opts.source {
+        say!("configuration: {source}");
+    }
     if let Some(target) = &opts.watch {
         match watch::build(target) {
             // The arguments after `--` go to the built executable.
             Ok(exe) => opts.command.insert(0, exe),
             Err(e) => {
                 eprintln!("cargo tinyfc local: {e}");
-                return 1;
+                return Ok(1);
             }
         }
     }
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // SAFETY: the action only increments an atomic, which is async-signal-safe.
-        let registered = unsafe {
-            signal_hook::low_level::register(sig, || {
-                SIGNALS.fetch_add(1, Ordering::SeqCst);
-            })
-        };
-        if let Err(e) = registered {
+    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
+        Ok(s) => s,
+        Err(e) => {
             eprintln!("cargo tinyfc local: cannot handle signals: {e}");
+            return Ok(1);
         }
-    }
+    };
     let platform = Arc::new(Platform::new(opts));
-    // A second signal: no more waiting, the instance's whole group is killed at once.
+    // The first signal starts the stop in FC's order (the loops below see it); a second one
+    // kills the instance's whole group at once.
     let killer = platform.clone();
-    std::thread::spawn(move || loop {
-        std::thread::sleep(Duration::from_millis(20));
-        if SIGNALS.load(Ordering::SeqCst) >= 2 {
-            say!("second signal: stopping at once");
-            killer.kill_now();
-            std::process::exit(130);
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if SIGNALS.fetch_add(1, Ordering::SeqCst) >= 1 {
+                say!("second signal: stopping at once");
+                killer.kill_now();
+                std::process::exit(130);
+            }
         }
     });
-    match platform.opts.invocations {
+    Ok(match platform.opts.invocations {
         Some(n) => one_shot(platform, n),
         None => serve(platform),
-    }
+    })
 }
 
 /// True once a first signal arrived.
@@ -116,7 +121,7 @@ fn signalled() -> bool {
     SIGNALS.load(Ordering::SeqCst) > 0
 }
 
-/// `--once` / `--invoke N`: boot, N event invocations, stop. 0 only if every step succeeded; a
+/// `--once` / `--invoke N`: boot, N invocations, stop. 0 only if every step succeeded; a
 /// signal interrupts the steps (pre-stop and stop still happen) and the exit code is 1.
 fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
     let event = match platform.opts.event_example {
@@ -130,6 +135,7 @@ fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
             return 2;
         }
     };
+    health::start(platform.clone());
     let (done, steps) = std::sync::mpsc::channel();
     let worker = platform.clone();
     std::thread::spawn(move || {
@@ -166,7 +172,7 @@ fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
 /// Boots, then lives `--lives` lives: each sends `n` event invocations of `event` and ends with
 /// a pre-stop (the last one's is the platform's stop); the next begins with /initialize on the
 /// same instance, as FC thaws it. True if every step succeeded.
-fn invocations(platform: &Platform, n: u32, event: &[u8]) -> bool {
+fn invocations(platform: &Arc<Platform>, n: u32, event: &[u8]) -> bool {
     let lives = platform.opts.lives;
     let mut ok = true;
     for life in 1..=lives {
@@ -199,27 +205,57 @@ fn invocations(platform: &Platform, n: u32, event: &[u8]) -> bool {
     ok
 }
 
-/// Sends `n` event invocations of `event`; true if all succeeded.
-fn invoke_n(platform: &Platform, n: u32, event: &[u8]) -> bool {
+/// Sends `n` invocations: events of `event`, or with `--http METHOD PATH` HTTP invocations with
+/// `event` as the body (under FC's base path with `--base-path`). True if all succeeded: an
+/// event's answer 200 with `x-fc-status: 200`; an HTTP answer 2xx or 3xx without
+/// `x-fc-status: 404`.
+fn invoke_n(platform: &Arc<Platform>, n: u32, event: &[u8]) -> bool {
+    let opts = &platform.opts;
+    let (kind, method, path, mut headers) = match &opts.http {
+        Some((method, path)) => {
+            let (path, headers) = match &opts.base_path {
+                Some(base) => (
+                    format!("{base}{path}"),
+                    vec![("x-fc-base-path".to_string(), format!("{base}/"))],
+                ),
+                None => (path.clone(), Vec::new()),
+            };
+            (Kind::Http, method.as_str(), path, headers)
+        }
+        None => (Kind::Event, "POST", "/invoke".to_string(), Vec::new()),
+    };
+    if kind == Kind::Event || !event.is_empty() {
+        headers.push(("content-type".into(), "application/octet-stream".into()));
+    }
     let mut ok = true;
     for _ in 0..n {
         let started = Instant::now();
         let rid = platform::request_id();
-        let headers = [(
-            "content-type".to_string(),
-            "application/octet-stream".to_string(),
-        )];
-        match platform.invoke(&rid, Kind::Event, "POST", "/invoke", &headers, event) {
+        match platform.invoke(&rid, kind, method, &path, &headers, event) {
             Ok(r) => {
-                let failed = r.header("x-fc-status") != Some("200");
+                let status = r.header("x-fc-status");
+                let failed = match kind {
+                    Kind::Event => r.status != 200 || status != Some("200"),
+                    Kind::Http => !(200..400).contains(&r.status) || status == Some("404"),
+                };
+                let target = if kind == Kind::Http {
+                    format!("{method} {path} -> ")
+                } else {
+                    String::new()
+                };
                 say!(
-                    "invoke RequestId {rid}: status {} (x-fc-status {}) in {} ms",
+                    "invoke RequestId {rid}: {target}status {} (x-fc-status {}) in {} ms",
                     r.status,
-                    r.header("x-fc-status").unwrap_or("missing"),
+                    status.unwrap_or("missing"),
                     ms(started.elapsed())
                 );
+                if kind == Kind::Http {
+                    for (k, v) in r.headers.iter().filter(|(k, _)| !k.starts_with("x-fc-")) {
+                        say!("response header: {k}: {v}");
+                    }
+                }
                 say!("response body: {}", r.text());
-                ok &= r.status == 200 && !failed;
+                ok &= !failed;
             }
             Err(e) => {
                 say!("invoke failed: {e}");
@@ -253,7 +289,8 @@ fn serve(platform: Arc<Platform>) -> i32 {
     std::thread::spawn(move || {
         let _ = booting.boot();
     });
-    let activity = Arc::new(front::Activity::new());
+    health::start(platform.clone());
+    let activity = Arc::new(activity::Activity::new());
     let front_done = Arc::new(AtomicBool::new(false));
     let queue = Arc::new(async_queue::AsyncQueue::start(platform.clone()));
     if let Some(target) = platform.opts.watch.clone() {

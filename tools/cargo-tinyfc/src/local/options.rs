@@ -1,90 +1,100 @@
-//! Command-line options (std only).
+//! What `local` runs with: the flags (src/local/args.rs) over the function's s.yaml props over
+//! FC's defaults, checked once, so the platform never sees a value FC would refuse.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{Args, Stop};
+use super::args::LocalArgs;
+use crate::syaml::{HealthCheckConfig, Manifest};
 
-/// `--help`'s text.
-pub const USAGE: &str = "\
-cargo tinyfc local: run a Function Compute custom runtime locally, driven as FC drives it.
+/// The credentials sent to the function: secrets, so their `Debug` says nothing of them.
+#[derive(Clone)]
+pub struct Credentials {
+    /// x-fc-access-key-id, ALIBABA_CLOUD_ACCESS_KEY_ID.
+    pub key_id: String,
+    /// x-fc-access-key-secret, ALIBABA_CLOUD_ACCESS_KEY_SECRET.
+    pub key_secret: String,
+    /// x-fc-security-token, ALIBABA_CLOUD_SECURITY_TOKEN.
+    pub security_token: String,
+}
 
-usage: cargo tinyfc local [options] -- COMMAND [ARGS...]
-       cargo tinyfc local --watch (--bin NAME | --example NAME) [--manifest-path PATH] [options]
-                          [-- ARGS...]
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(redacted)")
+    }
+}
 
-  --listen ADDR          front door address (default 127.0.0.1:8000; port 0 = any free port)
-  --port PORT            the function's port, FC_SERVER_PORT (default: a free port)
-  --function-name NAME   FC_FUNCTION_NAME and x-fc-function-name (default: local-function)
-  --region REGION        (default cn-hangzhou)       --account-id ID (default 1234567890)
-  --memory MB            (default 512)               --timeout SECS  (default 60)
-  --service-name NAME    (default local-service)     --qualifier Q   (default LATEST)
-  --initializer          call POST /initialize after start-up (the default)
-  --no-initializer       do not call POST /initialize (the function's first invocation runs it)
-  --init-timeout SECS    limit for one /initialize call (default 60); past it the instance restarts
-  --init-retries N       retries after a 400/404 answer before giving up (default 10)
-  --max-restarts N       restarts after a 500, a crash or a timeout before giving up (default 3)
-  --start-timeout SECS   how long the instance may take to listen (default 120, as FC)
-  --env-file FILE        KEY=VALUE lines for the instance's environment (# comments; quotes)
-  --concurrency N        invocations in the instance at once (default 1, FC's default instance
-                         concurrency; 1..=200); the rest wait in the front door
-  --queue-limit N        invocations that may wait (default 16); past it: 429 ResourceThrottled
-  --watch                build the crate's --bin/--example, run it, rebuild and restart it when
-                         src/, examples/ or Cargo.toml change (a failed build keeps the old one)
-  --bin NAME, --example NAME, --manifest-path PATH   what --watch builds (`cargo build`)
-  --event FILE           event body for --once and --invoke (default: empty; - for stdin)
-  --event-example NAME   the documented sample event of a trigger instead (oss, timer, mns-topic,
-                         mns-queue, sls, tablestore, cdn, eventbridge, http, ...; a wrong name
-                         lists them all)
-  --once                 start, initialize, one event invocation, pre-stop, stop; exit 0 only if
-                         every step succeeded
-  --invoke N             like --once with N event invocations
-  --lives N              with --once/--invoke: initialize, invoke, pre-stop N times on the same
-                         instance, as FC freezes and thaws it (default 1)
-  --idle-stop SECS       serving: stop after SECS without a request
-  --grace SECS           after SIGTERM, how long before SIGKILL (default 10)
-  --prestop-timeout SECS limit for GET /pre-stop (default 20: the runtime drains
-                         in-flight invocations first, 10 s by default)
-  -h, --help             this text
+/// The instance's variables, in order. Values are where users put secrets, so `Debug` shows the
+/// names only.
+#[derive(Clone, Default)]
+pub struct Variables(pub Vec<(String, String)>);
 
-examples:
-  cargo tinyfc local --once -- target/debug/examples/hello
-  cargo tinyfc local --listen 127.0.0.1:9000 --idle-stop 300 -- ./target/debug/my-function
-  cargo tinyfc local --watch --bin my-function --env-file .env --concurrency 4
+impl std::ops::Deref for Variables {
+    type Target = Vec<(String, String)>;
 
-Front door: every request becomes an HTTP invocation; POST /2023-03-30/functions/NAME/invocations
-an event invocation (x-fc-invocation-type: Async: 202 at once). Stop: GET /pre-stop, SIGTERM, SIGKILL
-to the instance's process group after --grace; a second Ctrl-C kills at once.
-Exit codes: 0 every step succeeded, 1 a step failed, 2 usage, 130 a second signal.
+    fn deref(&self) -> &Vec<(String, String)> {
+        &self.0
+    }
+}
 
-Credentials sent in x-fc-access-key-id/-secret/x-fc-security-token (and the instance's
-ALIBABA_CLOUD_* variables) come from ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and
-ALIBABA_CLOUD_SECURITY_TOKEN in your environment, else dummies.
-";
+impl std::fmt::Debug for Variables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, _)| (k, "<redacted>")))
+            .finish()
+    }
+}
 
-/// What the user asked for.
+/// Asynchronous invocations as `asyncInvokeConfig` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncConfig {
+    /// `maxAsyncRetryAttempts`: retries after a failed attempt (FC's default 3, 0 to 8).
+    pub max_retries: u32,
+    /// `maxAsyncEventAgeInSeconds`: no attempt starts past this age (FC's default 18000 s).
+    pub max_age: Duration,
+    /// `destinationConfig.onSuccess.destination`.
+    pub on_success: Option<String>,
+    /// `destinationConfig.onFailure.destination`.
+    pub on_failure: Option<String>,
+}
+
+impl Default for AsyncConfig {
+    fn default() -> AsyncConfig {
+        AsyncConfig {
+            max_retries: 3,
+            max_age: Duration::from_secs(18_000),
+            on_success: None,
+            on_failure: None,
+        }
+    }
+}
+
+/// What the platform runs with.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Front door address (`--listen`).
     pub listen: String,
-    /// The function's port (`--port`); None: a free one.
+    /// The function's port (`--port`, customRuntimeConfig.port); None: a free one.
     pub port: Option<u16>,
-    /// `--function-name`.
+    /// `--function-name`, functionName.
     pub function_name: String,
-    /// `--region`.
+    /// `--region`, region.
     pub region: String,
     /// `--account-id`.
     pub account_id: String,
-    /// `--memory`, in MB.
+    /// `--memory`, memorySize, in MB.
     pub memory_mb: u32,
-    /// `--timeout`, in seconds.
+    /// `--timeout`, timeout, in seconds (1 to 86400).
     pub timeout_s: u32,
     /// `--service-name`.
     pub service_name: String,
     /// `--qualifier`.
     pub qualifier: String,
-    /// Whether to call POST /initialize (`--no-initializer` turns it off).
+    /// Whether to call POST /initialize (`--no-initializer`; s.yaml without an initializer).
     pub initializer: bool,
-    /// `--init-timeout`: one /initialize call's limit.
+    /// Whether to call GET /pre-stop (s.yaml without a preStop hook: FC does not call it).
+    pub pre_stop: bool,
+    /// `--init-timeout`, the initializer's timeout: one /initialize call's limit.
     pub init_timeout: Duration,
     /// `--init-retries`: retries after 400/404.
     pub init_retries: u32,
@@ -96,162 +106,311 @@ pub struct Options {
     pub event: Option<String>,
     /// `--event-example`: a trigger's documented sample event for one-shot invocations.
     pub event_example: Option<&'static str>,
+    /// `--http METHOD PATH`: one-shot invocations are HTTP ones.
+    pub http: Option<(String, String)>,
+    /// `--base-path`: the prefix FC puts before PATH without a custom domain (x-fc-base-path).
+    pub base_path: Option<String>,
     /// One-shot invocations (`--once` is 1); None: serve the front door.
     pub invocations: Option<u32>,
     /// `--idle-stop`: stop serving after this long without a request.
     pub idle_stop: Option<Duration>,
     /// `--grace`: SIGTERM to SIGKILL.
     pub grace: Duration,
-    /// `--prestop-timeout`: GET /pre-stop's limit.
+    /// `--prestop-timeout`, the preStop hook's timeout: GET /pre-stop's limit.
     pub prestop_timeout: Duration,
-    /// (access key id, secret, security token).
-    pub credentials: (String, String, String),
-    /// The function's command and arguments (after `--`); with `--watch`, the arguments only
-    /// until the first build names the executable.
+    /// The credentials (from the environment, else dummies).
+    pub credentials: Credentials,
+    /// The function's command and arguments (after `--`, or customRuntimeConfig's); with
+    /// `--watch`, the arguments only until the first build names the executable.
     pub command: Vec<String>,
-    /// `--env-file`: variables for the instance, in the file's order.
-    pub env: Vec<(String, String)>,
-    /// `--concurrency`: invocations in the instance at once.
+    /// environmentVariables, then `--env-file`'s: the instance's variables, in that order.
+    pub env: Variables,
+    /// `--concurrency`, instanceConcurrency: invocations in the instance at once.
     pub concurrency: usize,
     /// `--queue-limit`: invocations that may wait for the instance.
     pub queue_limit: usize,
     /// `--lives`: lives of the instance for one-shot invocations.
     pub lives: u32,
     /// `--watch`: what to build and watch.
-    pub watch: Option<super::watch::Target>,
+    pub watch: Option<Target>,
+    /// customRuntimeConfig.healthCheckConfig.
+    pub health_check: Option<HealthCheckConfig>,
+    /// asyncInvokeConfig.
+    pub asynchronous: AsyncConfig,
+    /// The HTTP trigger's `methods` (None: any).
+    pub http_methods: Option<Vec<String>>,
+    /// Where the configuration came from (`s.yaml, resource hello`), for the log.
+    pub source: Option<String>,
+}
+
+/// What `--watch` builds.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// `--bin NAME`.
+    pub bin: Option<String>,
+    /// `--example NAME`.
+    pub example: Option<String>,
+    /// `--manifest-path PATH` (default: ./Cargo.toml).
+    pub manifest_path: Option<String>,
+}
+
+impl Target {
+    /// The crate's Cargo.toml.
+    pub fn manifest(&self) -> PathBuf {
+        PathBuf::from(self.manifest_path.as_deref().unwrap_or("Cargo.toml"))
+    }
+
+    /// The crate's directory.
+    pub fn dir(&self) -> PathBuf {
+        match self.manifest().parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
 }
 
 /// FC's largest instance concurrency.
 pub const MAX_CONCURRENCY: usize = 200;
-/// The longest `--queue-limit`: each waiting invocation holds a front-door thread.
-pub const MAX_QUEUE: usize = 1024;
 
 impl Options {
-    /// Parses `args` (without the program name).
-    pub fn parse(args: &[String]) -> Result<Options, Stop> {
+    /// The flags over the function's s.yaml props (when there is an s.yaml) over FC's defaults.
+    pub fn from_args(a: LocalArgs) -> Result<Options, String> {
         let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-        let mut o = Options {
-            listen: "127.0.0.1:8000".into(),
-            port: None,
-            function_name: "local-function".into(),
-            region: "cn-hangzhou".into(),
-            account_id: "1234567890".into(),
-            memory_mb: 512,
-            timeout_s: 60,
-            service_name: "local-service".into(),
-            qualifier: "LATEST".into(),
-            initializer: true,
-            init_timeout: Duration::from_secs(60),
-            init_retries: 10,
-            max_restarts: 3,
-            start_timeout: Duration::from_secs(120),
-            event: None,
-            event_example: None,
-            invocations: None,
-            idle_stop: None,
-            grace: Duration::from_secs(10),
-            prestop_timeout: Duration::from_secs(20),
-            credentials: (
-                env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-local-dummy-key-id"),
-                env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "local-dummy-key-secret"),
-                env("ALIBABA_CLOUD_SECURITY_TOKEN", "local-dummy-security-token"),
-            ),
-            command: Vec::new(),
-            env: Vec::new(),
-            concurrency: 1,
-            queue_limit: 16,
-            lives: 1,
-            watch: None,
+        let (manifest, function) = match a.manifest_file() {
+            Some(file) => {
+                let manifest =
+                    Manifest::find(Some(&file), Path::new(".")).map_err(|e| e.to_string())?;
+                let function = manifest
+                    .select(a.manifest.resource.as_deref())
+                    .map_err(|e| e.to_string())?
+                    .clone();
+                (Some(manifest), Some(function))
+            }
+            None if a.manifest.resource.is_some() => {
+                return Err("--resource: there is no s.yaml (--config FILE names one)".into())
+            }
+            None => (None, None),
         };
-        let mut watch = false;
-        let mut target = super::watch::Target::default();
-        let mut it = Args::new(args);
-        while let Some(arg) = it.next()? {
-            match arg {
-                "--" => {
-                    o.command = it.remaining();
-                    break;
-                }
-                "--listen" => o.listen = it.value(arg)?.into(),
-                "--port" => o.port = Some(it.parsed(arg)?),
-                "--function-name" => o.function_name = it.value(arg)?.into(),
-                "--region" => o.region = it.value(arg)?.into(),
-                "--account-id" => o.account_id = it.value(arg)?.into(),
-                "--memory" => o.memory_mb = it.parsed(arg)?,
-                "--timeout" => o.timeout_s = it.parsed(arg)?,
-                "--service-name" => o.service_name = it.value(arg)?.into(),
-                "--qualifier" => o.qualifier = it.value(arg)?.into(),
-                "--initializer" => o.initializer = true,
-                "--no-initializer" => o.initializer = false,
-                "--init-timeout" => o.init_timeout = it.secs(arg)?,
-                "--init-retries" => o.init_retries = it.parsed(arg)?,
-                "--max-restarts" => o.max_restarts = it.parsed(arg)?,
-                "--start-timeout" => o.start_timeout = it.secs(arg)?,
-                "--event" => o.event = Some(it.value(arg)?.into()),
-                "--event-example" => o.event_example = Some(event_example(it.value(arg)?)?),
-                "--once" => o.invocations = Some(1),
-                "--invoke" => o.invocations = Some(it.parsed(arg)?),
-                "--idle-stop" => o.idle_stop = Some(it.secs(arg)?),
-                "--grace" => o.grace = it.secs(arg)?,
-                "--prestop-timeout" => o.prestop_timeout = it.secs(arg)?,
-                "--env-file" => {
-                    let path = it.value(arg)?;
-                    o.env = super::env_file::read(path)?;
-                }
-                "--concurrency" => o.concurrency = it.parsed(arg)?,
-                "--queue-limit" => o.queue_limit = it.parsed(arg)?,
-                "--lives" => o.lives = it.parsed(arg)?,
-                "--watch" => watch = true,
-                "--bin" => target.bin = Some(it.value(arg)?.into()),
-                "--example" => target.example = Some(it.value(arg)?.into()),
-                "--manifest-path" => target.manifest_path = Some(it.value(arg)?.into()),
-                other => return Err(format!("unknown option {other}").into()),
+        let p = function
+            .as_ref()
+            .map(|f| f.props.clone())
+            .unwrap_or_default();
+        let hooks = p.instance_lifecycle_config.clone().unwrap_or_default();
+        let runtime = p.custom_runtime_config.clone().unwrap_or_default();
+        let hook_set = |h: &Option<crate::syaml::LifecycleHook>| {
+            h.as_ref()
+                .is_some_and(|h| h.handler.as_deref().is_some_and(|s| !s.is_empty()))
+        };
+        let hook_timeout = |h: &Option<crate::syaml::LifecycleHook>| {
+            h.as_ref()
+                .and_then(|h| h.timeout)
+                .map(|t| Duration::from_secs(t.into()))
+        };
+        // FC calls /initialize and /pre-stop only when the hook is configured.
+        let initializer = if a.no_initializer {
+            false
+        } else {
+            a.initializer || function.is_none() || hook_set(&hooks.initializer)
+        };
+        let timeout_s = a.timeout.or(p.timeout).unwrap_or(60);
+        if !(1..=86_400).contains(&timeout_s) {
+            return Err(format!(
+                "timeout: {timeout_s} is not from 1 to 86400 seconds, as FC"
+            ));
+        }
+        let concurrency = a
+            .concurrency
+            .map(usize::from)
+            .or(p.instance_concurrency.map(|c| c as usize))
+            .unwrap_or(1);
+        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+            return Err(format!(
+                "instanceConcurrency: {concurrency} is not from 1 to {MAX_CONCURRENCY}, as FC"
+            ));
+        }
+        let mut vars: Vec<(String, String)> =
+            p.environment_variables.0.clone().into_iter().collect();
+        if let Some(path) = &a.env_file {
+            vars.extend(super::env_file::read(path)?);
+        }
+        let event_example = a.event_example.as_deref().map(event_example).transpose()?;
+        let invocations = match (a.once, a.invoke) {
+            (true, _) => Some(1),
+            (false, n) => n,
+        };
+        if (a.event_example.is_some() || a.http.is_some()) && invocations.is_none() {
+            return Err("--event-example and --http need --once or --invoke N".into());
+        }
+        if a.lives > 1 && invocations.is_none() {
+            return Err("--lives needs --once or --invoke N".into());
+        }
+        let function_name = a
+            .function_name
+            .or(p.function_name.clone())
+            .unwrap_or_else(|| "local-function".into());
+        let http = a.http.map(|v| (v[0].to_ascii_uppercase(), v[1].clone()));
+        if let Some((_, path)) = &http {
+            if !path.starts_with('/') {
+                return Err(format!("--http: the path {path:?} must start with /"));
             }
         }
-        if !(1..=MAX_CONCURRENCY).contains(&o.concurrency) {
-            return Err(format!("--concurrency: from 1 to {MAX_CONCURRENCY}, as FC").into());
-        }
-        if o.queue_limit > MAX_QUEUE {
-            return Err(format!("--queue-limit: at most {MAX_QUEUE}").into());
-        }
-        if o.event.is_some() && o.event_example.is_some() {
-            return Err("--event and --event-example: one or the other"
-                .to_string()
-                .into());
-        }
-        if o.event_example.is_some() && o.invocations.is_none() {
-            return Err("--event-example needs --once or --invoke N"
-                .to_string()
-                .into());
-        }
-        if o.lives == 0 {
-            return Err("--lives: at least 1".to_string().into());
-        }
-        if o.lives > 1 && o.invocations.is_none() {
-            return Err("--lives needs --once or --invoke N".to_string().into());
-        }
-        let selected = target.bin.is_some() || target.example.is_some();
-        if watch {
-            if o.invocations.is_some() {
-                return Err("--watch serves: it does not go with --once/--invoke"
-                    .to_string()
-                    .into());
+        let base_path = a
+            .base_path
+            .then(|| format!("/2016-08-15/proxy/{}/{function_name}", a.service_name));
+        let watch = if a.watch {
+            if a.bin.is_none() && a.example.is_none() {
+                return Err("--watch needs one --bin NAME or --example NAME".into());
             }
-            if target.bin.is_some() == target.example.is_some() {
-                return Err("--watch needs one --bin NAME or --example NAME"
-                    .to_string()
-                    .into());
-            }
-            o.watch = Some(target);
-        } else if selected || target.manifest_path.is_some() {
-            return Err("--bin, --example and --manifest-path go with --watch"
-                .to_string()
-                .into());
-        } else if o.command.is_empty() {
-            return Err(Stop::Usage("no function command: give it after --".into()));
-        }
-        Ok(o)
+            Some(Target {
+                bin: a.bin,
+                example: a.example,
+                manifest_path: a.manifest_path,
+            })
+        } else {
+            None
+        };
+        let command = if a.command.is_empty() && watch.is_none() {
+            configured_command(manifest.as_ref(), &p)?
+        } else {
+            a.command
+        };
+        let http_methods = p
+            .triggers
+            .iter()
+            .find_map(|t| t.http())
+            .and_then(|c| c.ok())
+            .map(|c| c.methods);
+        let http_methods = http_methods.filter(|m| !m.is_empty());
+        let asynchronous = async_config(p.async_invoke_config.as_ref())?;
+        let source = function
+            .as_ref()
+            .zip(manifest.as_ref())
+            .map(|(f, m)| format!("{}, resource {}", m.file.display(), f.resource));
+        Ok(Options {
+            listen: a.listen,
+            port: match a.port.or(runtime.port) {
+                Some(0) | None => None,
+                port => port,
+            },
+            function_name,
+            region: a
+                .region
+                .or(p.region.clone())
+                .unwrap_or_else(|| "cn-hangzhou".into()),
+            account_id: a.account_id,
+            memory_mb: a.memory.or(p.memory_size).unwrap_or(512),
+            timeout_s,
+            service_name: a.service_name,
+            qualifier: a.qualifier,
+            initializer,
+            pre_stop: function.is_none() || hook_set(&hooks.pre_stop),
+            init_timeout: a
+                .init_timeout
+                .or(hook_timeout(&hooks.initializer))
+                .unwrap_or(Duration::from_secs(60)),
+            init_retries: a.init_retries,
+            max_restarts: a.max_restarts,
+            start_timeout: a.start_timeout,
+            event: a.event,
+            event_example,
+            http,
+            base_path,
+            invocations,
+            idle_stop: a.idle_stop,
+            grace: a.grace,
+            prestop_timeout: a
+                .prestop_timeout
+                .or(hook_timeout(&hooks.pre_stop))
+                .unwrap_or(Duration::from_secs(20)),
+            credentials: Credentials {
+                key_id: env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-local-dummy-key-id"),
+                key_secret: env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "local-dummy-key-secret"),
+                security_token: env("ALIBABA_CLOUD_SECURITY_TOKEN", "local-dummy-security-token"),
+            },
+            command,
+            env: Variables(vars),
+            concurrency,
+            queue_limit: usize::from(a.queue_limit),
+            lives: a.lives,
+            watch,
+            health_check: runtime.health_check_config.clone(),
+            asynchronous,
+            http_methods,
+            source,
+        })
     }
+}
+
+/// The command s.yaml gives: customRuntimeConfig's command and args (`/code/...` is the code
+/// directory), else `bootstrap` in the code directory, as FC runs `/code/bootstrap`.
+fn configured_command(
+    manifest: Option<&Manifest>,
+    p: &crate::syaml::FunctionProps,
+) -> Result<Vec<String>, String> {
+    const NONE: &str = "no function command: give it after -- (or in s.yaml's customRuntimeConfig)";
+    let Some(manifest) = manifest else {
+        return Err(NONE.into());
+    };
+    let base = manifest
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let code = p
+        .code
+        .as_ref()
+        .and_then(|c| c.local_path())
+        .map(|c| base.join(c));
+    let code_dir = code.filter(|c| c.is_dir());
+    let on_disk = |arg: &str| -> String {
+        match (arg.strip_prefix("/code/"), &code_dir) {
+            (Some(rest), Some(dir)) => dir.join(rest).display().to_string(),
+            _ => arg.to_string(),
+        }
+    };
+    let runtime = p.custom_runtime_config.clone().unwrap_or_default();
+    if !runtime.command.is_empty() {
+        return Ok(runtime
+            .command
+            .iter()
+            .chain(&runtime.args)
+            .map(|a| on_disk(a))
+            .collect());
+    }
+    match code_dir
+        .map(|d| d.join("bootstrap"))
+        .filter(|b| b.is_file())
+    {
+        Some(bootstrap) => Ok(vec![bootstrap.display().to_string()]),
+        None => Err(format!(
+            "{NONE}; {} has no code directory with a bootstrap",
+            manifest.file.display()
+        )),
+    }
+}
+
+/// asyncInvokeConfig checked against FC's ranges, with FC's defaults.
+fn async_config(c: Option<&crate::syaml::AsyncInvokeConfig>) -> Result<AsyncConfig, String> {
+    let mut out = AsyncConfig::default();
+    let Some(c) = c else { return Ok(out) };
+    if let Some(n) = c.max_async_retry_attempts {
+        if n > 8 {
+            return Err(format!(
+                "asyncInvokeConfig.maxAsyncRetryAttempts: {n} is not from 0 to 8, as FC"
+            ));
+        }
+        out.max_retries = n;
+    }
+    if let Some(age) = c.max_async_event_age_in_seconds {
+        out.max_age = Duration::from_secs(age.into());
+    }
+    let arn =
+        |d: &Option<crate::syaml::Destination>| d.as_ref().and_then(|d| d.destination.clone());
+    if let Some(d) = &c.destination_config {
+        out.on_success = arn(&d.on_success);
+        out.on_failure = arn(&d.on_failure);
+    }
+    Ok(out)
 }
 
 /// The sample event named `name`; Err lists the names.
@@ -268,9 +427,18 @@ fn event_example(name: &str) -> Result<&'static str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn parse(args: &[&str]) -> Result<Options, Stop> {
-        Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: LocalArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        let cli = Cli::try_parse_from(std::iter::once("local").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Options::from_args(cli.args)
     }
 
     #[test]
@@ -288,5 +456,15 @@ mod tests {
         assert!(parse(&["--once"]).is_err());
         assert!(parse(&["--grace", "soon", "--", "x"]).is_err());
         assert!(parse(&["--bogus", "--", "x"]).is_err());
+        assert!(parse(&["--timeout", "0", "--", "x"]).is_err());
+        assert!(parse(&["--concurrency", "201", "--", "x"]).is_err());
+    }
+
+    #[test]
+    fn credentials_never_show_in_debug() {
+        let o = parse(&["--", "x"]).unwrap();
+        let shown = format!("{o:?}");
+        assert!(!shown.contains(&o.credentials.key_secret), "{shown}");
+        assert!(!shown.contains(&o.credentials.security_token), "{shown}");
     }
 }

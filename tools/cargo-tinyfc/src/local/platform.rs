@@ -1,20 +1,23 @@
 //! The platform's side of the lifecycle: start the instance, initialize it (retrying on 400/404,
 //! restarting on 500, a crash or a timeout), forward invocations, pre-stop and stop it.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tinyfc::client::{BodyReader, Connection, Response};
 
-use super::calls::{call, common_headers, is_timeout, still_open};
+use super::calls::{call, common_headers, is_timeout};
 use super::gate::Gate;
 use super::instance::{describe, Instance};
+use super::logs::Logs;
 use super::options::Options;
 use crate::say;
 
+mod forward;
 mod stop;
+
+pub use forward::Failure;
 
 pub use super::calls::{error_message, request_id};
 
@@ -79,15 +82,13 @@ pub struct Platform {
     /// Signalled when the phase changes.
     changed: Condvar,
     /// `--concurrency`: invocations in the instance at once.
-    pub gate: Gate,
+    pub gate: Arc<Gate>,
+    /// The instances' output, for `x-fc-log-type: Tail`.
+    pub logs: Arc<Logs>,
     /// Held while `--watch` replaces the instance: `stop` waits for it, so it never misses the
     /// new instance nor stops the old one twice.
     replacing: Mutex<()>,
 }
-
-/// A pooled connection older than this is dropped rather than reused (the runtime's idle timeout
-/// may have closed it).
-const MAX_IDLE: Duration = Duration::from_secs(20);
 
 impl Platform {
     /// A platform with no instance yet.
@@ -100,7 +101,8 @@ impl Platform {
                 stopping: false,
             }),
             changed: Condvar::new(),
-            gate: Gate::new(opts.concurrency, opts.queue_limit),
+            gate: Arc::new(Gate::new(opts.concurrency, opts.queue_limit)),
+            logs: Arc::new(Logs::default()),
             replacing: Mutex::new(()),
             opts,
         }
@@ -167,7 +169,7 @@ impl Platform {
             if st.stopping {
                 return Err(Boot::GiveUp("the platform is stopping".into()));
             }
-            let started = Instance::start(&self.opts).map_err(|e| {
+            let started = Instance::start(&self.opts, &self.logs).map_err(|e| {
                 Boot::GiveUp(format!("cannot start {:?}: {e}", self.opts.command[0]))
             })?;
             let instance = Arc::new(started);
@@ -280,110 +282,19 @@ impl Platform {
         Some(describe(instance.reap()))
     }
 
-    /// Sends one invocation, request id `rid`, with the platform's headers; `headers` are the
-    /// caller's (already filtered). The answer is read whole.
-    pub fn invoke(
-        &self,
-        rid: &str,
-        kind: Kind,
-        method: &str,
-        path: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Response, String> {
-        match self.invoke_streaming(rid, kind, method, path, headers, body)? {
-            Reply::Whole(r) => Ok(r),
-            Reply::Streamed(mut r, mut reader) => {
-                reader
-                    .read_to_end(&mut r.body)
-                    .map_err(|e| format!("invocation {rid} failed: {e}"))?;
-                Ok(r)
-            }
-        }
-    }
-
-    /// [`Platform::invoke`], but a chunked answer (a function's streamed body) comes back with
-    /// its head and a reader of the body as it arrives, so it can be relayed chunk by chunk.
-    pub fn invoke_streaming(
-        &self,
-        rid: &str,
-        kind: Kind,
-        method: &str,
-        path: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Reply, String> {
-        let addr = self.wait_ready().map_err(|e| match e {
-            Unavailable::InitFailed(msg) => msg,
-            Unavailable::Stopping => "the platform is stopping".into(),
-        })?;
-        let control = match kind {
-            Kind::Event => "/invoke",
-            Kind::Http => "/http-invoke",
-        };
-        let mut all = common_headers(&self.opts, rid, control);
-        all.extend(headers.iter().cloned());
-        let h: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let timeout = Duration::from_secs(u64::from(self.opts.timeout_s) + 5);
-        // A pooled connection the function has closed while it was idle (its keep-alive timeout
-        // may be shorter than ours) is dropped before anything is written on it. Once the request
-        // is written, an error is the caller's 502 and never a second try: the function may have
-        // run it (a non-idempotent handler must not run twice).
-        let mut conn = match self.take_idle(addr) {
-            Some(c) => c,
-            None => Connection::connect(addr, timeout).map_err(|e| e.to_string())?,
-        };
-        let failed = |e: std::io::Error| format!("invocation {rid} failed: {e}");
-        let started = Instant::now();
-        conn.send(method, path, &h, body).map_err(failed)?;
-        let head_only = method.eq_ignore_ascii_case("HEAD");
-        let (mut r, mut reader) = conn.read_streaming(head_only).map_err(failed)?;
-        let chunked = r
-            .header("transfer-encoding")
-            .is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
-        if chunked && !head_only {
-            // Relayed as it comes; the connection is not pooled again (it ends with the relay).
-            // Its report counts up to the head: the rest is the caller's relay.
-            self.report(rid, started);
-            return Ok(Reply::Streamed(r, reader));
-        }
-        reader.read_to_end(&mut r.body).map_err(failed)?;
-        self.report(rid, started);
-        if let Some(conn) = reader.into_connection() {
-            if r.header("connection") != Some("close") {
-                let mut st = self.lock();
-                let current = st.instance.as_ref().map(|i| i.addr) == Some(addr);
-                if !st.stopping && st.phase == Phase::Ready && current {
-                    st.idle.push((conn, Instant::now(), addr));
-                }
-            }
-        }
-        Ok(Reply::Whole(r))
-    }
-
-    /// FC's report line for invocation `rid`, sent at `started`.
-    fn report(&self, rid: &str, started: Instant) {
-        super::report::say(rid, started.elapsed(), &self.opts, self.instance_pid());
-    }
-
-    /// A pooled connection to `addr` that is fresh enough and that the function has not closed.
-    fn take_idle(&self, addr: SocketAddr) -> Option<Connection> {
-        let mut st = self.lock();
-        st.idle
-            .retain(|(_, used, to)| used.elapsed() < MAX_IDLE && *to == addr);
-        while let Some((c, _, _)) = st.idle.pop() {
-            if still_open(&c) {
-                return Some(c);
-            }
-        }
-        None
-    }
-
     /// The ready instance's address.
     fn ready_instance(&self) -> Option<SocketAddr> {
         let st = self.lock();
         let instance = st.instance.as_ref()?;
         (st.phase == Phase::Ready && !instance.exited()).then_some(instance.addr)
+    }
+
+    /// The ready instance: its id and address (None while booting, failed or stopping).
+    pub fn ready(&self) -> Option<(String, SocketAddr)> {
+        let st = self.lock();
+        let instance = st.instance.as_ref()?;
+        (st.phase == Phase::Ready && !instance.exited() && !st.stopping)
+            .then(|| (instance.id.clone(), instance.addr))
     }
 
     /// The current instance's process id.

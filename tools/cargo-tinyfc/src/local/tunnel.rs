@@ -7,9 +7,13 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::FromRawFd;
 use std::time::Duration;
 
-use tiny_http::{Request, Response};
+use std::sync::Arc;
 
-use super::platform::{request_id, Platform, Unavailable};
+use tiny_http::Request;
+use tinyfc::client::Response;
+
+use super::activity::Activity;
+use super::platform::{Failure, Platform};
 use crate::say;
 
 /// The most bytes of the instance's answer head read before giving up on it.
@@ -24,23 +28,26 @@ pub fn is_upgrade(req: &Request) -> bool {
 
 /// Why there is no tunnel: the front door answers the caller this instead.
 pub enum Refusal {
-    /// The platform is stopping.
-    Stopping,
-    /// The instance could not be initialized.
-    InitFailed(String),
-    /// The instance could not be reached, or its answer was not HTTP.
-    Unreachable(String),
-    /// The instance's own answer (400, 503, ...): status, body, headers (names lower-cased).
-    Answer(u16, Vec<u8>, Vec<(String, String)>),
+    /// The instance's place is taken (`--concurrency`, `--queue-limit`): why.
+    Busy(String),
+    /// The instance could not take it, be reached, or its answer was not HTTP.
+    Failed(Failure),
+    /// The instance's own answer (400, 503, or an ordinary answer from a path without a socket
+    /// handler), read whole.
+    Answer(Response),
 }
 
-/// Passes `req`'s upgrade to the instance and, once it answers 101, tunnels the connection until
-/// either side closes (on this thread and one more). Without a tunnel (the instance refused, or
-/// is not there), `refuse` answers the request.
+/// Passes `req`'s upgrade to the instance (request id `rid`) and, once it answers 101, tunnels
+/// the connection on two threads of its own until either side closes; the front door's thread
+/// returns at once. A socket holds one of the instance's places (`--concurrency`) for its whole
+/// life, as an invocation does. Without a tunnel (no place, the instance refused or is not
+/// there), `refuse` answers the request.
 pub fn pass(
-    platform: &Platform,
+    platform: &Arc<Platform>,
+    activity: &Arc<Activity>,
     forwardable: fn(&str) -> bool,
     req: Request,
+    rid: &str,
     refuse: impl FnOnce(Request, Refusal),
 ) {
     let forward: Vec<(String, String)> = req
@@ -56,32 +63,50 @@ pub fn pass(
         .collect();
     let addr = match platform.wait_ready() {
         Ok(addr) => addr,
-        Err(Unavailable::Stopping) => return refuse(req, Refusal::Stopping),
-        Err(Unavailable::InitFailed(msg)) => return refuse(req, Refusal::InitFailed(msg)),
+        Err(e) => return refuse(req, Refusal::Failed(Failure::Unavailable(e))),
     };
-    let rid = request_id();
-    let (head, mut instance, early) = match open(platform, addr, &rid, &forward, &req) {
+    let permit = match platform.gate.enter() {
+        Ok(p) => p,
+        Err(full) => {
+            say!("websocket {} -> 429: {full}", req.url());
+            return refuse(req, Refusal::Busy(full));
+        }
+    };
+    let (head, mut instance, early) = match open(platform, addr, rid, &forward, &req) {
         Ok(opened) => opened,
         Err(e) => {
             let msg = format!("WebSocket to the function failed: {e}");
             say!("{} {} -> 502: {msg}", req.method(), req.url());
-            return refuse(req, Refusal::Unreachable(msg));
+            return refuse(req, Refusal::Failed(Failure::Unreachable(msg)));
         }
     };
     if head.status != 101 {
-        // The instance's refusal (400, 503, ...): it closes the connection after it.
-        let mut body = early;
-        let _ = instance.read_to_end(&mut body);
+        // The instance's refusal, or its ordinary answer: read by its framing, not to the close
+        // (a keep-alive server would hold the caller until its idle timeout).
+        let timeout = Duration::from_secs(u64::from(platform.opts.timeout_s.max(1)));
+        let body = instance
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| read_body(&head, early, &mut instance));
         say!(
             "websocket RequestId {rid}: {} -> {}",
             req.url(),
             head.status
         );
-        return refuse(req, Refusal::Answer(head.status, body, head.headers));
+        let refusal = match body {
+            Ok(body) => Refusal::Answer(Response {
+                status: head.status,
+                headers: head.headers,
+                body,
+            }),
+            Err(e) => Refusal::Failed(Failure::Unreachable(format!(
+                "the function's answer to the upgrade failed: {e}"
+            ))),
+        };
+        return refuse(req, refusal);
     }
     say!("websocket RequestId {rid}: {} -> 101", req.url());
     let peer = req.remote_addr().copied();
-    let mut answer = Response::empty(101);
+    let mut answer = tiny_http::Response::empty(101);
     for (k, v) in head
         .headers
         .iter()
@@ -99,22 +124,100 @@ pub fn pass(
         say!("websocket RequestId {rid}: the caller's socket was not found; closing");
         return;
     };
-    let mut instance_in = match instance.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
+    let Ok(mut instance_in) = instance.try_clone() else {
+        return;
     };
-    let replies = std::thread::spawn(move || {
-        let mut out = &caller_out;
-        if out.write_all(&early).is_ok() {
-            let _ = io::copy(&mut instance_in, &mut out);
-        }
-        // The instance closed: so does the caller's side (whatever its reader is doing).
-        let _ = caller_out.shutdown(Shutdown::Both);
+    let rid = rid.to_string();
+    let busy = activity.busy(); // no idle stop while the socket is open
+    std::thread::spawn(move || {
+        let _place = (permit, busy); // the socket's place in the instance, until it closes
+        let replies = std::thread::spawn(move || {
+            let mut out = &caller_out;
+            if out.write_all(&early).is_ok() {
+                let _ = io::copy(&mut instance_in, &mut out);
+            }
+            // The instance closed: so does the caller's side (whatever its reader is doing).
+            let _ = caller_out.shutdown(Shutdown::Both);
+        });
+        let _ = io::copy(&mut caller, &mut instance);
+        let _ = instance.shutdown(Shutdown::Write); // the caller closed: pass the end on
+        let _ = replies.join();
+        say!("websocket RequestId {rid}: closed");
     });
-    let _ = io::copy(&mut caller, &mut instance);
-    let _ = instance.shutdown(Shutdown::Write); // the caller closed: pass the end on
-    let _ = replies.join();
-    say!("websocket RequestId {rid}: closed");
+}
+
+/// The body of the instance's non-101 answer, by its framing: `early` holds the bytes read
+/// past its head. At most 32 MB, FC's limit on a synchronous answer.
+fn read_body(head: &Head, mut buf: Vec<u8>, s: &mut TcpStream) -> io::Result<Vec<u8>> {
+    const MAX_BODY: usize = 32 * 1024 * 1024;
+    let header = |name: &str| {
+        head.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
+    };
+    let mut fill = |buf: &mut Vec<u8>| -> io::Result<()> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > MAX_BODY + MAX_HEAD {
+            return Err(io::Error::other("answer over 32 MB"));
+        }
+        Ok(())
+    };
+    if matches!(head.status, 100..=199 | 204 | 304) {
+        return Ok(Vec::new());
+    }
+    if header("transfer-encoding").as_deref() == Some("chunked") {
+        let mut body = Vec::new();
+        loop {
+            match httparse::parse_chunk_size(&buf) {
+                Ok(httparse::Status::Complete((at, 0))) => {
+                    buf.drain(..at);
+                    return Ok(body); // trailers, if any, are not read: the connection ends
+                }
+                Ok(httparse::Status::Complete((at, size))) => {
+                    let size = usize::try_from(size).unwrap_or(usize::MAX);
+                    if size > MAX_BODY - body.len() {
+                        return Err(io::Error::other("answer over 32 MB"));
+                    }
+                    while buf.len() < at + size + 2 {
+                        fill(&mut buf)?;
+                    }
+                    body.extend_from_slice(&buf[at..at + size]);
+                    buf.drain(..at + size + 2);
+                }
+                Ok(httparse::Status::Partial) => fill(&mut buf)?,
+                Err(_) => return Err(io::Error::other("invalid chunk size line")),
+            }
+        }
+    }
+    match header("content-length") {
+        Some(n) => {
+            let n: usize = n
+                .parse()
+                .map_err(|_| io::Error::other(format!("invalid content-length {n:?}")))?;
+            if n > MAX_BODY {
+                return Err(io::Error::other("answer over 32 MB"));
+            }
+            while buf.len() < n {
+                fill(&mut buf)?;
+            }
+            buf.truncate(n);
+            Ok(buf)
+        }
+        // No length: the body runs until the function closes.
+        None => loop {
+            match fill(&mut buf) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(buf),
+                Err(e) => return Err(e),
+            }
+        },
+    }
 }
 
 /// The instance's answer head.

@@ -13,37 +13,12 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
+use super::options::Target;
 use super::platform::Platform;
 use crate::say;
 
 /// How long the sources must stay quiet before a rebuild (an editor's save is several events).
 const DEBOUNCE: Duration = Duration::from_millis(300);
-
-/// What `--watch` builds.
-#[derive(Debug, Clone, Default)]
-pub struct Target {
-    /// `--bin NAME`.
-    pub bin: Option<String>,
-    /// `--example NAME`.
-    pub example: Option<String>,
-    /// `--manifest-path PATH` (default: ./Cargo.toml).
-    pub manifest_path: Option<String>,
-}
-
-impl Target {
-    /// The crate's Cargo.toml.
-    fn manifest(&self) -> PathBuf {
-        PathBuf::from(self.manifest_path.as_deref().unwrap_or("Cargo.toml"))
-    }
-
-    /// The crate's directory.
-    fn dir(&self) -> PathBuf {
-        match self.manifest().parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    }
-}
 
 /// `cargo build` of the target (diagnostics on stderr); the executable's path, or why not.
 pub fn build(target: &Target) -> Result<String, String> {

@@ -3,123 +3,107 @@
 //!
 //! - `zip BINARY OUT.zip`: the code package for a custom runtime: the binary as `bootstrap` (mode
 //!   0755) at the zip's root, what FC starts when `customRuntimeConfig` has no command.
-//! - `image BINARY OUT.tar [--name NAME[:TAG]] [--port PORT]`: an OCI image layout tarball with one
-//!   layer holding only `/bootstrap`, entrypoint `/bootstrap`, the port exposed and no base image,
-//!   which `skopeo`, `umoci`, `docker load` and `podman load` all take.
+//! - `image BINARY OUT.tar [--name NAME[:TAG]] [--port PORT] [--ca-certs[=FILE]]`: an OCI image
+//!   layout tarball with one layer holding `/bootstrap` (and with `--ca-certs` a CA bundle and
+//!   `/tmp`), entrypoint `/bootstrap`, the port exposed and no base image, which `skopeo`,
+//!   `umoci`, `docker load` and `podman load` all take.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use crate::cli::{Args, Stop};
+use crate::cli::Exit;
 
-/// `cargo tinyfc zip --help`.
-pub const ZIP_USAGE: &str = "\
-cargo tinyfc zip: the code package for an FC custom runtime: BINARY as `bootstrap` (mode 0755),
-deflated, at the zip's root (the output is the same for the same binary).
-
-usage: cargo tinyfc zip BINARY OUT.zip
-
-example:
+/// `cargo tinyfc zip`'s command line.
+#[derive(clap::Args, Debug)]
+#[command(
+    long_about = "The code package for an FC custom runtime: BINARY as `bootstrap` (mode 0755), deflated, at the
+zip's root (the output is the same for the same binary).",
+    after_help = "example:
   cargo tinyfc build --example hello
-  cargo tinyfc zip target/x86_64-unknown-linux-musl/release/examples/hello dist/function.zip
-";
+  cargo tinyfc zip target/x86_64-unknown-linux-musl/release/examples/hello dist/function.zip"
+)]
+pub struct ZipArgs {
+    /// The function binary.
+    binary: PathBuf,
+    /// The zip to write.
+    #[arg(value_name = "OUT.zip")]
+    out: PathBuf,
+}
 
-/// `cargo tinyfc image --help`.
-pub const IMAGE_USAGE: &str = "\
-cargo tinyfc image: an OCI image layout tarball holding only /bootstrap (entrypoint, no base
-image, architecture from the binary); also loadable by `docker load`, `podman load`, skopeo
-(oci-archive:OUT.tar) and umoci.
+/// `cargo tinyfc image`'s command line.
+#[derive(clap::Args, Debug)]
+#[command(
+    long_about = "An OCI image layout tarball holding only /bootstrap (entrypoint, no base image, architecture
+from the binary), and with --ca-certs a CA bundle and /tmp; also loadable by `docker load`,
+`podman load`, skopeo (oci-archive:OUT.tar) and umoci.",
+    after_help = "example:
+  cargo tinyfc image target/x86_64-unknown-linux-musl/release/examples/hello dist/image.tar --name hello:1 --ca-certs"
+)]
+pub struct ImageArgs {
+    /// The function binary.
+    binary: PathBuf,
+    /// The tarball to write.
+    #[arg(value_name = "OUT.tar")]
+    out: PathBuf,
+    /// The image's name (no tag: latest).
+    #[arg(long, value_name = "NAME[:TAG]", default_value = "tinyfc-function:latest", value_parser = image_name)]
+    name: String,
+    /// The port exposed and set as FC_SERVER_PORT (FC's default; FC needs a fixed port).
+    #[arg(long, default_value_t = tinyfc_pack::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..))]
+    port: u16,
+    /// Add a CA bundle at /etc/ssl/certs/ca-certificates.crt (named by SSL_CERT_FILE) and a /tmp
+    /// of mode 1777, what a function calling HTTPS services or writing temp files needs: this
+    /// machine's bundle, or FILE (`--ca-certs=FILE`).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    ca_certs: Option<Option<PathBuf>>,
+}
 
-usage: cargo tinyfc image BINARY OUT.tar [--name NAME[:TAG]] [--port PORT]
-
-  --name NAME[:TAG]  the image's name (default tinyfc-function:latest; no tag: latest)
-  --port PORT        the port exposed and set as FC_SERVER_PORT (default 9000, FC's)
-
-example:
-  cargo tinyfc image target/x86_64-unknown-linux-musl/release/examples/hello dist/image.tar --name hello:1
-";
+/// clap value parser: an image name the packager takes.
+fn image_name(v: &str) -> Result<String, String> {
+    tinyfc_pack::image_name(v)
+        .map(|_| v.to_string())
+        .map_err(|e| e.to_string())
+}
 
 /// `cargo tinyfc zip ARGS`: the exit code.
-pub fn zip_main(args: &[String]) -> i32 {
-    let (binary, out) = match positionals(args, |_, _| Err(Stop::Usage(String::new()))) {
-        Ok(paths) => paths,
-        Err(stop) => return crate::cli::stopped("zip", stop, ZIP_USAGE),
-    };
-    match tinyfc_pack::zip(Path::new(&binary), Path::new(&out)) {
+pub fn zip_main(args: ZipArgs) -> Exit {
+    Ok(match tinyfc_pack::zip(&args.binary, &args.out) {
         Ok(()) => {
-            let size = std::fs::metadata(&out).map_or(0, |m| m.len());
-            println!("{out}: {size} bytes");
+            let size = std::fs::metadata(&args.out).map_or(0, |m| m.len());
+            println!("{}: {size} bytes", args.out.display());
             0
         }
         Err(e) => failed(e),
-    }
+    })
 }
 
 /// `cargo tinyfc image ARGS`: the exit code.
-pub fn image_main(args: &[String]) -> i32 {
-    let mut name = "tinyfc-function:latest".to_string();
-    let mut port = tinyfc_pack::DEFAULT_PORT;
-    let parsed = positionals(args, |option, it| {
-        match option {
-            "--name" => {
-                let v = it.value(option)?;
-                tinyfc_pack::image_name(v).map_err(|e| Stop::Usage(format!("--name: {e}")))?;
-                name = v.to_string();
-            }
-            "--port" => {
-                port = it.parsed(option)?;
-                if port == 0 {
-                    return Err(Stop::Usage(
-                        "--port: FC needs a fixed port (1-65535)".into(),
-                    ));
-                }
-            }
-            _ => return Err(Stop::Usage(String::new())),
-        }
-        Ok(())
-    });
-    let (binary, out) = match parsed {
-        Ok(paths) => paths,
-        Err(stop) => return crate::cli::stopped("image", stop, IMAGE_USAGE),
+pub fn image_main(args: ImageArgs) -> Exit {
+    let bundle = match &args.ca_certs {
+        None => None,
+        Some(None) => match tinyfc_pack::host_ca_bundle() {
+            Ok(host) => Some(host),
+            Err(e) => return Ok(failed(e)),
+        },
+        Some(Some(file)) => Some(file.as_path()),
     };
-    match tinyfc_pack::image_on_port(Path::new(&binary), Path::new(&out), &name, port) {
+    let built = tinyfc_pack::image_with(&args.binary, &args.out, &args.name, args.port, bundle);
+    Ok(match built {
         Ok(info) => {
             println!(
-                "{out}: {} bytes, {} ({}), manifest {}",
-                info.size, info.reference, info.architecture, info.manifest_digest
+                "{}: {} bytes, {} ({}), manifest {}",
+                args.out.display(),
+                info.size,
+                info.reference,
+                info.architecture,
+                info.manifest_digest
             );
+            if let Some(bundle) = bundle {
+                println!("  with {} as the CA bundle, and /tmp", bundle.display());
+            }
             0
         }
         Err(e) => failed(e),
-    }
-}
-
-/// Parses `BINARY OUT` and options (each handled by `option`, which answers an empty usage error
-/// for an option it does not know).
-fn positionals<'a>(
-    args: &'a [String],
-    mut option: impl FnMut(&str, &mut Args<'a>) -> Result<(), Stop>,
-) -> Result<(String, String), Stop> {
-    let mut it = Args::new(args);
-    let mut paths = Vec::new();
-    while let Some(arg) = it.next()? {
-        if arg.starts_with('-') {
-            match option(arg, &mut it) {
-                Err(Stop::Usage(m)) if m.is_empty() => {
-                    return Err(Stop::Usage(format!("unknown option {arg}")))
-                }
-                other => other?,
-            }
-        } else {
-            paths.push(arg.to_string());
-        }
-    }
-    match <[String; 2]>::try_from(paths) {
-        Ok([binary, out]) => Ok((binary, out)),
-        Err(p) => Err(Stop::Usage(format!(
-            "expected BINARY and OUT, got {} paths",
-            p.len()
-        ))),
-    }
+    })
 }
 
 /// Says why packaging failed: exit code 1.

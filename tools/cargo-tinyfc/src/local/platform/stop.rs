@@ -54,6 +54,34 @@ impl Platform {
         self.boot()
     }
 
+    /// Replaces the instance at `addr`, `why` it must go (an invocation timed out, its health
+    /// checks failed): it is killed (its whole process group, without pre-stop: a stuck handler
+    /// would not answer one) and a new one booted, while callers wait; as FC takes such an
+    /// instance out of service. Nothing happens if that instance is gone already or the platform
+    /// is stopping.
+    pub fn replace_instance(&self, addr: SocketAddr, why: &str) {
+        let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        let old = {
+            let mut st = self.lock();
+            let current = st.instance.as_ref().is_some_and(|i| i.addr == addr);
+            if st.stopping || !current || st.phase != Phase::Ready {
+                return;
+            }
+            st.phase = Phase::Booting;
+            st.idle.clear();
+            st.instance.take()
+        };
+        if let Some(old) = old {
+            say!(
+                "restarting the instance: {why}; killing {} (pid {})",
+                old.id,
+                old.pid()
+            );
+            old.reap();
+        }
+        let _ = self.boot();
+    }
+
     /// Pre-stop (if the instance ever listened), then SIGTERM (SIGKILL past the grace period).
     /// The runtime itself drains in-flight invocations before it runs its pre-stop hook.
     /// Returns whether pre-stop answered 2xx (or was not needed) and whether the instance exited
@@ -64,6 +92,9 @@ impl Platform {
             true
         } else if !instance.listened() {
             say!("the instance never listened: no pre-stop");
+            true
+        } else if !self.opts.pre_stop {
+            say!("no preStop hook in s.yaml: no pre-stop, as FC");
             true
         } else {
             self.pre_stop(instance.addr)
@@ -89,6 +120,9 @@ impl Platform {
     /// `--lives`: ends a life of the ready instance with GET /pre-stop, as before FC freezes it;
     /// true if it answered 2xx.
     pub fn end_life(&self) -> bool {
+        if !self.opts.pre_stop {
+            return true;
+        }
         match self.ready_instance() {
             Some(addr) => self.pre_stop(addr),
             None => false,

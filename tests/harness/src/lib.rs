@@ -1,6 +1,8 @@
-//! Test harness: starts an example binary as a function instance on a free port and talks to it
-//! over real sockets.
-#![allow(dead_code)] // each test file uses a different part of the harness
+//! Test harness of tinyfc's and its tools' integration tests (a `publish = false` workspace
+//! crate, a dev-dependency of both): starts an example binary as a function instance on a free
+//! port and talks to it over real sockets.
+
+#![warn(missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -17,6 +19,7 @@ pub const HANG: Duration = Duration::from_secs(20);
 /// A running example binary.
 pub struct Function {
     child: Child,
+    /// The port it listens on (from its listening line).
     pub port: u16,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
@@ -40,6 +43,7 @@ pub fn example(name: &str) -> PathBuf {
             cargo.arg("--release");
         }
         let status = cargo
+            // This crate's directory: any directory in the workspace builds `-p tinyfc`.
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap();
@@ -55,7 +59,7 @@ pub fn example(name: &str) -> PathBuf {
 }
 
 impl Function {
-    /// Starts examples/<name> with FC_SERVER_PORT=0 and `env`; waits for its listening line.
+    /// Starts `examples/<name>` with FC_SERVER_PORT=0 and `env`; waits for its listening line.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Function {
         let mut cmd = Command::new(example(name));
         cmd.env("FC_SERVER_PORT", "0").env("RUST_LOG", "info");
@@ -118,10 +122,12 @@ impl Function {
         }
     }
 
+    /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -204,10 +210,12 @@ impl Function {
         })
     }
 
+    /// Everything it printed on stdout so far.
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
     }
 
+    /// Everything it printed on stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -224,6 +232,7 @@ impl Function {
         false
     }
 
+    /// Sends signal `sig` to the instance.
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, sig) };
@@ -242,7 +251,7 @@ impl Function {
         None
     }
 
-    /// A field of /proc/<pid>/status, e.g. "Threads" or "VmRSS" (kB).
+    /// A field of `/proc/<pid>/status`, e.g. "Threads" or "VmRSS" (kB).
     pub fn proc_status(&self, key: &str) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let line = s
@@ -252,6 +261,7 @@ impl Function {
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
+    /// Its thread count (/proc/PID/status).
     pub fn threads(&self) -> u64 {
         self.proc_status("Threads")
     }
@@ -280,6 +290,7 @@ pub fn calls_in_flight(f: &Function, n: usize, path: &str) -> Vec<TcpStream> {
         .collect()
 }
 
+/// Sends `bytes` on a new connection and reads until the function closes it.
 pub fn send_raw(f: &Function, bytes: &[u8]) -> String {
     let mut s = f.raw();
     let _ = s.write_all(bytes);

@@ -3,16 +3,16 @@
 //! Two levels, both plain functions that cost nothing to a function that does not call them:
 //!
 //! - **The handler alone**, as a function call: [`context`] gives the [`Context`] the platform
-//!   would pass (its defaults; change fields with struct update syntax), [`event`] and [`http`]
+//!   would pass (its defaults; change fields by assigning them), [`event`] and [`http`]
 //!   build the [`Request`], and [`Request::with_header`] / [`Request::with_body`] fill it in.
-//! - **The whole runtime**, over real sockets: [`TestServer`] serves a [`Runtime`] on a free port
+//! - **The whole function**, over real sockets: [`TestServer`] serves a [`Function`] on a free port
 //!   of 127.0.0.1 on background threads of the test process, and calls it as the platform does
 //!   (`POST /initialize`, invocations, `GET /pre-stop`), so the initializer, the hooks, the FC
 //!   status codes and the JSON error bodies are exercised too.
 //!
 //! ```
 //! use tinyfc::testing::{self, TestServer};
-//! use tinyfc::{Config, Context, Error, Request, Response, Runtime};
+//! use tinyfc::{Context, Error, Function, Request, Response};
 //!
 //! struct App { greeting: String }
 //!
@@ -25,14 +25,14 @@
 //! let app = App { greeting: "Hello".into() };
 //! let resp = handler(&app, &testing::context(), testing::event("World")).unwrap();
 //! assert_eq!(resp.body, b"Hello, World (from test-function)");
-//! let ctx = Context { function_name: "greeter".into(), ..testing::context() };
+//! let mut ctx = testing::context();
+//! ctx.function_name = "greeter".into();
 //! let resp = handler(&app, &ctx, testing::event("FC")).unwrap();
 //! assert_eq!(resp.body, b"Hello, FC (from greeter)");
 //!
 //! // The whole runtime, as the platform calls it.
-//! let runtime = Runtime::with_config(Config::default())
-//!     .initializer(|_ctx: &Context| Ok(App { greeting: "Hi".into() }));
-//! let server = TestServer::start(runtime, handler)?;
+//! let function = Function::with_initializer(|_ctx| Ok(App { greeting: "Hi".into() }), handler);
+//! let server = TestServer::start(function)?;
 //! assert_eq!(server.initialize()?.status, 200);
 //! let resp = server.invoke(b"World")?;
 //! assert_eq!((resp.status, resp.text().as_str()), (200, "Hi, World (from test-function)"));
@@ -52,13 +52,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client;
-use crate::context::{Context, Credentials};
-use crate::error::Error;
+use crate::config::Config;
+use crate::context::{Context, Credentials, Slot, FIELDS};
+use crate::function::Function;
 use crate::headers::Headers;
+use crate::logging::PlatformLines;
 use crate::main_loop::{self, Mode};
-use crate::request::{Kind, Request, Response};
-use crate::runtime::Runtime;
+use crate::request::{Kind, Request};
+use crate::runtime::Served;
 use crate::server::Shared;
+
+mod streams;
+
+pub use streams::{body, chunks, Chunk, Streamed};
 
 /// The request id [`context`] sets.
 pub const REQUEST_ID: &str = "test-request-id";
@@ -71,13 +77,14 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// function `test-function` (handler `index.handler`, initializer `index.initializer`, pre-stop
 /// handler `index.preStop`), 512 MB, a 60 s timeout (so [`Context::deadline`] is 60 s from now),
 /// region `cn-hangzhou`, account `1234567890`, service `test-service`, qualifier `LATEST`, version
-/// `1`, control path `/invoke`, dummy credentials, and the instance's `test-instance-id`,
-/// `cn-hangzhou` and `/code`. Override fields with struct update syntax:
+/// `1`, control path `/invoke`, dummy credentials, and the instance's `test-instance-id` and
+/// `/code`. Change fields by assigning them:
 ///
 /// ```
-/// use tinyfc::{testing, Context};
+/// use tinyfc::testing;
 ///
-/// let ctx = Context { function_name: "resize".into(), memory_mb: Some(1024), ..testing::context() };
+/// let mut ctx = testing::context();
+/// (ctx.function_name, ctx.memory_mb) = ("resize".into(), Some(1024));
 /// assert_eq!((ctx.function_name.as_str(), ctx.region.as_str()), ("resize", "cn-hangzhou"));
 /// ```
 pub fn context() -> Context {
@@ -103,9 +110,8 @@ pub fn context() -> Context {
         log_project: "test-logproject".into(),
         log_store: "test-logstore".into(),
         control_path: "/invoke".into(),
-        instance_id: Some("test-instance-id"),
-        instance_region: Some("cn-hangzhou"),
-        code_path: Some("/code"),
+        instance_id: Some("test-instance-id".into()),
+        code_path: Some("/code".into()),
         deadline: Some(Instant::now() + Duration::from_secs(60)),
         ..Context::default()
     }
@@ -171,7 +177,7 @@ pub fn request_id() -> String {
     )
 }
 
-/// A [`Runtime`] served in-process on `127.0.0.1:<a free port>`, called as the platform calls it.
+/// A [`Function`] served in-process on `127.0.0.1:<a free port>`, called as the platform calls it.
 ///
 /// The server is tinyfc's own, on background threads of the test process; no signal action is
 /// installed (the test runner's Ctrl-C stays the runner's) and nothing is printed (no listening
@@ -180,8 +186,9 @@ pub fn request_id() -> String {
 /// made from [`TestServer::context`] (a fresh request id each) and a [`TIMEOUT`].
 ///
 /// A test process may start as many as it likes, each on its own port. Dropping one closes its
-/// port (new connections are refused) and keeps no connection alive; its threads (the main loop,
-/// a worker, and the control thread once a hook was called) stay parked until the process ends.
+/// port (new connections are refused), keeps no connection alive, and ends its threads (the main
+/// loop, the workers, and the control thread once a hook was called) soon after: once the last
+/// one has, the function and its state are dropped.
 pub struct TestServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -190,22 +197,23 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Serves `runtime` with `handler` (what [`Runtime::run`] would serve) on a free port of
-    /// 127.0.0.1 and returns once it accepts connections. The runtime's configuration applies,
+    /// Serves `function` (what [`run`](crate::run) would serve) with [`Config::default`] on a
+    /// free port of 127.0.0.1 and returns once it accepts connections.
+    pub fn start<S: Send + Sync + 'static>(function: Function<S>) -> io::Result<TestServer> {
+        TestServer::start_with(Config::default(), function)
+    }
+
+    /// [`TestServer::start`] with `config` (checked first, as [`run_with`](crate::run_with) does),
     /// except its port.
-    pub fn start<S: Send + Sync + 'static, H>(
-        runtime: Runtime<S>,
-        handler: H,
-    ) -> io::Result<TestServer>
-    where
-        H: Fn(&S, &Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
-    {
-        crate::logging::quiet_platform_lines();
+    pub fn start_with<S: Send + Sync + 'static>(
+        mut config: Config,
+        function: Function<S>,
+    ) -> io::Result<TestServer> {
+        config.validate()?;
         let socket = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = socket.local_addr()?;
-        let (config, function) = runtime.into_function(handler);
-        let shared =
-            main_loop::serve_on(socket, config, function.clone(), function, Mode::Background)?;
+        let served = Served::new(&mut config, function, PlatformLines::QUIET);
+        let shared = main_loop::serve_on(socket, config, served.clone(), served, Mode::Background)?;
         Ok(TestServer {
             addr,
             shared,
@@ -215,9 +223,9 @@ impl TestServer {
     }
 
     /// This server with `context` as the source of the platform's headers on later calls (the
-    /// request id stays fresh per call): e.g. `Context { function_name: "f".into(),
-    /// ..testing::context() }`. Its `Some` optional fields are sent too (`base_path` as
-    /// `x-fc-base-path`, ...); its `deadline` and instance fields are not headers.
+    /// request id stays fresh per call): e.g. `testing::context()` with `function_name` changed.
+    /// Its `Some` optional fields are sent too (`base_path` as `x-fc-base-path`, ...); its
+    /// `deadline` and the environment-only `instance_id` and `code_path` are not headers.
     pub fn with_context(mut self, context: Context) -> TestServer {
         self.context = context;
         self
@@ -282,6 +290,49 @@ impl TestServer {
         self.platform_call("GET", "/pre-freeze", "/pre-freeze", &[], b"")
     }
 
+    /// An HTTP invocation like [`TestServer::request`] whose answer is read as it arrives: each
+    /// chunk of a streamed answer ([`Response::stream`](crate::Response::stream): one per
+    /// flush) with the time it arrived, counted from when the request was sent. An answer that
+    /// is not streamed comes as the pieces its reads gave.
+    pub fn stream(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Streamed> {
+        let owned = self.headers("/http-invoke", headers);
+        let headers: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let mut conn = client::Connection::connect(self.addr, self.timeout)?;
+        conn.send(method, path, &headers, body)?;
+        let sent = Instant::now();
+        let (head, mut reader) = conn.read_streaming(method.eq_ignore_ascii_case("HEAD"))?;
+        let mut chunks = Vec::new();
+        while let Some(data) = reader.next_chunk()? {
+            let arrived = sent.elapsed();
+            chunks.push(Chunk { data, arrived });
+        }
+        Ok(Streamed {
+            status: head.status,
+            headers: head.headers,
+            chunks,
+        })
+    }
+
+    /// The platform's headers for a call on `control_path`, those of `extra` in place of
+    /// theirs (and after them).
+    fn headers(&self, control_path: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let request_id = request_id();
+        let platform = platform_headers(&self.context, &request_id, control_path);
+        let mut headers: Vec<(String, String)> = platform
+            .into_iter()
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(k)))
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        headers
+    }
+
     /// One call with the platform's headers (those of `extra` replace theirs) on a fresh
     /// connection.
     fn platform_call(
@@ -292,14 +343,8 @@ impl TestServer {
         extra: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<client::Response> {
-        let request_id = request_id();
-        let platform = platform_headers(&self.context, &request_id, control_path);
-        let mut headers: Vec<(&str, &str)> = platform
-            .iter()
-            .filter(|(k, _)| !extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(k)))
-            .map(|(k, v)| (*k, v.as_str()))
-            .collect();
-        headers.extend_from_slice(extra);
+        let owned = self.headers(control_path, extra);
+        let headers: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (&**k, &**v)).collect();
         client::request(self.addr, method, path, &headers, body, self.timeout)
     }
 }
@@ -318,70 +363,39 @@ impl std::fmt::Debug for TestServer {
     }
 }
 
-/// The `x-fc-*` headers the platform sends with every call, from `ctx`, with `request_id` and
-/// `control_path` in place of its own. Empty text fields and `None`s are left out.
+/// The `x-fc-*` headers the platform would send for a call with context `ctx`, e.g. to call a
+/// function with a client of your own (`TestServer` sends these): every field that has a header
+/// (docs/context.md), from the same table the server reads them with. Empty text fields and
+/// `None`s are left out; the environment-only fields and `deadline` are not headers.
+///
+/// ```
+/// let headers = tinyfc::testing::headers_of(&tinyfc::testing::context());
+/// assert!(headers.contains(&("x-fc-function-name", "test-function".to_string())));
+/// ```
+pub fn headers_of(ctx: &Context) -> Vec<(&'static str, String)> {
+    platform_headers(ctx, &ctx.request_id, &ctx.control_path)
+}
+
+/// [`headers_of`] `ctx`, with `request_id` and `control_path` in place of its own.
 fn platform_headers(
     ctx: &Context,
     request_id: &str,
     control_path: &str,
 ) -> Vec<(&'static str, String)> {
-    let c = &ctx.credentials;
-    let text = [
-        ("x-fc-request-id", request_id),
-        ("x-fc-access-key-id", &c.access_key_id),
-        ("x-fc-access-key-secret", &c.access_key_secret),
-        ("x-fc-security-token", &c.security_token),
-        ("x-fc-function-name", &ctx.function_name),
-        ("x-fc-function-handler", &ctx.function_handler),
-        ("x-fc-function-initializer", &ctx.initializer),
-        (
-            "x-fc-instance-lifecycle-pre-stop-handler",
-            &ctx.pre_stop_handler,
-        ),
-        (
-            "x-fc-instance-lifecycle-pre-freeze-handler",
-            &ctx.pre_freeze_handler,
-        ),
-        ("x-fc-region", &ctx.region),
-        ("x-fc-account-id", &ctx.account_id),
-        ("x-fc-qualifier", &ctx.qualifier),
-        ("x-fc-version-id", &ctx.version_id),
-        ("x-fc-service-name", &ctx.service_name),
-        ("x-fc-service-logproject", &ctx.log_project),
-        ("x-fc-service-logstore", &ctx.log_store),
-        ("x-fc-control-path", control_path),
-        ("x-fc-log-type", &ctx.log_type),
-    ];
-    let numbers = [
-        ("x-fc-function-memory", ctx.memory_mb),
-        ("x-fc-function-timeout", ctx.timeout_s),
-        ("x-fc-initialization-timeout", ctx.initialization_timeout_s),
-        ("x-fc-retry-count", ctx.retry_count),
-    ];
-    let optional = [
-        ("x-fc-base-path", &ctx.base_path),
-        ("x-fc-client-ip", &ctx.client_ip),
-        ("x-fc-api-server-ip", &ctx.api_server_ip),
-        ("x-fc-invocation-type", &ctx.invocation_type),
-        ("x-fc-function-type", &ctx.function_type),
-        ("x-fc-tracing-opentracing-span-context", &ctx.span_context),
-        ("x-fc-tracing-opentracing-span-baggages", &ctx.span_baggages),
-        ("x-fc-tracing-jaeger-endpoint", &ctx.jaeger_endpoint),
-        ("x-fc-eagleeye-traceid", &ctx.eagleeye_trace_id),
-        ("x-fc-eagleeye-rpcid", &ctx.eagleeye_rpc_id),
-        ("x-fc-eagleeye-userdata", &ctx.eagleeye_user_data),
-    ];
-    let text = text
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k, v.to_string()));
-    let numbers = numbers
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, v?.to_string())));
-    let optional = optional
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, v.clone()?)));
-    text.chain(numbers).chain(optional).collect()
+    let value = |header: &str, slot: &Slot| match (header, slot) {
+        ("x-fc-request-id", _) => request_id.to_string(),
+        ("x-fc-control-path", _) => control_path.to_string(),
+        (_, Slot::Text(text, _)) => text(ctx).clone(),
+        (_, Slot::Number(number, _)) => number(ctx).map_or(String::new(), |n| n.to_string()),
+        (_, Slot::Optional(optional, _)) => optional(ctx).clone().unwrap_or_default(),
+    };
+    FIELDS
+        .iter()
+        .filter_map(|f| {
+            let header = f.header?;
+            Some((header, value(header, &f.slot))).filter(|(_, v)| !v.is_empty())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -405,10 +419,9 @@ mod tests {
             request_id: "rid-1".into(),
             control_path: "/http-invoke".into(),
             deadline: Some(arrived + Duration::from_secs(60)),
-            // From the environment, not headers.
-            instance_id: got.instance_id,
-            instance_region: got.instance_region,
-            code_path: got.code_path,
+            // From the environment only, not headers.
+            instance_id: None,
+            code_path: None,
             ..sent
         };
         assert_eq!(got, expected);

@@ -1,0 +1,228 @@
+//! FC's published contract (issue 22): connections kept as FC pools them, deadlines that never cut
+//! a call FC still runs, the health path, bodies bounded by the function's memory, one initializer
+//! run at a time across lives.
+
+use std::thread;
+use std::time::Duration;
+
+use tinyfc_harness::*;
+
+/// FC keeps its connections to the function open and reuses them; a POST on a connection the
+/// server closed while idle is a 502 for FC's caller ("Process exited unexpectedly before
+/// completing request"). Past FC's 60 s of old default: 75 s idle, then the next POST.
+#[test]
+fn a_keep_alive_connection_idle_for_75_s_still_serves_the_next_post() {
+    let f = Function::start("probe", &[]);
+    let mut conn = f.connect();
+    let post = |conn: &mut Connection| conn.request("POST", "/invoke", &[], b"e").unwrap();
+    assert_eq!(post(&mut conn).status, 200);
+    thread::sleep(Duration::from_secs(75));
+    assert_eq!(post(&mut conn).status, 200, "{}", f.stdout());
+}
+
+/// GET `path` on a fresh connection, with FC's health check's timeout (1 to 3 s) as the bound.
+fn health(f: &Function, method: &str, path: &str) -> Response {
+    let mut c = Connection::connect(f.addr(), Duration::from_secs(3)).unwrap();
+    c.request(method, path, &[], b"").unwrap()
+}
+
+#[test]
+fn the_health_path_is_answered_by_the_runtime_within_ms_while_every_worker_is_busy() {
+    let f = Function::start(
+        "probe",
+        &[("TINYFC_HEALTH_PATH", "/healthz"), ("TINYFC_WORKERS", "2")],
+    );
+    // Before any initialization: the instance can serve.
+    let r = health(&f, "GET", "/healthz?probe=1");
+    assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+    let _busy = calls_in_flight(&f, 2, "/sleep/5000");
+    assert!(f.wait_stdout("FC Invoke Start"));
+    thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    for method in ["GET", "HEAD"] {
+        let r = health(&f, method, "/healthz");
+        assert_eq!(r.status, 200, "{method}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited behind the workers"
+    );
+    // Not invocations: no FC lines, not counted, never the handler's "hello".
+    assert_eq!(count(&f.stdout(), "FC Invoke Start"), 2, "{}", f.stdout());
+    // Another method, or another path, is the handler's.
+    assert_eq!(f.request("POST", "/healthz", &[], b"").body, b"hello");
+    assert_eq!(f.state().1, 3, "the two sleeps and the POST, nothing else");
+}
+
+#[test]
+fn the_health_path_says_503_after_a_fatal_initializer_failure() {
+    let f = Function::start(
+        "probe",
+        &[("TINYFC_HEALTH_PATH", "/up"), ("PROBE_INIT_FAIL", "fatal")],
+    );
+    assert_eq!(health(&f, "GET", "/up").status, 200);
+    assert_eq!(f.initialize("init-1").status, 500);
+    let r = health(&f, "GET", "/up");
+    assert_eq!(r.status, 503);
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.contains("probe fatal"), "{body}");
+}
+
+#[test]
+fn the_health_path_says_503_while_a_stop_runs_then_200_for_the_next_life() {
+    let f = Function::start(
+        "probe",
+        &[
+            ("TINYFC_HEALTH_PATH", "/healthz"),
+            ("PROBE_PRESTOP_MS", "2000"),
+        ],
+    );
+    assert_eq!(f.initialize("init-1").status, 200);
+    let stop = {
+        let addr = f.addr();
+        thread::spawn(move || {
+            let mut c = Connection::connect(addr, HANG).unwrap();
+            let h = [("x-fc-control-path", "/pre-stop")];
+            c.request("GET", "/pre-stop", &h, b"").unwrap().status
+        })
+    };
+    assert!(f.wait_stdout("FC PreStop Start"));
+    let r = health(&f, "GET", "/healthz");
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(stop.join().unwrap(), 200);
+    let r = health(&f, "GET", "/healthz");
+    assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+    assert_eq!(count(&f.stdout(), "FC Invoke Start"), 0, "{}", f.stdout());
+}
+
+#[test]
+fn a_failing_user_health_check_says_503_with_its_message() {
+    let f = Function::start("probe", &[("PROBE_HEALTH_FAIL", "database unreachable")]);
+    // Uninitialized: no state to check yet, the instance can serve.
+    assert_eq!(health(&f, "GET", "/healthz").status, 200);
+    assert_eq!(f.initialize("init-1").status, 200);
+    let r = health(&f, "GET", "/healthz");
+    assert_eq!(r.status, 503);
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.contains("database unreachable"), "{body}");
+    assert_eq!(f.state().1, 0, "no invocation ran");
+}
+
+/// A call FC runs with `x-fc-function-timeout: 10`, against body and answer deadlines of 1 s: a
+/// body that takes 2.5 s to arrive and an answer read slowly for seconds are both whole.
+#[test]
+fn a_call_with_a_function_timeout_gets_body_and_answer_deadlines_of_at_least_that() {
+    use std::io::{Read, Write};
+    let f = Function::start(
+        "probe",
+        &[
+            ("TINYFC_BODY_TIMEOUT_MS", "1000"),
+            ("TINYFC_WRITE_TIMEOUT_MS", "1000"),
+        ],
+    );
+    // The body: five pieces 500 ms apart.
+    let mut s = f.raw();
+    let head = "POST /echo HTTP/1.1\r\nx-fc-function-timeout: 10\r\nconnection: close\r\n\
+                content-length: 5\r\n\r\n";
+    s.write_all(head.as_bytes()).unwrap();
+    for b in b"hello" {
+        thread::sleep(Duration::from_millis(500));
+        s.write_all(&[*b]).unwrap();
+    }
+    let text = read_to_close(&mut s);
+    assert_eq!(status_of(&text), 200, "{text}");
+    assert!(text.ends_with("hello"), "{text}");
+
+    // The answer: 12 MiB, read at 256 KiB per 100 ms (seconds past the first wait).
+    let body = vec![b'z'; 12 << 20];
+    let mut s = f.raw();
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nx-fc-function-timeout: 10\r\nconnection: close\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut got = 0;
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(got > body.len(), "the answer was cut after {got} bytes");
+}
+
+/// 12 callers send 24 MiB bodies at once to a 128 MB function with 16 workers: 288 MiB of bodies
+/// if all were held at once. Each is answered 200, and the process peaks under 160 MiB.
+#[test]
+fn bodies_in_flight_are_bounded_by_the_functions_memory() {
+    use std::io::Write;
+    let f = Function::start(
+        "probe",
+        &[("FC_FUNCTION_MEMORY_SIZE", "128"), ("TINYFC_WORKERS", "16")],
+    );
+    let body = vec![b'b'; 24 << 20];
+    let statuses: Vec<u16> = thread::scope(|sc| {
+        let callers: Vec<_> = (0..12)
+            .map(|_| {
+                sc.spawn(|| {
+                    let mut s = f.raw();
+                    let head = format!(
+                        "POST /sink HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    s.write_all(head.as_bytes()).unwrap();
+                    s.write_all(&body).unwrap();
+                    status_of(&read_to_close(&mut s))
+                })
+            })
+            .collect();
+        callers.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    assert_eq!(statuses, [200; 12], "{}", f.stdout());
+    let peak_kib = f.proc_status("VmHWM");
+    assert!(peak_kib < 160 * 1024, "peak RSS {} MiB", peak_kib / 1024);
+}
+
+#[test]
+fn a_body_over_the_whole_budget_is_413_declared_or_chunked() {
+    let f = Function::start("probe", &[("TINYFC_BODY_BUDGET_BYTES", "1000")]);
+    let declared = send_raw(&f, b"POST /echo HTTP/1.1\r\ncontent-length: 1001\r\n\r\n");
+    assert_eq!(status_of(&declared), 413, "{declared}");
+    let chunk = "a".repeat(600);
+    let chunked = format!(
+        "POST /echo HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n"
+    );
+    let text = send_raw(&f, chunked.as_bytes());
+    assert_eq!(status_of(&text), 413, "{text}");
+    // Within the budget, and again after those were refused: nothing leaked.
+    for _ in 0..3 {
+        let ok = f.request("POST", "/echo", &[], &[b'x'; 1000]);
+        assert_eq!((ok.status, ok.body.len()), (200, 1000));
+    }
+    assert_eq!(f.state().1, 3, "only the three that fit ran");
+}
+
+/// `TINYFC_BODY_BUDGET_BYTES=0` turns the budget off (README, docs/hardening.md): a call's
+/// `x-fc-function-memory` (FC sends it with every call) must not set one after all.
+#[test]
+fn a_body_budget_of_0_stays_off_when_a_call_says_the_functions_memory() {
+    let f = Function::start("probe", &[("TINYFC_BODY_BUDGET_BYTES", "0")]);
+    // Over half of 1 MB: 413 if the header had set a budget.
+    let body = vec![b'x'; 600_000];
+    for _ in 0..2 {
+        let r = f
+            .connect()
+            .request("POST", "/echo", &[("x-fc-function-memory", "1")], &body)
+            .unwrap_or_else(|e| panic!("{e} (refused before its body was read?) {}", f.stdout()));
+        assert_eq!(
+            (r.status, r.body.len()),
+            (200, body.len()),
+            "{}",
+            f.stdout()
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! `cargo tinyfc local` configured by the s.yaml the function is deployed with (flags override),
+//! and calling an HTTP function the way it is called (`--http METHOD PATH`, `--base-path`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tinyfc_harness::*;
+
+/// A fresh directory holding `s.yaml` with `text`.
+fn dir_with(name: &str, text: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("tinyfc-local-config-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("s.yaml"), text).unwrap();
+    dir
+}
+
+const S_YAML: &str = "\
+edition: 3.0.0
+name: app
+vars:
+  region: cn-shanghai
+  memory: 128
+resources:
+  probe:
+    component: fc3
+    props:
+      region: ${vars.region}
+      functionName: my-probe
+      runtime: custom.debian12
+      code: ./code
+      memorySize: ${vars.memory}
+      timeout: 30
+      instanceConcurrency: 10
+      environmentVariables:
+        GREETING: from-s-yaml
+      instanceLifecycleConfig:
+        initializer:
+          handler: index.initializer
+          timeout: 7
+      triggers:
+        - triggerName: http
+          triggerType: http
+          triggerConfig:
+            authType: anonymous
+            methods: [GET]
+";
+
+/// `cargo tinyfc local ARGS -- probe` run in `dir`.
+fn local_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+        .current_dir(dir)
+        .arg("local")
+        .args(args)
+        .arg("--")
+        .arg(example("probe"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_function_runs_with_its_s_yaml_props() {
+    let dir = dir_with("props", S_YAML);
+    let out = local_in(&dir, &["--once", "--http", "GET", "/context"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for seen in [
+        "configuration: s.yaml, resource probe",
+        r#""function_name":"my-probe""#,
+        r#""region":"cn-shanghai""#,
+        r#""memory_mb":128"#,
+        r#""timeout_s":30"#,
+        "Memory Size: 128 MB",
+        "initialized: RequestId",
+        r#""route_path":"/context""#,
+    ] {
+        assert!(text.contains(seen), "missing {seen:?} in\n{text}");
+    }
+    // No preStop hook in s.yaml: FC calls no /pre-stop.
+    assert!(!text.contains("FC PreStop Start"), "{text}");
+}
+
+#[test]
+fn flags_override_s_yaml() {
+    let dir = dir_with("flags", S_YAML);
+    let out = local_in(
+        &dir,
+        &[
+            "--once",
+            "--memory",
+            "256",
+            "--function-name",
+            "other",
+            "--http",
+            "GET",
+            "/context",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(r#""memory_mb":256"#), "{text}");
+    assert!(text.contains(r#""function_name":"other""#), "{text}");
+}
+
+#[test]
+fn base_path_calls_the_function_as_fc_does_without_a_custom_domain() {
+    let dir = dir_with("base", S_YAML);
+    let out = local_in(
+        &dir,
+        &["--once", "--http", "GET", "/context", "--base-path"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(r#""base_path":"/2016-08-15/proxy/local-service/my-probe/""#),
+        "{text}"
+    );
+    assert!(text.contains(r#""route_path":"/context""#), "{text}");
+}
+
+#[test]
+fn a_method_the_http_trigger_does_not_allow_is_refused_at_the_front_door() {
+    let dir = dir_with("methods", S_YAML);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
+    cmd.current_dir(&dir)
+        .args(["local", "--listen", "127.0.0.1:0", "--port", "0", "--"])
+        .arg(example("probe"));
+    let local = Function::spawn(cmd, "front door on http://127.0.0.1:");
+    let r = local.request("POST", "/echo", &[], b"x");
+    assert_eq!(r.status, 405, "{}", r.text());
+    assert!(r.text().contains("MethodNotAllowed"), "{}", r.text());
+    assert_eq!(local.request("GET", "/state", &[], b"").status, 200);
+}
+
+#[test]
+fn a_broken_s_yaml_is_a_usage_error_naming_the_field() {
+    let dir = dir_with(
+        "broken",
+        &S_YAML.replace("memorySize: ${vars.memory}", "memorySize: lots"),
+    );
+    let out = local_in(&dir, &["--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("memorySize"), "{err}");
+}
+
+/// `cargo tinyfc invoke ARGS` against the front door at `addr`.
+fn invoke(addr: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+        .args(["invoke", "--address", addr])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn invoke_calls_a_local_that_is_serving() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
+    cmd.args(["local", "--listen", "127.0.0.1:0", "--"])
+        .arg(example("probe"));
+    let local = Function::spawn(cmd, "front door on http://127.0.0.1:");
+    let addr = local.addr();
+
+    let out = invoke(&addr, &["--http", "GET", "/state"]);
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{body}");
+    assert!(body.contains("\"init_runs\""), "{body}");
+
+    let out = invoke(&addr, &["--event-example", "oss"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("/2023-03-30/functions/local-function/invocations -> 200"),
+        "{err}"
+    );
+    assert!(local.wait_stdout("POST /2023-03-30/functions/local-function/invocations -> 200"));
+
+    let out = invoke(&addr, &["--http", "GET", "/error"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("x-fc-error-type: UnhandledInvocationError"),
+        "{err}"
+    );
+
+    let out = invoke(&addr, &["--event-example", "oss", "--async"]);
+    assert_eq!(out.status.code(), Some(0));
+
+    let out = invoke("127.0.0.1:1", &["--http", "GET", "/"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is `cargo tinyfc local --listen 127.0.0.1:1` serving?"),
+        "{err}"
+    );
+}
+
+/// `cargo tinyfc local ARGS -- probe`, serving on a free port.
+fn serving_probe(args: &[&str]) -> Function {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
+    cmd.args(["local", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .arg("--")
+        .arg(example("probe"));
+    Function::spawn(cmd, "front door on http://127.0.0.1:")
+}
+
+#[test]
+fn log_tail_answers_the_invocations_own_log() {
+    use base64::Engine;
+    let local = serving_probe(&[]);
+    let tail = [("x-fc-log-type", "Tail")];
+    let path = "/2023-03-30/functions/local-function/invocations";
+    for (method, path) in [("POST", path), ("GET", "/context")] {
+        let r = local.request(method, path, &tail, b"{}");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let rid = r.header("x-fc-request-id").unwrap().to_string();
+        let log = r.header("x-fc-log-result").expect("a log result");
+        let log = base64::engine::general_purpose::STANDARD
+            .decode(log)
+            .unwrap();
+        let log = String::from_utf8_lossy(&log);
+        assert!(
+            log.starts_with(&format!("FC Invoke Start RequestId: {rid}")),
+            "{log}"
+        );
+        assert!(
+            log.trim_end()
+                .ends_with(&format!("FC Invoke End RequestId: {rid}")),
+            "{log}"
+        );
+        assert!(log.len() <= 4096);
+    }
+    // The function is told the caller asked for the log.
+    let r = local.request("GET", "/context", &tail, b"");
+    assert!(r.text().contains(r#""log_type":"Tail""#), "{}", r.text());
+    assert!(local
+        .request("GET", "/", &[], b"")
+        .header("x-fc-log-result")
+        .is_none());
+}
+
+#[test]
+fn log_tail_is_not_returned_with_instance_concurrency_above_1_as_on_fc() {
+    let local = serving_probe(&["--concurrency", "2"]);
+    let r = local.request("GET", "/", &[("x-fc-log-type", "Tail")], b"");
+    assert_eq!(r.status, 200);
+    assert!(r.header("x-fc-log-result").is_none());
+    assert!(local.wait_stdout("no log result, as FC returns none with instanceConcurrency above 1"));
+}
