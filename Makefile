@@ -80,9 +80,11 @@ size: static
 
 # --- benchmarks: cargo tinyfc bench ---
 
-# Cold start (50 interleaved runs per target), keep-alive throughput (16 and 256 connections) and a
-# blocking handler (10 ms sleep, 64 connections: ratio to the ideal 6,400 req/s) of the static
-# release builds, with the floor beside hello. The benchmark itself is a release build (its client
+# Cold start (50 interleaved runs per target), keep-alive throughput (16 and 256 connections, in
+# three settings: shared CPUs, the server pinned to CPU 0 and the client to CPU 1, the server in a
+# half-CPU cgroup quota; the client is wrk with one thread when installed) and a blocking handler
+# (10 ms sleep, 64 connections: ratio to the ideal 6,400 req/s) of the static release builds, with
+# the floor beside hello. The benchmark itself is a release build (its client
 # must not be the bottleneck). BENCH_ARGS adds options, e.g.
 # BENCH_ARGS="--runs 200 --target mine=target/x86_64-unknown-linux-musl/release/my-func".
 BENCH_ARGS ?=

@@ -6,16 +6,47 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
+use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 /// Bytes read at a time while a head arrives, on the stack: heads are small, and a smaller buffer
 /// touches fewer fresh stack pages on a new thread.
 const READ_CHUNK: usize = 2048;
 
+/// What gives out and frees the table slots connections are leased (the poller).
+pub(crate) trait Slots: Send + Sync {
+    /// Frees the slot of `token`, and counts one connection less.
+    fn release(&self, token: u64);
+}
+
+/// A connection's slot in the poller's table, held by the connection: dropping the connection
+/// (closed, evicted, or unwound by a panic in the thread that held it) frees the slot and the
+/// open count, so neither can leak.
+pub(crate) struct Lease {
+    slots: Weak<dyn Slots>,
+    token: u64,
+}
+
+impl Lease {
+    /// The slot `token` of `slots`, freed when dropped.
+    pub(crate) fn new(slots: Weak<dyn Slots>, token: u64) -> Lease {
+        Lease { slots, token }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // None once the poller itself is being dropped: its table goes with it.
+        if let Some(slots) = self.slots.upgrade() {
+            slots.release(self.token);
+        }
+    }
+}
+
 /// A client connection with its read buffer (which may hold pipelined requests).
 pub(crate) struct Conn {
-    /// Its place in the poller's table (see `poller.rs`).
-    pub(crate) token: u64,
+    /// Its place in the poller's table (see `poller.rs`), once added.
+    pub(crate) lease: Option<Lease>,
     /// True when reads have caught up with the socket: the last read came up short or found it
     /// empty, so the next input raises a new edge. The poller is edge-triggered: a connection goes
     /// back to it only caught up (or it would not hear of input already there). A short read can
@@ -41,7 +72,7 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(stream: TcpStream) -> Conn {
         Conn {
-            token: 0,
+            lease: None,
             caught_up: false,
             input_closed: false,
             stream,
@@ -50,6 +81,11 @@ impl Conn {
             idle_since: Instant::now(),
             closing: None,
         }
+    }
+
+    /// Its token in the poller (0 before it is added).
+    pub(crate) fn token(&self) -> u64 {
+        self.lease.as_ref().map_or(0, |l| l.token)
     }
 }
 
@@ -190,15 +226,15 @@ impl Write for Timed<'_> {
 /// Waits up to `timeout` for `events` (POLLIN, POLLOUT) on `stream`; true if ready (or closed, or
 /// interrupted: the caller's next read or write tells which).
 pub(crate) fn wait_ready(stream: &TcpStream, events: i16, timeout: Duration) -> bool {
-    let mut fd = libc::pollfd {
+    let mut fd = [libc::pollfd {
         fd: stream.as_raw_fd(),
         events,
         revents: 0,
-    };
-    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut fd, 1, ms) };
-    n > 0 || (n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
+    }];
+    match crate::sys::poll(&mut fd, Some(timeout)) {
+        Ok(n) => n > 0,
+        Err(e) => e.kind() == io::ErrorKind::Interrupted,
+    }
 }
 
 /// Makes closing `stream` reset it, dropping what its client has not read yet: a client that
@@ -206,18 +242,5 @@ pub(crate) fn wait_ready(stream: &TcpStream, events: i16, timeout: Duration) -> 
 /// buffers at once.
 #[cold]
 pub(crate) fn reset_on_close(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt reads a valid linger struct of the size given.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
+    crate::sys::reset_on_close(stream);
 }

@@ -41,6 +41,7 @@
 //! `events` (serde types for FC's trigger events, with their sample payloads); see docs/events.md.
 
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod answer;
 mod body;
@@ -68,12 +69,14 @@ mod pool;
 // Public only for the workspace's tools and examples, not part of the API: see its header.
 #[doc(hidden)]
 pub mod protocol;
+mod ranked;
 mod request;
 mod response;
 mod runtime;
 mod server;
 mod signals;
 mod stream;
+mod sys;
 pub mod testing;
 #[cfg(feature = "websocket")]
 pub mod websocket;

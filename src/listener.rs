@@ -5,16 +5,16 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::sync::Mutex;
+use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::answer::reject_and_close;
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::head::Reject;
-use crate::lock;
 use crate::poller::Poller;
+use crate::ranked::{Rank, Ranked};
 
 /// How long accepting pauses after running out of descriptors or memory.
 const PAUSE: Duration = Duration::from_millis(100);
@@ -24,18 +24,29 @@ const FD_RESERVE: usize = 32;
 /// At most one "accept failed" warning this often.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// The listening socket, shared by the threads that may accept.
-#[derive(Default)]
+/// The listening socket, shared by the threads that may accept. Its locks are taken in the order
+/// of their fields (see `ranked.rs`).
 pub(crate) struct Listener {
     /// None before [`Listener::open`] and once a signal arrived: no new connections.
-    socket: Mutex<Option<std::net::TcpListener>>,
+    socket: Ranked<Option<std::net::TcpListener>>,
     /// Set when accept failed for want of resources: the listener is re-armed then (by the
     /// main thread), instead of spinning on a readable socket.
-    paused_until: Mutex<Option<Instant>>,
+    paused_until: Ranked<Option<Instant>>,
     /// When accept failing was last logged, and the failures since.
-    warned: Mutex<(Option<Instant>, u64)>,
+    warned: Ranked<(Option<Instant>, u64)>,
     /// When closing an idle connection to make room was last logged, and the closings since.
-    evicted: Mutex<(Option<Instant>, u64)>,
+    evicted: Ranked<(Option<Instant>, u64)>,
+}
+
+impl Default for Listener {
+    fn default() -> Listener {
+        Listener {
+            socket: Ranked::new(Rank::ListenerSocket, None),
+            paused_until: Ranked::new(Rank::ListenerPause, None),
+            warned: Ranked::new(Rank::ListenerWarned, (None, 0)),
+            evicted: Ranked::new(Rank::ListenerEvicted, (None, 0)),
+        }
+    }
 }
 
 /// The listen backlog: connections the kernel queues before we accept them.
@@ -47,10 +58,9 @@ impl Listener {
         socket.set_nonblocking(true)?;
         // std listens with a backlog of 128; a burst of connects past it waits for SYN retries
         // (a second or more). Listening again only raises the backlog (the kernel caps it).
-        // SAFETY: listen(2) on our own listening socket.
-        unsafe { libc::listen(socket.as_raw_fd(), BACKLOG) };
-        poller.add_listener(socket.as_raw_fd())?;
-        *lock(&self.socket) = Some(socket);
+        crate::sys::listen(&socket, BACKLOG);
+        poller.add_listener(socket.as_fd())?;
+        *self.socket.lock() = Some(socket);
         Ok(())
     }
 
@@ -59,14 +69,14 @@ impl Listener {
     /// none, the new one is answered 503 and closed. True if the main thread must be woken: a
     /// deadline before its planned wake-up, or a pause to end.
     #[must_use]
-    pub(crate) fn accept_all(&self, poller: &Poller, c: &Config) -> bool {
-        let socket = lock(&self.socket);
-        let Some(fd) = socket.as_ref().map(|s| s.as_raw_fd()) else {
+    pub(crate) fn accept_all(&self, poller: &Arc<Poller>, c: &Config) -> bool {
+        let socket = self.socket.lock();
+        let Some(listener) = socket.as_ref() else {
             return false;
         };
         let mut poke = false;
         loop {
-            let stream = match accept(fd) {
+            let stream = match accept(listener) {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return poke,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -83,7 +93,7 @@ impl Listener {
                     }
                     // None idle, or out of memory: the pending connections stay queued.
                     self.warn(&e);
-                    *lock(&self.paused_until) = Some(Instant::now() + PAUSE);
+                    *self.paused_until.lock() = Some(Instant::now() + PAUSE);
                     return true;
                 }
             };
@@ -109,20 +119,23 @@ impl Listener {
     /// Ends a pause that is due (the poller reports the queued connections again); when a pause
     /// still running ends (the main thread wakes up then).
     pub(crate) fn resume(&self, now: Instant, poller: &Poller) -> Option<Instant> {
-        let mut paused = lock(&self.paused_until);
-        if paused.is_some_and(|t| t <= now) {
-            *paused = None;
-            if let Some(s) = lock(&self.socket).as_ref() {
-                poller.rearm_listener(s.as_raw_fd());
-            }
+        let mut paused = self.paused_until.lock();
+        if !paused.is_some_and(|t| t <= now) {
+            return *paused;
         }
-        *paused
+        *paused = None;
+        // Released before the socket's lock: accepting takes the socket's first.
+        drop(paused);
+        if let Some(s) = self.socket.lock().as_ref() {
+            poller.rearm_listener(s.as_fd());
+        }
+        None
     }
 
     /// Logs a failed accept, at most once per [`WARN_EVERY`] (a pause retries ten times a second).
     #[cold]
     fn warn(&self, e: &io::Error) {
-        let mut warned = lock(&self.warned);
+        let mut warned = self.warned.lock();
         let now = Instant::now();
         warned.1 += 1;
         if warned.0.is_none_or(|t| now >= t + WARN_EVERY) {
@@ -136,7 +149,7 @@ impl Listener {
     /// its idle connections, and its next POST on a closed one is a 502 for its caller.
     #[cold]
     fn evicted(&self, idle: Duration, why: &str) {
-        let mut evicted = lock(&self.evicted);
+        let mut evicted = self.evicted.lock();
         let now = Instant::now();
         evicted.1 += 1;
         if evicted.0.is_none_or(|t| now >= t + WARN_EVERY) {
@@ -152,23 +165,16 @@ impl Listener {
 
     /// Stops accepting: closes the listening socket.
     pub(crate) fn close(&self, poller: &Poller) {
-        if let Some(s) = lock(&self.socket).take() {
-            poller.remove_listener(s.as_raw_fd());
+        if let Some(s) = self.socket.lock().take() {
+            poller.remove_listener(s.as_fd());
         }
     }
 }
 
-/// One accept4(2), non-blocking and close-on-exec from the start (std's accept needs a second
-/// call for non-blocking), with Nagle off: answers go out in one write each.
-fn accept(listener: RawFd) -> io::Result<TcpStream> {
-    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: accept4 with no address buffer; the new descriptor is owned by the stream.
-    let fd = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), flags) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor that nothing else owns.
-    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+/// One accept4(2), non-blocking and close-on-exec from the start, with Nagle off: answers go out
+/// in one write each.
+fn accept(listener: &std::net::TcpListener) -> io::Result<TcpStream> {
+    let stream = crate::sys::accept(listener)?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }
@@ -177,31 +183,12 @@ fn accept(listener: RawFd) -> io::Result<TcpStream> {
 /// it with [`FD_RESERVE`] to spare: past the limit an idle connection is evicted for a new one,
 /// rather than accept failing with every descriptor held by connections.
 pub(crate) fn fit_descriptor_limit(max_connections: usize) -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return max_connections;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-            }
-        }
-    }
-    if lim.rlim_cur == libc::RLIM_INFINITY {
+    let Some(limit) = crate::sys::raise_descriptor_limit() else {
         return max_connections;
-    }
-    let fit = (lim.rlim_cur as usize).saturating_sub(FD_RESERVE).max(1);
+    };
+    let fit = (limit as usize).saturating_sub(FD_RESERVE).max(1);
     if fit < max_connections {
-        log::info!(
-            "at most {fit} connections: {} descriptors, {FD_RESERVE} kept for files",
-            lim.rlim_cur
-        );
+        log::info!("at most {fit} connections: {limit} descriptors, {FD_RESERVE} kept for files");
         return fit;
     }
     max_connections

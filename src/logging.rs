@@ -131,12 +131,7 @@ fn write_listening_line(out: &mut impl Write, port: u16) {
 
 impl Write for RawStdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // SAFETY: writes from a valid buffer to descriptor 1.
-        let n = unsafe { libc::write(1, buf.as_ptr().cast(), buf.len()) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        crate::sys::write_stdout(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -7,7 +7,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -116,31 +116,27 @@ pub(crate) fn stop_background(shared: &Shared) {
     shared.control.close();
 }
 
-/// A connected pair of Unix sockets, both non-blocking and close-on-exec from the start.
+/// A connected pair of Unix sockets, both non-blocking (std opens them close-on-exec).
 fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
-    let mut fds = [0; 2];
-    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: fills `fds` with two new descriptors, owned by the streams from here on.
-    unsafe {
-        if libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok((
-            UnixStream::from_raw_fd(fds[0]),
-            UnixStream::from_raw_fd(fds[1]),
-        ))
-    }
+    let (a, b) = UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    b.set_nonblocking(true)?;
+    Ok((a, b))
 }
 
 /// How often the main thread looks at the workers while it watches them.
 const TICK: Duration = Duration::from_millis(1);
+/// The window over which context switches tell computing workers from blocked ones.
+const CPU_WINDOW: Duration = Duration::from_millis(10);
 /// Ticks in a row with a worker waiting before the main thread stops watching.
 const QUIET_TICKS: u32 = 10;
 
 /// The worker-scaling policy. A worker about to run a call while no other worker waits pokes the
 /// main thread, which then looks once a tick: a tick with no worker waiting starts one more (up to
 /// the bound), so N calls that block get N threads within N ticks, while a fast handler's workers
-/// keep coming back to wait. At the bound, a tick in which no worker took a connection makes the
+/// keep coming back to wait. Past two workers per CPU, only while the workers block more than
+/// they are preempted (over the last 10 ms): more threads help workers that wait on something
+/// else, never ones that wait for a CPU. At the bound, a tick in which no worker took a connection makes the
 /// main thread take ready connections itself (control calls must get through). Ten ticks in a row
 /// with a worker waiting end the watch. It starts out on, so the platform's first calls wake no
 /// other thread.
@@ -152,9 +148,33 @@ struct Watch {
     quiet: u32,
     /// Stalled at the bound at the last tick.
     full: bool,
+    /// The other threads' context switches (voluntary, involuntary) when the current window
+    /// began (None: not read yet; the start-up reads nothing).
+    switches: Option<(u64, u64)>,
+    window_start: Instant,
+    /// Over the last window, the other threads were preempted, at least as often as they blocked.
+    computing: bool,
 }
 
 impl Watch {
+    /// True if, over the last window, the other threads were preempted at least as often as they
+    /// blocked, and were preempted at all: the workers compute. Starts a new window when one has ended.
+    fn computing(&mut self, now: Instant) -> bool {
+        if self.switches.is_none() || now >= self.window_start + CPU_WINDOW {
+            let now_switches = crate::sys::others_context_switches();
+            let (blocked, preempted) = now_switches;
+            if let Some((was_blocked, was_preempted)) = self.switches {
+                let blocked = blocked.saturating_sub(was_blocked);
+                let preempted = preempted.saturating_sub(was_preempted);
+                // No switch at all: the workers sleep (a computing one would be preempted).
+                self.computing = preempted > 0 && preempted >= blocked;
+            }
+            self.switches = Some(now_switches);
+            self.window_start = now;
+        }
+        self.computing
+    }
+
     /// A watch whose first tick comes one tick after `now`.
     fn new(now: Instant, taken: usize) -> Watch {
         Watch {
@@ -163,6 +183,10 @@ impl Watch {
             last_taken: taken,
             quiet: 0,
             full: false,
+            switches: None,
+            window_start: now,
+            // Until a window shows otherwise: no growth past 2 per CPU.
+            computing: true,
         }
     }
 }
@@ -174,12 +198,12 @@ pub(crate) struct MainLoop {
     wake_rx: UnixStream,
     /// SIGTERM and SIGINT, whose actions `run` installs on this loop's thread.
     actions: Signals,
-    /// The number of the last signal received.
-    last_signal: u8,
     signals: usize,
     watch: Watch,
     /// Once a signal started the drain: when the process exits even if it has not ended.
     exit_at: Option<Instant>,
+    /// The CPUs the process may use (affinity and cgroup quota), read when first needed.
+    cpus: Option<usize>,
 }
 
 impl MainLoop {
@@ -194,11 +218,11 @@ impl MainLoop {
             shared,
             wake_rx,
             actions,
-            last_signal: 0,
             signals: 0,
             // On from the start (see `serve`).
             watch: Watch::new(Instant::now(), 0),
             exit_at: None,
+            cpus: None,
         }
     }
 
@@ -229,18 +253,11 @@ impl MainLoop {
                 .into_iter()
                 .flatten()
                 .min();
-            let timeout = wake_at.map_or(-1, |t| {
-                let ms = t.saturating_duration_since(now).as_micros().div_ceil(1000);
-                ms.min(i32::MAX as u128) as i32
-            });
-            // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd structs.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+            let timeout = wake_at.map(|t| t.saturating_duration_since(now));
+            match crate::sys::poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
             if fds[0].revents != 0 {
                 self.on_wake();
@@ -293,6 +310,7 @@ impl MainLoop {
         if now < w.last_tick + TICK {
             return w.full;
         }
+        let late = now - w.last_tick > 3 * TICK;
         w.last_tick = now;
         let taken = s.poller.taken();
         let progressed = taken != w.last_taken;
@@ -312,7 +330,15 @@ impl MainLoop {
             return false;
         }
         w.quiet = 0;
-        if s.workers.at_max() {
+        // Past 2 threads per CPU, grow only while the workers block rather than compute (a tick
+        // that came late, after the process was throttled or starved, says nothing). Nothing is
+        // read for the first worker: the platform's first calls run meanwhile.
+        let count = s.workers.count();
+        let cpu_bound = count >= 2 && {
+            let cpus = *self.cpus.get_or_insert_with(crate::pool::usable_cpus);
+            count >= 2 * cpus && (w.computing(now) || late)
+        };
+        if s.workers.at_max() || cpu_bound {
             w.full = !progressed;
         } else {
             s.start_worker();
@@ -357,10 +383,7 @@ impl MainLoop {
         let mut buf = [0u8; 256];
         let mut signals = 0;
         while let Ok(n @ 1..) = (&self.wake_rx).read(&mut buf) {
-            for &b in buf[..n].iter().filter(|&&b| b != 0) {
-                signals += 1;
-                self.last_signal = b;
-            }
+            signals += buf[..n].iter().filter(|&&b| b != 0).count();
         }
         if signals > 0 {
             self.on_signals(signals);
@@ -374,7 +397,7 @@ impl MainLoop {
         self.signals += signals;
         if self.signals > 1 {
             // A second signal: stop now.
-            let code = 128 + i32::from(self.last_signal);
+            let code = 128 + self.actions.last();
             log::warn!("second signal: exiting at once");
             let _ = io::stdout().flush();
             std::process::exit(code);
@@ -412,22 +435,15 @@ fn peek_call(conn: &Conn, c: &Config) -> Peek {
     let mut bytes = conn.buf.clone();
     let old = bytes.len();
     bytes.resize(max_head + 1, 0);
-    let room = bytes.len().saturating_sub(old);
-    // SAFETY: receives at most `room` bytes into the tail of `bytes`.
-    let n = unsafe {
-        libc::recv(
-            conn.stream.as_raw_fd(),
-            bytes[old..].as_mut_ptr().cast(),
-            room,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
+    // Non-blocking: an empty socket is WouldBlock, the end of input Ok(0).
+    let n = match conn.stream.peek(&mut bytes[old..]) {
+        // The end of input with requests still buffered (behind a control call) is a worker's.
+        Ok(0) if old == 0 => return Peek::Closed,
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(_) => return Peek::Closed,
     };
-    let failed = n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock;
-    // The end of input with requests still buffered (behind a control call) is a worker's.
-    if failed || (n == 0 && old == 0) {
-        return Peek::Closed;
-    }
-    bytes.truncate(old + n.max(0) as usize);
+    bytes.truncate(old + n);
     match parse_head(&bytes, max_head) {
         Ok(Some(h)) => match ControlCall::of(&h, c) {
             Some(call) => Peek::Control(call),

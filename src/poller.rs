@@ -10,15 +10,17 @@
 //! in the set wakes. The main thread expires and evicts parked connections.
 
 use std::collections::VecDeque;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::conn::Conn;
-use crate::lock;
+use crate::conn::{Conn, Lease, Slots};
+use crate::ranked::{Rank, Ranked, RankedGuard};
+use crate::sys::{self, EpollEvent, NO_EVENT};
 
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
 const LINGER: Duration = Duration::from_secs(2);
@@ -89,16 +91,17 @@ struct Table {
 /// The epoll set and the table of parked connections, shared by the main thread and the workers.
 pub(crate) struct Poller {
     epoll: OwnedFd,
-    table: Mutex<Table>,
+    table: Ranked<Table>,
     /// Threads in (or about to enter) [`Poller::wait`].
     waiting: AtomicUsize,
     /// Connections handed to workers so far: the main thread's measure of progress.
     taken: AtomicUsize,
     /// Connections put back for the next free worker (see [`Poller::defer`]), oldest first.
-    deferred: Mutex<VecDeque<u64>>,
+    deferred: Ranked<VecDeque<u64>>,
     has_deferred: AtomicBool,
-    /// In the set, edge-triggered: each write wakes one waiting worker for a deferred connection.
-    defer_wake: OwnedFd,
+    /// An eventfd in the set, edge-triggered: each write wakes one waiting worker for a deferred
+    /// connection.
+    defer_wake: File,
     /// Connections owned by the table (parked) or by a thread (busy).
     open: AtomicUsize,
 }
@@ -106,23 +109,19 @@ pub(crate) struct Poller {
 impl Poller {
     /// A new, empty set.
     pub(crate) fn new() -> io::Result<Poller> {
-        // SAFETY: plain system calls; the descriptors are owned from here on.
-        let epoll = unsafe { owned(libc::epoll_create1(libc::EPOLL_CLOEXEC))? };
-        let flags = libc::EFD_CLOEXEC | libc::EFD_NONBLOCK;
-        // SAFETY: as above.
-        let defer_wake = unsafe { owned(libc::eventfd(0, flags))? };
-        ctl(
-            epoll.as_raw_fd(),
+        let (epoll, defer_wake) = sys::epoll_and_eventfd()?;
+        sys::epoll_ctl(
+            epoll.as_fd(),
             libc::EPOLL_CTL_ADD,
-            defer_wake.as_raw_fd(),
+            defer_wake.as_fd(),
             DEFERRED,
         )?;
         Ok(Poller {
             epoll,
-            table: Mutex::new(Table::default()),
+            table: Ranked::new(Rank::PollerTable, Table::default()),
             waiting: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
-            deferred: Mutex::new(VecDeque::new()),
+            deferred: Ranked::new(Rank::PollerDeferred, VecDeque::new()),
             has_deferred: AtomicBool::new(false),
             defer_wake,
             open: AtomicUsize::new(0),
@@ -140,24 +139,24 @@ impl Poller {
     }
 
     /// Adds the listening socket: its new connections are reported like a connection's input.
-    pub(crate) fn add_listener(&self, fd: RawFd) -> io::Result<()> {
-        ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, LISTENER)
+    pub(crate) fn add_listener(&self, fd: BorrowedFd) -> io::Result<()> {
+        sys::epoll_ctl(self.epoll.as_fd(), libc::EPOLL_CTL_ADD, fd, LISTENER)
     }
 
     /// Reports the listener's queued connections again (after a pause in accepting).
-    pub(crate) fn rearm_listener(&self, fd: RawFd) {
-        let _ = ctl(self.fd(), libc::EPOLL_CTL_MOD, fd, LISTENER);
+    pub(crate) fn rearm_listener(&self, fd: BorrowedFd) {
+        let _ = sys::epoll_ctl(self.epoll.as_fd(), libc::EPOLL_CTL_MOD, fd, LISTENER);
     }
 
     /// Takes the listening socket out of the set, before it is closed.
-    pub(crate) fn remove_listener(&self, fd: RawFd) {
-        let _ = ctl(self.fd(), libc::EPOLL_CTL_DEL, fd, LISTENER);
+    pub(crate) fn remove_listener(&self, fd: BorrowedFd) {
+        let _ = sys::epoll_ctl(self.epoll.as_fd(), libc::EPOLL_CTL_DEL, fd, LISTENER);
     }
 
     /// Takes a newly accepted connection into the set; true if its deadline is before the main
     /// thread's planned wake-up (which then needs a poke).
     #[must_use]
-    pub(crate) fn add(&self, mut conn: Conn, c: &Config) -> bool {
+    pub(crate) fn add(self: &Arc<Self>, mut conn: Conn, c: &Config) -> bool {
         let d = deadline(&conn, c);
         let mut t = self.lock();
         let index = match t.free.pop() {
@@ -167,20 +166,26 @@ impl Poller {
                 (t.slots.len() - 1) as u32
             }
         };
-        conn.token = token(index, t.slots[index as usize].generation);
-        let fd = conn.stream.as_raw_fd();
-        let tok = conn.token;
+        let tok = token(index, t.slots[index as usize].generation);
+        // Added to the set while the table lock is held, just before the table owns it: an event
+        // that comes at once waits for the lock and then finds it parked.
+        let added = sys::epoll_ctl(
+            self.epoll.as_fd(),
+            libc::EPOLL_CTL_ADD,
+            conn.stream.as_fd(),
+            tok,
+        );
+        if added.is_err() {
+            // No memory for the set: it closes (it holds no lease yet).
+            free(&mut t, index);
+            return false;
+        }
+        let slots: std::sync::Weak<dyn Slots> = Arc::downgrade(self) as _;
+        conn.lease = Some(Lease::new(slots, tok));
         t.slots[index as usize].conn = Some(conn);
         let poke = t.due_by(d);
         drop(t);
         self.open.fetch_add(1, Ordering::Relaxed);
-        // Added once it is in the table: an event may come at once. Nothing takes it out before:
-        // it is not due, and eviction runs only on the accepting thread (see `listener.rs`).
-        if ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, tok).is_err() {
-            if let Some(conn) = self.take(tok, 0) {
-                self.close(conn); // no memory for the set
-            }
-        }
         poke
     }
 
@@ -190,7 +195,7 @@ impl Poller {
     pub(crate) fn park(&self, mut conn: Conn, c: &Config) -> Parked {
         debug_assert!(conn.caught_up, "parked with input not yet read");
         let d = deadline(&conn, c);
-        let (index, generation) = split(conn.token);
+        let (index, generation) = split(conn.token());
         let mut t = self.lock();
         let slot = &mut t.slots[index as usize];
         debug_assert!(slot.generation == generation && slot.conn.is_none());
@@ -203,12 +208,9 @@ impl Poller {
         Parked::Done { poke: t.due_by(d) }
     }
 
-    /// Closes a connection its owner is done with.
+    /// Closes a connection its owner is done with (its lease frees its slot).
     pub(crate) fn close(&self, conn: Conn) {
-        let (index, _) = split(conn.token);
         drop(conn);
-        free(&mut self.lock(), index);
-        self.open.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Threads waiting for a ready connection.
@@ -242,10 +244,9 @@ impl Poller {
                 return Ready::Conn(conn);
             }
         }
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        // SAFETY: one valid epoll_event to fill.
-        let n = unsafe { libc::epoll_wait(self.fd(), &mut ev, 1, ms) };
+        let mut evs = [NO_EVENT];
+        let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs, timeout);
+        let ev = evs[0];
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let conn = match n {
             0 => return Ready::TimedOut,
@@ -266,10 +267,9 @@ impl Poller {
     /// Takes the ready connections without waiting (the main thread, while every worker is
     /// busy), and whether the listener has new connections.
     pub(crate) fn take_ready(&self) -> (Vec<Conn>, bool) {
-        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 32];
-        // SAFETY: `evs` has room for 32 events.
-        let n = unsafe { libc::epoll_wait(self.fd(), evs.as_mut_ptr(), 32, 0) };
-        let evs = &evs[..n.max(0) as usize];
+        let mut evs: [EpollEvent; 32] = [NO_EVENT; 32];
+        let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs, Duration::ZERO);
+        let evs = &evs[..n];
         if evs.iter().any(|e| e.u64 == DEFERRED) && self.waiting() > 0 {
             self.wake_for_deferred(); // its wake-up was meant for a worker
         }
@@ -285,14 +285,14 @@ impl Poller {
     /// thread's way to give a connection back after its call. It waits in the table meanwhile, so
     /// its deadline still applies.
     pub(crate) fn defer(&self, conn: Conn, c: &Config) {
-        let tok = conn.token;
+        let tok = conn.token();
         let (index, _) = split(tok);
         let d = deadline(&conn, c);
         let mut t = self.lock();
         t.slots[index as usize].conn = Some(conn);
         t.due_by(d);
         drop(t);
-        let mut deferred = lock(&self.deferred);
+        let mut deferred = self.deferred.lock();
         deferred.push_back(tok);
         self.has_deferred.store(true, Ordering::SeqCst);
         drop(deferred);
@@ -302,19 +302,16 @@ impl Poller {
     /// Wakes one waiting worker (if any) to take a deferred connection, or to see that the
     /// server closed (each worker that exits wakes the next).
     pub(crate) fn wake_for_deferred(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer; a full counter already means "wake".
-        unsafe { libc::write(self.defer_wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+        // A full counter already means "wake".
+        let _ = (&self.defer_wake).write(&1u64.to_ne_bytes());
     }
 
     /// Takes the oldest deferred connection still in the table; wakes another worker if more
     /// wait.
     fn take_deferred(&self) -> Option<Conn> {
-        let mut count = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into a live buffer (resets the counter; edge-triggered,
-        // each later write is a new event anyway).
-        unsafe { libc::read(self.defer_wake.as_raw_fd(), count.as_mut_ptr().cast(), 8) };
-        let mut deferred = lock(&self.deferred);
+        // Resets the counter (edge-triggered, each later write is a new event anyway).
+        let _ = (&self.defer_wake).read(&mut [0u8; 8]);
+        let mut deferred = self.deferred.lock();
         let mut conn = None;
         while conn.is_none() {
             let Some(tok) = deferred.pop_front() else {
@@ -405,15 +402,13 @@ impl Poller {
             .map(|(i, c)| (i, c.idle_since.elapsed()));
         let (i, idle) = oldest?;
         let conn = t.slots[i].conn.take();
-        free(&mut t, i as u32);
         drop(t);
-        drop(conn);
-        self.open.fetch_sub(1, Ordering::Relaxed);
+        drop(conn); // its lease frees the slot, outside the table's lock
         Some(idle)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Table> {
-        lock(&self.table)
+    fn lock(&self) -> RankedGuard<'_, Table> {
+        self.table.lock()
     }
 }
 
@@ -432,17 +427,23 @@ fn deadline(conn: &Conn, c: &Config) -> Option<Instant> {
 
 /// True if input (or the end of it) waits in `conn`'s socket.
 fn has_input(conn: &Conn) -> bool {
-    let mut byte = 0u8;
-    // SAFETY: peeks at most one byte into a live buffer.
-    let n = unsafe {
-        libc::recv(
-            conn.stream.as_raw_fd(),
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+    // The socket is non-blocking: an empty one is WouldBlock.
+    !matches!(conn.stream.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+impl Slots for Poller {
+    fn release(&self, token: u64) {
+        let (index, generation) = split(token);
+        let mut t = self.lock();
+        if t.slots
+            .get(index as usize)
+            .is_some_and(|s| s.generation == generation)
+        {
+            free(&mut t, index);
+        }
+        drop(t);
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn free(t: &mut Table, index: u32) {
@@ -461,23 +462,32 @@ fn split(tok: u64) -> (u32, u32) {
     (tok as u32, (tok >> 32) as u32)
 }
 
-/// Adds `fd` (or re-reports its input) for edge-triggered input events carrying `tok`.
-fn ctl(epoll: RawFd, op: i32, fd: RawFd, tok: u64) -> io::Result<()> {
-    let mut ev = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
-        u64: tok,
-    };
-    // SAFETY: `ev` is a valid epoll_event; the kernel copies it.
-    if unsafe { libc::epoll_ctl(epoll, op, fd, &mut ev) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// SAFETY: `fd` must be a new descriptor (or -1) that nothing else owns.
-unsafe fn owned(fd: RawFd) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+    #[test]
+    fn a_connection_dropped_by_a_panic_frees_its_slot_and_the_open_count() {
+        let poller = Arc::new(Poller::new().unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let _ = poller.add(Conn::new(server), &Config::default());
+        assert_eq!(poller.open(), 1);
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let Ready::Conn(conn) = poller.wait(Duration::from_secs(5)) else {
+            panic!("no ready connection");
+        };
+        // A bug of ours unwinding through the worker that holds it, before park or close.
+        let unwound = catch_unwind(AssertUnwindSafe(move || {
+            let _held = conn;
+            panic!("a bug while serving");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(poller.open(), 0, "the open count leaked");
+        assert_eq!(poller.lock().free, vec![0], "the table slot leaked");
     }
-    Ok(OwnedFd::from_raw_fd(fd))
 }

@@ -28,6 +28,11 @@ impl Workers {
         }
     }
 
+    /// Workers running (or starting).
+    pub(crate) fn count(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
     /// True once `max` workers run.
     pub(crate) fn at_max(&self) -> bool {
         self.started.load(Ordering::SeqCst) >= self.max
@@ -68,6 +73,43 @@ impl Workers {
             })
             .is_ok()
     }
+}
+
+/// The CPUs the process may use: its affinity, lowered to its cgroup's CPU quota rounded up (FC
+/// gives an instance a fraction of a CPU that way). std's `available_parallelism` reads the same
+/// but added 12 KB to the binary (this: 4 KB) and, in some runs, 8-13% to the first answer; this
+/// reads the one cgroup the process is in, v2 or v1.
+pub(crate) fn usable_cpus() -> usize {
+    let cpus = crate::sys::affinity_cpus();
+    quota_cpus().map_or(cpus, |q| q.clamp(1, cpus))
+}
+
+/// The CPU quota of the process's cgroup, in CPUs rounded up; None without one.
+fn quota_cpus() -> Option<usize> {
+    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    groups.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let read = |file: String| std::fs::read_to_string(file).ok();
+        let (quota, period) = if controllers.is_empty() {
+            // v2: "max 100000" or "50000 100000".
+            let max = read(format!("/sys/fs/cgroup{path}/cpu.max"))?;
+            let mut words = max.split_whitespace();
+            (words.next()?.to_string(), words.next()?.to_string())
+        } else if controllers.split(',').any(|c| c == "cpu") {
+            let dir = format!("/sys/fs/cgroup/{controllers}{path}");
+            let quota = read(format!("{dir}/cpu.cfs_quota_us"))?;
+            (quota, read(format!("{dir}/cpu.cfs_period_us"))?)
+        } else {
+            return None;
+        };
+        // "max" (v2) or -1 (v1): no quota.
+        let (quota, period) = (
+            quota.trim().parse::<u64>().ok()?,
+            period.trim().parse::<u64>().ok()?,
+        );
+        (period > 0).then(|| quota.div_ceil(period) as usize)
+    })
 }
 
 /// The work a job is handed to.

@@ -18,7 +18,7 @@ use crate::logging::{self, PlatformLines};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request};
 use crate::response::{Body, Response};
-use crate::server::Service;
+use crate::server::{Reply, Sent, Service};
 
 /// Serves `function` on the platform, configured from the environment ([`Config::from_env`]).
 /// Returns only on a start-up error (an invalid configuration included); a signal ends the
@@ -78,23 +78,23 @@ impl<S: Send + Sync + 'static> Served<S> {
 }
 
 impl<S: Send + Sync + 'static> Service for Served<S> {
-    fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Answer)) {
+    fn call(&self, call: Call, ctx: &Context, req: Request, reply: Reply<'_>) -> Sent {
         match call {
             Call::Initialize => {
                 let Ok(_in_flight) = self.lifecycle.admit() else {
-                    return reply(stopping());
+                    return reply.send(stopping());
                 };
-                reply(match self.lifecycle.ready(ctx) {
+                reply.send(match self.lifecycle.ready(ctx) {
                     Ok(_) => ok(Response::new(200)),
                     Err(e) => not_ready(&e),
-                });
+                })
             }
             // The control thread's (see `Hooks`); the workers never send these here.
-            Call::PreStop => reply(self.control(ControlCall::PreStop, ctx)),
-            Call::PreFreeze => reply(self.control(ControlCall::PreFreeze, ctx)),
+            Call::PreStop => reply.send(self.control(ControlCall::PreStop, ctx)),
+            Call::PreFreeze => reply.send(self.control(ControlCall::PreFreeze, ctx)),
             Call::Invoke(kind) => {
                 let Ok(_in_flight) = self.lifecycle.admit() else {
-                    return reply(stopping());
+                    return reply.send(stopping());
                 };
                 self.lifecycle
                     .lines()
@@ -105,11 +105,12 @@ impl<S: Send + Sync + 'static> Service for Served<S> {
                 };
                 if resp.resp.is_stream() {
                     // The body is produced while it is written: the invocation ends after it.
-                    reply(resp);
+                    let sent = reply.send(resp);
                     self.lifecycle.lines().write("Invoke End", &ctx.request_id);
+                    sent
                 } else {
                     self.lifecycle.lines().write("Invoke End", &ctx.request_id);
-                    reply(resp); // still in flight until the answer is written
+                    reply.send(resp) // still in flight until the answer is written
                 }
             }
         }

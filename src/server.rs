@@ -32,9 +32,10 @@ use crate::stream::send_streamed;
 /// What the workers call: the function's invocations and /initialize (its hooks are the control
 /// thread's, see [`Hooks`]).
 pub(crate) trait Service: Send + Sync + 'static {
-    /// Answers one call. `reply` must be called exactly once, while the call still counts as in
-    /// flight, so a drain waits until the answer is written.
-    fn call(&self, call: Call, ctx: &Context, req: Request, reply: &mut dyn FnMut(Answer));
+    /// Answers one call with `reply`, while the call still counts as in flight, so a drain waits
+    /// until the answer is written. The [`Sent`] it returns comes only from [`Reply::send`], which
+    /// consumes the reply: every call answers exactly once, by construction.
+    fn call(&self, call: Call, ctx: &Context, req: Request, reply: Reply<'_>) -> Sent;
 
     /// Serves a WebSocket upgrade if `req`'s path has a WebSocket handler (true), else leaves the
     /// request to [`Service::call`].
@@ -45,6 +46,21 @@ pub(crate) trait Service: Send + Sync + 'static {
         req: &Request,
         upgrade: &mut crate::websocket::Upgrade<'_>,
     ) -> bool;
+}
+
+/// A call's one answer: [`Reply::send`] writes it to the client and consumes the reply.
+pub(crate) struct Reply<'a>(&'a mut dyn FnMut(Answer));
+
+/// Proof that a call was answered: made only by [`Reply::send`].
+#[must_use = "a Service::call returns the Sent of its one reply"]
+pub(crate) struct Sent(());
+
+impl Reply<'_> {
+    /// Writes `answer` (the whole answer, or a stream as it is produced).
+    pub(crate) fn send(self, answer: Answer) -> Sent {
+        (self.0)(answer);
+        Sent(())
+    }
 }
 
 thread_local! {
@@ -389,14 +405,19 @@ impl Shared {
                 return Outcome::Close; // the socket's life has ended
             }
         }
-        self.service.call(call, ctx, req, &mut |a| {
-            let (stream, c) = (&conn.stream, &self.config);
-            written = if a.resp.is_stream() {
-                send_streamed(stream, a.resp, a.fc_status, framing, c)
-            } else {
-                send(stream, &a.resp, a.fc_status, framing, c)
-            };
-        });
+        let _sent = self.service.call(
+            call,
+            ctx,
+            req,
+            Reply(&mut |a| {
+                let (stream, c) = (&conn.stream, &self.config);
+                written = if a.resp.is_stream() {
+                    send_streamed(stream, a.resp, a.fc_status, framing, c)
+                } else {
+                    send(stream, &a.resp, a.fc_status, framing, c)
+                };
+            }),
+        );
         if written && framing.keep_alive && !self.stopping.load(Ordering::SeqCst) {
             Outcome::KeepAlive
         } else {

@@ -2,6 +2,8 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread;
 
 /// SIGTERM and SIGINT, which the main loop turns into a drain. Their actions are installed by the
@@ -13,38 +15,48 @@ use std::thread;
 /// pending). A thread the function started before `run` does not hold them: one delivered there
 /// first takes its default action, as it would before `run`.
 pub(crate) struct Signals {
-    /// The wake socket's write side, where each action writes its signal's number; None: never
+    /// The wake socket's write side, where each action writes a non-zero byte; None: never
     /// install (a server inside a test process keeps the process's own actions).
     tx: Option<RawFd>,
+    /// The number of the last signal that came (0: none yet).
+    last: Arc<AtomicUsize>,
 }
 
 impl Signals {
     /// Signals whose actions will write to `tx` (open for the life of the process: `Shared` owns
     /// it).
     pub(crate) fn new(tx: RawFd) -> Signals {
-        Signals { tx: Some(tx) }
+        Signals {
+            tx: Some(tx),
+            last: Arc::default(),
+        }
     }
 
     /// Signals whose actions are never installed (a server inside a test process: SIGTERM and
     /// SIGINT keep the process's own actions).
     pub(crate) fn never() -> Signals {
-        Signals { tx: None }
+        Signals {
+            tx: None,
+            last: Arc::default(),
+        }
+    }
+
+    /// The number of the last signal that came (0: none yet).
+    pub(crate) fn last(&self) -> i32 {
+        self.last.load(Ordering::SeqCst) as i32
     }
 
     /// Installs the actions and lets the signals through on the calling thread (the main loop's,
-    /// once). Each action writes its signal's number to the wake socket: the main loop learns
-    /// which signal came (for the exit code of a second one) without a second registration.
+    /// once). Each action notes its signal's number (for the exit code of a second one), then
+    /// writes a byte to the wake socket: signal-hook's own async-signal-safe actions, registered
+    /// in that order.
     pub(crate) fn install(&self) {
         let Some(tx) = self.tx else { return };
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            let action = move || {
-                let byte = sig as u8;
-                // SAFETY: send(2) is async-signal-safe; a full socket already means "wake up".
-                unsafe { libc::send(tx, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
-            };
-            // SAFETY: the action only calls send(2), which is async-signal-safe; `tx` stays open
-            // for the life of the process (`Shared` owns it).
-            if let Err(e) = unsafe { signal_hook::low_level::register(sig, action) } {
+            let noted = signal_hook::flag::register_usize(sig, self.last.clone(), sig as usize);
+            // `tx` stays open for the life of the process (`Shared` owns it).
+            let woken = noted.and_then(|_| signal_hook::low_level::pipe::register_raw(sig, tx));
+            if let Err(e) = woken {
                 log::error!("cannot handle signal {sig}: {e}"); // it keeps its default action
             }
         }
@@ -71,12 +83,5 @@ pub(crate) fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result
 
 /// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) SIGTERM and SIGINT on the calling thread.
 fn mask_stop_signals(how: i32) {
-    // SAFETY: an empty set, filled with two signals, passed by pointer to pthread_sigmask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
-    }
+    crate::sys::mask_signals(how, &[libc::SIGTERM, libc::SIGINT]);
 }

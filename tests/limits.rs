@@ -238,6 +238,35 @@ fn sixteen_blocking_calls_at_once_run_on_sixteen_workers() {
     assert!(threads <= 16 + 2, "{threads} threads for 16 workers");
 }
 
+#[test]
+fn handlers_that_only_compute_get_at_most_two_workers_per_cpu() {
+    // Four calls per CPU (and four more) computing 0.5 s each, with room for 64 workers: past two
+    // per CPU another thread would only queue for a CPU, so the workers stop there (while
+    // blocking calls still get one each: sixteen_blocking_calls_at_once_run_on_sixteen_workers).
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let calls = 4 * cpus + 4;
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "64")]);
+    let f = &f;
+    thread::scope(|s| {
+        let spins: Vec<_> = (0..calls)
+            .map(|_| s.spawn(move || f.http("GET", "/spin/500").status))
+            .collect();
+        let mut most = 0;
+        for _ in 0..6 {
+            thread::sleep(Duration::from_millis(100));
+            most = most.max(f.threads());
+        }
+        for spin in spins {
+            assert_eq!(spin.join().unwrap(), 200);
+        }
+        // workers + main + control (not started)
+        assert!(
+            most <= 2 * cpus + 2,
+            "{most} threads for computing handlers on {cpus} CPUs"
+        );
+    });
+}
+
 /// Two CPU-bound calls (2.5 s each) in flight, then `/pre-freeze`: it must answer 200 well before
 /// they end.
 fn assert_pre_freeze_answered_beside_spinning_handlers(workers: &str) {

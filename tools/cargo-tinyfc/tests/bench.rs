@@ -25,6 +25,12 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
             "2",
             "--blocking-conns",
             "4",
+            // A thread per connection, in the shared setting: rounds shorter than wrk's one
+            // second, and no cgroup or taskset needed.
+            "--client",
+            "threads",
+            "--settings",
+            "shared",
         ])
         .arg("--dir")
         .arg(dir)
@@ -71,9 +77,9 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
         for conns in ["2", "256"] {
             let row = table
                 .lines()
-                .find(|l| l.split_whitespace().take(2).eq([t, conns]))
+                .find(|l| l.split_whitespace().take(3).eq([t, "shared", conns]))
                 .unwrap_or_else(|| panic!("no {t} {conns} throughput row in\n{table}"));
-            let rps: f64 = row.split_whitespace().nth(2).unwrap().parse().unwrap();
+            let rps: f64 = row.split_whitespace().nth(3).unwrap().parse().unwrap();
             assert!(rps > 0.0, "{row}");
             // The last column: hello's req/s over this target's, round by round.
             let hello_over: f64 = row.split_whitespace().last().unwrap().parse().unwrap();

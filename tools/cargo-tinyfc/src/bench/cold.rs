@@ -55,13 +55,20 @@ pub fn split_env(cmd: &[String]) -> (Vec<(&str, &str)>, &[String]) {
 
 /// Starts `cmd` as a function on a free port, output discarded, logs at `warn`.
 pub fn spawn(cmd: &[String]) -> io::Result<(Child, SocketAddr)> {
+    spawn_with(&[], cmd)
+}
+
+/// [`spawn`], with `prefix` (a program and its arguments, such as `taskset -c 0`) starting the
+/// command.
+pub fn spawn_with(prefix: &[String], cmd: &[String]) -> io::Result<(Child, SocketAddr)> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let (env, cmd) = split_env(cmd);
-    let Some(program) = cmd.first() else {
+    if cmd.is_empty() {
         return Err(io::Error::other("no program in the target command"));
-    };
-    let child = Command::new(program)
-        .args(&cmd[1..])
+    }
+    let words: Vec<&String> = prefix.iter().chain(cmd).collect();
+    let child = Command::new(words[0])
+        .args(&words[1..])
         .envs(env)
         .env("FC_SERVER_PORT", port.to_string())
         .env("RUST_LOG", "warn")

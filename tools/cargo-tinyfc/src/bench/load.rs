@@ -1,6 +1,8 @@
-//! Throughput: keep-alive load from N client threads against initialized functions, in short
-//! rounds that alternate between the targets (A B A B ...), so that drift on a shared machine hits
-//! every target alike; each target's req/s is its median round.
+//! Throughput: keep-alive load against initialized functions, in short rounds that alternate
+//! between the targets (A B A B ...), so that drift on a shared machine hits every target alike;
+//! each target's req/s is its median round. The client is wrk with one thread when installed
+//! (`wrk.rs`), else a thread per connection (which takes CPU from the server); the server runs in
+//! one of the settings of `setting.rs`.
 
 use std::net::SocketAddr;
 use std::process::Child;
@@ -10,48 +12,26 @@ use std::time::{Duration, Instant};
 
 use tinyfc::client::Connection;
 
-/// The request every client sends, over and over.
-#[derive(Debug, Clone, Copy)]
-pub struct Call<'a> {
-    /// The HTTP method.
-    pub method: &'a str,
-    /// The path.
-    pub path: &'a str,
-    /// `x-fc-control-path`: `/invoke` (an event invocation) or `/http-invoke`.
-    pub control: &'a str,
-}
-
-/// An event invocation with `{}`, as hello answers it.
-pub const HELLO: Call<'static> = Call {
-    method: "POST",
-    path: "/invoke",
-    control: "/invoke",
-};
-
-impl<'a> Call<'a> {
-    /// An HTTP invocation of `method path`.
-    pub fn http(method: &'a str, path: &'a str) -> Call<'a> {
-        Call {
-            method,
-            path,
-            control: "/http-invoke",
-        }
-    }
-}
+use super::round::{Call, Round};
+use super::setting::{self, Quota, Setting};
 
 /// One target's result at one connection count.
 #[derive(Debug, Clone)]
 pub struct Load {
+    /// Where the server ran.
+    pub setting: Setting,
     /// Client connections at once.
     pub connections: usize,
     /// Requests per second of each round, in the order run.
     pub rounds: Vec<f64>,
     /// Requests that failed or were not answered 200, over all rounds.
     pub errors: u64,
-    /// Median latency over every request of every round, microseconds.
+    /// Median latency, microseconds: the median over the rounds of each round's.
     pub p50_us: f64,
-    /// 99th percentile latency over every request of every round, microseconds.
+    /// 99th percentile latency, microseconds: the median over the rounds of each round's.
     pub p99_us: f64,
+    /// The most threads the server had after a round.
+    pub threads: usize,
 }
 
 impl Load {
@@ -66,12 +46,15 @@ impl Load {
     }
 }
 
-/// One round's raw numbers.
-struct Round {
-    requests: u64,
-    errors: u64,
-    secs: f64,
-    latencies: Vec<f64>,
+/// How a case is run: where the server runs, and with which client.
+#[derive(Clone, Copy)]
+pub struct Case<'a> {
+    /// The setting.
+    pub setting: Setting,
+    /// Its cgroup, for [`Setting::Quota`].
+    pub quota: Option<&'a Quota>,
+    /// wrk is the client (else a thread per connection).
+    pub wrk: bool,
 }
 
 /// Starts every command, initializes it, then loads each from `connections` threads for `secs`
@@ -83,18 +66,31 @@ pub fn run(
     secs: f64,
     rounds: usize,
     call: Call,
+    case: Case,
 ) -> Vec<std::io::Result<Load>> {
-    // Each target: its process, address and rounds so far, or why it dropped out.
-    let mut targets: Vec<std::io::Result<(Child, SocketAddr, Vec<Round>)>> =
-        cmds.iter().map(|cmd| start(cmd)).collect();
+    let prefix = setting::server_prefix(case.setting, case.quota);
+    let client = setting::client_prefix(case.setting);
+    // Each target: its process, address, rounds so far and most threads, or why it dropped out.
+    let mut targets: Vec<std::io::Result<Running>> =
+        cmds.iter().map(|cmd| start(&prefix, cmd)).collect();
     let per_round = secs / rounds.max(1) as f64;
     // Round 0 is not recorded: a runtime that grows its workers under load (tinyfc does) would
     // otherwise pay its ramp-up in the first recorded round, and a fixed pool (tokio's) would not.
     for n in 0..=rounds.max(1) {
         for t in targets.iter_mut() {
-            let Ok((child, addr, done)) = t else { continue };
-            match round(*addr, connections, per_round, call) {
-                Ok(r) if n > 0 => done.push(r),
+            let Ok((child, addr, done, threads)) = t else {
+                continue;
+            };
+            let r = if case.wrk {
+                super::wrk::round(*addr, connections, per_round, call, &client)
+            } else {
+                round(*addr, connections, per_round, call)
+            };
+            match r {
+                Ok(r) if n > 0 => {
+                    done.push(r);
+                    *threads = (*threads).max(thread_count(child.id()));
+                }
                 Ok(_) => {}
                 Err(e) => {
                     stop(child);
@@ -106,22 +102,37 @@ pub fn run(
     targets
         .into_iter()
         .map(|t| {
-            t.map(|(mut child, _, done)| {
+            t.map(|(mut child, _, done, threads)| {
                 stop(&mut child);
-                summarize(connections, done)
+                summarize(case.setting, connections, done, threads)
             })
         })
         .collect()
 }
 
-/// Spawns `cmd` and initializes it (killing it if that fails).
-fn start(cmd: &[String]) -> std::io::Result<(Child, SocketAddr, Vec<Round>)> {
-    let (mut child, addr) = super::cold::spawn(cmd)?;
+/// A target under load: its process, address, rounds so far and the most threads seen.
+type Running = (Child, SocketAddr, Vec<Round>, usize);
+
+/// Spawns `cmd` after `prefix` and initializes it (killing it if that fails).
+fn start(prefix: &[String], cmd: &[String]) -> std::io::Result<Running> {
+    let (mut child, addr) = super::cold::spawn_with(prefix, cmd)?;
     if let Err(e) = initialize(addr) {
         stop(&mut child);
         return Err(e);
     }
-    Ok((child, addr, Vec::new()))
+    Ok((child, addr, Vec::new(), 0))
+}
+
+/// The threads of process `pid` now (0 if unknown).
+fn thread_count(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn stop(child: &mut Child) {
@@ -129,23 +140,18 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn summarize(connections: usize, rounds: Vec<Round>) -> Load {
-    let mut all: Vec<f64> = rounds
-        .iter()
-        .flat_map(|r| r.latencies.iter().copied())
-        .collect();
-    all.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0.0)
+fn summarize(setting: Setting, connections: usize, rounds: Vec<Round>, threads: usize) -> Load {
+    let median = |f: fn(&Round) -> f64| {
+        super::stats::Stats::of(&rounds.iter().map(f).collect::<Vec<_>>()).median
     };
     Load {
+        setting,
         connections,
         rounds: rounds.iter().map(|r| r.requests as f64 / r.secs).collect(),
         errors: rounds.iter().map(|r| r.errors).sum(),
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
+        p50_us: median(|r| r.p50_us),
+        p99_us: median(|r| r.p99_us),
+        threads,
     }
 }
 
@@ -214,10 +220,16 @@ fn round(addr: SocketAddr, connections: usize, secs: f64, call: Call) -> std::io
         latencies.extend(l);
         errors += e;
     }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
+        latencies.get(i).copied().unwrap_or(0.0)
+    };
     Ok(Round {
         requests: latencies.len() as u64,
         errors,
         secs: started.elapsed().as_secs_f64(),
-        latencies,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
     })
 }

@@ -4,8 +4,11 @@
 //! Cold start (N runs after warm-ups, targets interleaved A B C, B C A, ...): exec -> listening, exec ->
 //! /initialize answered, exec -> first invocation answered, /pre-stop answered, SIGTERM -> exit, RSS
 //! after the first answer, binary size. The first target (the floor, examples/floor.rs, when it is
-//! in --dir) is the baseline every ratio is over. Throughput: keep-alive load from --clients threads
-//! (default 16), and from 256, for --load-secs per target (default 6) in --rounds rounds (default 6)
+//! in --dir) is the baseline every ratio is over. Throughput: keep-alive load on --clients
+//! connections (default 16), and on 256, from wrk with one thread (else a thread per connection),
+//! in each --settings setting (shared CPUs, the server pinned to CPU 0 and the client to CPU 1, the
+//! server in a half-CPU cgroup quota; `setting.rs`), for --load-secs per target (default 6) in
+//! --rounds rounds (default 6)
 //! that alternate between the targets that are FC runtimes (hello, tokio_hello, tokio_fc and any
 //! --target), after one unrecorded warm-up round each; req/s is the median round. tokio_fc is
 //! tokio_hello with FC_LINES=1: it prints the two FC lines per invocation that tinyfc must, so it
@@ -23,13 +26,17 @@
 mod cold;
 mod load;
 mod report;
+mod round;
+mod setting;
 mod stats;
+mod wrk;
 
 use std::path::{Path, PathBuf};
 
 use crate::cli::Exit;
-use load::Load;
+use load::{Case, Load};
 use report::Target;
+use setting::{Quota, Setting};
 
 /// `cargo tinyfc bench`'s command line.
 #[derive(clap::Args, Debug)]
@@ -75,6 +82,21 @@ pub struct BenchArgs {
     /// Connections of the blocking case.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     blocking_conns: u64,
+    /// Where the server runs under load, comma-separated: shared (server and client on every
+    /// CPU), pinned (server on CPU 0, client on CPU 1; needs 2 CPUs and taskset), quota (the
+    /// server in a cgroup with half a CPU; needs a writable cgroup cpu controller).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "shared,pinned,quota",
+        value_parser = setting_of
+    )]
+    settings: Vec<Setting>,
+    /// The throughput client: wrk (one thread), threads (a thread per connection, which takes
+    /// CPU from the server), or auto (wrk when it is on PATH).
+    #[arg(long, value_name = "C", default_value = "auto", value_parser = ["auto", "wrk", "threads"])]
+    client: String,
     /// Skip the cold-start part.
     #[arg(long)]
     no_cold: bool,
@@ -101,6 +123,8 @@ struct Options {
     clients: usize,
     blocking_ms: u64,
     blocking_conns: usize,
+    settings: Vec<Setting>,
+    wrk: bool,
     cold: bool,
     load: bool,
     blocking: bool,
@@ -119,11 +143,22 @@ impl From<BenchArgs> for Options {
             clients: a.clients as usize,
             blocking_ms: a.blocking_ms,
             blocking_conns: a.blocking_conns as usize,
+            settings: a.settings,
+            wrk: match a.client.as_str() {
+                "wrk" => true,
+                "threads" => false,
+                _ => setting::on_path("wrk"),
+            },
             cold: !a.no_cold,
             load: !a.no_load,
             blocking: !a.no_blocking,
         }
     }
+}
+
+/// clap value parser of one `--settings` name.
+fn setting_of(v: &str) -> Result<Setting, String> {
+    Setting::of(v).ok_or_else(|| format!("unknown setting {v}: shared, pinned or quota"))
 }
 
 /// clap value parser of `--target NAME=CMD`.
@@ -197,19 +232,41 @@ pub fn main(args: BenchArgs) -> Exit {
             .filter(|(_, (_, _, loaded))| *loaded)
             .map(|(t, _)| t)
             .collect();
-        for conns in [args.clients, 256] {
+        let cmds: Vec<Vec<String>> = loaded.iter().map(|t| t.cmd.clone()).collect();
+        let cmds: Vec<&[String]> = cmds.iter().map(Vec::as_slice).collect();
+        if !args.wrk {
             eprintln!(
-                "throughput: {} connections, {} rounds of {:.1} s per target, interleaved",
-                conns,
-                args.rounds,
-                args.load_secs / args.rounds.max(1) as f64
+                "throughput: wrk not found, the client is a thread per connection (it takes CPU \
+                 from the server, which favours servers with more threads)"
             );
-            let cmds: Vec<&[String]> = loaded.iter().map(|t| t.cmd.as_slice()).collect();
-            let results = load::run(&cmds, conns, args.load_secs, args.rounds, load::HELLO);
-            for (t, r) in loaded.iter_mut().zip(results) {
-                match r {
-                    Ok(l) => t.loads.push(l),
-                    Err(e) => eprintln!("{}: {e}", t.name),
+        }
+        for (setting, quota) in settings(&args) {
+            for conns in [args.clients, 256] {
+                eprintln!(
+                    "throughput, {}: {} connections, {} rounds of {:.1} s per target, interleaved",
+                    setting.name(),
+                    conns,
+                    args.rounds,
+                    args.load_secs / args.rounds.max(1) as f64
+                );
+                let case = Case {
+                    setting,
+                    quota: quota.as_ref(),
+                    wrk: args.wrk,
+                };
+                let results = load::run(
+                    &cmds,
+                    conns,
+                    args.load_secs,
+                    args.rounds,
+                    round::HELLO,
+                    case,
+                );
+                for (t, r) in loaded.iter_mut().zip(results) {
+                    match r {
+                        Ok(l) => t.loads.push(l),
+                        Err(e) => eprintln!("{}: {e}", t.name),
+                    }
                 }
             }
         }
@@ -301,15 +358,41 @@ fn blocking(args: &Options) -> Vec<(String, std::io::Result<Load>)> {
     );
     let path = format!("/sleep/{}", args.blocking_ms);
     let cmds: Vec<&[String]> = named.iter().map(|(_, c)| c.as_slice()).collect();
-    let call = load::Call::http("POST", &path);
+    let call = round::Call::http("POST", &path);
+    let case = Case {
+        setting: Setting::Shared,
+        quota: None,
+        wrk: args.wrk,
+    };
     let results = load::run(
         &cmds,
         args.blocking_conns,
         args.load_secs,
         args.rounds,
         call,
+        case,
     );
     named.into_iter().map(|(n, _)| n).zip(results).collect()
+}
+
+/// The settings asked for that this machine allows, each with its cgroup for a quota; a note for
+/// each one skipped.
+fn settings(args: &Options) -> Vec<(Setting, Option<Quota>)> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = Vec::new();
+    for &s in &args.settings {
+        match s {
+            Setting::Pinned if cpus < 2 || !setting::on_path("taskset") => {
+                eprintln!("throughput, pinned: skipped (needs 2 CPUs and taskset)");
+            }
+            Setting::Quota => match Quota::create() {
+                Ok(q) => out.push((s, Some(q))),
+                Err(e) => eprintln!("throughput, quota: skipped (no CPU quota cgroup: {e})"),
+            },
+            _ => out.push((s, None)),
+        }
+    }
+    out
 }
 
 /// Writes runs.csv, summary.json and cold-start.svg into `dir`.

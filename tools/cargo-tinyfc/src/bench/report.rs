@@ -97,8 +97,9 @@ pub fn table(targets: &[Target]) -> String {
     if !loads.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<14} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10}",
+            "\n{:<14} {:<7} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}",
             "throughput",
+            "setting",
             "conns",
             "req/s",
             "min round",
@@ -106,14 +107,16 @@ pub fn table(targets: &[Target]) -> String {
             "p50 (us)",
             "p99 (us)",
             "errors",
+            "threads",
             "hello / it"
         );
         for (t, l) in loads {
             let rounds = l.stats();
             let _ = writeln!(
                 out,
-                "{:<14} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8} {:>10.2}",
+                "{:<14} {:<7} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8} {:>8} {:>10.2}",
                 t.name,
+                l.setting.name(),
                 l.connections,
                 rounds.median,
                 rounds.min,
@@ -121,6 +124,7 @@ pub fn table(targets: &[Target]) -> String {
                 l.p50_us,
                 l.p99_us,
                 l.errors,
+                l.threads,
                 hello_over(targets, l)
             );
         }
@@ -128,14 +132,14 @@ pub fn table(targets: &[Target]) -> String {
     out
 }
 
-/// hello's requests/s over `l`'s, round by round (the targets of one round run back to back, so
+/// hello's requests/s over `l`'s (in the same setting), round by round (the targets of one round run back to back, so
 /// the machine's drift between rounds cancels out), median over the rounds; NaN without hello.
 fn hello_over(targets: &[Target], l: &Load) -> f64 {
     let hello = targets
         .iter()
         .filter(|t| t.name == "hello")
         .flat_map(|t| &t.loads)
-        .find(|h| h.connections == l.connections);
+        .find(|h| h.connections == l.connections && h.setting == l.setting);
     let Some(hello) = hello else {
         return f64::NAN;
     };
@@ -281,12 +285,14 @@ struct StatsSummary {
 /// One throughput case of a target.
 #[derive(Serialize)]
 struct LoadSummary {
+    setting: &'static str,
     connections: usize,
     requests_per_s: Num,
     rounds_per_s: Vec<Num>,
     p50_us: Num,
     p99_us: Num,
     errors: u64,
+    threads: usize,
     hello_over_it: Num,
 }
 
@@ -348,12 +354,14 @@ pub fn json(
             rss_anon_kb: measure(&t.anon(), &floor.anon()),
             throughput: (t.loads.iter())
                 .map(|l| LoadSummary {
+                    setting: l.setting.name(),
                     connections: l.connections,
                     requests_per_s: Num(l.rps(), 0),
                     rounds_per_s: l.rounds.iter().map(|r| Num(*r, 0)).collect(),
                     p50_us: Num(l.p50_us, 1),
                     p99_us: Num(l.p99_us, 1),
                     errors: l.errors,
+                    threads: l.threads,
                     hello_over_it: Num(hello_over(targets, l), 3),
                 })
                 .collect(),
@@ -446,6 +454,8 @@ mod tests {
             runs: Vec::new(),
             failures: 0,
             loads: vec![Load {
+                setting: crate::bench::setting::Setting::Shared,
+                threads: 1,
                 connections: 16,
                 rounds: rounds.to_vec(),
                 errors: 0,
