@@ -391,12 +391,13 @@ fn every_trigger_kind_makes_a_typed_function_that_passes_its_tests_on_the_sample
         cargo_test_passes(&dir, tests);
     }
     // `local --once --event-example oss`, with no command: local builds the crate's binary
-    // and runs it, and the answer shows the sample's object.
+    // and runs it, and the answer shows the sample's object. `--port 0`: s.yaml's 9000 may be
+    // taken on a machine running other tests.
     let once = ok(
         "local --once --event-example oss",
         tool(
             &parent.join("on-oss"),
-            &["local", "--once", "--event-example", "oss"],
+            &["local", "--once", "--event-example", "oss", "--port", "0"],
         ),
     );
     assert!(once.contains("building the function"), "{once}");
