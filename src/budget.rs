@@ -168,10 +168,7 @@ const OWN_MAPPING: libc::c_int = 128 * 1024;
 /// by a large head too: the adversarial RSS test saw one stay resident at 1 MiB).
 pub(crate) fn return_large_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt(3) sets an allocator parameter; it takes the allocator's own lock.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, OWN_MAPPING);
-    }
+    crate::sys::set_mmap_threshold(OWN_MAPPING);
 }
 
 #[cfg(test)]

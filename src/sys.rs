@@ -1,7 +1,8 @@
 //! The system calls std does not offer, each behind a safe function: epoll and eventfd, poll(2),
 //! accept4, listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity,
-//! the process's context switches, and unlocked writes to descriptor 1. This is the runtime's one module of system calls;
-//! every `unsafe` block here says why it is sound, and the crate denies one that does not.
+//! the process's context switches, unlocked writes to descriptor 1, shutting a WebSocket's read
+//! side, and glibc's mmap threshold. This is the runtime's one module of system calls; every
+//! `unsafe` block here says why it is sound, and the crate denies one that does not.
 
 use std::fs::File;
 use std::io;
@@ -199,4 +200,21 @@ pub(crate) fn write_stdout(buf: &[u8]) -> io::Result<usize> {
         return Err(io::Error::last_os_error());
     }
     Ok(n as usize)
+}
+
+/// Shuts the read side of socket `fd` (a WebSocket going away: its worker's poll wakes, writes
+/// still work for the close frame). The caller keeps `fd` open while calling; a failure (the peer
+/// already gone) changes nothing worth reporting.
+pub(crate) fn shutdown_read(fd: std::os::fd::RawFd) {
+    // SAFETY: shutdown(2) takes no pointer; on a descriptor that is not a socket it fails with
+    // ENOTSOCK and touches nothing.
+    unsafe { libc::shutdown(fd, libc::SHUT_RD) };
+}
+
+/// Sets glibc's mmap threshold to `bytes` (see `budget::return_large_blocks`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub(crate) fn set_mmap_threshold(bytes: libc::c_int) {
+    // SAFETY: mallopt(3) takes no pointer and sets an allocator parameter under the allocator's
+    // own lock.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, bytes) };
 }

@@ -134,9 +134,9 @@ impl Registry {
         let open = crate::lock(&self.open);
         for s in open.iter() {
             s.away.store(true, Ordering::SeqCst);
-            // SAFETY: the descriptor is open while its entry is listed (see `open`). Shutting
-            // the read side wakes the worker's poll; writes still work, for the close frame.
-            unsafe { libc::shutdown(s.fd, libc::SHUT_RD) };
+            // The descriptor is open while its entry is listed (see `open`). Shutting the read
+            // side wakes the worker's poll; writes still work, for the close frame.
+            crate::sys::shutdown_read(s.fd);
         }
         open.len()
     }
