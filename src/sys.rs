@@ -205,6 +205,7 @@ pub(crate) fn write_stdout(buf: &[u8]) -> io::Result<usize> {
 /// Shuts the read side of socket `fd` (a WebSocket going away: its worker's poll wakes, writes
 /// still work for the close frame). The caller keeps `fd` open while calling; a failure (the peer
 /// already gone) changes nothing worth reporting.
+#[cfg(feature = "websocket")]
 pub(crate) fn shutdown_read(fd: std::os::fd::RawFd) {
     // SAFETY: shutdown(2) takes no pointer; on a descriptor that is not a socket it fails with
     // ENOTSOCK and touches nothing.
