@@ -325,9 +325,8 @@ fn stop_lets_the_runtime_drain_an_in_flight_invocation_before_pre_stop() {
     assert!(at("signal received") < at("FC Invoke End"), "{out}");
     assert!(at("FC Invoke End") < at("FC PreStop End"), "{out}");
     // The hook runs inside the pre-stop call, and local sends SIGTERM only once that call is
-    // answered. Both
-    // lines come through the function's stdout pipe, so their order is the function's (local's
-    // own lines, such as "sending SIGTERM", reach stdout through another path).
+    // answered. Both lines come through the function's stdout pipe, so their order is the
+    // function's (local's own lines, such as "sending SIGTERM", reach stdout another way).
     assert!(
         at("probe: pre-stop after 1 invocations") < at("FC PreStop End"),
         "{out}"
