@@ -11,7 +11,7 @@ mod fields;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use fields::{Field, Slot, FIELDS};
+pub(crate) use fields::{Field, Value, FIELDS};
 
 /// The per-request context, from the platform's request headers and the instance's environment.
 ///
@@ -183,19 +183,17 @@ impl Context {
                 continue;
             }
             set |= 1 << i;
-            self.set(&FIELDS[i].slot, value);
+            set_value((FIELDS[i].value)(self), value);
         }
         for (i, field) in FIELDS.iter().enumerate() {
             if set & (1 << i) != 0 {
                 continue;
             }
-            match env.value(i) {
-                Some(value) => self.set(&field.slot, value),
-                None => match field.slot {
-                    Slot::Text(_, text) => text(self).clear(),
-                    Slot::Number(_, number) => *number(self) = None,
-                    Slot::Optional(_, optional) => *optional(self) = None,
-                },
+            match (env.value(i), (field.value)(self)) {
+                (Some(value), slot) => set_value(slot, value),
+                (None, Value::Text(text)) => text.clear(),
+                (None, Value::Number(number)) => *number = None,
+                (None, Value::Optional(optional)) => *optional = None,
             }
         }
         self.deadline = self
@@ -204,23 +202,6 @@ impl Context {
     }
 
     /// Sets the field `slot` writes to `value` (not empty), reusing its memory.
-    fn set(&mut self, slot: &Slot, value: &str) {
-        match slot {
-            Slot::Text(_, text) => {
-                let s = text(self);
-                s.clear();
-                s.push_str(value);
-            }
-            Slot::Number(_, number) => *number(self) = value.parse().ok(),
-            Slot::Optional(_, optional) => match optional(self) {
-                Some(s) => {
-                    s.clear();
-                    s.push_str(value);
-                }
-                field => *field = Some(value.to_owned()),
-            },
-        }
-    }
 
     /// Time left before the function timeout (zero once past it); `None` without a timeout header.
     pub fn remaining(&self) -> Option<Duration> {
@@ -230,15 +211,33 @@ impl Context {
 }
 
 /// Every field in `FIELDS`' order, the credentials redacted: printing a context cannot leak them.
+/// Writes `value` into `slot`, reusing its allocation.
+fn set_value(slot: Value<'_>, value: &str) {
+    match slot {
+        Value::Text(s) => {
+            s.clear();
+            s.push_str(value);
+        }
+        Value::Number(number) => *number = value.parse().ok(),
+        Value::Optional(Some(s)) => {
+            s.clear();
+            s.push_str(value);
+        }
+        Value::Optional(field) => *field = Some(value.to_owned()),
+    }
+}
+
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Context");
+        // The table's accessors borrow mutably: read a copy.
+        let mut copy = self.clone();
         for field in &FIELDS {
-            let _ = match field.slot {
+            let _ = match (field.value)(&mut copy) {
                 _ if field.is_secret() => d.field(field.name, &"<redacted>"),
-                Slot::Text(text, _) => d.field(field.name, text(self)),
-                Slot::Number(number, _) => d.field(field.name, number(self)),
-                Slot::Optional(optional, _) => d.field(field.name, optional(self)),
+                Value::Text(text) => d.field(field.name, text),
+                Value::Number(number) => d.field(field.name, number),
+                Value::Optional(optional) => d.field(field.name, optional),
             };
         }
         d.field("deadline", &self.deadline).finish()
