@@ -108,10 +108,12 @@ pub struct Context {
 
 /// The values FC's environment gives the context's fields, read once at start
 /// ([`Config::from_lookup`](crate::Config)): by index in `FIELDS`, the first of the field's
-/// variables that is set and not blank. Its `Debug` shows no credential.
+/// variables that is set and not blank. Only the fields it sets take room (none outside FC: no
+/// allocation). Its `Debug` shows no credential.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Environment {
-    values: Vec<Option<String>>,
+    /// (index in `FIELDS`, value), in the table's order.
+    set: Vec<(usize, String)>,
 }
 
 impl Environment {
@@ -124,27 +126,25 @@ impl Environment {
                     .filter(|v| !v.is_empty())
             })
         };
+        let set = FIELDS.iter().enumerate();
         Environment {
-            values: FIELDS.iter().map(first_set).collect(),
+            set: set.filter_map(|(i, f)| Some((i, first_set(f)?))).collect(),
         }
     }
 
     /// The value for the field at `index`, if the environment sets it.
     fn value(&self, index: usize) -> Option<&str> {
-        self.values.get(index)?.as_deref()
+        let found = self.set.iter().find(|(i, _)| *i == index);
+        found.map(|(_, value)| value.as_str())
     }
 }
 
 impl fmt::Debug for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let set = FIELDS.iter().zip(&self.values).filter(|(_, v)| v.is_some());
         f.debug_map()
-            .entries(set.map(|(field, v)| {
-                let shown = if field.is_secret() {
-                    Some("<redacted>")
-                } else {
-                    v.as_deref()
-                };
+            .entries(self.set.iter().map(|(i, v)| {
+                let field = &FIELDS[*i];
+                let shown = if field.is_secret() { "<redacted>" } else { v };
                 (field.env[0], shown)
             }))
             .finish()
