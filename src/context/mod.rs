@@ -201,8 +201,6 @@ impl Context {
             .map(|t| arrived + Duration::from_secs(t.into()));
     }
 
-    /// Sets the field `slot` writes to `value` (not empty), reusing its memory.
-
     /// Time left before the function timeout (zero once past it); `None` without a timeout header.
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline
