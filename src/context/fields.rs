@@ -5,20 +5,16 @@
 use super::Context;
 use crate::headers::SECRET_HEADERS;
 
-/// Where a field's value goes, with its reader and its writer.
-pub(crate) enum Slot {
+/// A field's value in a [`Context`], borrowed to write it (readers borrow a clone: `Debug` and
+/// the testing helpers). One accessor per field rather than a reader and a writer: each is a
+/// pointer in the table that the loader relocates at start (a private page of the binary).
+pub(crate) enum Value<'a> {
     /// A `String`, empty when nothing says it.
-    Text(fn(&Context) -> &String, fn(&mut Context) -> &mut String),
+    Text(&'a mut String),
     /// An `Option<u32>`, `None` when nothing says it or it is not a number.
-    Number(
-        fn(&Context) -> &Option<u32>,
-        fn(&mut Context) -> &mut Option<u32>,
-    ),
+    Number(&'a mut Option<u32>),
     /// An `Option<String>`, `None` when nothing says it.
-    Optional(
-        fn(&Context) -> &Option<String>,
-        fn(&mut Context) -> &mut Option<String>,
-    ),
+    Optional(&'a mut Option<String>),
 }
 
 /// One field of [`Context`] and where its value comes from.
@@ -29,7 +25,8 @@ pub(crate) struct Field {
     pub(crate) header: Option<&'static str>,
     /// The environment variables that set it when the call has no such header, first set wins.
     pub(crate) env: &'static [&'static str],
-    pub(crate) slot: Slot,
+    /// The field in a `Context`.
+    pub(crate) value: fn(&mut Context) -> Value<'_>,
 }
 
 impl Field {
@@ -45,7 +42,7 @@ macro_rules! field {
             name: stringify!($($path).+),
             header: $header,
             env: &[$($env),*],
-            slot: Slot::$kind(|c| &c.$($path).+, |c| &mut c.$($path).+),
+            value: |c| Value::$kind(&mut c.$($path).+),
         }
     };
 }

@@ -11,7 +11,7 @@ mod fields;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use fields::{Field, Slot, FIELDS};
+pub(crate) use fields::{Field, Value, FIELDS};
 
 /// The per-request context, from the platform's request headers and the instance's environment.
 ///
@@ -108,10 +108,12 @@ pub struct Context {
 
 /// The values FC's environment gives the context's fields, read once at start
 /// ([`Config::from_lookup`](crate::Config)): by index in `FIELDS`, the first of the field's
-/// variables that is set and not blank. Its `Debug` shows no credential.
+/// variables that is set and not blank. Only the fields it sets take room (none outside FC: no
+/// allocation). Its `Debug` shows no credential.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Environment {
-    values: Vec<Option<String>>,
+    /// (index in `FIELDS`, value), in the table's order.
+    set: Vec<(usize, String)>,
 }
 
 impl Environment {
@@ -124,27 +126,25 @@ impl Environment {
                     .filter(|v| !v.is_empty())
             })
         };
+        let set = FIELDS.iter().enumerate();
         Environment {
-            values: FIELDS.iter().map(first_set).collect(),
+            set: set.filter_map(|(i, f)| Some((i, first_set(f)?))).collect(),
         }
     }
 
     /// The value for the field at `index`, if the environment sets it.
     fn value(&self, index: usize) -> Option<&str> {
-        self.values.get(index)?.as_deref()
+        let found = self.set.iter().find(|(i, _)| *i == index);
+        found.map(|(_, value)| value.as_str())
     }
 }
 
 impl fmt::Debug for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let set = FIELDS.iter().zip(&self.values).filter(|(_, v)| v.is_some());
         f.debug_map()
-            .entries(set.map(|(field, v)| {
-                let shown = if field.is_secret() {
-                    Some("<redacted>")
-                } else {
-                    v.as_deref()
-                };
+            .entries(self.set.iter().map(|(i, v)| {
+                let field = &FIELDS[*i];
+                let shown = if field.is_secret() { "<redacted>" } else { v };
                 (field.env[0], shown)
             }))
             .finish()
@@ -183,43 +183,22 @@ impl Context {
                 continue;
             }
             set |= 1 << i;
-            self.set(&FIELDS[i].slot, value);
+            set_value((FIELDS[i].value)(self), value);
         }
         for (i, field) in FIELDS.iter().enumerate() {
             if set & (1 << i) != 0 {
                 continue;
             }
-            match env.value(i) {
-                Some(value) => self.set(&field.slot, value),
-                None => match field.slot {
-                    Slot::Text(_, text) => text(self).clear(),
-                    Slot::Number(_, number) => *number(self) = None,
-                    Slot::Optional(_, optional) => *optional(self) = None,
-                },
+            match (env.value(i), (field.value)(self)) {
+                (Some(value), slot) => set_value(slot, value),
+                (None, Value::Text(text)) => text.clear(),
+                (None, Value::Number(number)) => *number = None,
+                (None, Value::Optional(optional)) => *optional = None,
             }
         }
         self.deadline = self
             .timeout_s
             .map(|t| arrived + Duration::from_secs(t.into()));
-    }
-
-    /// Sets the field `slot` writes to `value` (not empty), reusing its memory.
-    fn set(&mut self, slot: &Slot, value: &str) {
-        match slot {
-            Slot::Text(_, text) => {
-                let s = text(self);
-                s.clear();
-                s.push_str(value);
-            }
-            Slot::Number(_, number) => *number(self) = value.parse().ok(),
-            Slot::Optional(_, optional) => match optional(self) {
-                Some(s) => {
-                    s.clear();
-                    s.push_str(value);
-                }
-                field => *field = Some(value.to_owned()),
-            },
-        }
     }
 
     /// Time left before the function timeout (zero once past it); `None` without a timeout header.
@@ -230,15 +209,33 @@ impl Context {
 }
 
 /// Every field in `FIELDS`' order, the credentials redacted: printing a context cannot leak them.
+/// Writes `value` into `slot`, reusing its allocation.
+fn set_value(slot: Value<'_>, value: &str) {
+    match slot {
+        Value::Text(s) => {
+            s.clear();
+            s.push_str(value);
+        }
+        Value::Number(number) => *number = value.parse().ok(),
+        Value::Optional(Some(s)) => {
+            s.clear();
+            s.push_str(value);
+        }
+        Value::Optional(field) => *field = Some(value.to_owned()),
+    }
+}
+
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Context");
+        // The table's accessors borrow mutably: read a copy.
+        let mut copy = self.clone();
         for field in &FIELDS {
-            let _ = match field.slot {
+            let _ = match (field.value)(&mut copy) {
                 _ if field.is_secret() => d.field(field.name, &"<redacted>"),
-                Slot::Text(text, _) => d.field(field.name, text(self)),
-                Slot::Number(number, _) => d.field(field.name, number(self)),
-                Slot::Optional(optional, _) => d.field(field.name, optional(self)),
+                Value::Text(text) => d.field(field.name, text),
+                Value::Number(number) => d.field(field.name, number),
+                Value::Optional(optional) => d.field(field.name, optional),
             };
         }
         d.field("deadline", &self.deadline).finish()

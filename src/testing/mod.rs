@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use crate::client;
 use crate::config::Config;
-use crate::context::{Context, Credentials, Slot, FIELDS};
+use crate::context::{Context, Credentials, Value, FIELDS};
 use crate::function::Function;
 use crate::headers::Headers;
 use crate::logging::PlatformLines;
@@ -382,18 +382,21 @@ fn platform_headers(
     request_id: &str,
     control_path: &str,
 ) -> Vec<(&'static str, String)> {
-    let value = |header: &str, slot: &Slot| match (header, slot) {
-        ("x-fc-request-id", _) => request_id.to_string(),
-        ("x-fc-control-path", _) => control_path.to_string(),
-        (_, Slot::Text(text, _)) => text(ctx).clone(),
-        (_, Slot::Number(number, _)) => number(ctx).map_or(String::new(), |n| n.to_string()),
-        (_, Slot::Optional(optional, _)) => optional(ctx).clone().unwrap_or_default(),
-    };
+    // The table's accessors borrow mutably: read a copy.
+    let mut copy = ctx.clone();
+    let mut value =
+        |header: &str, field: &crate::context::Field| match (header, (field.value)(&mut copy)) {
+            ("x-fc-request-id", _) => request_id.to_string(),
+            ("x-fc-control-path", _) => control_path.to_string(),
+            (_, Value::Text(text)) => text.clone(),
+            (_, Value::Number(number)) => number.map_or(String::new(), |n| n.to_string()),
+            (_, Value::Optional(optional)) => optional.clone().unwrap_or_default(),
+        };
     FIELDS
         .iter()
         .filter_map(|f| {
             let header = f.header?;
-            Some((header, value(header, &f.slot))).filter(|(_, v)| !v.is_empty())
+            Some((header, value(header, f))).filter(|(_, v)| !v.is_empty())
         })
         .collect()
 }
