@@ -45,6 +45,31 @@ pub fn secs(option: &str, v: &str) -> Result<Duration, String> {
     }
 }
 
+/// The event (or body) in file `path`, `-` for stdin; empty without a path. `local --event` and
+/// `invoke --event` read it so.
+pub fn read_event(path: Option<&str>) -> std::io::Result<Vec<u8>> {
+    match path {
+        None => Ok(Vec::new()),
+        Some("-") => {
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
+            Ok(v)
+        }
+        Some(p) => std::fs::read(p),
+    }
+}
+
+/// The documented sample event named `name` (`--event-example`); Err lists the names.
+pub fn event_example(name: &str) -> Result<&'static str, String> {
+    use tinyfc::events::fixtures;
+    fixtures::example(name).ok_or_else(|| {
+        format!(
+            "--event-example: no example {name:?}; the examples: {}",
+            fixtures::NAMES.join(", ")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

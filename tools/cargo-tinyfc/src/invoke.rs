@@ -3,13 +3,13 @@
 //! an HTTP request of the user's choice. The answer's body goes to stdout, its status and FC's
 //! headers to stderr.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use tinyfc::client;
 
-use crate::cli::{seconds, Exit, UsageError};
+use crate::cli::{event_example, read_event, seconds, Exit, UsageError};
 use crate::syaml::{Manifest, ManifestArgs};
 
 /// `cargo tinyfc invoke [--event FILE | --event-example NAME] [--http METHOD PATH]`.
@@ -56,17 +56,9 @@ pub struct InvokeArgs {
 /// `cargo tinyfc invoke ARGS`.
 pub fn main(a: InvokeArgs) -> Exit {
     let body = match (&a.event, &a.event_example) {
-        (_, Some(name)) => tinyfc::events::fixtures::example(name)
-            .ok_or_else(|| {
-                let names = tinyfc::events::fixtures::NAMES.join(", ");
-                UsageError(format!(
-                    "--event-example: no example {name:?}; the examples: {names}"
-                ))
-            })?
-            .as_bytes()
-            .to_vec(),
-        (Some(path), None) => read(path).map_err(|e| UsageError(format!("--event {path}: {e}")))?,
-        (None, None) => Vec::new(),
+        (_, Some(name)) => event_example(name).map_err(UsageError)?.as_bytes().to_vec(),
+        (path, None) => read_event(path.as_deref())
+            .map_err(|e| UsageError(format!("--event {}: {e}", path.as_deref().unwrap_or(""))))?,
     };
     let (method, path, mut headers) = match &a.http {
         Some(mh) => (mh[0].to_ascii_uppercase(), mh[1].clone(), Vec::new()),
@@ -138,14 +130,4 @@ fn function_name(manifest: &ManifestArgs) -> Result<String, UsageError> {
         .function_name
         .clone()
         .unwrap_or_else(|| "local-function".into()))
-}
-
-/// A file's bytes, or stdin's for `-`.
-fn read(path: &str) -> std::io::Result<Vec<u8>> {
-    if path == "-" {
-        let mut v = Vec::new();
-        std::io::stdin().read_to_end(&mut v)?;
-        return Ok(v);
-    }
-    std::fs::read(path)
 }

@@ -21,7 +21,6 @@ mod watch;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, OnceLock};
@@ -126,7 +125,7 @@ fn signalled() -> bool {
 fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
     let event = match platform.opts.event_example {
         Some(sample) => Ok(sample.as_bytes().to_vec()),
-        None => read_event(platform.opts.event.as_deref()),
+        None => crate::cli::read_event(platform.opts.event.as_deref()),
     };
     let event = match event {
         Ok(e) => e,
@@ -348,16 +347,3 @@ fn serve(platform: Arc<Platform>) -> i32 {
 
 /// Front-door threads beyond those serving or waiting: they answer 429 once the queue is full.
 const SPARE_THREADS: usize = 4;
-
-/// The event for one-shot invocations: none (empty), `-` (stdin) or a file.
-fn read_event(path: Option<&str>) -> std::io::Result<Vec<u8>> {
-    match path {
-        None => Ok(Vec::new()),
-        Some("-") => {
-            let mut v = Vec::new();
-            std::io::stdin().read_to_end(&mut v)?;
-            Ok(v)
-        }
-        Some(p) => std::fs::read(p),
-    }
-}

@@ -242,7 +242,11 @@ impl Options {
         if let Some(path) = &a.env_file {
             vars.extend(super::env_file::read(path)?);
         }
-        let event_example = a.event_example.as_deref().map(event_example).transpose()?;
+        let event_example = a
+            .event_example
+            .as_deref()
+            .map(crate::cli::event_example)
+            .transpose()?;
         let invocations = match (a.once, a.invoke) {
             (true, _) => Some(1),
             (false, n) => n,
@@ -429,17 +433,6 @@ fn async_config(c: Option<&crate::syaml::AsyncInvokeConfig>) -> Result<AsyncConf
         out.on_failure = arn(&d.on_failure);
     }
     Ok(out)
-}
-
-/// The sample event named `name`; Err lists the names.
-fn event_example(name: &str) -> Result<&'static str, String> {
-    use tinyfc::events::fixtures;
-    fixtures::example(name).ok_or_else(|| {
-        format!(
-            "--event-example: no example {name:?}; the examples: {}",
-            fixtures::NAMES.join(", ")
-        )
-    })
 }
 
 #[cfg(test)]
