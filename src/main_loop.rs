@@ -126,20 +126,18 @@ fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
 
 /// How often the main thread looks at the workers while it watches them.
 const TICK: Duration = Duration::from_millis(1);
-/// The window over which context switches tell computing workers from blocked ones.
-const CPU_WINDOW: Duration = Duration::from_millis(10);
 /// Ticks in a row with a worker waiting before the main thread stops watching.
 const QUIET_TICKS: u32 = 10;
 
 /// The worker-scaling policy. A worker about to run a call while no other worker waits pokes the
 /// main thread, which then looks once a tick: a tick with no worker waiting starts one more (up to
 /// the bound), so N calls that block get N threads within N ticks, while a fast handler's workers
-/// keep coming back to wait. Past two workers per CPU, only while the workers block more than
-/// they are preempted (over the last 10 ms): more threads help workers that wait on something
-/// else, never ones that wait for a CPU. At the bound, a tick in which no worker took a connection makes the
-/// main thread take ready connections itself (control calls must get through). Ten ticks in a row
-/// with a worker waiting end the watch. It starts out on, so the platform's first calls wake no
-/// other thread.
+/// keep coming back to wait. Past two workers per CPU, only if a worker is asleep inside a call
+/// (/proc: blocked on I/O, a timer, a lock): more threads help workers that wait on something
+/// else, never ones that run or wait for a CPU. At the bound, a tick in which no worker took a
+/// connection makes the main thread take ready connections itself (control calls must get
+/// through). Ten ticks in a row with a worker waiting end the watch. It starts out on, so the
+/// platform's first calls wake no other thread.
 struct Watch {
     on: bool,
     last_tick: Instant,
@@ -148,33 +146,9 @@ struct Watch {
     quiet: u32,
     /// Stalled at the bound at the last tick.
     full: bool,
-    /// The other threads' context switches (voluntary, involuntary) when the current window
-    /// began (None: not read yet; the start-up reads nothing).
-    switches: Option<(u64, u64)>,
-    window_start: Instant,
-    /// Over the last window, the other threads were preempted, at least as often as they blocked.
-    computing: bool,
 }
 
 impl Watch {
-    /// True if, over the last window, the other threads were preempted at least as often as they
-    /// blocked, and were preempted at all: the workers compute. Starts a new window when one has ended.
-    fn computing(&mut self, now: Instant) -> bool {
-        if self.switches.is_none() || now >= self.window_start + CPU_WINDOW {
-            let now_switches = crate::sys::others_context_switches();
-            let (blocked, preempted) = now_switches;
-            if let Some((was_blocked, was_preempted)) = self.switches {
-                let blocked = blocked.saturating_sub(was_blocked);
-                let preempted = preempted.saturating_sub(was_preempted);
-                // No switch at all: the workers sleep (a computing one would be preempted).
-                self.computing = preempted > 0 && preempted >= blocked;
-            }
-            self.switches = Some(now_switches);
-            self.window_start = now;
-        }
-        self.computing
-    }
-
     /// A watch whose first tick comes one tick after `now`.
     fn new(now: Instant, taken: usize) -> Watch {
         Watch {
@@ -183,10 +157,6 @@ impl Watch {
             last_taken: taken,
             quiet: 0,
             full: false,
-            switches: None,
-            window_start: now,
-            // Until a window shows otherwise: no growth past 2 per CPU.
-            computing: true,
         }
     }
 }
@@ -330,13 +300,13 @@ impl MainLoop {
             return false;
         }
         w.quiet = 0;
-        // Past 2 threads per CPU, grow only while the workers block rather than compute (a tick
-        // that came late, after the process was throttled or starved, says nothing). Nothing is
-        // read for the first worker: the platform's first calls run meanwhile.
+        // Past 2 threads per CPU, grow only while a worker is blocked in a call (a tick that
+        // came late, after the process was throttled or starved, says nothing). Nothing is read
+        // for the first worker: the platform's first calls run meanwhile.
         let count = s.workers.count();
         let cpu_bound = count >= 2 && {
             let cpus = *self.cpus.get_or_insert_with(crate::pool::usable_cpus);
-            count >= 2 * cpus && (w.computing(now) || late)
+            count >= 2 * cpus && (late || !s.workers.one_asleep_in_call())
         };
         if s.workers.at_max() || cpu_bound {
             w.full = !progressed;

@@ -1,22 +1,77 @@
 //! Threads, bounded and started on demand. [`Workers`] counts the threads that wait on the
-//! poller and serve connections (`server.rs` runs them); [`Pool`] is a job queue with its own
-//! threads (the control thread). Idle threads retire after a while (all but one), so the thread
-//! count follows the load.
+//! poller and serve connections (`server.rs` runs them) and lists them, so the main thread can see
+//! whether one is asleep in a call; [`Pool`] is a job queue with its own threads (the control
+//! thread). Idle threads retire after a while (all but one), so the thread count follows the load.
 
 use std::collections::VecDeque;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::lock;
+use crate::ranked::{Rank, Ranked};
 
-/// The worker threads' count and bound; what they run is `server.rs`'s.
+/// The worker threads' count, bound and list; what they run is `server.rs`'s.
 pub(crate) struct Workers {
     started: AtomicUsize,
     max: usize,
     /// A worker idle this long exits, unless it is the last one.
     pub(crate) idle_exit: Duration,
+    /// The running workers, each listed by its [`Enlisted`] for its life.
+    listed: Ranked<Vec<Arc<WorkerEntry>>>,
+}
+
+/// A worker as the main thread sees it: whether it is in a call, and its thread's scheduler
+/// state.
+pub(crate) struct WorkerEntry {
+    /// The thread's id (its directory under /proc/self/task).
+    tid: u32,
+    /// Set while the worker runs a call (see `server.rs`).
+    pub(crate) in_call: AtomicBool,
+    /// /proc/self/task/TID/stat, opened by the main thread when it first looks.
+    stat: OnceLock<Option<File>>,
+}
+
+impl WorkerEntry {
+    /// True if the thread sleeps (state S or D in /proc: it waits on I/O, a lock, a timer), as
+    /// opposed to running or waiting for a CPU (R).
+    fn asleep(&self) -> bool {
+        let stat = self
+            .stat
+            .get_or_init(|| File::open(format!("/proc/self/task/{}/stat", self.tid)).ok());
+        // "TID (NAME) STATE ...": the state follows the last ')' (a name may hold one), and the
+        // name is at most 15 bytes, so the first 64 bytes hold it.
+        let mut head = [0u8; 64];
+        let Some(n) = stat.as_ref().and_then(|f| f.read_at(&mut head, 0).ok()) else {
+            return false;
+        };
+        let head = &head[..n];
+        let state = head
+            .iter()
+            .rposition(|&b| b == b')')
+            .and_then(|i| head.get(i + 2));
+        matches!(state, Some(b'S' | b'D'))
+    }
+}
+
+/// A worker's place in [`Workers`]' list, held for the worker's life: dropped (however the
+/// thread ends), it takes the worker off the list.
+pub(crate) struct Enlisted<'a> {
+    workers: &'a Workers,
+    /// What the main thread reads.
+    pub(crate) entry: Arc<WorkerEntry>,
+}
+
+impl Drop for Enlisted<'_> {
+    fn drop(&mut self) {
+        self.workers
+            .listed
+            .lock()
+            .retain(|e| !Arc::ptr_eq(e, &self.entry));
+    }
 }
 
 impl Workers {
@@ -25,7 +80,31 @@ impl Workers {
             started: AtomicUsize::new(0),
             max: max.max(1),
             idle_exit,
+            listed: Ranked::new(Rank::Workers, Vec::new()),
         }
+    }
+
+    /// Lists the calling thread, whose id is `tid`, for as long as the result lives.
+    pub(crate) fn enlist(&self, tid: u32) -> Enlisted<'_> {
+        let entry = Arc::new(WorkerEntry {
+            tid,
+            in_call: AtomicBool::new(false),
+            stat: OnceLock::new(),
+        });
+        self.listed.lock().push(entry.clone());
+        Enlisted {
+            workers: self,
+            entry,
+        }
+    }
+
+    /// True if a worker is asleep inside a call: blocked on something other than a CPU, so
+    /// another thread would get work done meanwhile.
+    pub(crate) fn one_asleep_in_call(&self) -> bool {
+        let listed = self.listed.lock();
+        listed
+            .iter()
+            .any(|w| w.in_call.load(Ordering::Relaxed) && w.asleep())
     }
 
     /// Workers running (or starting).
@@ -73,6 +152,15 @@ impl Workers {
             })
             .is_ok()
     }
+}
+
+/// The calling thread's id, read from /proc/thread-self (a link to `PID/task/TID`); 0 if
+/// unreadable (such a worker is never seen asleep).
+pub(crate) fn current_tid() -> u32 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|l| l.file_name()?.to_str()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The CPUs the process may use: its affinity, lowered to its cgroup's CPU quota rounded up (FC

@@ -9,6 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 /// The locks, in the one order a thread may take them (a lower rank before a higher one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Rank {
+    /// `Workers::listed`: taken alone (a worker starting or ending, the main thread looking).
+    Workers,
     /// `Listener::socket`: held while accepting, around adding connections to the poller.
     ListenerSocket,
     /// `Listener::paused_until`.

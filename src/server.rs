@@ -6,7 +6,7 @@
 //! starts workers. An idle or slow connection holds no thread, and threads stay bounded: main +
 //! control + workers.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -24,7 +24,7 @@ use crate::control::{Control, ControlCall, Hooks};
 use crate::head::{parse_head, Head};
 use crate::listener::Listener;
 use crate::poller::{Parked, Poller, Ready};
-use crate::pool::Workers;
+use crate::pool::{WorkerEntry, Workers};
 use crate::protocol::{call_deadline, Answer, Call};
 use crate::request::{Kind, Request};
 use crate::stream::send_streamed;
@@ -64,13 +64,38 @@ impl Reply<'_> {
 }
 
 thread_local! {
-    /// Set on worker threads.
-    static IS_WORKER: Cell<bool> = const { Cell::new(false) };
+    /// On a worker: its entry in `Workers`' list.
+    static WORKER: RefCell<Option<Arc<WorkerEntry>>> = const { RefCell::new(None) };
     /// On a worker: a connection its client closed, to close when nothing else is ready.
     static GONE: RefCell<Option<Conn>> = const { RefCell::new(None) };
     /// The context of the call this thread serves, refilled for each: its strings keep their
     /// memory, so a call allocates nothing for its context (see `Context::refill`).
     static CONTEXT: RefCell<Context> = RefCell::new(Context::default());
+}
+
+/// Marks the calling worker as in a call until dropped: the main thread then reads whether it is
+/// asleep (see `main_loop::Watch`).
+struct InCall;
+
+impl InCall {
+    fn enter() -> InCall {
+        InCall::mark(true);
+        InCall
+    }
+
+    fn mark(on: bool) {
+        WORKER.with_borrow(|w| {
+            if let Some(w) = w {
+                w.in_call.store(on, Ordering::Relaxed);
+            }
+        });
+    }
+}
+
+impl Drop for InCall {
+    fn drop(&mut self) {
+        InCall::mark(false);
+    }
 }
 
 /// The most buffer capacity an idle connection keeps.
@@ -159,7 +184,15 @@ impl Shared {
     /// long enough to retire (if `may_retire`: the first worker, the process's main thread, never
     /// does).
     pub(crate) fn worker(&self, may_retire: bool) {
-        IS_WORKER.set(true);
+        // The first worker (the only one that may not retire) is the process's first thread,
+        // whose id is the process's.
+        let tid = if may_retire {
+            crate::pool::current_tid()
+        } else {
+            std::process::id()
+        };
+        let enlisted = self.workers.enlist(tid);
+        WORKER.set(Some(enlisted.entry.clone()));
         loop {
             if self.closed.load(Ordering::SeqCst) {
                 self.poller.wake_for_deferred(); // the next waiting worker ends too
@@ -301,7 +334,7 @@ impl Shared {
     /// teardown (on loopback, the client's side too: ~20 us here), which should not delay a
     /// request already waiting, such as the platform's first call right after its probe connect.
     fn close_soon(&self, conn: Conn) {
-        if IS_WORKER.get() {
+        if WORKER.with_borrow(Option::is_some) {
             if let Some(old) = GONE.replace(Some(conn)) {
                 self.poller.close(old);
             }
@@ -405,6 +438,7 @@ impl Shared {
                 return Outcome::Close; // the socket's life has ended
             }
         }
+        let _in_call = InCall::enter();
         let _sent = self.service.call(
             call,
             ctx,

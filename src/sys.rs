@@ -1,7 +1,6 @@
 //! The system calls std does not offer, each behind a safe function: epoll and eventfd, poll(2),
 //! accept4, listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity,
-//! the process's context switches, unlocked writes to descriptor 1, shutting a WebSocket's read
-//! side, and glibc's mmap threshold. This is the runtime's one module of system calls; every
+//! unlocked writes to descriptor 1, shutting a WebSocket's read side, and glibc's mmap threshold. This is the runtime's one module of system calls; every
 //! `unsafe` block here says why it is sound, and the crate denies one that does not.
 
 use std::fs::File;
@@ -156,25 +155,6 @@ pub(crate) fn mask_signals(how: i32, signals: &[i32]) {
             libc::sigaddset(&mut set, s);
         }
         libc::pthread_sigmask(how, &set, std::ptr::null_mut());
-    }
-}
-
-/// The context switches of the process's other threads so far (getrusage: the process's, less
-/// the calling thread's): voluntary (a thread blocked: it waits for something) and involuntary
-/// (a thread was preempted: it wanted to keep running, and waits for a CPU).
-pub(crate) fn others_context_switches() -> (u64, u64) {
-    // SAFETY: an all-zero rusage is a valid value; the kernel writes one into each, which we
-    // borrow exclusively for the call.
-    unsafe {
-        let mut all: libc::rusage = std::mem::zeroed();
-        let mut mine: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_THREAD, &mut mine);
-        libc::getrusage(libc::RUSAGE_SELF, &mut all);
-        let voluntary = all.ru_nvcsw.saturating_sub(mine.ru_nvcsw);
-        (
-            voluntary as u64,
-            all.ru_nivcsw.saturating_sub(mine.ru_nivcsw) as u64,
-        )
     }
 }
 

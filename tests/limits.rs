@@ -267,6 +267,60 @@ fn handlers_that_only_compute_get_at_most_two_workers_per_cpu() {
     });
 }
 
+#[test]
+fn fast_calls_on_many_connections_to_one_cpu_get_at_most_two_workers() {
+    // The server on CPU 0, saturated by 32 connections of short calls from clients on CPU 1: its
+    // workers wait for that CPU, never on anything else, so a third worker would only share it
+    // (and lengthen the tail). The rule this checks starts one past two per CPU only for a worker
+    // asleep in a call. The rule before it (voluntary against involuntary context switches)
+    // reached 10 threads here in one run of four against this debug build, and 38 in `make
+    // bench`'s pinned case against the release build.
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(
+        cpus >= 2,
+        "this test needs two CPUs (server and clients apart)"
+    );
+    let mut cmd = std::process::Command::new("taskset");
+    cmd.args(["-c", "0"]).arg(example("probe"));
+    cmd.env("FC_SERVER_PORT", "0").env("TINYFC_WORKERS", "64");
+    let f = Function::spawn(cmd, "tinyfc listening on 0.0.0.0:");
+    let until = Instant::now() + Duration::from_secs(2);
+    let served = std::sync::atomic::AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..32 {
+            s.spawn(|| {
+                pin_this_thread(1);
+                let mut c = f.connect();
+                while Instant::now() < until {
+                    let r = c.request("POST", "/invoke", &[], b"{}").unwrap();
+                    assert_eq!(r.status, 200);
+                    served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+        let mut most = 0;
+        while Instant::now() < until {
+            thread::sleep(Duration::from_millis(50));
+            most = most.max(f.threads());
+        }
+        // Two workers + main (the control thread starts with the first control call).
+        assert!(most <= 4, "{most} threads on one CPU");
+    });
+    assert!(served.into_inner() > 100, "the load never ran");
+}
+
+/// Pins the calling thread to `cpu` (with taskset, by its thread id).
+fn pin_this_thread(cpu: usize) {
+    let me = std::fs::read_link("/proc/thread-self").unwrap();
+    let tid = me.file_name().unwrap().to_str().unwrap().to_string();
+    let pinned = std::process::Command::new("taskset")
+        .args(["-p", "-c", &cpu.to_string(), &tid])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(pinned.success());
+}
+
 /// Two CPU-bound calls (2.5 s each) in flight, then `/pre-freeze`: it must answer 200 well before
 /// they end.
 fn assert_pre_freeze_answered_beside_spinning_handlers(workers: &str) {
