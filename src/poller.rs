@@ -47,6 +47,9 @@ pub(crate) enum Ready {
     Nothing,
 }
 
+/// The most events a worker takes from one wait.
+pub(crate) const MOST_EVENTS: usize = 8;
+
 /// The listener's token: no connection's (a connection's index stays far below `u32::MAX`).
 const LISTENER: u64 = u64::MAX;
 /// The deferral eventfd's token.
@@ -99,6 +102,10 @@ pub(crate) struct Poller {
     /// Connections put back for the next free worker (see [`Poller::defer`]), oldest first.
     deferred: Ranked<VecDeque<u64>>,
     has_deferred: AtomicBool,
+    /// Events a worker's wait returned beyond the one it serves, oldest first: any worker takes
+    /// them before it waits (see [`Poller::wait`]).
+    queued: Ranked<VecDeque<EpollEvent>>,
+    has_queued: AtomicBool,
     /// An eventfd in the set, edge-triggered: each write wakes one waiting worker for a deferred
     /// connection.
     defer_wake: File,
@@ -123,6 +130,8 @@ impl Poller {
             taken: AtomicUsize::new(0),
             deferred: Ranked::new(Rank::PollerDeferred, VecDeque::new()),
             has_deferred: AtomicBool::new(false),
+            queued: Ranked::new(Rank::PollerQueued, VecDeque::new()),
+            has_queued: AtomicBool::new(false),
             defer_wake,
             open: AtomicUsize::new(0),
         })
@@ -233,10 +242,14 @@ impl Poller {
         self.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Waits up to `timeout` for a ready connection (a worker).
-    pub(crate) fn wait(&self, timeout: Duration) -> Ready {
+    /// Waits up to `timeout` for a ready connection (a worker), taking up to `most` events from
+    /// one wait: the first is the caller's, the rest are queued for whichever worker comes next
+    /// (the caller, once it has served the first, unless another takes them sooner; one that waits
+    /// is woken for them).
+    pub(crate) fn wait(&self, timeout: Duration, most: usize) -> Ready {
         self.waiting.fetch_add(1, Ordering::SeqCst);
-        // After counting ourselves as waiting: a connection deferred from here on wakes us.
+        // After counting ourselves as waiting: a connection deferred, or an event queued, from
+        // here on wakes us.
         if self.has_deferred.load(Ordering::SeqCst) {
             if let Some(conn) = self.take_deferred() {
                 self.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -244,16 +257,51 @@ impl Poller {
                 return Ready::Conn(conn);
             }
         }
-        let mut evs = [NO_EVENT];
-        let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs, timeout);
-        let ev = evs[0];
+        if let Some(ev) = self.pop_queued() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return self.ready(ev);
+        }
+        let mut evs = [NO_EVENT; MOST_EVENTS];
+        let most = most.clamp(1, MOST_EVENTS);
+        let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs[..most], timeout);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let conn = match n {
-            0 => return Ready::TimedOut,
-            1 if ev.u64 == LISTENER => return Ready::Accept,
-            1 if ev.u64 == DEFERRED => self.take_deferred(),
-            1 => self.take(ev.u64, ev.events),
-            _ => None,
+        if n == 0 {
+            return Ready::TimedOut;
+        }
+        if n > 1 {
+            self.queue(&evs[1..n]);
+        }
+        self.ready(evs[0])
+    }
+
+    /// Queues events for the next worker; wakes one if any waits.
+    fn queue(&self, evs: &[EpollEvent]) {
+        let mut queued = self.queued.lock();
+        queued.extend(evs);
+        self.has_queued.store(true, Ordering::SeqCst);
+        drop(queued);
+        if self.waiting() > 0 {
+            self.wake_for_deferred(); // it finds nothing deferred, then the queue
+        }
+    }
+
+    /// The oldest queued event, if any.
+    fn pop_queued(&self) -> Option<EpollEvent> {
+        if !self.has_queued.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut queued = self.queued.lock();
+        let ev = queued.pop_front();
+        self.has_queued.store(!queued.is_empty(), Ordering::SeqCst);
+        ev
+    }
+
+    /// What an event from the set means for the worker that got it.
+    fn ready(&self, ev: EpollEvent) -> Ready {
+        let conn = match ev.u64 {
+            LISTENER => return Ready::Accept,
+            DEFERRED => self.take_deferred(),
+            tok => self.take(tok, ev.events),
         };
         match conn {
             Some(conn) => {
@@ -269,7 +317,11 @@ impl Poller {
     pub(crate) fn take_ready(&self) -> (Vec<Conn>, bool) {
         let mut evs: [EpollEvent; 32] = [NO_EVENT; 32];
         let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs, Duration::ZERO);
-        let evs = &evs[..n];
+        // And the events workers queued: a control call's may be among them.
+        let mut evs = evs[..n].to_vec();
+        while let Some(ev) = self.pop_queued() {
+            evs.push(ev);
+        }
         if evs.iter().any(|e| e.u64 == DEFERRED) && self.waiting() > 0 {
             self.wake_for_deferred(); // its wake-up was meant for a worker
         }
@@ -478,7 +530,7 @@ mod tests {
         let _ = poller.add(Conn::new(server), &Config::default());
         assert_eq!(poller.open(), 1);
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
-        let Ready::Conn(conn) = poller.wait(Duration::from_secs(5)) else {
+        let Ready::Conn(conn) = poller.wait(Duration::from_secs(5), 1) else {
             panic!("no ready connection");
         };
         // A bug of ours unwinding through the worker that holds it, before park or close.

@@ -23,7 +23,7 @@ use crate::context::Context;
 use crate::control::{Control, ControlCall, Hooks};
 use crate::head::{parse_head, Head};
 use crate::listener::Listener;
-use crate::poller::{Parked, Poller, Ready};
+use crate::poller::{Parked, Poller, Ready, MOST_EVENTS};
 use crate::pool::{WorkerEntry, Workers};
 use crate::protocol::{call_deadline, Answer, Call};
 use crate::request::{Kind, Request};
@@ -97,6 +97,10 @@ impl Drop for InCall {
         InCall::mark(false);
     }
 }
+
+/// A worker whose last call took less than this takes a batch of events from its next wait (see
+/// [`Shared::worker`]).
+const QUICK_CALL: Duration = Duration::from_millis(1);
 
 /// The most buffer capacity an idle connection keeps.
 const IDLE_BUFFER: usize = 16 * 1024;
@@ -193,6 +197,11 @@ impl Shared {
         };
         let enlisted = self.workers.enlist(tid);
         WORKER.set(Some(enlisted.entry.clone()));
+        // After a quick call, while no other worker waits, a wait takes several events (one system
+        // call for several requests; see `Poller::wait`). Else a single one: after a slow call,
+        // so that ready connections do not queue behind this worker's calls; with others waiting,
+        // so that the events they were woken for are theirs.
+        let mut quick = false;
         loop {
             if self.closed.load(Ordering::SeqCst) {
                 self.poller.wake_for_deferred(); // the next waiting worker ends too
@@ -205,13 +214,17 @@ impl Shared {
             } else {
                 self.workers.idle_exit
             };
-            match self.poller.wait(timeout) {
+            let alone = self.poller.waiting() == 0;
+            let most = if quick && alone { MOST_EVENTS } else { 1 };
+            match self.poller.wait(timeout, most) {
                 Ready::Conn(conn) => {
+                    let started = Instant::now();
                     // The function's panics are caught around its call; this keeps a bug of ours
                     // from killing the worker.
                     if catch_unwind(AssertUnwindSafe(|| self.on_ready(conn))).is_err() {
                         log::error!("a worker recovered from a panic");
                     }
+                    quick = started.elapsed() < QUICK_CALL;
                 }
                 Ready::Accept => {
                     if self.listener.accept_all(&self.poller, &self.config) {
