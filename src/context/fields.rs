@@ -104,12 +104,22 @@ macro_rules! fields {
 
         /// The field at `index` in `FIELDS` of `context`.
         fn value_of(context: &mut Context, index: u8) -> Value<'_> {
-            $(
-                if index == const { position(stringify!($($path).+)) } {
-                    return Value::$kind(&mut context.$($path).+);
-                }
-            )*
-            unreachable!()
+            value_at!(context, index; $($kind $($path).+),*)
+        }
+    };
+}
+
+/// An `if` per row on its compile-time index, the last row the final `else` (no index is past
+/// it): no panic path, whose location would be one more relocated pointer.
+macro_rules! value_at {
+    ($context:ident, $index:ident; $kind:ident $($path:ident).+) => {
+        Value::$kind(&mut $context.$($path).+)
+    };
+    ($context:ident, $index:ident; $kind:ident $($path:ident).+, $($rest:tt)+) => {
+        if $index == const { position(stringify!($($path).+)) } {
+            Value::$kind(&mut $context.$($path).+)
+        } else {
+            value_at!($context, $index; $($rest)+)
         }
     };
 }
