@@ -1,5 +1,5 @@
 //! The system calls std does not offer, each behind a safe function: epoll and eventfd, poll(2),
-//! accept4, listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity,
+//! listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity,
 //! the process's context switches, unlocked writes to descriptor 1, shutting a WebSocket's read
 //! side, and glibc's mmap threshold. This is the runtime's one module of system calls; every
 //! `unsafe` block here says why it is sound, and the crate denies one that does not.
@@ -8,7 +8,6 @@ use std::fs::File;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::ptr::null_mut;
 use std::time::Duration;
 
 /// One epoll event: the events that came, and the token the descriptor was added with.
@@ -87,21 +86,6 @@ fn millis(d: Duration) -> i32 {
 pub(crate) fn listen(socket: &TcpListener, backlog: i32) {
     // SAFETY: takes no pointer; `socket` is a listening socket we own.
     unsafe { libc::listen(socket.as_raw_fd(), backlog) };
-}
-
-/// One accept4(2), non-blocking and close-on-exec from the start (std's accept needs a second
-/// call for non-blocking).
-pub(crate) fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
-    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: null address pointers ask for no peer address; a new descriptor is checked, then
-    // owned at once.
-    unsafe {
-        let fd = libc::accept4(listener.as_raw_fd(), null_mut(), null_mut(), flags);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(TcpStream::from_raw_fd(fd))
-    }
 }
 
 /// Makes closing `stream` reset it (`SO_LINGER` 0), dropping what its client has not read.
