@@ -1,8 +1,8 @@
 //! The system calls std does not offer, each behind a safe function: epoll and eventfd, poll(2),
 //! listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity, the
-//! process's context switches, shutting a WebSocket's read side, and glibc's mmap threshold.
-//! This is the runtime's one module of system calls; every `unsafe` block here says why it is
-//! sound, and the crate denies one that does not.
+//! process's context switches, and glibc's mmap threshold. This is the runtime's one module of
+//! system calls; every `unsafe` block here says why it is sound, and the crate denies one that
+//! does not.
 
 use std::fs::File;
 use std::io;
@@ -173,16 +173,6 @@ pub(crate) fn affinity_cpus() -> usize {
         }
         (libc::CPU_COUNT(&set) as usize).max(1)
     }
-}
-
-/// Shuts the read side of socket `fd` (a WebSocket going away: its worker's poll wakes, writes
-/// still work for the close frame). The caller keeps `fd` open while calling; a failure (the peer
-/// already gone) changes nothing worth reporting.
-#[cfg(feature = "websocket")]
-pub(crate) fn shutdown_read(fd: std::os::fd::RawFd) {
-    // SAFETY: shutdown(2) takes no pointer; on a descriptor that is not a socket it fails with
-    // ENOTSOCK and touches nothing.
-    unsafe { libc::shutdown(fd, libc::SHUT_RD) };
 }
 
 /// Sets glibc's mmap threshold to `bytes` (see `budget::return_large_blocks`).
