@@ -53,8 +53,11 @@ STATIC_TARGET := $(if $(wildcard $(MUSL_LIBDIR)/libstd-*),x86_64-unknown-linux-m
 STATIC_DIR := $(or $(CARGO_TARGET_DIR),target)/$(STATIC_TARGET)/release
 FUNCTION ?= $(STATIC_DIR)/examples/hello
 IMAGE_NAME ?= tinyfc-hello:latest
-# hello may be at most this many percent of the floor's size (now 140%).
+# hello may be at most this many percent of the floor's size (now 148%).
 SIZE_BUDGET ?= 150
+# hello's relocated data (GNU_RELRO) may be at most this many bytes on musl: the loader writes
+# every page of it in every instance (RssAnon), and a fourth page costs 4 kB (now 12,240 bytes).
+RELRO_BUDGET ?= 12288
 
 .PHONY: static zip image size
 static:
@@ -76,6 +79,10 @@ size: static
 	@ratio=$$(( $$(stat -c %s $(STATIC_DIR)/examples/hello) * 100 / $$(stat -c %s $(STATIC_DIR)/examples/floor) )); \
 	  echo "hello / floor: $$ratio% (budget $(SIZE_BUDGET)%)"; \
 	  test $$ratio -le $(SIZE_BUDGET) || { echo "hello is over its size budget"; exit 1; }
+	@relro=$$(readelf -lW $(STATIC_DIR)/examples/hello | awk '$$1 == "GNU_RELRO" { print $$6 }'); \
+	  echo "hello's relocated data (GNU_RELRO): $$((relro)) bytes (budget $(RELRO_BUDGET) on musl)"; \
+	  test $(STATIC_TARGET) != x86_64-unknown-linux-musl || test $$((relro)) -le $(RELRO_BUDGET) \
+	    || { echo "hello's relocated data is over its budget: docs/architecture.md, decisions"; exit 1; }
 
 
 # --- benchmarks: cargo tinyfc bench ---

@@ -30,12 +30,12 @@ pub(crate) fn is_field_value(s: &[u8]) -> bool {
 /// is not accepted).
 pub(crate) fn chunk_size(line: &[u8]) -> Option<u64> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 16 || !are_chunk_extensions(&line[digits..]) {
+    let (hex, extensions) = line.split_at_checked(digits)?;
+    if hex.is_empty() || hex.len() > 16 || !are_chunk_extensions(extensions) {
         return None;
     }
     // At most 16 hex digits: fits a u64.
-    let hex = std::str::from_utf8(&line[..digits]).ok()?;
-    u64::from_str_radix(hex, 16).ok()
+    u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
 
 /// `*( ";" token [ "=" ( token / quoted-string ) ] )`.
@@ -62,7 +62,7 @@ fn are_chunk_extensions(mut s: &[u8]) -> bool {
 /// What follows the token `s` starts with; None if it starts with none.
 fn after_token(s: &[u8]) -> Option<&[u8]> {
     let n = s.iter().take_while(|&&b| is_tchar(b)).count();
-    (n > 0).then(|| &s[n..])
+    s.get(n..).filter(|_| n > 0)
 }
 
 /// What follows the `quoted-string` of RFC 9110 section 5.6.4 that `s` starts with: `DQUOTE *(
@@ -73,7 +73,7 @@ fn after_quoted_string(s: &[u8]) -> Option<&[u8]> {
     let mut i = 1; // past the opening quote
     loop {
         match *s.get(i)? {
-            b'"' => return Some(&s[i + 1..]),
+            b'"' => return s.get(i + 1..),
             b'\\' => {
                 if !text(*s.get(i + 1)?) {
                     return None;

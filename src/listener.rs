@@ -171,10 +171,11 @@ impl Listener {
     }
 }
 
-/// One accept4(2), non-blocking and close-on-exec from the start, with Nagle off: answers go out
+/// One connection, close-on-exec (std's accept4), non-blocking, with Nagle off: answers go out
 /// in one write each.
 fn accept(listener: &std::net::TcpListener) -> io::Result<TcpStream> {
-    let stream = crate::sys::accept(listener)?;
+    let (stream, _) = listener.accept()?;
+    stream.set_nonblocking(true)?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }

@@ -4,7 +4,10 @@
 //! tinyfc never logs request header values, so the credential headers cannot reach a log.
 
 use std::cell::RefCell;
+use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{LevelFilter, Log, Metadata, Record};
@@ -114,7 +117,14 @@ impl PlatformLines {
 /// queue behind another's system call, twice per invocation (measured: about 2 futex calls per
 /// request at 16 connections). Log lines still go through std's line-buffered, locked stdout and
 /// are flushed line by line, so lines stay whole and in order.
+///
+/// It writes to a duplicate of descriptor 1 (the same open file, so the same offset and pipe),
+/// made on the first line: a `File` std lets us own safely, where writing to descriptor 1 itself
+/// would take an `unsafe` call.
 struct RawStdout;
+
+/// [`RawStdout`]'s duplicate of descriptor 1, or why there is none (stdout closed).
+static STDOUT: OnceLock<io::Result<File>> = OnceLock::new();
 
 /// Prints `tinyfc listening on 0.0.0.0:<port>` in one write(2), like the FC lines: std's stdout
 /// buffer, lock and formatting code stay off the start-up path.
@@ -131,7 +141,11 @@ fn write_listening_line(out: &mut impl Write, port: u16) {
 
 impl Write for RawStdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        crate::sys::write_stdout(buf)
+        let dup = || Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?));
+        match STDOUT.get_or_init(dup) {
+            Ok(file) => (&mut &*file).write(buf),
+            Err(e) => Err(e.kind().into()),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -1,13 +1,12 @@
 //! The system calls std does not offer, each behind a safe function: epoll and eventfd, poll(2),
-//! accept4, listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity,
-//! unlocked writes to descriptor 1, shutting a WebSocket's read side, and glibc's mmap threshold. This is the runtime's one module of system calls; every
-//! `unsafe` block here says why it is sound, and the crate denies one that does not.
+//! listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity, and glibc's
+//! mmap threshold. This is the runtime's one module of system calls; every `unsafe` block here
+//! says why it is sound, and the crate denies one that does not.
 
 use std::fs::File;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::ptr::null_mut;
 use std::time::Duration;
 
 /// One epoll event: the events that came, and the token the descriptor was added with.
@@ -88,21 +87,6 @@ pub(crate) fn listen(socket: &TcpListener, backlog: i32) {
     unsafe { libc::listen(socket.as_raw_fd(), backlog) };
 }
 
-/// One accept4(2), non-blocking and close-on-exec from the start (std's accept needs a second
-/// call for non-blocking).
-pub(crate) fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
-    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: null address pointers ask for no peer address; a new descriptor is checked, then
-    // owned at once.
-    unsafe {
-        let fd = libc::accept4(listener.as_raw_fd(), null_mut(), null_mut(), flags);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(TcpStream::from_raw_fd(fd))
-    }
-}
-
 /// Makes closing `stream` reset it (`SO_LINGER` 0), dropping what its client has not read.
 pub(crate) fn reset_on_close(stream: &TcpStream) {
     let linger = libc::linger {
@@ -169,27 +153,6 @@ pub(crate) fn affinity_cpus() -> usize {
         }
         (libc::CPU_COUNT(&set) as usize).max(1)
     }
-}
-
-/// One write(2) of `buf` to descriptor 1, without std's stdout lock (see `logging.rs`).
-pub(crate) fn write_stdout(buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: the kernel reads at most `buf.len()` bytes, all within `buf`. Descriptor 1 is not
-    // owned by any Rust value here; a write to it (or its failure, if closed) affects no memory.
-    let n = unsafe { libc::write(1, buf.as_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
-}
-
-/// Shuts the read side of socket `fd` (a WebSocket going away: its worker's poll wakes, writes
-/// still work for the close frame). The caller keeps `fd` open while calling; a failure (the peer
-/// already gone) changes nothing worth reporting.
-#[cfg(feature = "websocket")]
-pub(crate) fn shutdown_read(fd: std::os::fd::RawFd) {
-    // SAFETY: shutdown(2) takes no pointer; on a descriptor that is not a socket it fails with
-    // ENOTSOCK and touches nothing.
-    unsafe { libc::shutdown(fd, libc::SHUT_RD) };
 }
 
 /// Sets glibc's mmap threshold to `bytes` (see `budget::return_large_blocks`).

@@ -8,8 +8,7 @@
 //! (1006); a write waits at most `TINYFC_WRITE_TIMEOUT_MS` for the client to take bytes.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -100,7 +99,9 @@ impl Write for Stream<'_> {
 /// An open socket, as the drain sees it.
 struct Open {
     id: u64,
-    fd: RawFd,
+    /// The registry's own handle on the connection's socket (a duplicate descriptor): a drain
+    /// shuts its read side through it, and it cannot name another socket while it is held.
+    stream: TcpStream,
     away: Arc<AtomicBool>,
 }
 
@@ -111,8 +112,8 @@ pub(crate) const GOING_AWAY: Duration = Duration::from_millis(500);
 /// `TestServer`'s drain must not close another's sockets).
 #[derive(Default)]
 pub(crate) struct Registry {
-    /// The open sockets. An entry leaves before its connection closes, so a drain never shuts
-    /// a descriptor that was reused.
+    /// The open sockets. An entry leaves before its connection closes: while it holds its
+    /// duplicate, closing the connection would not end the socket.
     open: Mutex<Vec<Open>>,
     next_id: AtomicU64,
     /// Drains that closed sockets so far: a socket admitted before one and registered after it
@@ -134,9 +135,9 @@ impl Registry {
         let open = crate::lock(&self.open);
         for s in open.iter() {
             s.away.store(true, Ordering::SeqCst);
-            // The descriptor is open while its entry is listed (see `open`). Shutting the read
-            // side wakes the worker's poll; writes still work, for the close frame.
-            crate::sys::shutdown_read(s.fd);
+            // Shutting the read side wakes the worker's poll; writes still work, for the close
+            // frame. A failure (the peer already gone) changes nothing worth reporting.
+            let _ = s.stream.shutdown(Shutdown::Read);
         }
         open.len()
     }
@@ -208,6 +209,18 @@ impl<'a> Upgrade<'a> {
                 });
             }
         };
+        // The registry's handle, taken before the 101: without a descriptor for it, refuse.
+        let handle = match self.conn.stream.try_clone() {
+            Ok(handle) => handle,
+            Err(e) => {
+                log::error!("cannot upgrade to a WebSocket: {e}");
+                let resp = error_response(503, &Error::typed("ServiceUnavailable", e.to_string()));
+                return self.refuse(&Answer {
+                    resp,
+                    fc_status: 503,
+                });
+            }
+        };
         let c = self.config;
         let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
         let head = format!(
@@ -223,7 +236,7 @@ impl<'a> Upgrade<'a> {
         let id = registry.next_id.fetch_add(1, Ordering::SeqCst);
         crate::lock(&registry.open).push(Open {
             id,
-            fd: stream.as_raw_fd(),
+            stream: handle,
             away: away.clone(),
         });
         let _registered = Registered(registry, id);

@@ -120,7 +120,7 @@ impl Environment {
     /// The environment `get` (a variable lookup) gives.
     pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Environment {
         let first_set = |f: &Field| {
-            (f.env.iter()).find_map(|k| {
+            f.env().find_map(|k| {
                 get(k)
                     .map(|v| v.trim().to_string())
                     .filter(|v| !v.is_empty())
@@ -145,7 +145,7 @@ impl fmt::Debug for Environment {
             .entries(self.set.iter().map(|(i, v)| {
                 let field = &FIELDS[*i];
                 let shown = if field.is_secret() { "<redacted>" } else { v };
-                (field.env[0], shown)
+                (field.env().next().unwrap_or_default(), shown)
             }))
             .finish()
     }
@@ -183,13 +183,13 @@ impl Context {
                 continue;
             }
             set |= 1 << i;
-            set_value((FIELDS[i].value)(self), value);
+            set_value(FIELDS[i].value(self), value);
         }
         for (i, field) in FIELDS.iter().enumerate() {
             if set & (1 << i) != 0 {
                 continue;
             }
-            match (env.value(i), (field.value)(self)) {
+            match (env.value(i), field.value(self)) {
                 (Some(value), slot) => set_value(slot, value),
                 (None, Value::Text(text)) => text.clear(),
                 (None, Value::Number(number)) => *number = None,
@@ -231,11 +231,11 @@ impl fmt::Debug for Context {
         // The table's accessors borrow mutably: read a copy.
         let mut copy = self.clone();
         for field in &FIELDS {
-            let _ = match (field.value)(&mut copy) {
-                _ if field.is_secret() => d.field(field.name, &"<redacted>"),
-                Value::Text(text) => d.field(field.name, text),
-                Value::Number(number) => d.field(field.name, number),
-                Value::Optional(optional) => d.field(field.name, optional),
+            let _ = match field.value(&mut copy) {
+                _ if field.is_secret() => d.field(field.name(), &"<redacted>"),
+                Value::Text(text) => d.field(field.name(), text),
+                Value::Number(number) => d.field(field.name(), number),
+                Value::Optional(optional) => d.field(field.name(), optional),
             };
         }
         d.field("deadline", &self.deadline).finish()

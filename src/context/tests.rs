@@ -3,9 +3,9 @@ use super::*;
 /// The value each field gets in `every_context_field_is_in_the_table_and_comes_from_its_header`:
 /// its index for numbers, its name otherwise.
 fn sample(i: usize, field: &Field) -> String {
-    match (field.value)(&mut Context::default()) {
+    match field.value(&mut Context::default()) {
         Value::Number(_) => i.to_string(),
-        _ => field.name.to_string(),
+        _ => field.name().to_string(),
     }
 }
 
@@ -14,19 +14,24 @@ fn every_context_field_is_in_the_table_and_comes_from_its_header() {
     let headers: Headers = FIELDS
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| Some((f.header?.to_ascii_uppercase(), sample(i, f))))
+        .filter_map(|(i, f)| Some((f.header()?.to_ascii_uppercase(), sample(i, f))))
         .collect();
     let env = Environment::from_lookup(|k| {
         let i = FIELDS
             .iter()
-            .position(|f| f.header.is_none() && f.env.contains(&k))?;
+            .position(|f| f.header().is_none() && f.env().any(|v| v == k))?;
         Some(sample(i, &FIELDS[i]))
     });
     let arrived = Instant::now();
     let mut c = Context::default();
     c.refill(&headers, arrived, &env);
     let text = |s: &str| s.to_string();
-    let num = |name: &str| FIELDS.iter().position(|f| f.name == name).map(|i| i as u32);
+    let num = |name: &str| {
+        FIELDS
+            .iter()
+            .position(|f| f.name() == name)
+            .map(|i| i as u32)
+    };
     // No `..`: a field added to `Context` fails to compile here until it is in this list, and
     // the assertion fails until it is in `FIELDS`.
     let expected = Context {
@@ -78,7 +83,7 @@ fn every_context_field_is_in_the_table_and_comes_from_its_header() {
 #[test]
 fn every_header_is_found_in_the_table_and_no_other() {
     for (i, f) in FIELDS.iter().enumerate() {
-        if let Some(h) = f.header {
+        if let Some(h) = f.header() {
             assert_eq!(fields::field_of(h), Some(i), "{h}");
         }
     }
@@ -200,20 +205,20 @@ fn docs_context_md_lists_every_field_with_its_header_and_variables() {
     for f in &FIELDS {
         let row = doc
             .lines()
-            .find(|l| l.starts_with(&format!("| `{}` |", f.name)))
-            .unwrap_or_else(|| panic!("docs/context.md has no row for `{}`", f.name));
+            .find(|l| l.starts_with(&format!("| `{}` |", f.name())))
+            .unwrap_or_else(|| panic!("docs/context.md has no row for `{}`", f.name()));
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        let header = f.header.map(|h| format!("`{h}`"));
+        let header = f.header().map(|h| format!("`{h}`"));
         assert!(
             cells[2].starts_with(header.as_deref().unwrap_or("none")),
             "the header of `{}`: {row}",
-            f.name
+            f.name()
         );
-        let env: Vec<String> = f.env.iter().map(|v| format!("`{v}`")).collect();
+        let env: Vec<String> = f.env().map(|v| format!("`{v}`")).collect();
         let listed: Vec<&str> = cells[3]
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|w| w.starts_with('`'))
             .collect();
-        assert_eq!(listed, env, "the variables of `{}`: {row}", f.name);
+        assert_eq!(listed, env, "the variables of `{}`: {row}", f.name());
     }
 }

@@ -385,7 +385,7 @@ fn platform_headers(
     // The table's accessors borrow mutably: read a copy.
     let mut copy = ctx.clone();
     let mut value =
-        |header: &str, field: &crate::context::Field| match (header, (field.value)(&mut copy)) {
+        |header: &str, field: &crate::context::Field| match (header, field.value(&mut copy)) {
             ("x-fc-request-id", _) => request_id.to_string(),
             ("x-fc-control-path", _) => control_path.to_string(),
             (_, Value::Text(text)) => text.clone(),
@@ -395,7 +395,7 @@ fn platform_headers(
     FIELDS
         .iter()
         .filter_map(|f| {
-            let header = f.header?;
+            let header = f.header()?;
             Some((header, value(header, f))).filter(|(_, v)| !v.is_empty())
         })
         .collect()
