@@ -112,7 +112,7 @@ pub(crate) fn stop_background(shared: &Shared) {
     shared.listener.close(&shared.poller);
     shared.closed.store(true, Ordering::SeqCst);
     shared.poke_main(); // or it sees `closed` at its next tick, if it is watching
-    shared.poller.wake_for_deferred();
+    shared.poller.wake_one();
     shared.control.close();
 }
 

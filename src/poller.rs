@@ -7,7 +7,8 @@
 //! holds it is noted in the table and handed back to the owner. A connection whose next step is a
 //! worker's but which has no edge to come (the main or control thread put it back with input
 //! waiting, or requests buffered) is deferred: queued for the next free worker, which an eventfd
-//! in the set wakes. The main thread expires and evicts parked connections.
+//! in the set wakes. A worker's wait may return several events: it serves the first and queues
+//! the rest the same way. The main thread expires and evicts parked connections.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -52,8 +53,8 @@ pub(crate) const MOST_EVENTS: usize = 8;
 
 /// The listener's token: no connection's (a connection's index stays far below `u32::MAX`).
 const LISTENER: u64 = u64::MAX;
-/// The deferral eventfd's token.
-const DEFERRED: u64 = u64::MAX - 1;
+/// The wake-up eventfd's token.
+const WAKE: u64 = u64::MAX - 1;
 
 /// One entry of the table: a parked connection, or the generation of a busy or free slot.
 #[derive(Default)]
@@ -99,16 +100,14 @@ pub(crate) struct Poller {
     waiting: AtomicUsize,
     /// Connections handed to workers so far: the main thread's measure of progress.
     taken: AtomicUsize,
-    /// Connections put back for the next free worker (see [`Poller::defer`]), oldest first.
-    deferred: Ranked<VecDeque<u64>>,
-    has_deferred: AtomicBool,
-    /// Events a worker's wait returned beyond the one it serves, oldest first: any worker takes
-    /// them before it waits (see [`Poller::wait`]).
+    /// Work for the next worker that waits, oldest first: connections deferred to it (see
+    /// [`Poller::defer`]) and the events a worker's wait returned beyond the one it serves (see
+    /// [`Poller::wait`]). Any worker takes them before it waits.
     queued: Ranked<VecDeque<EpollEvent>>,
     has_queued: AtomicBool,
-    /// An eventfd in the set, edge-triggered: each write wakes one waiting worker for a deferred
-    /// connection.
-    defer_wake: File,
+    /// An eventfd in the set, edge-triggered: each write wakes one waiting worker (for queued
+    /// work, or to see that the server closed).
+    wake: File,
     /// Connections owned by the table (parked) or by a thread (busy).
     open: AtomicUsize,
 }
@@ -116,23 +115,16 @@ pub(crate) struct Poller {
 impl Poller {
     /// A new, empty set.
     pub(crate) fn new() -> io::Result<Poller> {
-        let (epoll, defer_wake) = sys::epoll_and_eventfd()?;
-        sys::epoll_ctl(
-            epoll.as_fd(),
-            libc::EPOLL_CTL_ADD,
-            defer_wake.as_fd(),
-            DEFERRED,
-        )?;
+        let (epoll, wake) = sys::epoll_and_eventfd()?;
+        sys::epoll_ctl(epoll.as_fd(), libc::EPOLL_CTL_ADD, wake.as_fd(), WAKE)?;
         Ok(Poller {
             epoll,
             table: Ranked::new(Rank::PollerTable, Table::default()),
             waiting: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
-            deferred: Ranked::new(Rank::PollerDeferred, VecDeque::new()),
-            has_deferred: AtomicBool::new(false),
             queued: Ranked::new(Rank::PollerQueued, VecDeque::new()),
             has_queued: AtomicBool::new(false),
-            defer_wake,
+            wake,
             open: AtomicUsize::new(0),
         })
     }
@@ -246,61 +238,70 @@ impl Poller {
     /// one wait: the first is the caller's, the rest are queued for whichever worker comes next
     /// (the caller, once it has served the first, unless another takes them sooner; one that waits
     /// is woken for them).
+    #[inline(never)]
     pub(crate) fn wait(&self, timeout: Duration, most: usize) -> Ready {
         self.waiting.fetch_add(1, Ordering::SeqCst);
-        // After counting ourselves as waiting: a connection deferred, or an event queued, from
-        // here on wakes us.
-        if self.has_deferred.load(Ordering::SeqCst) {
-            if let Some(conn) = self.take_deferred() {
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-                self.taken.fetch_add(1, Ordering::Relaxed);
-                return Ready::Conn(conn);
+        // After counting ourselves as waiting: work queued from here on wakes us.
+        while let Some(ev) = self.pop_queued() {
+            match self.ready(ev) {
+                Ready::Nothing => {} // stale: taken or closed meanwhile
+                ready => {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return ready;
+                }
             }
-        }
-        if let Some(ev) = self.pop_queued() {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return self.ready(ev);
         }
         let mut evs = [NO_EVENT; MOST_EVENTS];
         let most = most.clamp(1, MOST_EVENTS);
         let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs[..most], timeout);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        if n == 0 {
+        let Some((first, rest)) = evs.get(..n).and_then(|e| e.split_first()) else {
             return Ready::TimedOut;
+        };
+        if !rest.is_empty() {
+            self.queue(rest, false);
         }
-        if n > 1 {
-            self.queue(&evs[1..n]);
-        }
-        self.ready(evs[0])
+        self.ready(*first)
     }
 
-    /// Queues events for the next worker; wakes one if any waits.
-    fn queue(&self, evs: &[EpollEvent]) {
+    /// Queues work for the next worker; wakes one if any waits (`always`: whether or not).
+    fn queue(&self, evs: &[EpollEvent], always: bool) {
         let mut queued = self.queued.lock();
         queued.extend(evs);
         self.has_queued.store(true, Ordering::SeqCst);
         drop(queued);
-        if self.waiting() > 0 {
-            self.wake_for_deferred(); // it finds nothing deferred, then the queue
+        if always || self.waiting() > 0 {
+            self.wake_one();
         }
     }
 
-    /// The oldest queued event, if any.
+    /// The oldest queued work, if any; wakes another worker if more is left and one waits.
     fn pop_queued(&self) -> Option<EpollEvent> {
         if !self.has_queued.load(Ordering::SeqCst) {
             return None;
         }
         let mut queued = self.queued.lock();
         let ev = queued.pop_front();
-        self.has_queued.store(!queued.is_empty(), Ordering::SeqCst);
+        let more = !queued.is_empty();
+        self.has_queued.store(more, Ordering::SeqCst);
+        drop(queued);
+        if more && self.waiting() > 1 {
+            self.wake_one();
+        }
         ev
     }
 
-    /// What an event from the set means for the worker that got it.
+    /// What an event (from the set, or queued) means for the worker that got it. A queued
+    /// connection is taken like one with an event: a deferred one may have input waiting.
     fn ready(&self, ev: EpollEvent) -> Ready {
         let conn = match ev.u64 {
             LISTENER => return Ready::Accept,
-            DEFERRED => self.take_deferred(),
+            WAKE => {
+                // Resets the counter (edge-triggered: each later write is a new event anyway);
+                // the caller looks at the queue next.
+                let _ = (&self.wake).read(&mut [0u8; 8]);
+                return Ready::Nothing;
+            }
             tok => self.take(tok, ev.events),
         };
         match conn {
@@ -317,13 +318,13 @@ impl Poller {
     pub(crate) fn take_ready(&self) -> (Vec<Conn>, bool) {
         let mut evs: [EpollEvent; 32] = [NO_EVENT; 32];
         let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs, Duration::ZERO);
-        // And the events workers queued: a control call's may be among them.
-        let mut evs = evs[..n].to_vec();
+        // And the queued work: a control call's connection may be among it.
+        let mut evs = evs.get(..n).unwrap_or_default().to_vec();
         while let Some(ev) = self.pop_queued() {
             evs.push(ev);
         }
-        if evs.iter().any(|e| e.u64 == DEFERRED) && self.waiting() > 0 {
-            self.wake_for_deferred(); // its wake-up was meant for a worker
+        if evs.iter().any(|e| e.u64 == WAKE) && self.waiting() > 0 {
+            self.wake_one(); // its wake-up was meant for a worker
         }
         let conns = evs
             .iter()
@@ -344,56 +345,26 @@ impl Poller {
         t.slots[index as usize].conn = Some(conn);
         t.due_by(d);
         drop(t);
-        let mut deferred = self.deferred.lock();
-        deferred.push_back(tok);
-        self.has_deferred.store(true, Ordering::SeqCst);
-        drop(deferred);
-        self.wake_for_deferred();
+        self.queue(
+            &[EpollEvent {
+                events: 0,
+                u64: tok,
+            }],
+            true,
+        );
     }
 
-    /// Wakes one waiting worker (if any) to take a deferred connection, or to see that the
-    /// server closed (each worker that exits wakes the next).
-    pub(crate) fn wake_for_deferred(&self) {
+    /// Wakes one waiting worker (if any): for queued work, or to see that the server closed
+    /// (each worker that exits wakes the next).
+    pub(crate) fn wake_one(&self) {
         // A full counter already means "wake".
-        let _ = (&self.defer_wake).write(&1u64.to_ne_bytes());
-    }
-
-    /// Takes the oldest deferred connection still in the table; wakes another worker if more
-    /// wait.
-    fn take_deferred(&self) -> Option<Conn> {
-        // Resets the counter (edge-triggered, each later write is a new event anyway).
-        let _ = (&self.defer_wake).read(&mut [0u8; 8]);
-        let mut deferred = self.deferred.lock();
-        let mut conn = None;
-        while conn.is_none() {
-            let Some(tok) = deferred.pop_front() else {
-                break;
-            };
-            let (index, generation) = split(tok);
-            let mut t = self.lock();
-            if let Some(slot) = t.slots.get_mut(index as usize) {
-                // Gone meanwhile (closed, or taken by an event): nothing to do for it.
-                if slot.generation == generation {
-                    conn = slot.conn.take();
-                }
-            }
-        }
-        let more = !deferred.is_empty();
-        self.has_deferred.store(more, Ordering::SeqCst);
-        drop(deferred);
-        if more {
-            self.wake_for_deferred();
-        }
-        conn.map(|mut c| {
-            c.caught_up = false; // it may have input waiting
-            c
-        })
+        let _ = (&self.wake).write(&1u64.to_ne_bytes());
     }
 
     /// Takes the connection behind an event out of the table, unless the event is stale. An
     /// event means input (or a hang-up, which `events` tells) waits unread.
     fn take(&self, tok: u64, events: u32) -> Option<Conn> {
-        if tok == LISTENER || tok == DEFERRED {
+        if tok == LISTENER || tok == WAKE {
             return None;
         }
         let hang_up = events & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;

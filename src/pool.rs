@@ -8,7 +8,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::lock;
@@ -27,28 +27,28 @@ pub(crate) struct Workers {
 /// A worker as the main thread sees it: whether it is in a call, and its thread's scheduler
 /// state.
 pub(crate) struct WorkerEntry {
-    /// The thread's id (its directory under /proc/self/task).
-    tid: u32,
     /// Set while the worker runs a call (see `server.rs`).
     pub(crate) in_call: AtomicBool,
-    /// /proc/self/task/TID/stat, opened by the main thread when it first looks.
-    stat: OnceLock<Option<File>>,
+    /// The thread's /proc/thread-self/stat, opened by the thread itself (None without /proc:
+    /// such a worker is never seen asleep).
+    stat: Option<File>,
 }
 
 impl WorkerEntry {
     /// True if the thread sleeps (state S or D in /proc: it waits on I/O, a lock, a timer), as
     /// opposed to running or waiting for a CPU (R).
     fn asleep(&self) -> bool {
-        let stat = self
-            .stat
-            .get_or_init(|| File::open(format!("/proc/self/task/{}/stat", self.tid)).ok());
         // "TID (NAME) STATE ...": the state follows the last ')' (a name may hold one), and the
         // name is at most 15 bytes, so the first 64 bytes hold it.
         let mut head = [0u8; 64];
-        let Some(n) = stat.as_ref().and_then(|f| f.read_at(&mut head, 0).ok()) else {
+        let Some(n) = self
+            .stat
+            .as_ref()
+            .and_then(|f| f.read_at(&mut head, 0).ok())
+        else {
             return false;
         };
-        let head = &head[..n];
+        let head = head.get(..n).unwrap_or_default();
         let state = head
             .iter()
             .rposition(|&b| b == b')')
@@ -67,10 +67,10 @@ pub(crate) struct Enlisted<'a> {
 
 impl Drop for Enlisted<'_> {
     fn drop(&mut self) {
-        self.workers
-            .listed
-            .lock()
-            .retain(|e| !Arc::ptr_eq(e, &self.entry));
+        let mut listed = self.workers.listed.lock();
+        if let Some(i) = listed.iter().position(|e| Arc::ptr_eq(e, &self.entry)) {
+            listed.swap_remove(i);
+        }
     }
 }
 
@@ -84,12 +84,12 @@ impl Workers {
         }
     }
 
-    /// Lists the calling thread, whose id is `tid`, for as long as the result lives.
-    pub(crate) fn enlist(&self, tid: u32) -> Enlisted<'_> {
+    /// Lists the calling thread for as long as the result lives.
+    #[cold]
+    pub(crate) fn enlist(&self) -> Enlisted<'_> {
         let entry = Arc::new(WorkerEntry {
-            tid,
             in_call: AtomicBool::new(false),
-            stat: OnceLock::new(),
+            stat: File::open("/proc/thread-self/stat").ok(),
         });
         self.listed.lock().push(entry.clone());
         Enlisted {
@@ -154,15 +154,6 @@ impl Workers {
     }
 }
 
-/// The calling thread's id, read from /proc/thread-self (a link to `PID/task/TID`); 0 if
-/// unreadable (such a worker is never seen asleep).
-pub(crate) fn current_tid() -> u32 {
-    std::fs::read_link("/proc/thread-self")
-        .ok()
-        .and_then(|l| l.file_name()?.to_str()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The CPUs the process may use: its affinity, lowered to its cgroup's CPU quota rounded up (FC
 /// gives an instance a fraction of a CPU that way). std's `available_parallelism` reads the same
 /// but added 12 KB to the binary (this: 4 KB) and, in some runs, 8-13% to the first answer; this
@@ -174,30 +165,47 @@ pub(crate) fn usable_cpus() -> usize {
 
 /// The CPU quota of the process's cgroup, in CPUs rounded up; None without one.
 fn quota_cpus() -> Option<usize> {
-    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mut groups = [0u8; 4096];
+    let groups = read_small("/proc/self/cgroup", &mut groups)?;
     groups.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let read = |file: String| std::fs::read_to_string(file).ok();
+        let mut buf = [0u8; 64];
         let (quota, period) = if controllers.is_empty() {
             // v2: "max 100000" or "50000 100000".
-            let max = read(format!("/sys/fs/cgroup{path}/cpu.max"))?;
+            let max = read_small(&format!("/sys/fs/cgroup{path}/cpu.max"), &mut buf)?;
             let mut words = max.split_whitespace();
-            (words.next()?.to_string(), words.next()?.to_string())
+            (number(words.next()?)?, number(words.next()?)?)
         } else if controllers.split(',').any(|c| c == "cpu") {
             let dir = format!("/sys/fs/cgroup/{controllers}{path}");
-            let quota = read(format!("{dir}/cpu.cfs_quota_us"))?;
-            (quota, read(format!("{dir}/cpu.cfs_period_us"))?)
+            let quota = number(read_small(&format!("{dir}/cpu.cfs_quota_us"), &mut buf)?)?;
+            let period = number(read_small(&format!("{dir}/cpu.cfs_period_us"), &mut buf)?)?;
+            (quota, period)
         } else {
             return None;
         };
-        // "max" (v2) or -1 (v1): no quota.
-        let (quota, period) = (
-            quota.trim().parse::<u64>().ok()?,
-            period.trim().parse::<u64>().ok()?,
-        );
         (period > 0).then(|| quota.div_ceil(period) as usize)
     })
+}
+
+/// A whole number; None for "max" (v2) or -1 (v1): no quota.
+fn number(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
+/// The text of a small file (what fits `buf`): /proc and cgroup files, read without
+/// `read_to_string`'s growing buffer (1.4 KB of code in every function).
+fn read_small<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    use std::io::Read;
+    let mut file = File::open(path).ok()?;
+    let mut len = 0;
+    while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
+        match file.read(rest) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => len += n,
+        }
+    }
+    std::str::from_utf8(buf.get(..len)?).ok()
 }
 
 /// The work a job is handed to.

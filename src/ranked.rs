@@ -19,8 +19,6 @@ pub(crate) enum Rank {
     ListenerWarned,
     /// `Listener::evicted`.
     ListenerEvicted,
-    /// `Poller::deferred`: held while taking a deferred connection out of the table.
-    PollerDeferred,
     /// `Poller::queued`: taken alone.
     PollerQueued,
     /// `Poller::table`: the innermost; nothing is locked, and no connection dropped, under it.

@@ -6,7 +6,7 @@
 //! starts workers. An idle or slow connection holds no thread, and threads stay bounded: main +
 //! control + workers.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -65,7 +65,7 @@ impl Reply<'_> {
 
 thread_local! {
     /// On a worker: its entry in `Workers`' list.
-    static WORKER: RefCell<Option<Arc<WorkerEntry>>> = const { RefCell::new(None) };
+    static WORKER: Cell<Option<Arc<WorkerEntry>>> = const { Cell::new(None) };
     /// On a worker: a connection its client closed, to close when nothing else is ready.
     static GONE: RefCell<Option<Conn>> = const { RefCell::new(None) };
     /// The context of the call this thread serves, refilled for each: its strings keep their
@@ -84,11 +84,11 @@ impl InCall {
     }
 
     fn mark(on: bool) {
-        WORKER.with_borrow(|w| {
-            if let Some(w) = w {
-                w.in_call.store(on, Ordering::Relaxed);
-            }
-        });
+        let worker = WORKER.take();
+        if let Some(w) = &worker {
+            w.in_call.store(on, Ordering::Relaxed);
+        }
+        WORKER.set(worker);
     }
 }
 
@@ -188,14 +188,7 @@ impl Shared {
     /// long enough to retire (if `may_retire`: the first worker, the process's main thread, never
     /// does).
     pub(crate) fn worker(&self, may_retire: bool) {
-        // The first worker (the only one that may not retire) is the process's first thread,
-        // whose id is the process's.
-        let tid = if may_retire {
-            crate::pool::current_tid()
-        } else {
-            std::process::id()
-        };
-        let enlisted = self.workers.enlist(tid);
+        let enlisted = self.workers.enlist();
         WORKER.set(Some(enlisted.entry.clone()));
         // After a quick call, while no other worker waits, a wait takes several events (one system
         // call for several requests; see `Poller::wait`). Else a single one: after a slow call,
@@ -204,7 +197,7 @@ impl Shared {
         let mut quick = false;
         loop {
             if self.closed.load(Ordering::SeqCst) {
-                self.poller.wake_for_deferred(); // the next waiting worker ends too
+                self.poller.wake_one(); // the next waiting worker ends too
                 return;
             }
             // A connection its client closed waits until nothing else is ready (see `close_soon`).
@@ -347,7 +340,10 @@ impl Shared {
     /// teardown (on loopback, the client's side too: ~20 us here), which should not delay a
     /// request already waiting, such as the platform's first call right after its probe connect.
     fn close_soon(&self, conn: Conn) {
-        if WORKER.with_borrow(Option::is_some) {
+        let worker = WORKER.take();
+        let on_worker = worker.is_some();
+        WORKER.set(worker);
+        if on_worker {
             if let Some(old) = GONE.replace(Some(conn)) {
                 self.poller.close(old);
             }
