@@ -132,9 +132,9 @@ const QUIET_TICKS: u32 = 10;
 /// The worker-scaling policy. A worker about to run a call while no other worker waits pokes the
 /// main thread, which then looks once a tick: a tick with no worker waiting starts one more (up to
 /// the bound), so N calls that block get N threads within N ticks, while a fast handler's workers
-/// keep coming back to wait. Past two workers per CPU, only if a worker is asleep inside a call
-/// (/proc: blocked on I/O, a timer, a lock): more threads help workers that wait on something
-/// else, never ones that run or wait for a CPU. At the bound, a tick in which no worker took a
+/// keep coming back to wait. Past two workers per CPU, only if a worker is blocked in a call
+/// (asleep in /proc at two looks, on I/O, a timer, a lock): more threads help workers that wait
+/// on something else, never ones that run or wait for a CPU. At the bound, a tick in which no worker took a
 /// connection makes the main thread take ready connections itself (control calls must get
 /// through). Ten ticks in a row with a worker waiting end the watch. It starts out on, so the
 /// platform's first calls wake no other thread.
@@ -306,7 +306,7 @@ impl MainLoop {
         let count = s.workers.count();
         let cpu_bound = count >= 2 && {
             let cpus = *self.cpus.get_or_insert_with(crate::pool::usable_cpus);
-            count >= 2 * cpus && (late || !s.workers.one_asleep_in_call())
+            count >= 2 * cpus && (late || !s.workers.one_blocked())
         };
         if s.workers.at_max() || cpu_bound {
             w.full = !progressed;

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -27,8 +27,11 @@ pub(crate) struct Workers {
 /// A worker as the main thread sees it: whether it is in a call, and its thread's scheduler
 /// state.
 pub(crate) struct WorkerEntry {
-    /// Set while the worker runs a call (see `server.rs`).
-    pub(crate) in_call: AtomicBool,
+    /// Bumped when the worker starts a call and when it ends one (see `server.rs`): odd while
+    /// in a call, and a different value for each call.
+    pub(crate) calls: AtomicU32,
+    /// The main thread's: the value of `calls` when it last found the worker asleep.
+    asleep_in: AtomicU32,
     /// The thread's /proc/thread-self/stat, opened by the thread itself (None without /proc:
     /// such a worker is never seen asleep).
     stat: Option<File>,
@@ -88,7 +91,8 @@ impl Workers {
     #[cold]
     pub(crate) fn enlist(&self) -> Enlisted<'_> {
         let entry = Arc::new(WorkerEntry {
-            in_call: AtomicBool::new(false),
+            calls: AtomicU32::new(0),
+            asleep_in: AtomicU32::new(0),
             stat: File::open("/proc/thread-self/stat").ok(),
         });
         self.listed.lock().push(entry.clone());
@@ -98,13 +102,19 @@ impl Workers {
         }
     }
 
-    /// True if a worker is asleep inside a call: blocked on something other than a CPU, so
-    /// another thread would get work done meanwhile.
-    pub(crate) fn one_asleep_in_call(&self) -> bool {
+    /// True if a worker is blocked in a call: asleep in it now, and when the main thread last
+    /// looked (a tick before, at the earliest). It waits on something other than a CPU, so
+    /// another thread would get work done meanwhile; a short wait (a lock held by a preempted
+    /// thread) is rarely seen twice.
+    pub(crate) fn one_blocked(&self) -> bool {
         let listed = self.listed.lock();
-        listed
-            .iter()
-            .any(|w| w.in_call.load(Ordering::Relaxed) && w.asleep())
+        listed.iter().any(|w| {
+            let calls = w.calls.load(Ordering::Relaxed);
+            if calls % 2 == 0 || !w.asleep() {
+                return false;
+            }
+            w.asleep_in.swap(calls, Ordering::Relaxed) == calls
+        })
     }
 
     /// Workers running (or starting).

@@ -79,14 +79,15 @@ struct InCall;
 
 impl InCall {
     fn enter() -> InCall {
-        InCall::mark(true);
+        InCall::mark();
         InCall
     }
 
-    fn mark(on: bool) {
+    /// Counts a call's start or end (see `WorkerEntry::calls`).
+    fn mark() {
         let worker = WORKER.take();
         if let Some(w) = &worker {
-            w.in_call.store(on, Ordering::Relaxed);
+            w.calls.fetch_add(1, Ordering::Relaxed);
         }
         WORKER.set(worker);
     }
@@ -94,7 +95,7 @@ impl InCall {
 
 impl Drop for InCall {
     fn drop(&mut self) {
-        InCall::mark(false);
+        InCall::mark();
     }
 }
 
