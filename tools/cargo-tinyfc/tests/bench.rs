@@ -145,3 +145,64 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn epoll_client_loads_a_function_for_a_second_without_errors() {
+    let hello = example("hello");
+    let empty = std::env::temp_dir().join(format!("tinyfc-bench-epoll-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+        .args([
+            "bench",
+            "--no-cold",
+            "--no-blocking",
+            "--client",
+            "epoll",
+            "--load-secs",
+            "1",
+            "--rounds",
+            "1",
+            "--clients",
+            "4",
+            // The client pinned to CPU 1 as well, where the machine allows it.
+            "--settings",
+            "shared,pinned",
+        ])
+        // No built-in target: hello alone, as --target.
+        .arg("--dir")
+        .arg(&empty)
+        .arg("--out")
+        .arg(empty.join("out"))
+        .arg("--target")
+        .arg(format!("hello={}", hello.display()))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let _ = std::fs::remove_dir_all(&empty);
+    assert!(run.status.success(), "{table}\n{stderr}");
+    assert!(stderr.contains("the client is our epoll loop"), "{stderr}");
+    let pinned = !stderr.contains("throughput, pinned: skipped");
+    let settings = if pinned {
+        &["shared", "pinned"][..]
+    } else {
+        &["shared"]
+    };
+    for setting in settings {
+        for conns in ["4", "256"] {
+            let row = table
+                .lines()
+                .find(|l| l.split_whitespace().take(3).eq(["hello", setting, conns]))
+                .unwrap_or_else(|| panic!("no {setting} {conns} row in\n{table}\n{stderr}"));
+            let cells: Vec<f64> = row
+                .split_whitespace()
+                .skip(3)
+                .map(|c| c.parse().unwrap())
+                .collect();
+            // req/s, min round, max round, p50, p99, errors, threads, hello / it
+            let (rps, p50, p99, errors) = (cells[0], cells[3], cells[4], cells[5]);
+            assert!(rps > 0.0 && errors == 0.0, "{row}");
+            assert!(0.0 < p50 && p50 <= p99, "{row}");
+        }
+    }
+}

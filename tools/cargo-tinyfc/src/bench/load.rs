@@ -1,13 +1,13 @@
 //! Throughput: keep-alive load against initialized functions, in short rounds that alternate
 //! between the targets (A B A B ...), so that drift on a shared machine hits every target alike;
-//! each target's req/s is its median round. The client is wrk with one thread when installed
-//! (`wrk.rs`), else a thread per connection (which takes CPU from the server); the server runs in
-//! one of the settings of `setting.rs`.
+//! each target's req/s is its median round. The client ([`Client`]) is wrk with one thread when
+//! installed (`wrk.rs`), else our own epoll loop on one thread (`epoll.rs`), both taking little
+//! CPU from the server, or on request a thread per connection (`threads.rs`); the server runs in
+//! one of the settings of `setting.rs`, and the client on a CPU of its own when the server is
+//! pinned.
 
 use std::net::SocketAddr;
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tinyfc::client::Connection;
@@ -53,11 +53,41 @@ pub struct Case<'a> {
     pub setting: Setting,
     /// Its cgroup, for [`Setting::Quota`].
     pub quota: Option<&'a Quota>,
-    /// wrk is the client (else a thread per connection).
-    pub wrk: bool,
+    /// The client.
+    pub client: Client,
 }
 
-/// Starts every command, initializes it, then loads each from `connections` threads for `secs`
+/// The program that sends the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// wrk with one thread (`wrk.rs`).
+    Wrk,
+    /// Our own epoll loop on one thread (`epoll.rs`): the light client when wrk is missing.
+    Epoll,
+    /// A thread per connection (`threads.rs`): takes CPU from the server on the same cores.
+    Threads,
+}
+
+impl Client {
+    /// One round against `addr`, on the client's CPU in `setting`.
+    fn round(
+        self,
+        addr: SocketAddr,
+        connections: usize,
+        secs: f64,
+        call: Call,
+        setting: Setting,
+    ) -> std::io::Result<Round> {
+        let cpu = setting::client_cpu(setting);
+        match self {
+            Client::Wrk => super::wrk::round(addr, connections, secs, call, cpu),
+            Client::Epoll => super::epoll::round(addr, connections, secs, call, cpu),
+            Client::Threads => super::threads::round(addr, connections, secs, call, cpu),
+        }
+    }
+}
+
+/// Starts every command, initializes it, then loads each on `connections` connections for `secs`
 /// in total, split into `rounds` rounds that alternate between the targets, after one warm-up
 /// round each. One result per command, in order.
 pub fn run(
@@ -69,7 +99,6 @@ pub fn run(
     case: Case,
 ) -> Vec<std::io::Result<Load>> {
     let prefix = setting::server_prefix(case.setting, case.quota);
-    let client = setting::client_prefix(case.setting);
     // Each target: its process, address, rounds so far and most threads, or why it dropped out.
     let mut targets: Vec<std::io::Result<Running>> =
         cmds.iter().map(|cmd| start(&prefix, cmd)).collect();
@@ -81,11 +110,9 @@ pub fn run(
             let Ok((child, addr, done, threads)) = t else {
                 continue;
             };
-            let r = if case.wrk {
-                super::wrk::round(*addr, connections, per_round, call, &client)
-            } else {
-                round(*addr, connections, per_round, call)
-            };
+            let r = case
+                .client
+                .round(*addr, connections, per_round, call, case.setting);
             match r {
                 Ok(r) if n > 0 => {
                     done.push(r);
@@ -172,64 +199,4 @@ fn initialize(addr: SocketAddr) -> std::io::Result<()> {
         b"",
     )?;
     Ok(())
-}
-
-/// One round: `connections` keep-alive clients sending `call` for `secs`.
-fn round(addr: SocketAddr, connections: usize, secs: f64, call: Call) -> std::io::Result<Round> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let threads: Vec<_> = (0..connections)
-        .map(|_| {
-            let stop = stop.clone();
-            let (method, path, control) = (
-                call.method.to_string(),
-                call.path.to_string(),
-                call.control.to_string(),
-            );
-            std::thread::spawn(move || {
-                let mut latencies = Vec::with_capacity(1 << 16);
-                let mut errors = 0u64;
-                let h = [("x-fc-request-id", "load"), ("x-fc-control-path", &control)];
-                let mut conn = Connection::connect(addr, Duration::from_secs(10)).ok();
-                while !stop.load(Ordering::Relaxed) {
-                    let Some(c) = conn.as_mut() else {
-                        errors += 1;
-                        conn = Connection::connect(addr, Duration::from_secs(10)).ok();
-                        continue;
-                    };
-                    let t = Instant::now();
-                    match c.request(&method, &path, &h, b"{}") {
-                        Ok(r) if r.status == 200 => latencies.push(t.elapsed().as_secs_f64() * 1e6),
-                        Ok(_) => errors += 1,
-                        Err(_) => {
-                            errors += 1;
-                            conn = None;
-                        }
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for t in threads {
-        let (l, e) = t.join().unwrap_or_default();
-        latencies.extend(l);
-        errors += e;
-    }
-    latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
-        latencies.get(i).copied().unwrap_or(0.0)
-    };
-    Ok(Round {
-        requests: latencies.len() as u64,
-        errors,
-        secs: started.elapsed().as_secs_f64(),
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
-    })
 }

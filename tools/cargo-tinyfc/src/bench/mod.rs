@@ -5,8 +5,9 @@
 //! /initialize answered, exec -> first invocation answered, /pre-stop answered, SIGTERM -> exit, RSS
 //! after the first answer, binary size. The first target (the floor, examples/floor.rs, when it is
 //! in --dir) is the baseline every ratio is over. Throughput: keep-alive load on --clients
-//! connections (default 16), and on 256, from wrk with one thread (else a thread per connection),
-//! in each --settings setting (shared CPUs, the server pinned to CPU 0 and the client to CPU 1, the
+//! connections (default 16), and on 256, from one client thread: wrk -t1 when installed, else our
+//! own epoll loop (`epoll.rs`; --client picks either, or a thread per connection), in each
+//! --settings setting (shared CPUs, the server pinned to CPU 0 and the client to CPU 1, the
 //! server in a half-CPU cgroup quota; `setting.rs`), for --load-secs per target (default 6) in
 //! --rounds rounds (default 6)
 //! that alternate between the targets that are FC runtimes (hello, tokio_hello, tokio_fc and any
@@ -24,17 +25,19 @@
 //! Writes runs.csv, summary.json and cold-start.svg into --out (default bench-out).
 
 mod cold;
+mod epoll;
 mod load;
 mod report;
 mod round;
 mod setting;
 mod stats;
+mod threads;
 mod wrk;
 
 use std::path::{Path, PathBuf};
 
 use crate::cli::Exit;
-use load::{Case, Load};
+use load::{Case, Client, Load};
 use report::Target;
 use setting::{Quota, Setting};
 
@@ -93,9 +96,10 @@ pub struct BenchArgs {
         value_parser = setting_of
     )]
     settings: Vec<Setting>,
-    /// The throughput client: wrk (one thread), threads (a thread per connection, which takes
-    /// CPU from the server), or auto (wrk when it is on PATH).
-    #[arg(long, value_name = "C", default_value = "auto", value_parser = ["auto", "wrk", "threads"])]
+    /// The throughput client: wrk (one thread), epoll (our own event loop on one thread, like
+    /// wrk -t1), threads (a thread per connection, which takes CPU from the server), or auto (wrk
+    /// when it is on PATH, else epoll).
+    #[arg(long, value_name = "C", default_value = "auto", value_parser = ["auto", "wrk", "epoll", "threads"])]
     client: String,
     /// Skip the cold-start part.
     #[arg(long)]
@@ -124,7 +128,7 @@ struct Options {
     blocking_ms: u64,
     blocking_conns: usize,
     settings: Vec<Setting>,
-    wrk: bool,
+    client: Client,
     cold: bool,
     load: bool,
     blocking: bool,
@@ -144,10 +148,12 @@ impl From<BenchArgs> for Options {
             blocking_ms: a.blocking_ms,
             blocking_conns: a.blocking_conns as usize,
             settings: a.settings,
-            wrk: match a.client.as_str() {
-                "wrk" => true,
-                "threads" => false,
-                _ => setting::on_path("wrk"),
+            client: match a.client.as_str() {
+                "wrk" => Client::Wrk,
+                "epoll" => Client::Epoll,
+                "threads" => Client::Threads,
+                _ if setting::on_path("wrk") => Client::Wrk,
+                _ => Client::Epoll,
             },
             cold: !a.no_cold,
             load: !a.no_load,
@@ -234,11 +240,13 @@ pub fn main(args: BenchArgs) -> Exit {
             .collect();
         let cmds: Vec<Vec<String>> = loaded.iter().map(|t| t.cmd.clone()).collect();
         let cmds: Vec<&[String]> = cmds.iter().map(Vec::as_slice).collect();
-        if !args.wrk {
-            eprintln!(
-                "throughput: wrk not found, the client is a thread per connection (it takes CPU \
-                 from the server, which favours servers with more threads)"
-            );
+        match args.client {
+            Client::Wrk => eprintln!("throughput: the client is wrk -t1"),
+            Client::Epoll => eprintln!("throughput: the client is our epoll loop on one thread"),
+            Client::Threads => eprintln!(
+                "throughput: the client is a thread per connection (it takes CPU from the \
+                 server, which favours servers with more threads)"
+            ),
         }
         for (setting, quota) in settings(&args) {
             for conns in [args.clients, 256] {
@@ -252,7 +260,7 @@ pub fn main(args: BenchArgs) -> Exit {
                 let case = Case {
                     setting,
                     quota: quota.as_ref(),
-                    wrk: args.wrk,
+                    client: args.client,
                 };
                 let results = load::run(
                     &cmds,
@@ -362,7 +370,7 @@ fn blocking(args: &Options) -> Vec<(String, std::io::Result<Load>)> {
     let case = Case {
         setting: Setting::Shared,
         quota: None,
-        wrk: args.wrk,
+        client: args.client,
     };
     let results = load::run(
         &cmds,

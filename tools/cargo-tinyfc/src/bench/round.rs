@@ -1,5 +1,5 @@
-//! What a throughput client sends, and what one round of it measured: shared by the two clients
-//! (`wrk.rs` and the thread per connection in `load.rs`).
+//! What a throughput client sends, and what one round of it measured: shared by the three clients
+//! (`wrk.rs`, `epoll.rs`, `threads.rs`).
 
 /// The request every client sends, over and over.
 #[derive(Debug, Clone, Copy)]
@@ -42,4 +42,24 @@ pub struct Round {
     pub p50_us: f64,
     /// See `p50_us`.
     pub p99_us: f64,
+}
+
+impl Round {
+    /// The round of the answered requests' latencies (microseconds, any order), `errors` and
+    /// `secs`: p50 and p99 by nearest rank over the exact samples.
+    pub fn of(mut latencies_us: Vec<f64>, errors: u64, secs: f64) -> Round {
+        latencies_us.sort_by(f64::total_cmp);
+        let pct = |p: f64| {
+            let i = ((latencies_us.len() as f64 * p) as usize)
+                .min(latencies_us.len().saturating_sub(1));
+            latencies_us.get(i).copied().unwrap_or(0.0)
+        };
+        Round {
+            requests: latencies_us.len() as u64,
+            errors,
+            secs,
+            p50_us: pct(0.50),
+            p99_us: pct(0.99),
+        }
+    }
 }

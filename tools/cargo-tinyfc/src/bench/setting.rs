@@ -103,11 +103,21 @@ pub fn server_prefix(setting: Setting, quota: Option<&Quota>) -> Vec<String> {
     words
 }
 
-/// The words that start the client in `setting`: on CPU 1 when the server is pinned to CPU 0.
-pub fn client_prefix(setting: Setting) -> Vec<String> {
-    match setting {
-        Setting::Pinned => vec!["taskset".into(), "-c".into(), "1".into()],
-        _ => Vec::new(),
+/// The CPU the client runs on in `setting`: CPU 1 when the server is pinned to CPU 0.
+pub fn client_cpu(setting: Setting) -> Option<usize> {
+    (setting == Setting::Pinned).then_some(1)
+}
+
+/// Pins the calling thread (only it: threads it starts later inherit the set) to CPU `cpu`.
+pub fn pin_this_thread(cpu: usize) -> io::Result<()> {
+    // SAFETY: cpu_set_t is a plain bit array; all zeros is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET sets one bit of the set we own (an index past it panics).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is a valid cpu_set_t of the size passed.
+    match unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
 }
 
@@ -115,4 +125,35 @@ pub fn client_prefix(setting: Setting) -> Vec<String> {
 pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CPUs the calling thread may run on, as the kernel lists them (`0-1`, `1`).
+    fn allowed() -> String {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:"));
+        line.unwrap().split_whitespace().nth(1).unwrap().to_string()
+    }
+
+    #[test]
+    fn pin_this_thread_pins_only_the_calling_thread() {
+        let before = allowed();
+        let first: usize = before
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let pinned = std::thread::spawn(move || {
+            pin_this_thread(first).unwrap();
+            allowed()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(pinned, first.to_string());
+        assert_eq!(allowed(), before, "the caller's CPUs changed");
+    }
 }

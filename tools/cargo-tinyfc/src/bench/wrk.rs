@@ -25,20 +25,20 @@ fn script(call: Call) -> io::Result<PathBuf> {
 }
 
 /// One round: wrk with one thread and `connections` keep-alive connections for `secs` (whole
-/// seconds, at least one: wrk's unit), started with `prefix` (a CPU to run on).
+/// seconds, at least one: wrk's unit), on CPU `cpu` when given (`taskset`).
 pub fn round(
     addr: SocketAddr,
     connections: usize,
     secs: f64,
     call: Call,
-    prefix: &[String],
+    cpu: Option<usize>,
 ) -> io::Result<Round> {
     let script = script(call)?;
     let secs = secs.round().max(1.0) as u64;
-    let mut cmd = match prefix.split_first() {
-        Some((program, args)) => {
-            let mut c = Command::new(program);
-            c.args(args).arg("wrk");
+    let mut cmd = match cpu {
+        Some(cpu) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(cpu.to_string()).arg("wrk");
             c
         }
         None => Command::new("wrk"),
