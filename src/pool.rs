@@ -175,7 +175,9 @@ pub(crate) fn usable_cpus() -> usize {
 
 /// The CPU quota of the process's cgroup, in CPUs rounded up; None without one.
 fn quota_cpus() -> Option<usize> {
-    let mut groups = [0u8; 4096];
+    // 2 KiB holds /proc/self/cgroup under cgroup v2 (one line) and v1 (a dozen); a longer one is
+    // cut there. Not more: a 4 KiB buffer cost the main thread a stack page (RssAnon +4 kB).
+    let mut groups = [0u8; 2048];
     let groups = read_small("/proc/self/cgroup", &mut groups)?;
     groups.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
