@@ -132,7 +132,7 @@ const QUIET_TICKS: u32 = 10;
 /// The worker-scaling policy. A worker about to run a call while no other worker waits pokes the
 /// main thread, which then looks once a tick: a tick with no worker waiting starts one more (up to
 /// the bound), so N calls that block get N threads within N ticks, while a fast handler's workers
-/// keep coming back to wait. Past one worker per CPU (and two in all), only if a worker is blocked in a call
+/// keep coming back to wait. Past one worker per CPU, only if a worker is blocked in a call
 /// (asleep in /proc at two looks, on I/O, a timer, a lock): more threads help workers that wait
 /// on something else, never ones that run or wait for a CPU. At the bound, a tick in which no worker took a
 /// connection makes the main thread take ready connections itself (control calls must get
@@ -300,14 +300,11 @@ impl MainLoop {
             return false;
         }
         w.quiet = 0;
-        // Past 1 worker per CPU (2 in all), grow only while a worker is blocked in a call (a tick that
-        // came late, after the process was throttled or starved, says nothing). Nothing is read
-        // for the first worker: the platform's first calls run meanwhile.
+        // Past 1 worker per CPU, grow only while a worker is blocked in a call (a tick that came
+        // late, after the process was throttled or starved, says nothing).
         let count = s.workers.count();
-        let cpu_bound = count >= 2 && {
-            let cpus = *self.cpus.get_or_insert_with(crate::pool::usable_cpus);
-            count >= cpus && (late || !s.workers.one_blocked())
-        };
+        let cpus = *self.cpus.get_or_insert_with(crate::pool::usable_cpus);
+        let cpu_bound = count >= cpus && (late || !s.workers.one_blocked());
         if s.workers.at_max() || cpu_bound {
             w.full = !progressed;
         } else {

@@ -32,9 +32,13 @@ pub(crate) struct WorkerEntry {
     pub(crate) calls: AtomicU32,
     /// The main thread's: the value of `calls` when it last found the worker asleep.
     asleep_in: AtomicU32,
-    /// The thread's /proc/thread-self/stat, opened by the thread itself (None without /proc:
-    /// such a worker is never seen asleep).
-    stat: Option<File>,
+    /// The thread's stat file in /proc (None without /proc: such a worker is never seen
+    /// asleep). A started worker opens its /proc/thread-self/stat when it is listed; for the
+    /// process's first thread the main thread opens /proc/self/stat (the first thread's) when it
+    /// first looks, so that no open comes before the platform's first calls.
+    stat: Mutex<Option<File>>,
+    /// The process's first thread.
+    first: bool,
 }
 
 impl WorkerEntry {
@@ -44,11 +48,11 @@ impl WorkerEntry {
         // "TID (NAME) STATE ...": the state follows the last ')' (a name may hold one), and the
         // name is at most 15 bytes, so the first 64 bytes hold it.
         let mut head = [0u8; 64];
-        let Some(n) = self
-            .stat
-            .as_ref()
-            .and_then(|f| f.read_at(&mut head, 0).ok())
-        else {
+        let mut stat = lock(&self.stat);
+        if stat.is_none() && self.first {
+            *stat = File::open("/proc/self/stat").ok();
+        }
+        let Some(n) = stat.as_ref().and_then(|f| f.read_at(&mut head, 0).ok()) else {
             return false;
         };
         let head = head.get(..n).unwrap_or_default();
@@ -87,13 +91,20 @@ impl Workers {
         }
     }
 
-    /// Lists the calling thread for as long as the result lives.
+    /// Lists the calling thread (`first`: the process's first thread) for as long as the result
+    /// lives.
     #[cold]
-    pub(crate) fn enlist(&self) -> Enlisted<'_> {
+    pub(crate) fn enlist(&self, first: bool) -> Enlisted<'_> {
+        let stat = if first {
+            None
+        } else {
+            File::open("/proc/thread-self/stat").ok()
+        };
         let entry = Arc::new(WorkerEntry {
             calls: AtomicU32::new(0),
             asleep_in: AtomicU32::new(0),
-            stat: File::open("/proc/thread-self/stat").ok(),
+            stat: Mutex::new(stat),
+            first,
         });
         self.listed.lock().push(entry.clone());
         Enlisted {

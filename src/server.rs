@@ -189,11 +189,9 @@ impl Shared {
     /// long enough to retire (if `may_retire`: the first worker, the process's main thread, never
     /// does).
     pub(crate) fn worker(&self, may_retire: bool) {
-        // Listed so the main thread can see it blocked. Not the first worker (the only one that
-        // may not retire, the process's first thread): listing opens a file, which would delay
-        // the platform's first calls, and a second worker always starts beside it
-        // (`main_loop::Watch`), listed.
-        let _enlisted = may_retire.then(|| self.enlist());
+        // Listed so the main thread can see it blocked. The first worker (the only one that may
+        // not retire) is the process's first thread.
+        let _enlisted = self.enlist(!may_retire);
         // After a quick call, while no other worker waits, a wait takes several events (one system
         // call for several requests; see `Poller::wait`). Else a single one: after a slow call,
         // so that ready connections do not queue behind this worker's calls; with others waiting,
@@ -241,8 +239,8 @@ impl Shared {
 
     /// Lists the calling worker in `Workers` for as long as the result lives.
     #[cold]
-    fn enlist(&self) -> crate::pool::Enlisted<'_> {
-        let enlisted = self.workers.enlist();
+    fn enlist(&self, first: bool) -> crate::pool::Enlisted<'_> {
+        let enlisted = self.workers.enlist(first);
         WORKER.set(Some(enlisted.entry.clone()));
         enlisted
     }

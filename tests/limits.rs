@@ -241,7 +241,7 @@ fn sixteen_blocking_calls_at_once_run_on_sixteen_workers() {
 #[test]
 fn handlers_that_only_compute_get_one_worker_per_cpu() {
     // Four calls per CPU (and four more) computing 0.5 s each, with room for 64 workers: past one
-    // per CPU (two in all) another thread would only queue for a CPU, so the workers stop there (while
+    // per CPU another thread would only queue for a CPU, so the workers stop there (while
     // blocking calls still get one each: sixteen_blocking_calls_at_once_run_on_sixteen_workers).
     let cpus = thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let calls = 4 * cpus + 4;
