@@ -134,10 +134,10 @@ const QUIET_TICKS: u32 = 10;
 /// the bound), so N calls that block get N threads within N ticks, while a fast handler's workers
 /// keep coming back to wait. Past one worker per CPU, only if a worker is blocked in a call
 /// (asleep in /proc at two looks, on I/O, a timer, a lock): more threads help workers that wait
-/// on something else, never ones that run or wait for a CPU. At the bound, a tick in which no worker took a
-/// connection makes the main thread take ready connections itself (control calls must get
-/// through). Ten ticks in a row with a worker waiting end the watch. It starts out on, so the
-/// platform's first calls wake no other thread.
+/// on something else, never ones that run or wait for a CPU. At the bound, a tick in which no
+/// worker took a connection makes the main thread take ready connections itself (control calls
+/// must get through). Ten ticks in a row with a worker waiting end the watch. It starts out on,
+/// so the platform's first calls wake no other thread.
 struct Watch {
     on: bool,
     last_tick: Instant,

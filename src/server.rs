@@ -73,6 +73,15 @@ thread_local! {
     static CONTEXT: RefCell<Context> = RefCell::new(Context::default());
 }
 
+/// Runs `f` with the calling thread's worker entry (None off the workers). `Cell::take` and
+/// `set` rather than a `RefCell`: no borrow check that could panic.
+fn with_worker<R>(f: impl FnOnce(Option<&WorkerEntry>) -> R) -> R {
+    let worker = WORKER.take();
+    let r = f(worker.as_deref());
+    WORKER.set(worker);
+    r
+}
+
 /// Marks the calling worker as in a call until dropped: the main thread then reads whether it is
 /// asleep (see `main_loop::Watch`).
 struct InCall;
@@ -85,11 +94,11 @@ impl InCall {
 
     /// Counts a call's start or end (see `WorkerEntry::calls`).
     fn mark() {
-        let worker = WORKER.take();
-        if let Some(w) = &worker {
-            w.calls.fetch_add(1, Ordering::Relaxed);
-        }
-        WORKER.set(worker);
+        with_worker(|w| {
+            if let Some(w) = w {
+                w.calls.fetch_add(1, Ordering::Relaxed);
+            }
+        });
     }
 }
 
@@ -350,10 +359,7 @@ impl Shared {
     /// teardown (on loopback, the client's side too: ~20 us here), which should not delay a
     /// request already waiting, such as the platform's first call right after its probe connect.
     fn close_soon(&self, conn: Conn) {
-        let worker = WORKER.take();
-        let on_worker = worker.is_some();
-        WORKER.set(worker);
-        if on_worker {
+        if with_worker(|w| w.is_some()) {
             if let Some(old) = GONE.replace(Some(conn)) {
                 self.poller.close(old);
             }
