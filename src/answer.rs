@@ -27,13 +27,14 @@ pub(crate) struct Framing {
 }
 
 impl Framing {
-    /// The framing `head` asks for; `stopping` closes the connection after the answer.
-    pub(crate) fn of(head: &Head, stopping: bool, c: &Config) -> Framing {
+    /// The framing `head` asks for, of a call with function timeout `timeout_s`
+    /// ([`Context::timeout_s`](crate::Context)); `stopping` closes the connection after the answer.
+    pub(crate) fn of(head: &Head, timeout_s: Option<u32>, stopping: bool, c: &Config) -> Framing {
         Framing {
             keep_alive: head.keep_alive && !stopping,
             http10: head.http10,
             head_only: head.method == "HEAD",
-            write_timeout: call_deadline(&head.headers, c.write_timeout),
+            write_timeout: call_deadline(timeout_s, c.write_timeout),
         }
     }
 }

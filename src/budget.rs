@@ -14,7 +14,6 @@ use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use crate::head::{reject, Reject};
-use crate::headers::Headers;
 use crate::lock;
 
 /// The share of the function's memory request bodies may hold: half, leaving the rest to the
@@ -70,16 +69,13 @@ impl BodyBudget {
         mb.saturating_mul(MB) / SHARE
     }
 
-    /// Sets an unknown budget from a call's `x-fc-function-memory` (MB), once.
-    pub(crate) fn learn(&self, headers: &Headers) {
+    /// Sets an unknown budget from a call's function memory in MB (`x-fc-function-memory`, else
+    /// `FC_FUNCTION_MEMORY_SIZE`: [`Context::memory_mb`](crate::Context)), once.
+    pub(crate) fn learn(&self, memory_mb: Option<u32>) {
         if self.known.load(Ordering::Relaxed) {
             return;
         }
-        let Some(mb) = headers
-            .get("x-fc-function-memory")
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|&mb| mb > 0)
-        else {
+        let Some(mb) = memory_mb.map(|mb| mb as usize).filter(|&mb| mb > 0) else {
             return;
         };
         let mut st = lock(&self.state);
@@ -219,13 +215,11 @@ mod tests {
         let mut r = b.empty();
         r.grow(usize::MAX / 2, soon()).unwrap();
         drop(r);
-        let mut h = Headers::new();
-        h.push("x-fc-function-memory", "128");
-        b.learn(&h);
+        b.learn(Some(128));
         assert_eq!(lock(&b.state).total, Some(64 << 20));
         // Turned off (`TINYFC_BODY_BUDGET_BYTES=0`): a call's memory sets nothing.
         let off = BodyBudget::new(Some(0));
-        off.learn(&h);
+        off.learn(Some(128));
         assert_eq!(lock(&off.state).total, None);
     }
 }

@@ -43,11 +43,11 @@ pub(crate) enum ControlCall {
 }
 
 impl ControlCall {
-    /// The control call a request with `head` is, if it is one: /pre-stop and /pre-freeze by
-    /// `x-fc-control-path` or the path, the health path by method and path (without the query),
-    /// unless the control path says another platform call.
-    pub(crate) fn of(head: &Head, c: &Config) -> Option<ControlCall> {
-        match Call::of_request(&head.headers, &head.path) {
+    /// The control call a request with `head`, classified as `call`, is, if it is one:
+    /// /pre-stop and /pre-freeze by `x-fc-control-path` or the path, the health path by method
+    /// and path (without the query), unless the control path says another platform call.
+    pub(crate) fn of(call: Call, head: &Head, c: &Config) -> Option<ControlCall> {
+        match call {
             Call::PreStop => Some(ControlCall::PreStop),
             Call::PreFreeze => Some(ControlCall::PreFreeze),
             Call::Invoke(Kind::Http) if is_health(head, c) => Some(ControlCall::Health),
@@ -162,7 +162,9 @@ impl Answerer {
         } = job;
         let c = &self.config;
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
-        let deadline = arrived + call_deadline(&head.headers, c.body_timeout);
+        let mut ctx = Context::default();
+        ctx.refill(&head.headers, arrived, &c.environment);
+        let deadline = arrived + call_deadline(ctx.timeout_s, c.body_timeout);
         match read_body(
             &mut conn,
             &head,
@@ -178,13 +180,12 @@ impl Answerer {
             }
             Err(BodyError::Gone) => return self.poller.close(conn),
         }
-        let mut ctx = Context::default();
-        ctx.refill(&head.headers, arrived, &c.environment);
         let answer = {
             let _log = crate::logging::scope(&ctx.request_id);
             self.hooks.control(call, &ctx)
         };
-        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst), c);
+        let stopping = self.stopping.load(Ordering::SeqCst);
+        let framing = Framing::of(&head, ctx.timeout_s, stopping, c);
         let written = send(&conn.stream, &answer.resp, answer.fc_status, framing, c);
         if !(written && framing.keep_alive) {
             return self.poller.close(conn);

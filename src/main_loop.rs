@@ -20,6 +20,7 @@ use crate::conn::{read_available, Conn};
 use crate::control::{ControlCall, Hooks};
 use crate::head::{parse_head, Reject};
 use crate::poller::Parked;
+use crate::protocol::Call;
 use crate::server::{Service, Shared};
 use crate::signals::{self, Signals};
 
@@ -412,7 +413,7 @@ fn peek_call(conn: &Conn, c: &Config) -> Peek {
     };
     bytes.truncate(old + n);
     match parse_head(&bytes, max_head) {
-        Ok(Some(h)) => match ControlCall::of(&h, c) {
+        Ok(Some(h)) => match ControlCall::of(Call::of_request(&h.headers, &h.path), &h, c) {
             Some(call) => Peek::Control(call),
             None => Peek::Other,
         },

@@ -26,14 +26,18 @@ pub(crate) enum Call {
 }
 
 impl Call {
-    /// Classifies a request by its headers (names lower-case) and path.
+    /// Classifies a request by its headers (names lower-case) and path, as [`Call::of`].
     pub(crate) fn of_request(headers: &Headers, path: &str) -> Call {
-        Call::of(headers.get("x-fc-control-path"), path)
+        Call::of(headers.get("x-fc-control-path").unwrap_or(""), path)
     }
 
-    /// Classifies a request by its control path header (if any) and its path.
-    pub(crate) fn of(control_path: Option<&str>, path: &str) -> Call {
-        let p = control_path.unwrap_or_else(|| path.split('?').next().unwrap_or(path));
+    /// Classifies a request by its control path header (empty when absent or empty:
+    /// [`Context::control_path`](crate::Context::control_path)) and its path.
+    pub(crate) fn of(control_path: &str, path: &str) -> Call {
+        let p = match control_path {
+            "" => path.split('?').next().unwrap_or(path),
+            p => p,
+        };
         match p {
             "/initialize" => Call::Initialize,
             "/pre-stop" => Call::PreStop,
@@ -47,16 +51,13 @@ impl Call {
 /// FC's longest function timeout (24 hours): a larger `x-fc-function-timeout` is taken as this.
 const MAX_FUNCTION_TIMEOUT: Duration = Duration::from_secs(86_400);
 
-/// A call's body or answer deadline: `floor` (the configured one), or the call's
-/// `x-fc-function-timeout` (seconds) if longer: FC still runs the call until then, so no deadline
-/// of ours may cut it sooner.
-pub(crate) fn call_deadline(headers: &Headers, floor: Duration) -> Duration {
-    let timeout = headers
-        .get("x-fc-function-timeout")
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(Duration::ZERO, |s| {
-            Duration::from_secs(s).min(MAX_FUNCTION_TIMEOUT)
-        });
+/// A call's body or answer deadline: `floor` (the configured one), or the call's function
+/// timeout if longer (`x-fc-function-timeout`, seconds: [`Context::timeout_s`](crate::Context)):
+/// FC still runs the call until then, so no deadline of ours may cut it sooner.
+pub(crate) fn call_deadline(timeout_s: Option<u32>, floor: Duration) -> Duration {
+    let timeout = timeout_s.map_or(Duration::ZERO, |s| {
+        Duration::from_secs(s.into()).min(MAX_FUNCTION_TIMEOUT)
+    });
     floor.max(timeout)
 }
 
@@ -172,14 +173,14 @@ mod tests {
 
     #[test]
     fn control_path_header_wins_over_path() {
-        assert_eq!(Call::of(None, "/invoke"), Call::Invoke(Kind::Event));
+        assert_eq!(Call::of("", "/invoke"), Call::Invoke(Kind::Event));
         assert_eq!(
-            Call::of(Some("/http-invoke"), "/invoke"),
+            Call::of("/http-invoke", "/invoke"),
             Call::Invoke(Kind::Http)
         );
-        assert_eq!(Call::of(None, "/initialize?x=1"), Call::Initialize);
-        assert_eq!(Call::of(Some("/pre-stop"), "/"), Call::PreStop);
-        assert_eq!(Call::of(None, "/anything"), Call::Invoke(Kind::Http));
+        assert_eq!(Call::of("", "/initialize?x=1"), Call::Initialize);
+        assert_eq!(Call::of("/pre-stop", "/"), Call::PreStop);
+        assert_eq!(Call::of("", "/anything"), Call::Invoke(Kind::Http));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::body::{read_body, BodyError};
 use crate::budget::BodyBudget;
 use crate::config::Config;
 use crate::conn::{discard_available, read_available, Conn};
-use crate::context::Context;
+use crate::context::{Context, Environment};
 use crate::control::{Control, ControlCall, Hooks};
 use crate::head::{parse_head, Head};
 use crate::listener::Listener;
@@ -68,9 +68,29 @@ thread_local! {
     static WORKER: Cell<Option<Arc<WorkerEntry>>> = const { Cell::new(None) };
     /// On a worker: a connection its client closed, to close when nothing else is ready.
     static GONE: RefCell<Option<Conn>> = const { RefCell::new(None) };
-    /// The context of the call this thread serves, refilled for each: its strings keep their
-    /// memory, so a call allocates nothing for its context (see `Context::refill`).
-    static CONTEXT: RefCell<Context> = RefCell::new(Context::default());
+    /// The context of the call this thread serves, refilled for each.
+    static CONTEXT: RefCell<CallContext> = RefCell::new(CallContext {
+        ctx: Context::default(),
+        from_headers: u64::MAX,
+    });
+}
+
+/// A thread's context, refilled for each call it serves: its strings keep their memory, so a call
+/// allocates nothing for its context. A thread serves one server, so one environment.
+struct CallContext {
+    ctx: Context,
+    /// The fields a header of the last call set (all before the first): the ones to reset
+    /// (`Context::refill_changed`).
+    from_headers: u64,
+}
+
+impl CallContext {
+    /// The context of a call with `head`, which arrived at `arrived`.
+    fn refill(&mut self, head: &Head, arrived: Instant, env: &Environment) -> &Context {
+        let stale = self.from_headers;
+        self.from_headers = self.ctx.refill_changed(&head.headers, arrived, env, stale);
+        &self.ctx
+    }
 }
 
 /// Runs `f` with the calling thread's worker entry (None off the workers). `Cell::take` and
@@ -327,17 +347,30 @@ impl Shared {
                     return Some(conn);
                 }
             };
-            if let Some(control) = ControlCall::of(&head, &self.config) {
-                self.control.submit(conn, head, control);
-                return None;
-            }
-            let call = Call::of_request(&head.headers, &head.path);
-            if self.poller.waiting() == 0 {
-                // Nobody left to take the next connection while this call runs: the main thread
-                // starts a worker if still none waits a tick from now (see `main_loop::Watch`).
-                self.poke_main();
-            }
-            match self.serve_call(&mut conn, head, call) {
+            let arrived = conn.head_started.unwrap_or_else(Instant::now);
+            // The context is read from the head once, and classifies the call.
+            let served = CONTEXT.with_borrow_mut(|cc| {
+                let ctx = cc.refill(&head, arrived, &self.config.environment);
+                let call = Call::of(&ctx.control_path, &head.path);
+                if let Some(control) = ControlCall::of(call, &head, &self.config) {
+                    return Err((head, control)); // the control thread's
+                }
+                if self.poller.waiting() == 0 {
+                    // Nobody left to take the next connection while this call runs: the main
+                    // thread starts a worker if still none waits a tick from now (see
+                    // `main_loop::Watch`).
+                    self.poke_main();
+                }
+                Ok(self.serve_call(&mut conn, head, call, arrived, ctx))
+            });
+            let outcome = match served {
+                Ok(outcome) => outcome,
+                Err((head, control)) => {
+                    self.control.submit(conn, head, control);
+                    return None;
+                }
+            };
+            match outcome {
                 Outcome::Close => {
                     self.poller.close(conn);
                     return None;
@@ -392,12 +425,19 @@ impl Shared {
         }
     }
 
-    /// Body, call, answer, for a request classified as `call` (an invocation or /initialize).
-    fn serve_call(&self, conn: &mut Conn, head: Head, call: Call) -> Outcome {
-        let arrived = conn.head_started.unwrap_or_else(Instant::now);
+    /// Body, call, answer, for a request classified as `call` (an invocation or /initialize),
+    /// which arrived at `arrived`, with its context `ctx`.
+    fn serve_call(
+        &self,
+        conn: &mut Conn,
+        head: Head,
+        call: Call,
+        arrived: Instant,
+        ctx: &Context,
+    ) -> Outcome {
         let c = &self.config;
-        let deadline = arrived + call_deadline(&head.headers, c.body_timeout);
-        self.budget.learn(&head.headers);
+        let deadline = arrived + call_deadline(ctx.timeout_s, c.body_timeout);
+        self.budget.learn(ctx.memory_mb);
         // Held until the call has ended (the handler owns the body until then).
         let mut held = self.budget.empty();
         let stall = c.header_timeout;
@@ -416,10 +456,7 @@ impl Shared {
             }
             Err(BodyError::Gone) => return Outcome::Close, // never run a truncated invocation
         };
-        CONTEXT.with_borrow_mut(|ctx| {
-            ctx.refill(&head.headers, arrived, &self.config.environment);
-            self.call_service(conn, head, call, body, ctx)
-        })
+        self.call_service(conn, head, call, body, ctx)
     }
 
     /// [`Shared::serve_call`] once the body is in: the call and its answer.
@@ -431,7 +468,8 @@ impl Shared {
         body: Vec<u8>,
         ctx: &Context,
     ) -> Outcome {
-        let framing = Framing::of(&head, self.stopping.load(Ordering::SeqCst), &self.config);
+        let stopping = self.stopping.load(Ordering::SeqCst);
+        let framing = Framing::of(&head, ctx.timeout_s, stopping, &self.config);
         let req = Request {
             kind: match call {
                 Call::Invoke(kind) => kind,

@@ -161,14 +161,28 @@ impl Context {
     }
 
     /// [`Context::from_headers`] into this context, with `env`'s values for the fields no header
-    /// set, reusing the strings' memory: each thread that serves calls keeps one, so a call
-    /// allocates nothing for its context (an optional field keeps its memory while its header
-    /// or variable comes with every call, as on live traffic). Every field is in `FIELDS`
+    /// set, reusing the strings' memory. Every field is in `FIELDS`
     /// (`every_context_field_is_in_the_table_and_comes_from_its_header` checks it), so none can
     /// keep the call before's value.
     pub(crate) fn refill(&mut self, headers: &Headers, arrived: Instant, env: &Environment) {
-        // A bit per field of `FIELDS`: set by this call's headers.
-        let mut set: u64 = 0;
+        self.refill_changed(headers, arrived, env, u64::MAX);
+    }
+
+    /// [`Context::refill`] for a context that `env` and headers alone filled, and whose fields
+    /// outside `stale` (a bit per field of `FIELDS`) hold `env`'s value or none: only the stale
+    /// fields no header sets now are reset. Returns the fields this call's headers set, the next
+    /// call's `stale`. A call then touches only its own headers' fields: with FC's twenty or so
+    /// headers on every call, resetting the other fields each time cost more than reading them.
+    pub(crate) fn refill_changed(
+        &mut self,
+        headers: &Headers,
+        arrived: Instant,
+        env: &Environment,
+        stale: u64,
+    ) -> u64 {
+        // Bits per field of `FIELDS`: set by this call's headers; written by one (a repeated
+        // header's later value, which an earlier empty one then unsets, included).
+        let (mut set, mut written): (u64, u64) = (0, 0);
         // In reverse, so that of a repeated header the first one wins (assigned last). Names in
         // `Headers` are lower-case. An empty value counts as absent.
         for (name, value) in headers.iter().rev() {
@@ -183,12 +197,14 @@ impl Context {
                 continue;
             }
             set |= 1 << i;
+            written |= 1 << i;
             set_value(FIELDS[i].value(self), value);
         }
-        for (i, field) in FIELDS.iter().enumerate() {
-            if set & (1 << i) != 0 {
-                continue;
-            }
+        let mut reset = (stale | written) & !set;
+        while reset != 0 {
+            let i = reset.trailing_zeros() as usize;
+            reset &= reset - 1;
+            let Some(field) = FIELDS.get(i) else { break };
             match (env.value(i), field.value(self)) {
                 (Some(value), slot) => set_value(slot, value),
                 (None, Value::Text(text)) => text.clear(),
@@ -199,6 +215,7 @@ impl Context {
         self.deadline = self
             .timeout_s
             .map(|t| arrived + Duration::from_secs(t.into()));
+        set
     }
 
     /// Time left before the function timeout (zero once past it); `None` without a timeout header.

@@ -222,3 +222,34 @@ fn docs_context_md_lists_every_field_with_its_header_and_variables() {
         assert_eq!(listed, env, "the variables of `{}`: {row}", f.name());
     }
 }
+
+#[test]
+fn a_context_refilled_call_after_call_equals_one_filled_afresh() {
+    let env = Environment::from_lookup(|k| match k {
+        "FC_FUNCTION_NAME" => Some("env-fn".into()),
+        "FC_FUNCTION_MEMORY_SIZE" => Some("128".into()),
+        _ => None,
+    });
+    let calls: [&[(&str, &str)]; 6] = [
+        &[("x-fc-request-id", "1"), ("x-fc-function-name", "h-fn")],
+        &[("x-fc-request-id", "2"), ("x-fc-client-ip", "10.0.0.1")],
+        // A repeated header whose first value is empty: absent, though the second was written.
+        &[("x-fc-region", ""), ("x-fc-region", "cn-hangzhou")],
+        &[
+            ("x-fc-function-memory", "512"),
+            ("x-fc-function-timeout", "3"),
+        ],
+        &[],
+        &[("X-Fc-Function-Name", "again"), ("x-fc-base-path", "/b/")],
+    ];
+    let arrived = Instant::now();
+    let mut reused = Context::default();
+    let mut stale = u64::MAX;
+    for headers in calls {
+        let headers: Headers = headers.iter().copied().collect();
+        stale = reused.refill_changed(&headers, arrived, &env, stale);
+        let mut fresh = Context::default();
+        fresh.refill(&headers, arrived, &env);
+        assert_eq!(reused, fresh, "after {headers:?}");
+    }
+}
