@@ -75,6 +75,14 @@ thread_local! {
     });
 }
 
+/// What became of a request once its context was read.
+enum Routed {
+    /// A worker served it.
+    Served(Outcome),
+    /// A control call: the control thread's, with the connection.
+    Control(Head, ControlCall),
+}
+
 /// A thread's context, refilled for each call it serves: its strings keep their memory, so a call
 /// allocates nothing for its context. A thread serves one server, so one environment.
 struct CallContext {
@@ -353,7 +361,7 @@ impl Shared {
                 let ctx = cc.refill(&head, arrived, &self.config.environment);
                 let call = Call::of(&ctx.control_path, &head.path);
                 if let Some(control) = ControlCall::of(call, &head, &self.config) {
-                    return Err((head, control)); // the control thread's
+                    return Routed::Control(head, control);
                 }
                 if self.poller.waiting() == 0 {
                     // Nobody left to take the next connection while this call runs: the main
@@ -361,11 +369,11 @@ impl Shared {
                     // `main_loop::Watch`).
                     self.poke_main();
                 }
-                Ok(self.serve_call(&mut conn, head, call, arrived, ctx))
+                Routed::Served(self.serve_call(&mut conn, head, call, arrived, ctx))
             });
             let outcome = match served {
-                Ok(outcome) => outcome,
-                Err((head, control)) => {
+                Routed::Served(outcome) => outcome,
+                Routed::Control(head, control) => {
                     self.control.submit(conn, head, control);
                     return None;
                 }
