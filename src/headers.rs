@@ -10,10 +10,11 @@ pub(crate) const SECRET_HEADERS: [&str; 3] = [
     "x-fc-security-token",
 ];
 
-/// Request headers in arrival order: names lower-cased, values trimmed of surrounding blanks
-/// (invalid UTF-8 replaced). They are slices of one copy of the request head: a request with the
-/// platform's twenty `x-fc-*` headers costs two allocations here, not forty. `Debug` hides the
-/// credential values.
+/// Headers in order, of a request or a response: names lower-cased (names are case-blind), values
+/// as given (invalid UTF-8 replaced); a request's values without the blanks around them, which
+/// are not part of a value (RFC 9110 section 5.5). They are slices of one text (of a request, a
+/// copy of its head): a request with the platform's twenty `x-fc-*` headers costs two allocations
+/// here, not forty, and so does a response's few headers. `Debug` hides the credential values.
 #[derive(Clone, Default)]
 pub struct Headers {
     /// UTF-8 text, always (see `at`).
@@ -34,7 +35,7 @@ impl Headers {
             // Rare: build it header by header, replacing invalid UTF-8.
             let mut h = Headers::new();
             for p in parsed {
-                h.push_bytes(p.name.as_bytes(), p.value);
+                h.push_bytes(p.name.as_bytes(), trim_blanks(p.value));
             }
             return h;
         }
@@ -58,27 +59,34 @@ impl Headers {
         h
     }
 
-    /// Appends a header; the name is stored lower-cased and the value trimmed.
+    /// Appends a header; the name is stored lower-cased, the value as given.
     pub fn push(&mut self, name: &str, value: &str) {
-        self.push_bytes(name.as_bytes(), value.as_bytes());
+        if self.text.capacity() == 0 {
+            // A response's few headers in one allocation, not one that grows with each.
+            self.text.reserve(FIRST_ROOM);
+        }
+        let name_start = self.text.len();
+        self.text.extend_from_slice(name.as_bytes());
+        lower_ascii(&mut self.text[name_start..]);
+        let value_start = self.text.len();
+        self.text.extend_from_slice(value.as_bytes());
+        self.spans
+            .push([name_start, value_start, value_start, self.text.len()]);
+    }
+
+    /// Keeps only the headers for which `keep(name, value)` is true, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        let text = &self.text;
+        self.spans.retain(|span| {
+            let (name, value) = at(text, span);
+            keep(name, value)
+        });
     }
 
     /// [`Headers::push`] for bytes (a name must be UTF-8; a value's invalid UTF-8 is replaced).
     fn push_bytes(&mut self, name: &[u8], value: &[u8]) {
-        let name_start = self.text.len();
-        self.text.extend_from_slice(name);
-        lower_ascii(&mut self.text[name_start..]);
-        let value_start = self.text.len();
-        let value = trim_blanks(value);
-        match std::str::from_utf8(value) {
-            Ok(_) => self.text.extend_from_slice(value),
-            Err(_) => {
-                let text = String::from_utf8_lossy(value);
-                self.text.extend_from_slice(text.as_bytes());
-            }
-        }
-        self.spans
-            .push([name_start, value_start, value_start, self.text.len()]);
+        let name = String::from_utf8_lossy(name);
+        self.push(&name, &String::from_utf8_lossy(value));
     }
 
     /// The value of the first header named `name` (any case), if any.
@@ -111,19 +119,26 @@ impl Headers {
 
     /// The `i`th header (`i < len()`).
     fn at(&self, i: usize) -> (&str, &str) {
-        let [ns, ne, vs, ve] = self.spans[i];
-        // Checked slicing cost more than the rest of a header's parse (each end is checked for a
-        // char boundary, on every lookup).
-        // SAFETY: `text` is UTF-8 (a head that passed `from_utf8`, or whole `str`s appended and
-        // only ASCII letters changed since). Every span is within it (httparse's name and value
-        // slices lie within the head it parsed, of which `text` is a copy; pushed ones are what
-        // was appended) and ends next to an ASCII byte (`:`, CR, a blank) or the end of what was
-        // appended: on char boundaries.
-        unsafe {
-            let text =
-                |a: usize, b: usize| std::str::from_utf8_unchecked(self.text.get_unchecked(a..b));
-            (text(ns, ne), text(vs, ve))
-        }
+        at(&self.text, &self.spans[i])
+    }
+}
+
+/// Bytes of text a first push reserves: a response's usual headers.
+const FIRST_ROOM: usize = 128;
+
+/// The header of a [`Headers`] whose `text` `span` is.
+fn at<'t>(text: &'t [u8], span: &[usize; 4]) -> (&'t str, &'t str) {
+    let [ns, ne, vs, ve] = *span;
+    // Checked slicing cost more than the rest of a header's parse (each end is checked for a
+    // char boundary, on every lookup).
+    // SAFETY: `text` is UTF-8 (a head that passed `from_utf8`, or whole `str`s appended and only
+    // ASCII letters changed since). Every span is within it (httparse's name and value slices lie
+    // within the head it parsed, of which `text` is a copy; pushed ones are what was appended)
+    // and ends next to an ASCII byte (`:`, CR, a blank) or the end of what was appended: on char
+    // boundaries.
+    unsafe {
+        let part = |a: usize, b: usize| std::str::from_utf8_unchecked(text.get_unchecked(a..b));
+        (part(ns, ne), part(vs, ve))
     }
 }
 
@@ -248,9 +263,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn headers_keep_order_lower_case_names_and_trimmed_values() {
+    fn headers_keep_order_lower_case_names_and_values_as_given() {
         let mut h = Headers::new();
-        h.push("Content-Type", " text/plain\t");
+        h.push("Content-Type", "text/plain");
         h.push("X-Empty", "");
         h.push_bytes(b"x-bin", b"a\xffb");
         h.push("content-type", "second");
@@ -283,6 +298,19 @@ mod tests {
         assert_eq!(
             (h.len(), h.iter().len(), Headers::new().is_empty()),
             (4, 4, true)
+        );
+        // A pushed value keeps its blanks (a response's are checked, not fixed); `retain` keeps
+        // order.
+        h.push("x-padded", " v\t");
+        h.retain(|name, _| name != "content-type");
+        let all: Vec<_> = h.iter().collect();
+        assert_eq!(
+            all,
+            [
+                ("x-empty", ""),
+                ("x-bin", "a\u{fffd}b"),
+                ("x-padded", " v\t")
+            ]
         );
     }
 

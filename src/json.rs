@@ -171,9 +171,7 @@ mod tests {
         let r = Response::json(&Ping { n: 1 });
         assert_eq!(r.status, 200);
         assert_eq!(r.body, br#"{"n":1}"#);
-        assert!(r
-            .headers
-            .contains(&("content-type".into(), "application/json".into())));
+        assert_eq!(r.headers.get("content-type"), Some("application/json"));
     }
 
     #[test]

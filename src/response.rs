@@ -3,6 +3,8 @@
 use std::fmt;
 use std::io::{self, Write};
 
+use crate::headers::Headers;
+
 /// What [`Response::stream`] takes: writes the body piece by piece; each `flush` sends what was
 /// written since the last as one chunk.
 pub(crate) type ProduceFn = dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send;
@@ -19,9 +21,10 @@ pub(crate) type ProduceFn = dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send;
 pub struct Response {
     /// The HTTP status, 200 by default: 200 to 999, else the invocation fails (`InvalidResponse`).
     pub status: u16,
-    /// Response headers: names are tokens, values have no control character and no space or tab
-    /// at either end, else the invocation fails (`InvalidResponse`).
-    pub headers: Vec<(String, String)>,
+    /// Response headers in order, names lower-cased and values trimmed as [`Headers::push`]
+    /// stores them: names are tokens and values have no control character, else the invocation
+    /// fails (`InvalidResponse`).
+    pub headers: Headers,
     /// The body: bytes, or a stream written while it is sent.
     pub body: Body,
 }
@@ -162,7 +165,7 @@ impl Response {
     pub fn new(status: u16) -> Response {
         Response {
             status,
-            headers: Vec::new(),
+            headers: Headers::new(),
             body: Body::default(),
         }
     }
@@ -214,9 +217,9 @@ impl Response {
         self
     }
 
-    /// Adds a header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
-        self.headers.push((name.into(), value.into()));
+    /// Adds a header (stored as [`Headers::push`] does).
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Response {
+        self.headers.push(name.as_ref(), value.as_ref());
         self
     }
 

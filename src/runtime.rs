@@ -202,7 +202,8 @@ impl<S> Served<S> {
         let status = if kind == Kind::Event { 404 } else { 500 };
         match result {
             Ok(mut resp) => {
-                resp.headers.retain(|(k, _)| !reserved_response_header(k));
+                resp.headers
+                    .retain(|name, _| !reserved_response_header(name));
                 if kind == Kind::Event && resp.is_stream() {
                     if let Err(e) = collect_stream(&mut resp) {
                         log::error!("invocation failed: {e}");

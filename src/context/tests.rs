@@ -103,7 +103,7 @@ fn context_takes_the_first_of_repeated_headers_in_any_case() {
     let h: Headers = [
         ("X-FC-Region", "first"),
         ("x-fc-region", "second"),
-        ("x-fc-function-memory", " 512 "),
+        ("x-fc-function-memory", "512"),
         ("x-fc-function-memory", "1024"),
         ("content-type", "text/plain"),
     ]
