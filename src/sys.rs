@@ -1,7 +1,7 @@
 //! The system calls std does not offer, each behind a safe function: epoll and eventfd, poll(2),
-//! listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity, and glibc's
-//! mmap threshold. This is the runtime's one module of system calls; every `unsafe` block here
-//! says why it is sound, and the crate denies one that does not.
+//! listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity, unlocked
+//! writes to descriptor 1, and glibc's mmap threshold. This is the runtime's one module of system
+//! calls; every `unsafe` block here says why it is sound, and the crate denies one that does not.
 
 use std::fs::File;
 use std::io;
@@ -153,6 +153,17 @@ pub(crate) fn affinity_cpus() -> usize {
         }
         (libc::CPU_COUNT(&set) as usize).max(1)
     }
+}
+
+/// One write(2) of `buf` to descriptor 1, without std's stdout (see `logging.rs`).
+pub(crate) fn write_stdout(buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the kernel reads at most `buf.len()` bytes, all within `buf`. Descriptor 1 is not
+    // owned by any Rust value here; a write to it (or its failure, if closed) affects no memory.
+    let n = unsafe { libc::write(libc::STDOUT_FILENO, buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 /// Sets glibc's mmap threshold to `bytes` (see `budget::return_large_blocks`).
