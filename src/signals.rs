@@ -47,16 +47,23 @@ impl Signals {
     }
 
     /// Installs the actions and lets the signals through on the calling thread (the main loop's,
-    /// once). Each action notes its signal's number (for the exit code of a second one), then
-    /// writes a byte to the wake socket: signal-hook's own async-signal-safe actions, registered
-    /// in that order.
+    /// once). One action per signal notes its number (for the exit code of a second one), then
+    /// writes a byte to the wake socket. One action, not signal-hook's `flag::register_usize` and
+    /// `pipe::register_raw` (two each): signal-hook copies its table of actions at every
+    /// registration, and four left musl's allocator a page more in about three starts of four
+    /// (RssAnon at the first answer, `make bench`).
     pub(crate) fn install(&self) {
         let Some(tx) = self.tx else { return };
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            let noted = signal_hook::flag::register_usize(sig, self.last.clone(), sig as usize);
-            // `tx` stays open for the life of the process (`Shared` owns it).
-            let woken = noted.and_then(|_| signal_hook::low_level::pipe::register_raw(sig, tx));
-            if let Err(e) = woken {
+            let last = self.last.clone();
+            let action = move || {
+                last.store(sig as usize, Ordering::SeqCst);
+                crate::sys::send_byte(tx, 1); // a full socket already means "wake up"
+            };
+            // SAFETY: the action only stores to an atomic and makes one send(2) (`send_byte`),
+            // both async-signal-safe (signal-hook restores errno around it); `tx` stays open for
+            // the life of the process (`Shared` owns it).
+            if let Err(e) = unsafe { signal_hook::low_level::register(sig, action) } {
                 log::error!("cannot handle signal {sig}: {e}"); // it keeps its default action
             }
         }
