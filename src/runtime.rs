@@ -202,15 +202,13 @@ impl<S> Served<S> {
         let status = if kind == Kind::Event { 404 } else { 500 };
         match result {
             Ok(mut resp) => {
-                resp.headers
-                    .retain(|name, _| !reserved_response_header(name));
                 if kind == Kind::Event && resp.is_stream() {
                     if let Err(e) = collect_stream(&mut resp) {
                         log::error!("invocation failed: {e}");
                         return failed(status, &e);
                     }
                 }
-                match check_response(&resp) {
+                match check_response(&mut resp) {
                     Ok(()) => ok(resp),
                     Err(why) => {
                         log::error!("invalid response: {why}");
@@ -228,16 +226,22 @@ impl<S> Served<S> {
 
 /// A handler's response can be written only with a final status (an interim 1xx would leave the
 /// client waiting for another answer; HTTP has three digits) and header names and values of the
-/// HTTP grammar (a CR or LF would split the answer). Names are shown escaped; values are not shown
-/// (they may be secrets).
-fn check_response(resp: &Response) -> Result<(), String> {
+/// HTTP grammar (a CR or LF would split the answer). Headers the platform reserves are dropped
+/// first, not checked. Names are shown escaped; values are not shown (they may be secrets).
+fn check_response(resp: &mut Response) -> Result<(), String> {
     if !(200..=999).contains(&resp.status) {
         return Err(format!(
             "the handler's status {} is not a final status (200 to 999)",
             resp.status
         ));
     }
+    // One pass over the headers, the usual case; a second only to drop reserved ones.
+    let mut reserved = false;
     for (name, value) in &resp.headers {
+        if reserved_response_header(name) {
+            reserved = true;
+            continue;
+        }
         if !is_token(name.as_bytes()) {
             return Err(format!("the handler's header name {name:?} is not a token"));
         }
@@ -247,6 +251,9 @@ fn check_response(resp: &Response) -> Result<(), String> {
                  leading or trailing blanks"
             ));
         }
+    }
+    if reserved {
+        resp.headers.retain(|name, _| !reserved_response_header(name));
     }
     Ok(())
 }
