@@ -17,8 +17,8 @@ pub(crate) const SECRET_HEADERS: [&str; 3] = [
 /// here, not forty, and so does a response's few headers. `Debug` hides the credential values.
 #[derive(Clone, Default)]
 pub struct Headers {
-    /// UTF-8 text, always (see `at`).
-    text: Vec<u8>,
+    /// The names and values, each at its span.
+    text: String,
     /// Per header: where its name starts and ends, and its value starts and ends, in `text`.
     spans: Vec<[usize; 4]>,
 }
@@ -31,18 +31,8 @@ impl Headers {
 
     /// The headers of a request head `head`, as `httparse` found them in it.
     pub(crate) fn from_head(head: &[u8], parsed: &[httparse::Header<'_>]) -> Headers {
-        if std::str::from_utf8(head).is_err() {
-            // Rare: build it header by header, replacing invalid UTF-8.
-            let mut h = Headers::new();
-            for p in parsed {
-                h.push_bytes(p.name.as_bytes(), trim_blanks(p.value));
-            }
-            return h;
-        }
-        let mut h = Headers {
-            text: head.to_vec(),
-            spans: Vec::with_capacity(parsed.len()),
-        };
+        let mut text = head.to_vec();
+        let mut spans = Vec::with_capacity(parsed.len());
         let offset = |s: &[u8]| s.as_ptr() as usize - head.as_ptr() as usize;
         for p in parsed {
             let (name, value) = (p.name.as_bytes(), trim_blanks(p.value));
@@ -53,10 +43,21 @@ impl Headers {
             } else {
                 offset(value)
             };
-            h.spans.push([n, n + name.len(), v, v + value.len()]);
-            lower_ascii(&mut h.text[n..][..name.len()]);
+            spans.push([n, n + name.len(), v, v + value.len()]);
+            // A name is a token (httparse checks): ASCII, so lower-casing keeps the text UTF-8.
+            lower_ascii(&mut text[n..][..name.len()]);
         }
-        h
+        match String::from_utf8(text) {
+            Ok(text) => Headers { text, spans },
+            Err(_) => {
+                // Rare: built header by header, invalid UTF-8 replaced.
+                let mut h = Headers::new();
+                for p in parsed {
+                    h.push_bytes(p.name.as_bytes(), trim_blanks(p.value));
+                }
+                h
+            }
+        }
     }
 
     /// Appends a header; the name is stored lower-cased, the value as given.
@@ -66,10 +67,12 @@ impl Headers {
             self.text.reserve(FIRST_ROOM);
         }
         let name_start = self.text.len();
-        self.text.extend_from_slice(name.as_bytes());
-        lower_ascii(&mut self.text[name_start..]);
+        self.text.push_str(name);
+        if let Some(pushed) = self.text.get_mut(name_start..) {
+            pushed.make_ascii_lowercase();
+        }
         let value_start = self.text.len();
-        self.text.extend_from_slice(value.as_bytes());
+        self.text.push_str(value);
         self.spans
             .push([name_start, value_start, value_start, self.text.len()]);
     }
@@ -126,20 +129,14 @@ impl Headers {
 /// Bytes of text a first push reserves: a response's usual headers.
 const FIRST_ROOM: usize = 128;
 
-/// The header of a [`Headers`] whose `text` `span` is.
-fn at<'t>(text: &'t [u8], span: &[usize; 4]) -> (&'t str, &'t str) {
+/// The header of a [`Headers`] whose `text` `span` is. (`get`: every span lies on char
+/// boundaries within `text`, so none is empty for want of one.)
+fn at<'t>(text: &'t str, span: &[usize; 4]) -> (&'t str, &'t str) {
     let [ns, ne, vs, ve] = *span;
-    // Checked slicing cost more than the rest of a header's parse (each end is checked for a
-    // char boundary, on every lookup).
-    // SAFETY: `text` is UTF-8 (a head that passed `from_utf8`, or whole `str`s appended and only
-    // ASCII letters changed since). Every span is within it (httparse's name and value slices lie
-    // within the head it parsed, of which `text` is a copy; pushed ones are what was appended)
-    // and ends next to an ASCII byte (`:`, CR, a blank) or the end of what was appended: on char
-    // boundaries.
-    unsafe {
-        let part = |a: usize, b: usize| std::str::from_utf8_unchecked(text.get_unchecked(a..b));
-        (part(ns, ne), part(vs, ve))
-    }
+    (
+        text.get(ns..ne).unwrap_or_default(),
+        text.get(vs..ve).unwrap_or_default(),
+    )
 }
 
 /// `s` without the optional whitespace around a header value (RFC 9110: spaces and tabs).

@@ -64,8 +64,9 @@ pub(crate) fn serve_on(
 ) -> io::Result<Arc<Shared>> {
     config.max_connections = crate::listener::fit_descriptor_limit(config.max_connections);
     let (wake_rx, waker) = socket_pair()?;
+    let waker = Arc::new(waker);
     let signals = match mode {
-        Mode::Process => Signals::new(waker.as_raw_fd()),
+        Mode::Process => Signals::new(waker.clone()),
         Mode::Background => Signals::never(),
     };
     let shared = Arc::new(Shared::new(config, service, hooks, waker)?);

@@ -253,7 +253,8 @@ fn check_response(resp: &mut Response) -> Result<(), String> {
         }
     }
     if reserved {
-        resp.headers.retain(|name, _| !reserved_response_header(name));
+        resp.headers
+            .retain(|name, _| !reserved_response_header(name));
     }
     Ok(())
 }

@@ -164,7 +164,7 @@ pub(crate) struct Shared {
     /// Request body bytes held at once (`budget.rs`).
     budget: BodyBudget,
     /// Written to wake the main thread's poll (signals write to it too).
-    waker: UnixStream,
+    waker: Arc<UnixStream>,
     /// Set while the main thread watches the workers (and by a poke that starts that), so
     /// workers poke it only when it is not already looking.
     poked: AtomicBool,
@@ -181,7 +181,7 @@ impl Shared {
         config: Config,
         service: Arc<dyn Service>,
         hooks: Arc<dyn Hooks>,
-        waker: UnixStream,
+        waker: Arc<UnixStream>,
     ) -> io::Result<Shared> {
         let poller = Arc::new(Poller::new()?);
         let stopping = Arc::new(AtomicBool::new(false));
@@ -285,7 +285,7 @@ impl Shared {
     /// Wakes the main thread, unless it is watching already.
     pub(crate) fn poke_main(&self) {
         if !self.poked.swap(true, Ordering::SeqCst) {
-            let _ = (&self.waker).write(&[0]); // a full wake socket already means "wake up"
+            let _ = (&*self.waker).write(&[0]); // a full wake socket already means "wake up"
         }
     }
 

@@ -1,7 +1,8 @@
 //! SIGTERM and SIGINT, which the main loop turns into a drain (see `main_loop.rs`).
 
 use std::io;
-use std::os::fd::RawFd;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -17,15 +18,14 @@ use std::thread;
 pub(crate) struct Signals {
     /// The wake socket's write side, where each action writes a non-zero byte; None: never
     /// install (a server inside a test process keeps the process's own actions).
-    tx: Option<RawFd>,
+    tx: Option<Arc<UnixStream>>,
     /// The number of the last signal that came (0: none yet).
     last: Arc<AtomicUsize>,
 }
 
 impl Signals {
-    /// Signals whose actions will write to `tx` (open for the life of the process: `Shared` owns
-    /// it).
-    pub(crate) fn new(tx: RawFd) -> Signals {
+    /// Signals whose actions will write to `tx`.
+    pub(crate) fn new(tx: Arc<UnixStream>) -> Signals {
         Signals {
             tx: Some(tx),
             last: Arc::default(),
@@ -53,16 +53,16 @@ impl Signals {
     /// registration, and four left musl's allocator a page more in about three starts of four
     /// (RssAnon at the first answer, `make bench`).
     pub(crate) fn install(&self) {
-        let Some(tx) = self.tx else { return };
+        let Some(tx) = &self.tx else { return };
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            let last = self.last.clone();
+            let (last, tx) = (self.last.clone(), tx.clone());
             let action = move || {
                 last.store(sig as usize, Ordering::SeqCst);
-                crate::sys::send_byte(tx, 1); // a full socket already means "wake up"
+                let _ = (&*tx).write(&[1]); // a full socket already means "wake up"
             };
-            // SAFETY: the action only stores to an atomic and makes one send(2) (`send_byte`),
-            // both async-signal-safe (signal-hook restores errno around it); `tx` stays open for
-            // the life of the process (`Shared` owns it).
+            // SAFETY: the action only stores to an atomic and makes one send(2) through std's
+            // `UnixStream` (no allocation or lock: an error is an OS code), all async-signal-safe
+            // (signal-hook restores errno around it); the action owns its handle on the socket.
             if let Err(e) = unsafe { signal_hook::low_level::register(sig, action) } {
                 log::error!("cannot handle signal {sig}: {e}"); // it keeps its default action
             }

@@ -1,12 +1,12 @@
 //! The system calls std does not offer, each behind a safe function: epoll and eventfd, poll(2),
-//! listen's backlog, SO_LINGER, the descriptor limit, signal masks, a signal action's wake-up
-//! byte, the CPU affinity, unlocked writes to descriptor 1, and glibc's mmap threshold. This is the runtime's one module of system
+//! listen's backlog, SO_LINGER, the descriptor limit, signal masks, the CPU affinity, unlocked
+//! writes to descriptor 1, and glibc's mmap threshold. This is the runtime's one module of system
 //! calls; every `unsafe` block here says why it is sound, and the crate denies one that does not.
 
 use std::fs::File;
 use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 /// One epoll event: the events that came, and the token the descriptor was added with.
@@ -140,14 +140,6 @@ pub(crate) fn mask_signals(how: i32, signals: &[i32]) {
         }
         libc::pthread_sigmask(how, &set, std::ptr::null_mut());
     }
-}
-
-/// Sends the one byte `byte` on socket `fd` without blocking, a failure ignored: what a signal
-/// action may do (send(2) is async-signal-safe; nothing here allocates or locks).
-pub(crate) fn send_byte(fd: RawFd, byte: u8) {
-    // SAFETY: send(2) reads the one byte at `&byte`, which lives through the call. `fd` is not
-    // owned by any Rust value here; a send on it (or its failure, if closed) affects no memory.
-    unsafe { libc::send(fd, (&byte as *const u8).cast(), 1, libc::MSG_DONTWAIT) };
 }
 
 /// The CPUs this thread may run on (its affinity mask), at least 1.
