@@ -24,6 +24,17 @@ pub(crate) struct Workers {
     listed: Ranked<Vec<Arc<WorkerEntry>>>,
 }
 
+/// What a look at the workers in a call found ([`Workers::look`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// One is asleep in the call it was asleep in at the last look.
+    Blocked,
+    /// One is asleep in a call, none yet at two looks.
+    Asleep,
+    /// None is asleep in a call.
+    Running,
+}
+
 /// A worker as the main thread sees it: whether it is in a call, and its thread's scheduler
 /// state.
 pub(crate) struct WorkerEntry {
@@ -113,19 +124,25 @@ impl Workers {
         }
     }
 
-    /// True if a worker is blocked in a call: asleep in it now, and when the main thread last
-    /// looked (a tick before, at the earliest). It waits on something other than a CPU, so
-    /// another thread would get work done meanwhile; a short wait (a lock held by a preempted
-    /// thread) is rarely seen twice.
-    pub(crate) fn one_blocked(&self) -> bool {
+    /// What the workers in a call are doing, at this look: one is blocked in its call (asleep in
+    /// it now, and when the main thread last looked, a tick before at the earliest), one is
+    /// asleep in it for the first time, or all run. A blocked one waits on something other than
+    /// a CPU, so another thread would get work done meanwhile; a short wait (a lock held by a
+    /// preempted thread) is rarely seen twice.
+    pub(crate) fn look(&self) -> Look {
         let listed = self.listed.lock();
-        listed.iter().any(|w| {
+        let mut look = Look::Running;
+        for w in listed.iter() {
             let calls = w.calls.load(Ordering::Relaxed);
             if calls % 2 == 0 || !w.asleep() {
-                return false;
+                continue;
             }
-            w.asleep_in.swap(calls, Ordering::Relaxed) == calls
-        })
+            if w.asleep_in.swap(calls, Ordering::Relaxed) == calls {
+                return Look::Blocked;
+            }
+            look = Look::Asleep;
+        }
+        look
     }
 
     /// Workers running (or starting).
