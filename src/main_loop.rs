@@ -230,7 +230,10 @@ impl MainLoop {
                 -1 // poll ignores negative descriptors
             };
             let mut fds = [pollfd(self.wake_rx.as_raw_fd()), pollfd(poller_fd)];
-            let tick = self.watch.on.then(|| self.watch.last_tick + self.watch.tick);
+            let tick = self
+                .watch
+                .on
+                .then(|| self.watch.last_tick + self.watch.tick);
             let wake_at = [next_deadline, paused_until, tick, self.exit_at]
                 .into_iter()
                 .flatten()
