@@ -45,6 +45,23 @@ pub fn secs(option: &str, v: &str) -> Result<Duration, String> {
     }
 }
 
+/// What `local` (with --once or --invoke) and `invoke` send: `--event`, `--event-example` and
+/// `--http`, declared once for both.
+#[derive(clap::Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallArgs {
+    /// The event, or the body with --http (- for stdin; default: empty).
+    #[arg(long, value_name = "FILE", conflicts_with = "event_example")]
+    pub event: Option<String>,
+    /// A trigger's documented sample event instead (oss, timer, mns-topic, mns-queue, sls,
+    /// tablestore, cdn, eventbridge, http, ...; a wrong name lists them all).
+    #[arg(long, value_name = "NAME", conflicts_with = "http")]
+    pub event_example: Option<String>,
+    /// An HTTP invocation of METHOD PATH instead of an event (as an HTTP trigger calls the
+    /// function).
+    #[arg(long, num_args = 2, value_names = ["METHOD", "PATH"])]
+    pub http: Option<Vec<String>>,
+}
+
 /// The event (or body) in file `path`, `-` for stdin; empty without a path. `local --event` and
 /// `invoke --event` read it so.
 pub fn read_event(path: Option<&str>) -> std::io::Result<Vec<u8>> {

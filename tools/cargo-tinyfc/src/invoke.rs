@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tinyfc::client;
 
-use crate::cli::{event_example, read_event, seconds, Exit, UsageError};
+use crate::cli::{event_example, read_event, seconds, CallArgs, Exit, UsageError};
 use crate::syaml::{Manifest, ManifestArgs};
 
 /// `cargo tinyfc invoke [--event FILE | --event-example NAME] [--http METHOD PATH]`.
@@ -29,15 +29,9 @@ pub struct InvokeArgs {
     /// The front door of the running `cargo tinyfc local` (its --listen).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
     pub address: String,
-    /// The event, or the body with --http (- for stdin; default: empty).
-    #[arg(long, value_name = "FILE", conflicts_with = "event_example")]
-    pub event: Option<String>,
-    /// A trigger's documented sample event instead (oss, timer, mns-topic, ...).
-    #[arg(long, value_name = "NAME", conflicts_with = "http")]
-    pub event_example: Option<String>,
-    /// An HTTP request of METHOD PATH instead of an event.
-    #[arg(long, num_args = 2, value_names = ["METHOD", "PATH"])]
-    pub http: Option<Vec<String>>,
+    /// What to send.
+    #[command(flatten)]
+    pub call: CallArgs,
     /// An asynchronous event invocation (x-fc-invocation-type: Async): 202 at once.
     #[arg(long = "async", conflicts_with = "http")]
     pub asynchronous: bool,
@@ -55,12 +49,12 @@ pub struct InvokeArgs {
 
 /// `cargo tinyfc invoke ARGS`.
 pub fn main(a: InvokeArgs) -> Exit {
-    let body = match (&a.event, &a.event_example) {
+    let body = match (&a.call.event, &a.call.event_example) {
         (_, Some(name)) => event_example(name).map_err(UsageError)?.as_bytes().to_vec(),
         (path, None) => read_event(path.as_deref())
             .map_err(|e| UsageError(format!("--event {}: {e}", path.as_deref().unwrap_or(""))))?,
     };
-    let (method, path, mut headers) = match &a.http {
+    let (method, path, mut headers) = match &a.call.http {
         Some(mh) => (mh[0].to_ascii_uppercase(), mh[1].clone(), Vec::new()),
         None => {
             let name = match &a.function_name {

@@ -119,17 +119,9 @@ pub struct LocalArgs {
     /// The crate to build and run (default: ./Cargo.toml), as --bin.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<String>,
-    /// The event for --once and --invoke, or the body with --http (default: empty; - for stdin).
-    #[arg(long, value_name = "FILE", conflicts_with = "event_example")]
-    pub event: Option<String>,
-    /// A trigger's documented sample event instead (oss, timer, mns-topic, mns-queue, sls,
-    /// tablestore, cdn, eventbridge, http, ...; a wrong name lists them all).
-    #[arg(long, value_name = "NAME", conflicts_with = "http")]
-    pub event_example: Option<String>,
-    /// With --once/--invoke: an HTTP invocation of METHOD PATH instead of an event (as an HTTP
-    /// trigger calls the function).
-    #[arg(long, num_args = 2, value_names = ["METHOD", "PATH"])]
-    pub http: Option<Vec<String>>,
+    /// What --once and --invoke send.
+    #[command(flatten)]
+    pub call: crate::cli::CallArgs,
     /// With --http: call as FC does without a custom domain, PATH under
     /// /2016-08-15/proxy/SERVICE/FUNCTION/ and that prefix in x-fc-base-path.
     #[arg(long, requires = "http")]

@@ -243,6 +243,7 @@ impl Options {
             vars.extend(super::env_file::read(path)?);
         }
         let event_example = a
+            .call
             .event_example
             .as_deref()
             .map(crate::cli::event_example)
@@ -251,7 +252,7 @@ impl Options {
             (true, _) => Some(1),
             (false, n) => n,
         };
-        if (a.event_example.is_some() || a.http.is_some()) && invocations.is_none() {
+        if (a.call.event_example.is_some() || a.call.http.is_some()) && invocations.is_none() {
             return Err("--event-example and --http need --once or --invoke N".into());
         }
         if a.lives > 1 && invocations.is_none() {
@@ -261,7 +262,10 @@ impl Options {
             .function_name
             .or(p.function_name.clone())
             .unwrap_or_else(|| "local-function".into());
-        let http = a.http.map(|v| (v[0].to_ascii_uppercase(), v[1].clone()));
+        let http = a
+            .call
+            .http
+            .map(|v| (v[0].to_ascii_uppercase(), v[1].clone()));
         if let Some((_, path)) = &http {
             if !path.starts_with('/') {
                 return Err(format!("--http: the path {path:?} must start with /"));
@@ -332,7 +336,7 @@ impl Options {
             init_retries: a.init_retries,
             max_restarts: a.max_restarts,
             start_timeout: a.start_timeout,
-            event: a.event,
+            event: a.call.event,
             event_example,
             http,
             base_path,
