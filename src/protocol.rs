@@ -181,6 +181,12 @@ mod tests {
         assert_eq!(Call::of("", "/initialize?x=1"), Call::Initialize);
         assert_eq!(Call::of("/pre-stop", "/"), Call::PreStop);
         assert_eq!(Call::of("", "/anything"), Call::Invoke(Kind::Http));
+        // An empty header counts as absent, as in the context the workers classify from.
+        let empty: Headers = [("x-fc-control-path", "")].into_iter().collect();
+        assert_eq!(
+            Call::of_request(&empty, "/invoke"),
+            Call::Invoke(Kind::Event)
+        );
     }
 
     #[test]

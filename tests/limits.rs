@@ -268,6 +268,46 @@ fn handlers_that_only_compute_get_one_worker_per_cpu() {
 }
 
 #[test]
+fn the_main_thread_looks_at_computing_workers_less_often_than_once_a_millisecond() {
+    // Every worker computing (1 s calls, as many as CPUs, so none waits for work) and none
+    // asleep in a call: the main thread's tick backs off to 16 ms, where 1 ms ticks took a CPU
+    // from a worker a thousand times a second. Counted by its context switches over the middle
+    // second (each tick is a wake-up): ~60 expected, 1,000 at a 1 ms tick.
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "64")]);
+    let f = &f;
+    let main_switches = || {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", f.pid())).unwrap();
+        let main = tasks
+            .map(|t| t.unwrap().path())
+            .find(|t| std::fs::read_to_string(t.join("comm")).unwrap().trim() == "tinyfc-main")
+            .expect("a tinyfc-main thread");
+        let status = std::fs::read_to_string(main.join("status")).unwrap();
+        status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches"))
+            .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+            .sum::<u64>()
+    };
+    thread::scope(|s| {
+        let spins: Vec<_> = (0..cpus)
+            .map(|_| s.spawn(move || f.http("GET", "/spin/2500").status))
+            .collect();
+        thread::sleep(Duration::from_millis(500)); // the calls have started, the tick backed off
+        let before = main_switches();
+        thread::sleep(Duration::from_secs(1));
+        let woken = main_switches() - before;
+        for spin in spins {
+            assert_eq!(spin.join().unwrap(), 200);
+        }
+        assert!(
+            woken < 400,
+            "the main thread woke {woken} times in a second while {cpus} workers computed"
+        );
+    });
+}
+
+#[test]
 fn fast_calls_on_many_connections_to_one_cpu_get_at_most_two_workers() {
     // The server on CPU 0, saturated by 32 connections of short calls from clients on CPU 1: its
     // workers wait for that CPU, never on anything else, so a third worker would only share it
