@@ -246,10 +246,15 @@ fn handler_header_with_an_invalid_name_or_value_fails_the_invocation_with_500() 
             "POST",
             "/with-header",
             &[],
-            "x-ok\0a \t b, caf\u{e9}".as_bytes(),
+            "X-Ok\0a \t b, caf\u{e9}".as_bytes(),
         )
         .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ok"), Some("a \t b, caf\u{e9}"));
+    assert!(
+        r.headers.iter().any(|(name, _)| name == "x-ok"),
+        "a response header's name is sent lower-cased: {:?}",
+        r.headers
+    );
     assert_still_serving(&f);
 }
