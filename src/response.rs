@@ -21,9 +21,9 @@ pub(crate) type ProduceFn = dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send;
 pub struct Response {
     /// The HTTP status, 200 by default: 200 to 999, else the invocation fails (`InvalidResponse`).
     pub status: u16,
-    /// Response headers in order, names lower-cased and values trimmed as [`Headers::push`]
-    /// stores them: names are tokens and values have no control character, else the invocation
-    /// fails (`InvalidResponse`).
+    /// Response headers in order, names lower-cased and values as given ([`Headers::push`]):
+    /// names are tokens and values have no control character and no space or tab at either end,
+    /// else the invocation fails (`InvalidResponse`).
     pub headers: Headers,
     /// The body: bytes, or a stream written while it is sent.
     pub body: Body,
