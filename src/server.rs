@@ -19,7 +19,7 @@ use crate::body::{read_body, BodyError};
 use crate::budget::BodyBudget;
 use crate::config::Config;
 use crate::conn::{discard_available, read_available, Conn};
-use crate::context::{Context, Environment};
+use crate::context::{CallContext, Context};
 use crate::control::{Control, ControlCall, Hooks};
 use crate::head::{parse_head, Head};
 use crate::listener::Listener;
@@ -69,10 +69,7 @@ thread_local! {
     /// On a worker: a connection its client closed, to close when nothing else is ready.
     static GONE: RefCell<Option<Conn>> = const { RefCell::new(None) };
     /// The context of the call this thread serves, refilled for each.
-    static CONTEXT: RefCell<CallContext> = RefCell::new(CallContext {
-        ctx: Context::default(),
-        from_headers: u64::MAX,
-    });
+    static CONTEXT: RefCell<CallContext> = RefCell::new(CallContext::default());
 }
 
 /// What became of a request once its context was read.
@@ -81,24 +78,6 @@ enum Routed {
     Served(Outcome),
     /// A control call: the control thread's, with the connection.
     Control(Head, ControlCall),
-}
-
-/// A thread's context, refilled for each call it serves: its strings keep their memory, so a call
-/// allocates nothing for its context. A thread serves one server, so one environment.
-struct CallContext {
-    ctx: Context,
-    /// The fields a header of the last call set (all before the first): the ones to reset
-    /// (`Context::refill_changed`).
-    from_headers: u64,
-}
-
-impl CallContext {
-    /// The context of a call with `head`, which arrived at `arrived`.
-    fn refill(&mut self, head: &Head, arrived: Instant, env: &Environment) -> &Context {
-        let stale = self.from_headers;
-        self.from_headers = self.ctx.refill_changed(&head.headers, arrived, env, stale);
-        &self.ctx
-    }
 }
 
 /// Runs `f` with the calling thread's worker entry (None off the workers). `Cell::take` and
@@ -358,7 +337,7 @@ impl Shared {
             let arrived = conn.head_started.unwrap_or_else(Instant::now);
             // The context is read from the head once, and classifies the call.
             let served = CONTEXT.with_borrow_mut(|cc| {
-                let ctx = cc.refill(&head, arrived, &self.config.environment);
+                let ctx = cc.refill(&head.headers, arrived, &self.config.environment);
                 let call = Call::of(&ctx.control_path, &head.path);
                 if let Some(control) = ControlCall::of(call, &head, &self.config) {
                     return Routed::Control(head, control);

@@ -225,7 +225,38 @@ impl Context {
     }
 }
 
-/// Every field in `FIELDS`' order, the credentials redacted: printing a context cannot leak them.
+/// A serving thread's context, refilled for each call: its strings keep their memory, so a call
+/// allocates nothing for its context. A thread serves one server, so one environment.
+pub(crate) struct CallContext {
+    ctx: Context,
+    /// The fields a header of the last call set (all before the first): the ones to reset
+    /// (`Context::refill_changed`).
+    from_headers: u64,
+}
+
+impl Default for CallContext {
+    fn default() -> CallContext {
+        CallContext {
+            ctx: Context::default(),
+            from_headers: u64::MAX,
+        }
+    }
+}
+
+impl CallContext {
+    /// The context of a call with `headers`, which arrived at `arrived`.
+    pub(crate) fn refill(
+        &mut self,
+        headers: &Headers,
+        arrived: Instant,
+        env: &Environment,
+    ) -> &Context {
+        let stale = self.from_headers;
+        self.from_headers = self.ctx.refill_changed(headers, arrived, env, stale);
+        &self.ctx
+    }
+}
+
 /// Writes `value` into `slot`, reusing its allocation.
 fn set_value(slot: Value<'_>, value: &str) {
     match slot {
@@ -242,6 +273,7 @@ fn set_value(slot: Value<'_>, value: &str) {
     }
 }
 
+/// Every field in `FIELDS`' order, the credentials redacted: printing a context cannot leak them.
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Context");
