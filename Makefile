@@ -53,8 +53,9 @@ STATIC_TARGET := $(if $(wildcard $(MUSL_LIBDIR)/libstd-*),x86_64-unknown-linux-m
 STATIC_DIR := $(or $(CARGO_TARGET_DIR),target)/$(STATIC_TARGET)/release
 FUNCTION ?= $(STATIC_DIR)/examples/hello
 IMAGE_NAME ?= tinyfc-hello:latest
-# hello may be at most this many percent of the floor's size (now 148%).
-SIZE_BUDGET ?= 150
+# hello may be at most this many percent of the floor's size (now 150.997%; 148% at opt-level "z",
+# which costs hello 30% more instructions per request: docs/architecture.md, "The release profile").
+SIZE_BUDGET ?= 152
 # hello's relocated data (GNU_RELRO) may be at most this many bytes on musl: the loader writes
 # every page of it in every instance (RssAnon), and a fourth page costs 4 kB (now 12,240 bytes).
 RELRO_BUDGET ?= 12288
