@@ -22,6 +22,12 @@ static TCHAR: [bool; 256] = {
     table
 };
 
+/// `s` without surrounding spaces and tabs (RFC 9110's optional whitespace; not Unicode's white
+/// space): a header value as the parser hands it on, the items of a comma-separated list.
+pub(crate) fn trim_blanks(s: &str) -> &str {
+    s.trim_matches(|c| c == ' ' || c == '\t')
+}
+
 /// `token = 1*tchar`.
 pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| TCHAR[usize::from(b)])

@@ -6,7 +6,7 @@
 
 use std::mem::MaybeUninit;
 
-use crate::grammar::is_token;
+use crate::grammar::{is_token, trim_blanks};
 use crate::headers::Headers;
 
 /// The most headers a request may have; more is answered 431.
@@ -174,11 +174,6 @@ fn parse_with<'b>(
 /// Where `part` (a slice of `buf`) starts in `buf`.
 fn offset(buf: &[u8], part: &[u8]) -> usize {
     part.as_ptr() as usize - buf.as_ptr() as usize
-}
-
-/// `s` without surrounding spaces and tabs (optional whitespace; not Unicode's white space).
-fn trim_blanks(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
 }
 
 /// True if every line of `block` (a head, or a trailer section, that httparse parsed into

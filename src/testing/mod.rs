@@ -148,7 +148,7 @@ impl Request {
     /// This request with one more header (the name lower-cased, the value trimmed, as the server
     /// stores them), e.g. to build a test request.
     pub fn with_header(mut self, name: &str, value: &str) -> Request {
-        self.headers.push(name, value.trim_matches([' ', '\t']));
+        self.headers.push(name, crate::grammar::trim_blanks(value));
         self
     }
 
