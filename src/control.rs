@@ -61,7 +61,7 @@ fn is_health(head: &Head, c: &Config) -> bool {
     let Some(health) = &c.health_path else {
         return false;
     };
-    let path = head.path.split('?').next().unwrap_or_default();
+    let path = crate::grammar::without_query(&head.path);
     (head.method == "GET" || head.method == "HEAD") && path == health
 }
 

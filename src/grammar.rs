@@ -1,6 +1,8 @@
 //! The pieces of HTTP/1.1 syntax tinyfc checks itself, beside what httparse checks for it: tokens
 //! (transfer codings, chunk extensions, response header names), field values (response headers)
-//! and chunk-size lines. The whole accepted grammar is in docs/hardening.md, "Accepted grammar".
+//! and chunk-size lines; and the two ways a parsed piece is read: a value without its optional
+//! whitespace, a target without its query. The whole accepted grammar is in docs/hardening.md,
+//! "Accepted grammar".
 
 /// `tchar` of RFC 9110 section 5.6.2: the characters of a token.
 const fn is_tchar(b: u8) -> bool {
@@ -26,6 +28,11 @@ static TCHAR: [bool; 256] = {
 /// space): a header value as the parser hands it on, the items of a comma-separated list.
 pub(crate) fn trim_blanks(s: &str) -> &str {
     s.trim_matches(|c| c == ' ' || c == '\t')
+}
+
+/// A request target's path without its query (`/users?id=1` -> `/users`).
+pub(crate) fn without_query(target: &str) -> &str {
+    target.split_once('?').map_or(target, |(path, _)| path)
 }
 
 /// `token = 1*tchar`.

@@ -35,7 +35,7 @@ impl Call {
     /// [`Context::control_path`](crate::Context::control_path)) and its path.
     pub(crate) fn of(control_path: &str, path: &str) -> Call {
         let p = match control_path {
-            "" => path.split_once('?').map_or(path, |(p, _)| p),
+            "" => crate::grammar::without_query(path),
             p => p,
         };
         match p {

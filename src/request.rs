@@ -43,7 +43,7 @@ impl Request {
     /// where it ends at a segment boundary; a path that does not start with it is returned whole
     /// (without its query). Never empty: the base path itself routes as `/`.
     pub fn route_path(&self) -> &str {
-        let path = self.path.split('?').next().unwrap_or("");
+        let path = crate::grammar::without_query(&self.path);
         let base = self.header("x-fc-base-path").unwrap_or("");
         route_path(path, base.trim_end_matches('/'))
     }
