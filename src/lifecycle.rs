@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 
 use crate::context::Context;
 use crate::error::{Error, InitError};
-use crate::logging::PlatformLines;
+use crate::logging::{FcEvent, PlatformLines};
 
 /// The user's initializer.
 pub(crate) type InitFn<S> = Box<dyn Fn(&Context) -> Result<S, InitError> + Send + Sync>;
@@ -276,13 +276,13 @@ impl<S> Lifecycle<S> {
     /// Runs the initializer (this caller set `Initializing` in `life`), records the outcome if
     /// that life is still on, wakes waiters.
     fn run_initializer(&self, ctx: &Context, life: u64) -> Result<Arc<S>, NotReady> {
-        self.lines.write("Initialize Start", &ctx.request_id);
+        self.lines.write(FcEvent::InitializeStart, &ctx.request_id);
         let outcome = match catch_unwind(AssertUnwindSafe(|| (self.initializer)(ctx))) {
             Ok(Ok(s)) => Ok(Arc::new(s)),
             Ok(Err(e)) => Err(e),
             Err(panic) => Err(InitError::Fatal(Error::from_panic(panic))),
         };
-        self.lines.write("Initialize End", &ctx.request_id);
+        self.lines.write(FcEvent::InitializeEnd, &ctx.request_id);
         let mut st = self.lock();
         st.init_running = false;
         if st.ended != life {

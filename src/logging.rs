@@ -102,9 +102,38 @@ impl PlatformLines {
 
     /// Writes one platform line, e.g. `FC Invoke Start RequestId: 1-abc`, whatever the log
     /// level. A closed stdout is ignored rather than panicking.
-    pub(crate) fn write(self, event: &str, request_id: &str) {
+    pub(crate) fn write(self, event: FcEvent, request_id: &str) {
         if !self.quiet {
             write_fc_line(&mut RawStdout, event, request_id);
+        }
+    }
+}
+
+/// The events FC's platform lines mark, each with its line's text up to the request id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FcEvent {
+    InitializeStart,
+    InitializeEnd,
+    InvokeStart,
+    InvokeEnd,
+    PreStopStart,
+    PreStopEnd,
+    PreFreezeStart,
+    PreFreezeEnd,
+}
+
+impl FcEvent {
+    /// The line's text before the request id, whole: one copy per line on the invocation path.
+    fn prefix(self) -> &'static str {
+        match self {
+            FcEvent::InitializeStart => "FC Initialize Start RequestId: ",
+            FcEvent::InitializeEnd => "FC Initialize End RequestId: ",
+            FcEvent::InvokeStart => "FC Invoke Start RequestId: ",
+            FcEvent::InvokeEnd => "FC Invoke End RequestId: ",
+            FcEvent::PreStopStart => "FC PreStop Start RequestId: ",
+            FcEvent::PreStopEnd => "FC PreStop End RequestId: ",
+            FcEvent::PreFreezeStart => "FC PreFreeze Start RequestId: ",
+            FcEvent::PreFreezeEnd => "FC PreFreeze End RequestId: ",
         }
     }
 }
@@ -143,21 +172,22 @@ impl Write for RawStdout {
     }
 }
 
-fn write_fc_line(out: &mut impl Write, event: &str, request_id: &str) {
+fn write_fc_line(out: &mut impl Write, event: FcEvent, request_id: &str) {
     // Assembled here and written whole: one write(2) per line, without the formatting machinery
     // or an allocation (these lines are on every invocation's path).
+    let (prefix, id) = (event.prefix().as_bytes(), request_id.as_bytes());
     let mut line = [0u8; 160];
-    let mut len = 0;
-    for part in ["FC ", event, " RequestId: ", request_id, "\n"] {
-        let Some(room) = line.get_mut(len..len + part.len()) else {
-            // An unusually long request id: the slow path.
-            let _ = writeln!(out, "FC {event} RequestId: {request_id}");
-            return;
-        };
-        room.copy_from_slice(part.as_bytes());
-        len += part.len();
-    }
-    let _ = out.write_all(&line[..len]);
+    let len = prefix.len() + id.len() + 1;
+    let Some(room) = line.get_mut(..len) else {
+        // An unusually long request id: the slow path.
+        let _ = writeln!(out, "{}{request_id}", event.prefix());
+        return;
+    };
+    let (p, rest) = room.split_at_mut(prefix.len());
+    p.copy_from_slice(prefix);
+    rest[..id.len()].copy_from_slice(id);
+    rest[id.len()] = b'\n';
+    let _ = out.write_all(room);
 }
 
 /// Writes `t` as `2026-11-25T02:12:36.637Z ` (UTC, milliseconds), the format simple_logger's
@@ -207,11 +237,13 @@ mod tests {
     #[test]
     fn fc_lines_are_whole_lines_for_short_and_long_request_ids() {
         let mut out = Vec::new();
-        write_fc_line(&mut out, "Invoke Start", "1-abc");
+        write_fc_line(&mut out, FcEvent::InvokeStart, "1-abc");
         let long = "r".repeat(300);
-        write_fc_line(&mut out, "Invoke End", &long);
-        let expected =
-            format!("FC Invoke Start RequestId: 1-abc\nFC Invoke End RequestId: {long}\n");
+        write_fc_line(&mut out, FcEvent::InvokeEnd, &long);
+        write_fc_line(&mut out, FcEvent::PreStopEnd, "");
+        let expected = format!(
+            "FC Invoke Start RequestId: 1-abc\nFC Invoke End RequestId: {long}\nFC PreStop End RequestId: \n"
+        );
         assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 

@@ -14,7 +14,7 @@ use crate::function::HealthFn;
 use crate::function::{Function, HandlerFn};
 use crate::grammar::{is_field_value, is_token};
 use crate::lifecycle::{Health, Lifecycle, NotReady};
-use crate::logging::{self, PlatformLines};
+use crate::logging::{self, FcEvent, PlatformLines};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request};
 use crate::response::{Body, Response};
@@ -98,7 +98,7 @@ impl<S: Send + Sync + 'static> Service for Served<S> {
                 };
                 self.lifecycle
                     .lines()
-                    .write("Invoke Start", &ctx.request_id);
+                    .write(FcEvent::InvokeStart, &ctx.request_id);
                 let resp = match self.lifecycle.ready(ctx) {
                     Ok(app) => self.invoke(&app, ctx, req, kind),
                     Err(e) => not_ready(&e),
@@ -106,10 +106,14 @@ impl<S: Send + Sync + 'static> Service for Served<S> {
                 if resp.resp.is_stream() {
                     // The body is produced while it is written: the invocation ends after it.
                     let sent = reply.send(resp);
-                    self.lifecycle.lines().write("Invoke End", &ctx.request_id);
+                    self.lifecycle
+                        .lines()
+                        .write(FcEvent::InvokeEnd, &ctx.request_id);
                     sent
                 } else {
-                    self.lifecycle.lines().write("Invoke End", &ctx.request_id);
+                    self.lifecycle
+                        .lines()
+                        .write(FcEvent::InvokeEnd, &ctx.request_id);
                     reply.send(resp) // still in flight until the answer is written
                 }
             }
@@ -150,14 +154,14 @@ impl<S: Send + Sync + 'static> Hooks for Served<S> {
             ControlCall::PreStop => {
                 self.lifecycle
                     .lines()
-                    .write("PreStop Start", &ctx.request_id);
-                ("PreStop End", self.lifecycle.stop(ctx, self.drain))
+                    .write(FcEvent::PreStopStart, &ctx.request_id);
+                (FcEvent::PreStopEnd, self.lifecycle.stop(ctx, self.drain))
             }
             ControlCall::PreFreeze => {
                 self.lifecycle
                     .lines()
-                    .write("PreFreeze Start", &ctx.request_id);
-                ("PreFreeze End", self.lifecycle.pre_freeze(ctx))
+                    .write(FcEvent::PreFreezeStart, &ctx.request_id);
+                (FcEvent::PreFreezeEnd, self.lifecycle.pre_freeze(ctx))
             }
             ControlCall::Health => return self.health(), // not an invocation: no FC lines
         };
