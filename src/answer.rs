@@ -140,9 +140,14 @@ fn encode_and_write(
         out.extend_from_slice(reason(resp.status).as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    for (k, v) in &resp.headers {
-        for part in [k.as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
-            out.extend_from_slice(part);
+    match resp.headers.as_lines() {
+        Some(lines) => out.extend_from_slice(lines.as_bytes()), // one copy: the usual case
+        None => {
+            for (k, v) in &resp.headers {
+                for part in [k.as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
+                    out.extend_from_slice(part);
+                }
+            }
         }
     }
     match fc_status {
@@ -308,6 +313,30 @@ mod tests {
             "HTTP/1.1 200 OK\r\nx-fc-status: 200\r\ncontent-length: 0\r\n\
              connection: close\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn headers_pushed_filtered_or_taken_from_a_request_are_written_as_name_value_lines() {
+        let encode = |resp: &Response| {
+            let mut out = Vec::new();
+            write_response(&mut out, resp, 200, true, false, false).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let expected = "HTTP/1.1 200 OK\r\nx-a: b\r\nx-c: d\r\n\
+                        x-fc-status: 200\r\ncontent-length: 0\r\n\r\n";
+        let pushed = Response::new(200).header("X-A", "b").header("x-c", "d");
+        assert_eq!(encode(&pushed), expected);
+        let mut filtered = Response::new(200)
+            .header("x-a", "b")
+            .header("x-drop", "1")
+            .header("x-c", "d");
+        filtered.headers.retain(|name, _| name != "x-drop");
+        assert_eq!(encode(&filtered), expected);
+        let head = b"GET / HTTP/1.1\r\nX-A:  b \r\nx-c:d\r\n\r\n";
+        let parsed = crate::head::parse_head(head, 1024).unwrap().unwrap();
+        let mut copied = Response::new(200);
+        copied.headers = parsed.headers;
+        assert_eq!(encode(&copied), expected);
     }
 
     #[test]

@@ -15,12 +15,25 @@ pub(crate) const SECRET_HEADERS: [&str; 3] = [
 /// are not part of a value (RFC 9110 section 5.5). They are slices of one text (of a request, a
 /// copy of its head): a request with the platform's twenty `x-fc-*` headers costs two allocations
 /// here, not forty, and so does a response's few headers. `Debug` hides the credential values.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Headers {
     /// The names and values, each at its span.
     text: String,
     /// Per header: where its name starts and ends, and its value starts and ends, in `text`.
     spans: Vec<[usize; 4]>,
+    /// True while `text` is exactly the headers as HTTP lines, `name: value\r\n` each, in order
+    /// (built by `push`, none removed): an answer copies them whole.
+    lines: bool,
+}
+
+impl Default for Headers {
+    fn default() -> Headers {
+        Headers {
+            text: String::new(),
+            spans: Vec::new(),
+            lines: true,
+        }
+    }
 }
 
 impl Headers {
@@ -48,7 +61,11 @@ impl Headers {
             lower_ascii(&mut text[n..][..name.len()]);
         }
         match String::from_utf8(text) {
-            Ok(text) => Headers { text, spans },
+            Ok(text) => Headers {
+                text,
+                spans,
+                lines: false, // a copy of the whole head
+            },
             Err(_) => {
                 // Rare: built header by header, invalid UTF-8 replaced.
                 let mut h = Headers::new();
@@ -71,19 +88,30 @@ impl Headers {
         if let Some(pushed) = self.text.get_mut(name_start..) {
             pushed.make_ascii_lowercase();
         }
+        let name_end = self.text.len();
+        self.text.push_str(": ");
         let value_start = self.text.len();
         self.text.push_str(value);
+        let value_end = self.text.len();
+        self.text.push_str("\r\n");
         self.spans
-            .push([name_start, value_start, value_start, self.text.len()]);
+            .push([name_start, name_end, value_start, value_end]);
     }
 
     /// Keeps only the headers for which `keep(name, value)` is true, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
-        let text = &self.text;
+        let (text, before) = (&self.text, self.spans.len());
         self.spans.retain(|span| {
             let (name, value) = at(text, span);
             keep(name, value)
         });
+        self.lines &= self.spans.len() == before;
+    }
+
+    /// The headers as HTTP lines (`name: value\r\n` each, in order), if that is what the text
+    /// holds: headers built by [`Headers::push`], none removed.
+    pub(crate) fn as_lines(&self) -> Option<&str> {
+        self.lines.then_some(self.text.as_str())
     }
 
     /// [`Headers::push`] for bytes (a name must be UTF-8; a value's invalid UTF-8 is replaced).
