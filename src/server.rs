@@ -232,10 +232,12 @@ impl Shared {
                     let started = Instant::now();
                     // The function's panics are caught around its call; this keeps a bug of ours
                     // from killing the worker.
-                    if catch_unwind(AssertUnwindSafe(|| self.on_ready(conn))).is_err() {
-                        log::error!("a worker recovered from a panic");
-                    }
-                    quick = started.elapsed() < QUICK_CALL;
+                    let ended = catch_unwind(AssertUnwindSafe(|| self.on_ready(conn, started)))
+                        .unwrap_or_else(|_| {
+                            log::error!("a worker recovered from a panic");
+                            Instant::now()
+                        });
+                    quick = ended.saturating_duration_since(started) < QUICK_CALL;
                 }
                 Ready::Accept => {
                     if self.listener.accept_all(&self.poller, &self.config) {
@@ -278,15 +280,23 @@ impl Shared {
         self.poked.store(false, Ordering::SeqCst);
     }
 
-    /// A ready connection: reads what arrived, serves the complete requests, parks it again.
-    fn on_ready(&self, conn: Conn) {
-        if let Some(conn) = self.serve_ready(conn) {
-            self.park(conn);
+    /// A ready connection, taken at `now`: reads what arrived, serves the complete requests,
+    /// parks it again. Returns when its last call ended (before `now` if it served none): for a
+    /// kept connection, the time it went idle, which saves a read of the clock per request.
+    fn on_ready(&self, conn: Conn, now: Instant) -> Instant {
+        match self.serve_ready(conn, now) {
+            Some(conn) => {
+                let ended = conn.idle_since;
+                self.park(conn);
+                ended
+            }
+            None => Instant::now(), // closed, or handed to the control thread
         }
     }
 
-    /// [`Shared::on_ready`] up to parking: the connection to park, if it stays open.
-    fn serve_ready(&self, mut conn: Conn) -> Option<Conn> {
+    /// [`Shared::on_ready`] up to parking: the connection to park, if it stays open. A request
+    /// whose first bytes this reads arrived at `now`.
+    fn serve_ready(&self, mut conn: Conn, now: Instant) -> Option<Conn> {
         if conn.closing.is_some() {
             if discard_available(&mut conn) {
                 return Some(conn);
@@ -299,7 +309,7 @@ impl Shared {
             return None;
         }
         if !conn.buf.is_empty() {
-            conn.head_started.get_or_insert_with(Instant::now);
+            conn.head_started.get_or_insert(now);
         }
         self.advance(conn)
     }
@@ -394,7 +404,7 @@ impl Shared {
         loop {
             if !conn.caught_up {
                 // Input may wait in the socket with its edge already reported: read it first.
-                conn = match self.serve_ready(conn) {
+                conn = match self.serve_ready(conn, Instant::now()) {
                     Some(c) => c,
                     None => return,
                 };
