@@ -102,6 +102,7 @@ impl PlatformLines {
 
     /// Writes one platform line, e.g. `FC Invoke Start RequestId: 1-abc`, whatever the log
     /// level. A closed stdout is ignored rather than panicking.
+    #[inline] // at a call site the event is known: its text is copied inline, not by memcpy
     pub(crate) fn write(self, event: FcEvent, request_id: &str) {
         if !self.quiet {
             write_fc_line(&mut RawStdout, event, request_id);
@@ -124,6 +125,7 @@ pub(crate) enum FcEvent {
 
 impl FcEvent {
     /// The line's text before the request id, whole: one copy per line on the invocation path.
+    #[inline]
     fn prefix(self) -> &'static str {
         match self {
             FcEvent::InitializeStart => "FC Initialize Start RequestId: ",
@@ -172,6 +174,7 @@ impl Write for RawStdout {
     }
 }
 
+#[inline]
 fn write_fc_line(out: &mut impl Write, event: FcEvent, request_id: &str) {
     // Assembled here and written whole: one write(2) per line, without the formatting machinery
     // or an allocation (these lines are on every invocation's path).
