@@ -49,23 +49,23 @@ pub(crate) const fn reject(status: u16, message: &'static str) -> Reject {
 
 /// Headers parsed into a stack array first; a head with more is parsed again on the heap.
 const FEW_HEADERS: usize = 32;
-const TOO_MANY_HEADERS: Reject = reject(431, "too many headers");
 
 /// Parses the head at the start of `buf`: `Ok(None)` while incomplete.
 pub(crate) fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, Reject> {
-    // Most heads fit a small array; the rare larger one costs a second parse, and every thread's
-    // stack stays a page shallower. Left uninitialised: httparse writes what it returns, and
-    // zeroing 1 KiB of headers cost more than parsing a short head.
+    // Most heads fit a small array; the rare larger one costs a second parse (`parse_many`), and
+    // every thread's stack stays a page shallower. Left uninitialised: httparse writes what it
+    // returns, and zeroing 1 KiB of headers cost more than parsing a short head.
     let mut few = [const { MaybeUninit::uninit() }; FEW_HEADERS];
-    match parse_with(buf, max_bytes, &mut few) {
-        Err(r) if r == TOO_MANY_HEADERS => {
-            let mut many: Vec<_> = std::iter::repeat_with(MaybeUninit::uninit)
-                .take(MAX_HEADERS)
-                .collect();
-            parse_with(buf, max_bytes, &mut many)
-        }
-        other => other,
-    }
+    parse_with(buf, max_bytes, &mut few)
+}
+
+/// [`parse_head`] for a head with more than [`FEW_HEADERS`] headers.
+#[cold]
+fn parse_many(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, Reject> {
+    let mut many: Vec<_> = std::iter::repeat_with(MaybeUninit::uninit)
+        .take(MAX_HEADERS)
+        .collect();
+    parse_with(buf, max_bytes, &mut many)
 }
 
 fn parse_with<'b>(
@@ -83,7 +83,11 @@ fn parse_with<'b>(
             return Err(reject(431, "request head too large"))
         }
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(TOO_MANY_HEADERS),
+        // Returned from here, not matched by the caller: a head is returned without a copy.
+        Err(httparse::Error::TooManyHeaders) if headers.len() < MAX_HEADERS => {
+            return parse_many(buf, max_bytes)
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(reject(431, "too many headers")),
         Err(_) => return Err(reject(400, "malformed request")),
     };
     // httparse takes a bare LF for a line end; RFC 9112 lets a server do so, we do not.
@@ -290,7 +294,7 @@ mod tests {
             assert_eq!(parsed.headers.len(), n);
         }
         let r = parse_head(head(MAX_HEADERS + 1).as_bytes(), 1 << 20).unwrap_err();
-        assert_eq!(r, TOO_MANY_HEADERS);
+        assert_eq!(r, reject(431, "too many headers"));
     }
 
     #[test]

@@ -76,8 +76,8 @@ thread_local! {
 enum Routed {
     /// A worker served it.
     Served(Outcome),
-    /// A control call: the control thread's, with the connection.
-    Control(Head, ControlCall),
+    /// A control call: the control thread's, with the connection and the head.
+    Control(ControlCall),
 }
 
 /// Runs `f` with the calling thread's worker entry (None off the workers). `Cell::take` and
@@ -322,7 +322,7 @@ impl Shared {
             if conn.buf.is_empty() && conn.caught_up && !conn.input_closed {
                 return Some(conn); // the usual end: nothing to parse
             }
-            let head = match parse_head(&conn.buf, self.config.max_header_bytes) {
+            let mut head = match parse_head(&conn.buf, self.config.max_header_bytes) {
                 Ok(Some(head)) => head,
                 // Nothing complete to serve, and no input waiting.
                 Ok(None) if conn.caught_up => {
@@ -345,12 +345,13 @@ impl Shared {
                 }
             };
             let arrived = conn.head_started.unwrap_or_else(Instant::now);
-            // The context is read from the head once, and classifies the call.
+            // The context is read from the head once, and classifies the call. The head is lent,
+            // not moved, down to the call: each move of it is a memcpy call.
             let served = CONTEXT.with_borrow_mut(|cc| {
                 let ctx = cc.refill(&head.headers, arrived, &self.config.environment);
                 let call = Call::of(&ctx.control_path, &head.path);
                 if let Some(control) = ControlCall::of(call, &head, &self.config) {
-                    return Routed::Control(head, control);
+                    return Routed::Control(control);
                 }
                 if self.poller.waiting() == 0 {
                     // Nobody left to take the next connection while this call runs: the main
@@ -358,11 +359,11 @@ impl Shared {
                     // `main_loop::Watch`).
                     self.poke_main();
                 }
-                Routed::Served(self.serve_call(&mut conn, head, call, arrived, ctx))
+                Routed::Served(self.serve_call(&mut conn, &mut head, call, arrived, ctx))
             });
             let outcome = match served {
                 Routed::Served(outcome) => outcome,
-                Routed::Control(head, control) => {
+                Routed::Control(control) => {
                     self.control.submit(conn, head, control);
                     return None;
                 }
@@ -427,7 +428,7 @@ impl Shared {
     fn serve_call(
         &self,
         conn: &mut Conn,
-        head: Head,
+        head: &mut Head,
         call: Call,
         arrived: Instant,
         ctx: &Context,
@@ -440,7 +441,7 @@ impl Shared {
         let stall = c.header_timeout;
         let body = match read_body(
             conn,
-            &head,
+            head,
             c.max_body_bytes,
             stall,
             deadline,
@@ -456,25 +457,26 @@ impl Shared {
         self.call_service(conn, head, call, body, ctx)
     }
 
-    /// [`Shared::serve_call`] once the body is in: the call and its answer.
+    /// [`Shared::serve_call`] once the body is in: the call and its answer. The request takes
+    /// the head's method, path and headers.
     fn call_service(
         &self,
         conn: &mut Conn,
-        head: Head,
+        head: &mut Head,
         call: Call,
         body: Vec<u8>,
         ctx: &Context,
     ) -> Outcome {
         let stopping = self.stopping.load(Ordering::SeqCst);
-        let framing = Framing::of(&head, ctx.timeout_s, stopping, &self.config);
+        let framing = Framing::of(head, ctx.timeout_s, stopping, &self.config);
         let req = Request {
             kind: match call {
                 Call::Invoke(kind) => kind,
                 _ => Kind::Event,
             },
-            method: head.method,
-            path: head.path,
-            headers: head.headers,
+            method: std::mem::take(&mut head.method),
+            path: std::mem::take(&mut head.path),
+            headers: std::mem::take(&mut head.headers),
             body,
         };
         let mut written = false;
