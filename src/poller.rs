@@ -55,6 +55,9 @@ pub(crate) const MOST_EVENTS: usize = 8;
 const LISTENER: u64 = u64::MAX;
 /// The wake-up eventfd's token.
 const WAKE: u64 = u64::MAX - 1;
+/// The events of a queued entry that is a deferred connection, not readiness from the set
+/// (which always has a flag).
+const DEFERRED: u32 = 0;
 
 /// One entry of the table: a parked connection, or the generation of a busy or free slot.
 #[derive(Default)]
@@ -259,18 +262,20 @@ impl Poller {
             return Ready::TimedOut;
         };
         if !rest.is_empty() {
-            self.queue(rest, false);
+            self.queue(rest);
         }
         self.ready(*first)
     }
 
-    /// Queues work for the next worker; wakes one if any waits (`always`: whether or not).
-    fn queue(&self, evs: &[EpollEvent], always: bool) {
+    /// Queues work for the next worker; wakes one if any waits. One that does not wait yet looks
+    /// at the queue before it waits (`Poller::wait`), so no wake-up is stored for it: a stored
+    /// one would also wake the main thread, which watches the set while every worker is busy.
+    fn queue(&self, evs: &[EpollEvent]) {
         let mut queued = self.queued.lock();
         queued.extend(evs);
         self.has_queued.store(true, Ordering::SeqCst);
         drop(queued);
-        if always || self.waiting() > 0 {
+        if self.waiting() > 0 {
             self.wake_one();
         }
     }
@@ -318,10 +323,21 @@ impl Poller {
     pub(crate) fn take_ready(&self) -> (Vec<Conn>, bool) {
         let mut evs: [EpollEvent; 32] = [NO_EVENT; 32];
         let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs, Duration::ZERO);
-        // And the queued work: a control call's connection may be among it.
         let mut evs = evs.get(..n).unwrap_or_default().to_vec();
-        while let Some(ev) = self.pop_queued() {
-            evs.push(ev);
+        // And the queued readiness a worker's wait left (a control call's connection may be
+        // among it), but not the connections deferred to the workers: this thread looked at
+        // them already, or the control thread handed them back. Taking those again had this
+        // thread peek the same connections over and over while the workers were behind.
+        if self.has_queued.load(Ordering::SeqCst) {
+            let mut queued = self.queued.lock();
+            queued.retain(|ev| {
+                let deferred = ev.events == DEFERRED;
+                if !deferred {
+                    evs.push(*ev);
+                }
+                deferred
+            });
+            self.has_queued.store(!queued.is_empty(), Ordering::SeqCst);
         }
         if evs.iter().any(|e| e.u64 == WAKE) && self.waiting() > 0 {
             self.wake_one(); // its wake-up was meant for a worker
@@ -345,13 +361,10 @@ impl Poller {
         t.slots[index as usize].conn = Some(conn);
         t.due_by(d);
         drop(t);
-        self.queue(
-            &[EpollEvent {
-                events: 0,
-                u64: tok,
-            }],
-            true,
-        );
+        self.queue(&[EpollEvent {
+            events: DEFERRED,
+            u64: tok,
+        }]);
     }
 
     /// Wakes one waiting worker (if any): for queued work, or to see that the server closed

@@ -209,6 +209,29 @@ fn invocation_arriving_while_every_worker_is_busy_is_answered_once_one_frees() {
 }
 
 #[test]
+fn invocations_waiting_for_the_only_worker_leave_the_main_thread_idle() {
+    // The only worker sleeps 2 s; eight invocations arrive meanwhile. The main thread, watching
+    // for control calls while every worker is busy, looks at each once and leaves it for the
+    // worker. It used to take the connections it had left back from the workers' queue, look at
+    // them again and queue them again, on a CPU of its own until the worker came free.
+    let f = Function::start("probe", &[("TINYFC_WORKERS", "1")]);
+    let mut slow = calls_in_flight(&f, 1, "/sleep/2000");
+    thread::sleep(Duration::from_millis(300)); // the worker is in its call
+    let mut waiting = calls_in_flight(&f, 8, "/");
+    thread::sleep(Duration::from_millis(200));
+    let before = f.main_thread_ticks();
+    thread::sleep(Duration::from_secs(1));
+    let ticks = f.main_thread_ticks() - before;
+    for (i, s) in slow.iter_mut().chain(waiting.iter_mut()).enumerate() {
+        assert_eq!(status_of(&read_to_close(s)), 200, "connection {i}");
+    }
+    assert!(
+        ticks < 30,
+        "the main thread used {ticks} hundredths of a CPU second in one second of waiting"
+    );
+}
+
+#[test]
 fn blocking_handler_below_the_worker_bound_does_not_hold_up_a_fast_call() {
     // The main thread sees every worker busy and not progressing, and starts another.
     let f = Function::start("probe", &[("TINYFC_WORKERS", "4")]);
@@ -277,12 +300,7 @@ fn the_main_thread_looks_at_computing_workers_less_often_than_once_a_millisecond
     let f = Function::start("probe", &[("TINYFC_WORKERS", "64")]);
     let f = &f;
     let main_switches = || {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", f.pid())).unwrap();
-        let main = tasks
-            .map(|t| t.unwrap().path())
-            .find(|t| std::fs::read_to_string(t.join("comm")).unwrap().trim() == "tinyfc-main")
-            .expect("a tinyfc-main thread");
-        let status = std::fs::read_to_string(main.join("status")).unwrap();
+        let status = std::fs::read_to_string(f.main_thread().join("status")).unwrap();
         status
             .lines()
             .filter(|l| l.contains("ctxt_switches"))

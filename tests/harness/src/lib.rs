@@ -265,6 +265,29 @@ impl Function {
     pub fn threads(&self) -> u64 {
         self.proc_status("Threads")
     }
+
+    /// The main loop's thread (`tinyfc-main`): its /proc/PID/task/TID directory.
+    pub fn main_thread(&self) -> std::path::PathBuf {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).unwrap();
+        tasks
+            .map(|t| t.unwrap().path())
+            .find(|t| std::fs::read_to_string(t.join("comm")).unwrap().trim() == "tinyfc-main")
+            .expect("a tinyfc-main thread")
+    }
+
+    /// The CPU time (user and system) the main loop's thread has used, in clock ticks
+    /// (/proc/PID/task/TID/stat: hundredths of a second on Linux).
+    pub fn main_thread_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(self.main_thread().join("stat")).unwrap();
+        // After the command name in parentheses: the state is field 3, utime 14, stime 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
 }
 
 impl Drop for Function {
