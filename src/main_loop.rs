@@ -331,7 +331,8 @@ impl MainLoop {
             _ => TICK,
         };
         if s.workers.at_max() || cpu_bound {
-            w.full = !progressed;
+            // No progress over a late tick says nothing either: the workers were throttled too.
+            w.full = !progressed && !late;
         } else {
             s.start_worker();
         }
@@ -421,27 +422,43 @@ enum Peek {
     Other,
 }
 
+/// Bytes a first look at a connection sees (buffered and peeked): FC's control calls fit; a longer
+/// head gets a second look up to the head limit. One look up to the limit took a fresh 32 KiB
+/// buffer each time: page faults, then an `munmap` that interrupts the other CPUs.
+const FIRST_PEEK: usize = 4096;
+
 /// Looks at what `conn` has buffered plus what waits in its socket, without reading it.
 fn peek_call(conn: &Conn, c: &Config) -> Peek {
-    let max_head = c.max_header_bytes;
+    let full = c.max_header_bytes + 1;
+    peek_within(conn, c, FIRST_PEEK.min(full))
+        .or_else(|| peek_within(conn, c, full))
+        .unwrap_or(Peek::Other)
+}
+
+/// [`peek_call`] over at most `limit` bytes (or what is buffered, if more): None if the head may
+/// go on past them.
+fn peek_within(conn: &Conn, c: &Config, limit: usize) -> Option<Peek> {
     let mut bytes = conn.buf.clone();
     let old = bytes.len();
-    bytes.resize(max_head + 1, 0);
+    bytes.resize(limit.max(old), 0);
     // Non-blocking: an empty socket is WouldBlock, the end of input Ok(0).
     let n = match conn.stream.peek(&mut bytes[old..]) {
         // The end of input with requests still buffered (behind a control call) is a worker's.
-        Ok(0) if old == 0 => return Peek::Closed,
+        Ok(0) if old == 0 => return Some(Peek::Closed),
         Ok(n) => n,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-        Err(_) => return Peek::Closed,
+        Err(_) => return Some(Peek::Closed),
     };
     bytes.truncate(old + n);
-    match parse_head(&bytes, max_head) {
-        Ok(Some(h)) => match ControlCall::of(Call::of_request(&h.headers, &h.path), &h, c) {
-            Some(call) => Peek::Control(call),
-            None => Peek::Other,
-        },
-        _ => Peek::Other,
+    match parse_head(&bytes, c.max_header_bytes) {
+        Ok(Some(h)) => Some(
+            match ControlCall::of(Call::of_request(&h.headers, &h.path), &h, c) {
+                Some(call) => Peek::Control(call),
+                None => Peek::Other,
+            },
+        ),
+        Ok(None) if bytes.len() >= limit => None,
+        _ => Some(Peek::Other),
     }
 }
 

@@ -182,7 +182,18 @@ fn pre_stop_is_answered_while_every_worker_is_stuck_in_a_handler() {
             .collect();
         thread::sleep(Duration::from_millis(200));
         let started = Instant::now();
-        let r = f.pre_stop("stop");
+        // Its head is longer than the main thread's first look at a connection (4 KiB).
+        let padding = "p".repeat(6000);
+        let r = f.request(
+            "GET",
+            "/pre-stop",
+            &[
+                ("x-fc-control-path", "/pre-stop"),
+                ("x-fc-request-id", "stop"),
+                ("x-padding", &padding),
+            ],
+            b"",
+        );
         assert_eq!(r.status, 200);
         assert!(
             started.elapsed() < Duration::from_secs(5),
