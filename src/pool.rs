@@ -56,6 +56,16 @@ impl WorkerEntry {
     /// True if the thread sleeps (state S or D in /proc: it waits on I/O, a lock, a timer), as
     /// opposed to running or waiting for a CPU (R).
     fn asleep(&self) -> bool {
+        matches!(self.state(), Some(b'S' | b'D'))
+    }
+
+    /// True if the thread runs or waits for a CPU (state R in /proc).
+    fn runnable(&self) -> bool {
+        self.state() == Some(b'R')
+    }
+
+    /// The thread's state letter in /proc (None if it cannot be read).
+    fn state(&self) -> Option<u8> {
         // "TID (NAME) STATE ...": the state follows the last ')' (a name may hold one), and the
         // name is at most 15 bytes, so the first 64 bytes hold it.
         let mut head = [0u8; 64];
@@ -63,15 +73,10 @@ impl WorkerEntry {
         if stat.is_none() && self.first {
             *stat = File::open("/proc/self/stat").ok();
         }
-        let Some(n) = stat.as_ref().and_then(|f| f.read_at(&mut head, 0).ok()) else {
-            return false;
-        };
-        let head = head.get(..n).unwrap_or_default();
-        let state = head
-            .iter()
-            .rposition(|&b| b == b')')
-            .and_then(|i| head.get(i + 2));
-        matches!(state, Some(b'S' | b'D'))
+        let n = stat.as_ref()?.read_at(&mut head, 0).ok()?;
+        let head = head.get(..n)?;
+        let at = head.iter().rposition(|&b| b == b')')?;
+        head.get(at + 2).copied()
     }
 }
 
@@ -143,6 +148,11 @@ impl Workers {
             look = Look::Asleep;
         }
         look
+    }
+
+    /// True if a worker runs or waits for a CPU (/proc's state R).
+    pub(crate) fn any_runnable(&self) -> bool {
+        self.listed.lock().iter().any(|w| w.runnable())
     }
 
     /// Workers running (or starting).

@@ -155,6 +155,19 @@ pub(crate) fn affinity_cpus() -> usize {
     }
 }
 
+/// The CPU time all the process's threads have used (`CLOCK_PROCESS_CPUTIME_ID`).
+pub(crate) fn process_cpu_time() -> Option<Duration> {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the kernel writes one timespec, into `t`, which lives across the call.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } != 0 {
+        return None;
+    }
+    Some(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+}
+
 /// One write(2) of `buf` to descriptor 1, without std's stdout (see `logging.rs`).
 pub(crate) fn write_stdout(buf: &[u8]) -> io::Result<usize> {
     // SAFETY: the kernel reads at most `buf.len()` bytes, all within `buf`. Descriptor 1 is not
