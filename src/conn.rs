@@ -3,22 +3,15 @@
 //! uses while it holds the connection. The poller decides when to read; `head.rs` and `body.rs`
 //! decide what the bytes mean.
 
-use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
-/// Bytes read at a time while a head arrives: heads are small, and a smaller buffer touches fewer
-/// fresh pages on a new thread.
+/// Bytes read at a time while a head arrives, on the stack: heads are small, and a smaller buffer
+/// touches fewer fresh stack pages on a new thread.
 const READ_CHUNK: usize = 2048;
-
-thread_local! {
-    /// The buffer a thread reads heads into before they are appended to a connection's: one per
-    /// thread, so a read does not zero a fresh one (a 2 KiB `memset` per request on the stack).
-    static CHUNK: RefCell<[u8; READ_CHUNK]> = const { RefCell::new([0; READ_CHUNK]) };
-}
 
 /// What gives out and frees the table slots connections are leased (the poller).
 pub(crate) trait Slots: Send + Sync {
@@ -100,10 +93,7 @@ impl Conn {
 /// more than a head may have, enough to know it is too large). The end of input sets
 /// `input_closed` (what was read before it is still served). False: the socket failed.
 pub(crate) fn read_available(conn: &mut Conn, max_head: usize) -> bool {
-    CHUNK.with_borrow_mut(|chunk| read_available_into(conn, max_head, chunk))
-}
-
-fn read_available_into(conn: &mut Conn, max_head: usize, chunk: &mut [u8; READ_CHUNK]) -> bool {
+    let mut chunk = [0u8; READ_CHUNK];
     loop {
         let room = (max_head + 1).saturating_sub(conn.buf.len());
         if room == 0 {
