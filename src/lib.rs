@@ -54,6 +54,7 @@ mod control;
 pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
+mod followers;
 mod function;
 mod grammar;
 mod head;

@@ -314,7 +314,18 @@ impl MainLoop {
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
         w.full = false;
-        if s.poller.waiting() > 0 {
+        let (waiting, parked) = (s.poller.waiting(), s.poller.parked());
+        if waiting > 0 && waiting <= parked {
+            // Idle workers, but none on the set: the busy ones come back to it while their calls
+            // progress; a tick without progress hands it to a parked one.
+            w.tick = TICK;
+            w.quiet = 0;
+            if !progressed {
+                s.poller.promote();
+            }
+            return false;
+        }
+        if waiting > 0 {
             w.tick = TICK;
             w.quiet += 1;
             if w.quiet >= QUIET_TICKS {

@@ -23,7 +23,7 @@ use crate::context::{CallContext, Context};
 use crate::control::{Control, ControlCall, Hooks};
 use crate::head::{parse_head, Head};
 use crate::listener::Listener;
-use crate::poller::{Parked, Poller, Ready, MOST_EVENTS};
+use crate::poller::{Parked, Poller, Ready};
 use crate::pool::{WorkerEntry, Workers};
 use crate::protocol::{call_deadline, Answer, Call};
 use crate::request::{Kind, Request};
@@ -208,10 +208,9 @@ impl Shared {
         // Listed so the main thread can see it blocked. The first worker (the only one that may
         // not retire) is the process's first thread.
         let _enlisted = self.enlist(!may_retire);
-        // After a quick call, while no other worker waits, a wait takes several events (one system
-        // call for several requests; see `Poller::wait`). Else a single one: after a slow call,
-        // so that ready connections do not queue behind this worker's calls; with others waiting,
-        // so that the events they were woken for are theirs.
+        // After a quick call this worker serves the rest of its wait's events itself (one system
+        // call for several requests; see `Poller::wait`); after a slow call parked workers are
+        // promoted for them, so that ready connections do not queue behind this worker's calls.
         let mut quick = false;
         loop {
             if self.closed.load(Ordering::SeqCst) {
@@ -225,9 +224,7 @@ impl Shared {
             } else {
                 self.workers.idle_exit
             };
-            let alone = self.poller.waiting() == 0;
-            let most = if quick && alone { MOST_EVENTS } else { 1 };
-            match self.poller.wait(timeout, most) {
+            match self.poller.wait(timeout, quick) {
                 Ready::Conn(conn) => {
                     let started = Instant::now();
                     // The function's panics are caught around its call; this keeps a bug of ours
@@ -353,10 +350,10 @@ impl Shared {
                 if let Some(control) = ControlCall::of(call, &head, &self.config) {
                     return Routed::Control(control);
                 }
-                if self.poller.waiting() == 0 {
-                    // Nobody left to take the next connection while this call runs: the main
-                    // thread starts a worker if still none waits a tick from now (see
-                    // `main_loop::Watch`).
+                if self.poller.waiting() <= self.poller.parked() {
+                    // Nobody on the set while this call runs: the main thread promotes a parked
+                    // worker, or starts one, if still nobody is there a tick from now and the
+                    // calls made no progress (see `main_loop::Watch`).
                     self.poke_main();
                 }
                 Routed::Served(self.serve_call(&mut conn, &mut head, call, arrived, ctx))

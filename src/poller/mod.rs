@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::conn::{Conn, Lease, Slots};
+use crate::followers::Followers;
 use crate::ranked::{Rank, Ranked, RankedGuard};
 use crate::sys::{self, EpollEvent, NO_EVENT};
 
@@ -101,6 +102,10 @@ pub(crate) struct Poller {
     table: Ranked<Table>,
     /// Threads in (or about to enter) [`Poller::wait`].
     waiting: AtomicUsize,
+    /// Workers in (or about to enter) `epoll_wait` on the set. One whose last call was quick
+    /// parks in `followers` instead while another is there.
+    on_set: AtomicUsize,
+    followers: Followers,
     /// Connections handed to workers so far: the main thread's measure of progress.
     taken: AtomicUsize,
     /// Work for the next worker that waits, oldest first: connections deferred to it (see
@@ -124,6 +129,8 @@ impl Poller {
             epoll,
             table: Ranked::new(Rank::PollerTable, Table::default()),
             waiting: AtomicUsize::new(0),
+            on_set: AtomicUsize::new(0),
+            followers: Followers::new(),
             taken: AtomicUsize::new(0),
             queued: Ranked::new(Rank::PollerQueued, VecDeque::new()),
             has_queued: AtomicBool::new(false),
@@ -237,62 +244,85 @@ impl Poller {
         self.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Waits up to `timeout` for a ready connection (a worker), taking up to `most` events from
-    /// one wait: the first is the caller's, the rest are queued for whichever worker comes next
-    /// (the caller, once it has served the first, unless another takes them sooner; one that waits
-    /// is woken for them).
+    /// Waits up to `timeout` for a ready connection (a worker): queued work first, else events
+    /// from `epoll_wait`. After a `quick` call the caller waits on the set only if no other worker
+    /// does, else it parks until promoted (`Ready::Nothing`: it waits again) or the timeout; it
+    /// takes up to [`MOST_EVENTS`] events, serves the first and queues the rest, which it serves
+    /// next unless another worker comes to wait first, and a full batch (more may be ready)
+    /// promotes a parked worker. After a slow call the caller waits on the set like every worker
+    /// whose calls may block, takes one event, and promotes a parked worker to the set.
     #[inline(never)]
-    pub(crate) fn wait(&self, timeout: Duration, most: usize) -> Ready {
+    pub(crate) fn wait(&self, timeout: Duration, quick: bool) -> Ready {
         self.waiting.fetch_add(1, Ordering::SeqCst);
+        let ready = self.wait_counted(timeout, quick);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        ready
+    }
+
+    fn wait_counted(&self, timeout: Duration, quick: bool) -> Ready {
         // After counting ourselves as waiting: work queued from here on wakes us.
         while let Some(ev) = self.pop_queued() {
             match self.ready(ev) {
                 Ready::Nothing => {} // stale: taken or closed meanwhile
-                ready => {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return ready;
-                }
+                ready => return ready,
             }
         }
+        if self.on_set.fetch_add(1, Ordering::SeqCst) > 0 && quick {
+            self.on_set.fetch_sub(1, Ordering::SeqCst);
+            return match self.followers.follow(timeout) {
+                true => Ready::Nothing,
+                false => Ready::TimedOut,
+            };
+        }
         let mut evs = [NO_EVENT; MOST_EVENTS];
-        let most = most.clamp(1, MOST_EVENTS);
+        let most = if quick { MOST_EVENTS } else { 1 };
         let n = sys::epoll_wait(self.epoll.as_fd(), &mut evs[..most], timeout);
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.on_set.fetch_sub(1, Ordering::SeqCst);
         let Some((first, rest)) = evs.get(..n).and_then(|e| e.split_first()) else {
             return Ready::TimedOut;
         };
         if !rest.is_empty() {
-            self.queue(rest);
+            self.queue(rest, false);
+        }
+        if !quick || n == MOST_EVENTS {
+            self.followers.promote();
         }
         self.ready(*first)
     }
 
-    /// Queues work for the next worker; wakes one if any waits. One that does not wait yet looks
-    /// at the queue before it waits (`Poller::wait`), so no wake-up is stored for it: a stored
-    /// one would also wake the main thread, which watches the set while every worker is busy.
-    fn queue(&self, evs: &[EpollEvent]) {
+    /// Workers in [`Poller::wait`] that are not on the set (parked until promoted).
+    pub(crate) fn parked(&self) -> usize {
+        self.followers.parked()
+    }
+
+    /// Hands the set to a parked worker, if one is parked: the main thread's, when nobody is on
+    /// the set and the busy workers make no progress.
+    pub(crate) fn promote(&self) {
+        self.followers.promote();
+    }
+
+    /// Queues work for the next worker; with `wake`, wakes one if any waits. One that does not
+    /// wait yet looks at the queue before it waits (`Poller::wait`), so no wake-up is stored for
+    /// it: a stored one would also wake the main thread, which watches the set while every worker
+    /// is busy.
+    fn queue(&self, evs: &[EpollEvent], wake: bool) {
         let mut queued = self.queued.lock();
         queued.extend(evs);
         self.has_queued.store(true, Ordering::SeqCst);
         drop(queued);
-        if self.waiting() > 0 {
+        if wake && self.waiting() > 0 {
             self.wake_one();
         }
     }
 
-    /// The oldest queued work, if any; wakes another worker if more is left and one waits.
+    /// The oldest queued work, if any.
     fn pop_queued(&self) -> Option<EpollEvent> {
         if !self.has_queued.load(Ordering::SeqCst) {
             return None;
         }
         let mut queued = self.queued.lock();
         let ev = queued.pop_front();
-        let more = !queued.is_empty();
-        self.has_queued.store(more, Ordering::SeqCst);
-        drop(queued);
-        if more && self.waiting() > 1 {
-            self.wake_one();
-        }
+        self.has_queued.store(!queued.is_empty(), Ordering::SeqCst);
         ev
     }
 
@@ -361,17 +391,22 @@ impl Poller {
         t.slots[index as usize].conn = Some(conn);
         t.due_by(d);
         drop(t);
-        self.queue(&[EpollEvent {
-            events: DEFERRED,
-            u64: tok,
-        }]);
+        self.queue(
+            &[EpollEvent {
+                events: DEFERRED,
+                u64: tok,
+            }],
+            true,
+        );
     }
 
     /// Wakes one waiting worker (if any): for queued work, or to see that the server closed
-    /// (each worker that exits wakes the next).
+    /// (each worker that exits wakes the next). A parked one if any, else the one on the set.
     pub(crate) fn wake_one(&self) {
-        // A full counter already means "wake".
-        let _ = (&self.wake).write(&1u64.to_ne_bytes());
+        if !self.followers.promote() {
+            // A full counter already means "wake".
+            let _ = (&self.wake).write(&1u64.to_ne_bytes());
+        }
     }
 
     /// Takes the connection behind an event out of the table, unless the event is stale. An
@@ -499,31 +534,4 @@ fn split(tok: u64) -> (u32, u32) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::{TcpListener, TcpStream};
-    use std::panic::{catch_unwind, AssertUnwindSafe};
-
-    #[test]
-    fn a_connection_dropped_by_a_panic_frees_its_slot_and_the_open_count() {
-        let poller = Arc::new(Poller::new().unwrap());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        server.set_nonblocking(true).unwrap();
-        let _ = poller.add(Conn::new(server), &Config::default());
-        assert_eq!(poller.open(), 1);
-        client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
-        let Ready::Conn(conn) = poller.wait(Duration::from_secs(5), 1) else {
-            panic!("no ready connection");
-        };
-        // A bug of ours unwinding through the worker that holds it, before park or close.
-        let unwound = catch_unwind(AssertUnwindSafe(move || {
-            let _held = conn;
-            panic!("a bug while serving");
-        }));
-        assert!(unwound.is_err());
-        assert_eq!(poller.open(), 0, "the open count leaked");
-        assert_eq!(poller.lock().free, vec![0], "the table slot leaked");
-    }
-}
+mod tests;
