@@ -23,7 +23,7 @@ pub(crate) struct Followers {
 #[derive(Default)]
 struct State {
     parked: usize,
-    /// Promotions not yet taken: at most `parked`.
+    /// Promotions not yet taken: at most `parked`, or one while none is parked.
     promotions: usize,
 }
 
@@ -41,8 +41,12 @@ impl Followers {
         if timeout.is_zero() {
             return false;
         }
-        let deadline = Instant::now() + timeout;
         let mut st = lock(&self.state);
+        if st.promotions > 0 && st.parked == 0 {
+            st.promotions -= 1; // kept for the next to park: this one
+            return true;
+        }
+        let deadline = Instant::now() + timeout;
         st.parked += 1;
         self.parked.store(st.parked, Ordering::SeqCst);
         let promoted = loop {
@@ -65,13 +69,19 @@ impl Followers {
         promoted
     }
 
-    /// Promotes one parked worker not promoted yet; false if there is none.
+    /// Promotes one parked worker not promoted yet; false if there is none. Then one promotion
+    /// is kept for the next worker to park, which takes it at once and looks again: a worker
+    /// about to park would otherwise sleep through a promotion meant for it (such as the wake-up
+    /// that passes a server's close from worker to worker).
     pub(crate) fn promote(&self) -> bool {
         let mut st = lock(&self.state);
-        if st.parked <= st.promotions {
-            return false;
+        if st.promotions >= st.parked.max(1) {
+            return st.parked > 0;
         }
         st.promotions += 1;
+        if st.parked == 0 {
+            return false;
+        }
         self.promoted.notify_one();
         true
     }
