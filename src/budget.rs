@@ -112,23 +112,21 @@ impl Reservation<'_> {
         if want > total {
             return Err(reject(413, "request body larger than the body budget"));
         }
-        let mut waited = false;
-        while st.used + n > total {
+        if st.used + n > total {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(reject(408, "request body timed out waiting for memory"));
-            }
-            if !waited {
+            if !left.is_zero() {
                 log::debug!("a body of {n} bytes waits for the body budget ({total} bytes)");
-                waited = true;
             }
             st.waiters += 1;
-            st = b
+            let (waited, timeout) = b
                 .released
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+                .wait_timeout_while(st, left, |st| st.used + n > total)
+                .unwrap_or_else(|e| e.into_inner());
+            st = waited;
             st.waiters -= 1;
+            if timeout.timed_out() {
+                return Err(reject(408, "request body timed out waiting for memory"));
+            }
         }
         st.used += n;
         self.bytes = want;

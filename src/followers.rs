@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::lock;
 
@@ -46,24 +46,16 @@ impl Followers {
             st.promotions -= 1; // kept for the next to park: this one
             return true;
         }
-        let deadline = Instant::now() + timeout;
         st.parked += 1;
         self.parked.store(st.parked, Ordering::SeqCst);
-        let promoted = loop {
-            if st.promotions > 0 {
-                st.promotions -= 1;
-                break true;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break false;
-            }
-            st = self
-                .promoted
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        };
+        let (mut st, _) = self
+            .promoted
+            .wait_timeout_while(st, timeout, |st| st.promotions == 0)
+            .unwrap_or_else(|e| e.into_inner());
+        let promoted = st.promotions > 0;
+        if promoted {
+            st.promotions -= 1;
+        }
         st.parked -= 1;
         self.parked.store(st.parked, Ordering::SeqCst);
         promoted

@@ -435,20 +435,14 @@ impl<S> Lifecycle<S> {
         mut guard: MutexGuard<'a, State<S>>,
         deadline: Instant,
     ) -> (MutexGuard<'a, State<S>>, bool) {
-        while self.in_flight() > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return (guard, false);
-            }
-            guard.waiters += 1;
-            guard = self
-                .changed
-                .wait_timeout(guard, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-            guard.waiters -= 1;
-        }
-        (guard, true)
+        guard.waiters += 1;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (mut guard, timeout) = self
+            .changed
+            .wait_timeout_while(guard, left, |_| self.in_flight() > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        guard.waiters -= 1;
+        (guard, !timeout.timed_out())
     }
 
     /// Wakes the waiters after a state change; `st` is the held state.
