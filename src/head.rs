@@ -49,6 +49,7 @@ pub(crate) const fn reject(status: u16, message: &'static str) -> Reject {
 
 /// Headers parsed into a stack array first; a head with more is parsed again on the heap.
 const FEW_HEADERS: usize = 32;
+const TOO_MANY_HEADERS: Reject = reject(431, "too many headers");
 
 /// Parses the head at the start of `buf`: `Ok(None)` while incomplete.
 pub(crate) fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<Head>, Reject> {
@@ -87,7 +88,7 @@ fn parse_with<'b>(
         Err(httparse::Error::TooManyHeaders) if headers.len() < MAX_HEADERS => {
             return parse_many(buf, max_bytes)
         }
-        Err(httparse::Error::TooManyHeaders) => return Err(reject(431, "too many headers")),
+        Err(httparse::Error::TooManyHeaders) => return Err(TOO_MANY_HEADERS),
         Err(_) => return Err(reject(400, "malformed request")),
     };
     // httparse takes a bare LF for a line end; RFC 9112 lets a server do so, we do not.
@@ -294,7 +295,7 @@ mod tests {
             assert_eq!(parsed.headers.len(), n);
         }
         let r = parse_head(head(MAX_HEADERS + 1).as_bytes(), 1 << 20).unwrap_err();
-        assert_eq!(r, reject(431, "too many headers"));
+        assert_eq!(r, TOO_MANY_HEADERS);
     }
 
     #[test]

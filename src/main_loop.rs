@@ -314,8 +314,8 @@ impl MainLoop {
         let progressed = taken != w.last_taken;
         w.last_taken = taken;
         w.full = false;
-        let (waiting, parked) = (s.poller.waiting(), s.poller.parked());
-        if waiting > 0 && waiting <= parked {
+        let waiting = s.poller.waiting();
+        if waiting > 0 && s.poller.none_on_set() {
             // Idle workers, but none on the set: the busy ones come back to it while their calls
             // progress; a tick without progress hands it to a parked one.
             w.tick = TICK;

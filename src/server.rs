@@ -76,7 +76,7 @@ thread_local! {
 enum Routed {
     /// A worker served it.
     Served(Outcome),
-    /// A control call: the control thread's, with the connection and the head.
+    /// A control call: the control thread's (the caller hands it the connection and the head).
     Control(ControlCall),
 }
 
@@ -208,9 +208,10 @@ impl Shared {
         // Listed so the main thread can see it blocked. The first worker (the only one that may
         // not retire) is the process's first thread.
         let _enlisted = self.enlist(!may_retire);
-        // After a quick call this worker serves the rest of its wait's events itself (one system
-        // call for several requests; see `Poller::wait`); after a slow call parked workers are
-        // promoted for them, so that ready connections do not queue behind this worker's calls.
+        // After a quick call this worker takes several events from one wait and serves the rest
+        // itself (one system call for several requests; see `Poller::wait`); after a slow call it
+        // takes one and promotes a parked worker, so that ready connections do not queue behind
+        // this worker's calls.
         let mut quick = false;
         loop {
             if self.closed.load(Ordering::SeqCst) {
@@ -350,7 +351,7 @@ impl Shared {
                 if let Some(control) = ControlCall::of(call, &head, &self.config) {
                     return Routed::Control(control);
                 }
-                if self.poller.waiting() <= self.poller.parked() {
+                if self.poller.none_on_set() {
                     // Nobody on the set while this call runs: the main thread promotes a parked
                     // worker, or starts one, if still nobody is there a tick from now and the
                     // calls made no progress (see `main_loop::Watch`).

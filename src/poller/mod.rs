@@ -4,11 +4,13 @@
 //! hand-off, and a worker that finishes one request takes the next ready connection without
 //! sleeping. Parking is a table entry, not a system call: a connection is parked only caught up
 //! (`Conn::caught_up`), so its next input is a new edge; an edge that comes while its owner still
-//! holds it is noted in the table and handed back to the owner. A connection whose next step is a
-//! worker's but which has no edge to come (the main or control thread put it back with input
-//! waiting, or requests buffered) is deferred: queued for the next free worker, which an eventfd
-//! in the set wakes. A worker's wait may return several events: it serves the first and queues
-//! the rest the same way. The main thread expires and evicts parked connections.
+//! holds it is noted in the table and handed back to the owner. While calls are quick one worker
+//! at a time waits on the set and the other idle ones park (`followers.rs`) until promoted. A
+//! connection whose next step is a worker's but which has no edge to come (the main or control
+//! thread put it back with input waiting, or requests buffered) is deferred: queued for the next
+//! free worker, and a waiting one is woken (a parked one, else through an eventfd in the set the
+//! one on it). A worker's wait may return several events: it serves the first and queues the
+//! rest the same way. The main thread expires and evicts parked connections.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -50,7 +52,7 @@ pub(crate) enum Ready {
 }
 
 /// The most events a worker takes from one wait.
-pub(crate) const MOST_EVENTS: usize = 8;
+const MOST_EVENTS: usize = 8;
 
 /// The listener's token: no connection's (a connection's index stays far below `u32::MAX`).
 const LISTENER: u64 = u64::MAX;
@@ -113,8 +115,8 @@ pub(crate) struct Poller {
     /// [`Poller::wait`]). Any worker takes them before it waits.
     queued: Ranked<VecDeque<EpollEvent>>,
     has_queued: AtomicBool,
-    /// An eventfd in the set, edge-triggered: each write wakes one waiting worker (for queued
-    /// work, or to see that the server closed).
+    /// An eventfd in the set, edge-triggered: each write wakes one worker waiting on the set (for
+    /// queued work, or to see that the server closed) when none is parked.
     wake: File,
     /// Connections owned by the table (parked) or by a thread (busy).
     open: AtomicUsize,
@@ -227,6 +229,12 @@ impl Poller {
     /// Threads waiting for a ready connection.
     pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// True if no worker waits on the set: every thread in [`Poller::wait`] is parked, or none
+    /// waits.
+    pub(crate) fn none_on_set(&self) -> bool {
+        self.waiting() <= self.parked()
     }
 
     /// Connections handed to workers so far.
