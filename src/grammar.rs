@@ -24,10 +24,25 @@ static TCHAR: [bool; 256] = {
     table
 };
 
-/// `s` without surrounding spaces and tabs (RFC 9110's optional whitespace; not Unicode's white
-/// space): a header value as the parser hands it on, the items of a comma-separated list.
+/// A space or a tab: RFC 9110's optional whitespace (not Unicode's white space).
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// `s` without surrounding blanks: a header value as the parser hands it on, the items of a
+/// comma-separated list.
 pub(crate) fn trim_blanks(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    s.trim_matches(|c| u8::try_from(c).is_ok_and(is_blank))
+}
+
+/// [`trim_blanks`] for bytes: a header value as httparse finds it (not yet known to be UTF-8).
+pub(crate) fn trim_blank_bytes(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_blank(b)).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|&b| !is_blank(b))
+        .map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 /// A request target's path without its query (`/users?id=1` -> `/users`).

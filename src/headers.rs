@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::grammar::trim_blank_bytes;
+
 /// Headers whose values are secrets: never logged.
 pub(crate) const SECRET_HEADERS: [&str; 3] = [
     "x-fc-access-key-id",
@@ -48,7 +50,7 @@ impl Headers {
         let mut spans = Vec::with_capacity(parsed.len());
         let offset = |s: &[u8]| s.as_ptr() as usize - head.as_ptr() as usize;
         for p in parsed {
-            let (name, value) = (p.name.as_bytes(), trim_blanks(p.value));
+            let (name, value) = (p.name.as_bytes(), trim_blank_bytes(p.value));
             let n = offset(name);
             // An empty value's slice may not point into `head`.
             let v = if value.is_empty() {
@@ -70,7 +72,7 @@ impl Headers {
                 // Rare: built header by header, invalid UTF-8 replaced.
                 let mut h = Headers::new();
                 for p in parsed {
-                    h.push_bytes(p.name.as_bytes(), trim_blanks(p.value));
+                    h.push_bytes(p.name.as_bytes(), trim_blank_bytes(p.value));
                 }
                 h
             }
@@ -165,14 +167,6 @@ fn at<'t>(text: &'t str, span: &[usize; 4]) -> (&'t str, &'t str) {
         text.get(ns..ne).unwrap_or_default(),
         text.get(vs..ve).unwrap_or_default(),
     )
-}
-
-/// `s` without the optional whitespace around a header value (RFC 9110: spaces and tabs).
-fn trim_blanks(s: &[u8]) -> &[u8] {
-    let blank = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = s.iter().position(|b| !blank(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
-    &s[start..end]
 }
 
 /// Lower-cases the ASCII letters in `b`, eight bytes at a time: at opt-level "z" the byte loop
