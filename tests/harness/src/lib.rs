@@ -4,12 +4,15 @@
 
 #![warn(missing_docs)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod capture;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use capture::Capture;
 
 pub use tinyfc::client::{Connection, Response};
 
@@ -21,8 +24,8 @@ pub struct Function {
     child: Child,
     /// The port it listens on (from its listening line).
     pub port: u16,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
+    stdout: Capture,
+    stderr: Capture,
 }
 
 /// The path of a built example. `cargo test` builds examples, but `cargo test --test NAME` does
@@ -78,39 +81,9 @@ impl Function {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        let out = stdout.clone();
-        let pipe = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                {
-                    let mut o = out.lock().unwrap();
-                    o.push_str(&line);
-                    o.push('\n');
-                }
-                // After the line is in `stdout`: a test may read it as soon as it has the port.
-                if let Some(at) = line.find(marker) {
-                    let port = &line[at + marker.len()..];
-                    let _ = tx.send(port.trim().parse::<u16>().unwrap());
-                }
-            }
-        });
-        let err = stderr.clone();
-        let mut pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                err.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stdout = Capture::start(child.stdout.take().unwrap(), Some((marker, tx)));
+        let stderr = Capture::start(child.stderr.take().unwrap(), None);
         let port = rx
             .recv_timeout(HANG)
             .expect("the process never printed the line with its port");
@@ -210,14 +183,15 @@ impl Function {
         })
     }
 
-    /// Everything it printed on stdout so far.
+    /// Every line it printed on stdout so far: a line printed before an answer the test got is in
+    /// it (the pipe is read to its current end first).
     pub fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
+        self.stdout.text()
     }
 
-    /// Everything it printed on stderr so far.
+    /// Every line it printed on stderr so far, as [`Function::stdout`].
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.stderr.text()
     }
 
     /// Waits until stdout contains `needle`.
@@ -243,8 +217,7 @@ impl Function {
         let until = Instant::now() + limit;
         while Instant::now() < until {
             if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(50)); // let the readers drain the pipes
-                return Some(status);
+                return Some(status); // `stdout()` reads what the pipe still holds
             }
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -94,8 +94,6 @@ fn retries_the_initializer_on_404_and_the_caller_never_sees_the_failures() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains(r#""init_runs":4"#), "{}", r.text());
     assert_eq!(r.header("X-Fc-Error-Type"), None);
-    // The answer can come before the test's reader has read the platform's lines before it.
-    assert!(f.wait_stdout("initialized: RequestId"), "{}", f.stdout());
     assert_eq!(count(&f.stdout(), "initializer answered 404"), 3);
     assert_eq!(
         pids(&f.stdout()).len(),
@@ -115,9 +113,6 @@ fn restarts_the_instance_on_500_with_a_new_process_then_reports_initialization_e
     assert_eq!(r.header("X-Fc-Error-Type"), Some("InitializationError"));
     assert!(r.text().contains(r#""errorMessage":""#), "{}", r.text());
     assert!(r.text().contains("probe fatal"), "{}", r.text());
-    // The platform's last line before the answer; the answer can come before the test's reader
-    // has read it (and the third instance's start before it).
-    assert!(f.wait_stdout("initialization failed"), "{}", f.stdout());
     assert_eq!(
         pids(&f.stdout()).len(),
         3,
@@ -133,7 +128,6 @@ fn restarts_the_instance_when_the_initializer_panics() {
     let r = f.request("GET", "/", &[], b"");
     assert_eq!(r.header("X-Fc-Error-Type"), Some("InitializationError"));
     assert!(r.text().contains("probe init panic"), "{}", r.text());
-    assert!(f.wait_stdout("initialization failed"), "{}", f.stdout());
     assert_eq!(pids(&f.stdout()).len(), 2);
 }
 
