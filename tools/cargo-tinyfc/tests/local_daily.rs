@@ -170,6 +170,19 @@ fn lives_2_initializes_invokes_and_pre_stops_twice_on_the_same_instance() {
 }
 
 #[test]
+fn the_instances_last_output_is_passed_through_before_the_platform_says_it_exited() {
+    // At SIGTERM the instance (a shell running the probe) prints 100,000 lines, more than a pipe
+    // holds, and exits 0: all of them reach the platform's output, before its own last lines.
+    let script = format!("trap 'seq 1 100000; exit 0' TERM; {} & wait", probe());
+    let (code, out, _) = run(local(&["--once"], &["sh", "-c", &script]));
+    let tail = || out.get(out.len().saturating_sub(2000)..).unwrap_or(&out);
+    assert_eq!(code, Some(0), "{}", tail());
+    let last = out.find("\n100000\n").expect("the instance's last line");
+    let exited = out.find("instance exited").expect("the platform's line");
+    assert!(last < exited, "{}", tail());
+}
+
+#[test]
 fn lives_exit_1_when_a_later_lifes_initializer_fails() {
     let mut cmd = local(
         &["--once", "--lives", "2", "--init-retries", "0"],

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -25,8 +26,13 @@ pub struct Logs {
 }
 
 impl Logs {
-    /// Passes `pipe` (an instance's stdout, or its stderr) through to ours, keeping its lines.
-    pub fn forward(self: &Arc<Self>, pipe: impl Read + Send + 'static, stderr: bool) {
+    /// Passes `pipe` (an instance's stdout, or its stderr) through to ours, keeping its lines, on
+    /// a thread that ends with the pipe.
+    pub fn forward(
+        self: &Arc<Self>,
+        pipe: impl Read + Send + 'static,
+        stderr: bool,
+    ) -> JoinHandle<()> {
         let logs = self.clone();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(pipe);
@@ -40,7 +46,7 @@ impl Logs {
                 logs.push(String::from_utf8_lossy(&line).into_owned());
                 line.clear();
             }
-        });
+        })
     }
 
     fn push(&self, line: String) {
