@@ -12,7 +12,6 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::logs::Logs;
@@ -33,8 +32,6 @@ pub struct Instance {
     pub started: Instant,
     /// Set once it accepted a connection.
     listened: AtomicBool,
-    /// The threads passing its stdout and stderr through to ours.
-    relays: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Instance {
@@ -92,12 +89,11 @@ impl Instance {
         }
         let mut child = spawn(cmd)?;
         let pid = child.id();
-        let mut relays = Vec::new();
         if let Some(out) = child.stdout.take() {
-            relays.push(logs.forward(out, false));
+            logs.forward(out, false);
         }
         if let Some(err) = child.stderr.take() {
-            relays.push(logs.forward(err, true));
+            logs.forward(err, true);
         }
         say!("instance {id} started: pid {pid}, port {port}");
         Ok(Instance {
@@ -107,25 +103,7 @@ impl Instance {
             id,
             started: Instant::now(),
             listened: AtomicBool::new(false),
-            relays: Mutex::new(relays),
         })
-    }
-
-    /// Waits, at most `limit`, until all the instance wrote is passed through to our output: its
-    /// pipes end once every process holding them has exited (after [`Instance::stop`] or
-    /// [`Instance::reap`]). Without it the platform could print its last lines, and exit, before
-    /// the instance's.
-    pub fn wait_output(&self, limit: Duration) {
-        let until = Instant::now() + limit;
-        let relays = std::mem::take(&mut *self.relays.lock().unwrap_or_else(|e| e.into_inner()));
-        for relay in relays {
-            while !relay.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            if relay.is_finished() {
-                let _ = relay.join();
-            }
-        }
     }
 
     /// The child and its status, locked.

@@ -45,6 +45,8 @@ macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write;
         let line = format!($($arg)*);
+        // The instance's output so far first: the platform's line follows what led to it.
+        $crate::local::logs::catch_up();
         let t = $crate::local::epoch().elapsed().as_secs_f64();
         let _ = writeln!(std::io::stdout().lock(), "[tinyfc local +{t:.3}s] {line}");
     }};

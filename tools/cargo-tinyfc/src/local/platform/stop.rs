@@ -4,16 +4,12 @@
 
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{Boot, Phase, Platform};
 use crate::local::calls::is_timeout;
 use crate::local::instance::{describe, Instance};
 use crate::say;
-
-/// How long a retired instance's last output may take to reach ours (a process it started that
-/// outlives it may hold its pipes open).
-const LAST_OUTPUT: Duration = Duration::from_secs(1);
 
 impl Platform {
     /// Stops for good: no new instance, callers refused; then [`Platform::retire`]s the
@@ -104,18 +100,14 @@ impl Platform {
             self.pre_stop(instance.addr)
         };
         let status = if instance.exited() {
-            let status = instance.reap();
-            instance.wait_output(LAST_OUTPUT);
-            status
+            instance.reap()
         } else {
             say!("sending SIGTERM to pid {}", instance.pid());
             let started = Instant::now();
             let status = instance.stop(self.opts.grace);
-            let took = started.elapsed();
-            instance.wait_output(LAST_OUTPUT); // its last lines before ours
             say!(
                 "instance exited in {} ms: {}",
-                crate::local::ms(took),
+                crate::local::ms(started.elapsed()),
                 describe(status)
             );
             status
