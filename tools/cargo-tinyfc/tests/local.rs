@@ -457,8 +457,9 @@ fn async_invoke_function_answers_202_then_runs_the_event() {
         .expect("a request id")
         .to_string();
     assert!(f.wait_stdout(&format!("async invoke RequestId {rid}: attempt 1/4 -> 200")));
-    // The instance's line, relayed by the platform maybe after the answer it preceded.
-    assert!(f.wait_stdout(&format!("FC Invoke End RequestId: {rid}")));
+    assert!(f
+        .stdout()
+        .contains(&format!("FC Invoke End RequestId: {rid}")));
     let big = vec![b'e'; 128 * 1024 + 1];
     assert_eq!(f.request("POST", path, &asynchronous, &big).status, 413);
     assert_eq!(
@@ -522,10 +523,6 @@ fn a_pooled_connection_the_function_closed_while_idle_is_replaced_transparently(
     std::thread::sleep(std::time::Duration::from_millis(600));
     let r = f.request("GET", "/", &[], b"");
     assert_eq!((r.status, r.text().as_str()), (200, "hello"));
-    // The instance's lines reach the platform's stdout through its log relay, maybe after the
-    // answer: wait for the call's last one.
-    let rid = r.header("X-Fc-Request-Id").expect("a request id");
-    assert!(f.wait_stdout(&format!("FC Invoke End RequestId: {rid}")));
     assert_eq!(count(&f.stdout(), "FC Invoke Start"), 2, "{}", f.stdout());
 }
 
