@@ -234,7 +234,7 @@ impl Poller {
     /// True if no worker waits on the set: every thread in [`Poller::wait`] is parked, or none
     /// waits.
     pub(crate) fn none_on_set(&self) -> bool {
-        self.waiting() <= self.parked()
+        self.waiting() <= self.followers.parked()
     }
 
     /// Connections handed to workers so far.
@@ -296,11 +296,6 @@ impl Poller {
             self.followers.promote();
         }
         self.ready(*first)
-    }
-
-    /// Workers in [`Poller::wait`] that are not on the set (parked until promoted).
-    pub(crate) fn parked(&self) -> usize {
-        self.followers.parked()
     }
 
     /// Hands the set to a parked worker, if one is parked: the main thread's, when nobody is on
