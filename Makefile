@@ -92,13 +92,26 @@ size: static
 # three settings: shared CPUs, the server pinned to CPU 0 and the client to CPU 1, the server in a
 # half-CPU cgroup quota; the client is wrk with one thread when installed) and a blocking handler
 # (10 ms sleep, 64 connections: ratio to the ideal 6,400 req/s) of the static release builds, with
-# the floor beside hello. The benchmark itself is a release build (its client
-# must not be the bottleneck). BENCH_ARGS adds options, e.g.
+# the floor beside hello and a function built as users build one (user_fn, below). The benchmark
+# itself is a release build (its client must not be the bottleneck). BENCH_ARGS adds options, e.g.
 # BENCH_ARGS="--runs 200 --target mine=target/x86_64-unknown-linux-musl/release/my-func".
 BENCH_ARGS ?=
+# One more target, a function built the way users build theirs: the crate `cargo tinyfc new NAME
+# --event` makes (tinyfc vendored from this checkout), built static from its own directory under
+# BENCH_USER_DIR. `make bench BENCH_USER=` leaves it out.
+BENCH_USER ?= user_fn
+BENCH_USER_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))/bench-user
+TINYFC_BIN := $(abspath $(or $(CARGO_TARGET_DIR),target))/debug/cargo-tinyfc
 .PHONY: bench
 bench: static
-	$(CARGO) run -q --release -p cargo-tinyfc -- bench --dir $(STATIC_DIR) --out bench-out $(BENCH_ARGS)
+	@set -e; user=""; if [ -n "$(BENCH_USER)" ]; then \
+	  echo "building $(BENCH_USER), a function crate of its own, in $(BENCH_USER_DIR)..."; \
+	  $(CARGO) build -q -p cargo-tinyfc; \
+	  rm -rf $(BENCH_USER_DIR)/$(BENCH_USER); mkdir -p $(BENCH_USER_DIR); \
+	  (cd $(BENCH_USER_DIR) && $(TINYFC_BIN) tinyfc new $(BENCH_USER) --event --tinyfc-path $(CURDIR) >/dev/null); \
+	  bin=$$(cd $(BENCH_USER_DIR)/$(BENCH_USER) && CARGO_TARGET_DIR=$(BENCH_USER_DIR)/$(BENCH_USER)/target $(TINYFC_BIN) tinyfc build); \
+	  user="--target $(BENCH_USER)=$$bin"; fi; \
+	$(CARGO) run -q --release -p cargo-tinyfc -- bench --dir $(STATIC_DIR) --out bench-out $$user $(BENCH_ARGS)
 
 # --- hardening: fuzz, soak (issue 6) ---
 
