@@ -98,7 +98,8 @@ size: static
 BENCH_ARGS ?=
 # One more target, a function built the way users build theirs: the crate `cargo tinyfc new NAME
 # --event` makes (tinyfc vendored from this checkout), built static from its own directory under
-# BENCH_USER_DIR. `make bench BENCH_USER=` leaves it out.
+# BENCH_USER_DIR (its build kept in BENCH_USER_DIR/target between runs). `make bench BENCH_USER=`
+# leaves it out.
 BENCH_USER ?= user_fn
 BENCH_USER_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))/bench-user
 TINYFC_BIN := $(abspath $(or $(CARGO_TARGET_DIR),target))/debug/cargo-tinyfc
@@ -109,7 +110,7 @@ bench: static
 	  $(CARGO) build -q -p cargo-tinyfc; \
 	  rm -rf $(BENCH_USER_DIR)/$(BENCH_USER); mkdir -p $(BENCH_USER_DIR); \
 	  (cd $(BENCH_USER_DIR) && $(TINYFC_BIN) tinyfc new $(BENCH_USER) --event --tinyfc-path $(CURDIR) >/dev/null); \
-	  bin=$$(cd $(BENCH_USER_DIR)/$(BENCH_USER) && CARGO_TARGET_DIR=$(BENCH_USER_DIR)/$(BENCH_USER)/target $(TINYFC_BIN) tinyfc build); \
+	  bin=$$(cd $(BENCH_USER_DIR)/$(BENCH_USER) && CARGO_TARGET_DIR=$(BENCH_USER_DIR)/target $(TINYFC_BIN) tinyfc build); \
 	  user="--target $(BENCH_USER)=$$bin"; fi; \
 	$(CARGO) run -q --release -p cargo-tinyfc -- bench --dir $(STATIC_DIR) --out bench-out $$user $(BENCH_ARGS)
 
