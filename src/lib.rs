@@ -75,6 +75,7 @@ mod request;
 mod response;
 mod runtime;
 mod server;
+mod service;
 mod signals;
 mod stream;
 mod sys;

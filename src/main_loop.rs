@@ -22,7 +22,8 @@ use crate::head::{parse_head, Reject};
 use crate::poller::Parked;
 use crate::pool::Look;
 use crate::protocol::Call;
-use crate::server::{Service, Shared};
+use crate::server::Shared;
+use crate::service::Service;
 use crate::signals::{self, Signals};
 
 /// How long past the drain limit a signal's drain (its wait for in-flight calls, then pre-stop)

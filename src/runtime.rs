@@ -18,7 +18,7 @@ use crate::logging::{self, FcEvent, PlatformLines};
 use crate::protocol::{reserved_response_header, Answer, Call};
 use crate::request::{Kind, Request};
 use crate::response::{Body, Response};
-use crate::server::{Reply, Sent, Service};
+use crate::service::{Reply, Sent, Service};
 
 /// Serves `function` on the platform, configured from the environment ([`Config::from_env`]).
 /// Returns only on a start-up error (an invalid configuration included); a signal ends the

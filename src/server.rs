@@ -1,6 +1,7 @@
 //! The workers: connections wait in the poller (`poller.rs`) between requests; a worker that the
-//! poller hands a ready connection reads the request, calls the function, writes the answer and
-//! parks the connection again (this file); handed the listener, it accepts (`listener.rs`).
+//! poller hands a ready connection reads the request, calls the function (`service.rs`), writes
+//! the answer and parks the connection again (this file); handed the listener, it accepts
+//! (`listener.rs`).
 //! /pre-stop and /pre-freeze go to the control thread (`control.rs`), so they are answered even
 //! when every worker is busy; the main thread (`main_loop.rs`) expires parked connections and
 //! starts workers. An idle or slow connection holds no thread, and threads stay bounded: main +
@@ -25,43 +26,10 @@ use crate::head::{parse_head, Head};
 use crate::listener::Listener;
 use crate::poller::{Parked, Poller, Ready};
 use crate::pool::{WorkerEntry, Workers};
-use crate::protocol::{call_deadline, Answer, Call};
+use crate::protocol::{call_deadline, Call};
 use crate::request::{Kind, Request};
+use crate::service::{Reply, Service};
 use crate::stream::send_streamed;
-
-/// What the workers call: the function's invocations and /initialize (its hooks are the control
-/// thread's, see [`Hooks`]).
-pub(crate) trait Service: Send + Sync + 'static {
-    /// Answers one call with `reply`, while the call still counts as in flight, so a drain waits
-    /// until the answer is written. The [`Sent`] it returns comes only from [`Reply::send`], which
-    /// consumes the reply: every call answers exactly once, by construction.
-    fn call(&self, call: Call, ctx: &Context, req: Request, reply: Reply<'_>) -> Sent;
-
-    /// Serves a WebSocket upgrade if `req`'s path has a WebSocket handler (true), else leaves the
-    /// request to [`Service::call`].
-    #[cfg(feature = "websocket")]
-    fn websocket(
-        &self,
-        ctx: &Context,
-        req: &Request,
-        upgrade: &mut crate::websocket::Upgrade<'_>,
-    ) -> bool;
-}
-
-/// A call's one answer: [`Reply::send`] writes it to the client and consumes the reply.
-pub(crate) struct Reply<'a>(&'a mut dyn FnMut(Answer));
-
-/// Proof that a call was answered: made only by [`Reply::send`].
-#[must_use = "a Service::call returns the Sent of its one reply"]
-pub(crate) struct Sent(());
-
-impl Reply<'_> {
-    /// Writes `answer` (the whole answer, or a stream as it is produced).
-    pub(crate) fn send(self, answer: Answer) -> Sent {
-        (self.0)(answer);
-        Sent(())
-    }
-}
 
 thread_local! {
     /// On a worker: its entry in `Workers`' list.
@@ -503,7 +471,7 @@ impl Shared {
             call,
             ctx,
             req,
-            Reply(&mut |a| {
+            Reply::new(&mut |a| {
                 let (stream, c) = (&conn.stream, &self.config);
                 written = if a.resp.is_stream() {
                     send_streamed(stream, a.resp, a.fc_status, framing, c)
