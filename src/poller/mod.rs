@@ -26,6 +26,8 @@ use crate::followers::Followers;
 use crate::ranked::{Rank, Ranked, RankedGuard};
 use crate::sys::{self, EpollEvent, NO_EVENT};
 
+use table::{split, Table};
+
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
 const LINGER: Duration = Duration::from_secs(2);
 /// Without an idle timeout, how long the main thread may sleep with nothing due.
@@ -61,42 +63,6 @@ const WAKE: u64 = u64::MAX - 1;
 /// The events of a queued entry that is a deferred connection, not readiness from the set
 /// (which always has a flag).
 const DEFERRED: u32 = 0;
-
-/// One entry of the table: a parked connection, or the generation of a busy or free slot.
-#[derive(Default)]
-struct Slot {
-    /// Bumped when the slot is freed, so an event for an earlier connection is recognised.
-    generation: u32,
-    /// Some while parked; None while a thread owns the connection, or the slot is free.
-    conn: Option<Conn>,
-    /// An event came while a thread owned the connection: the owner keeps it when it parks it,
-    /// and serves it again.
-    missed: bool,
-    /// That event reported the client's hang-up.
-    missed_hang_up: bool,
-}
-
-impl Table {
-    /// Notes a parked connection's deadline; true if it is before the main thread's planned
-    /// wake-up.
-    fn due_by(&mut self, d: Option<Instant>) -> bool {
-        let Some(d) = d else { return false };
-        let earlier = self.main_wakes_at.is_none_or(|w| d < w);
-        if earlier {
-            self.main_wakes_at = Some(d);
-        }
-        earlier
-    }
-}
-
-#[derive(Default)]
-struct Table {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    /// The main thread's next planned wake-up: a connection parked with an earlier deadline
-    /// wakes it (see [`Poller::park`]).
-    main_wakes_at: Option<Instant>,
-}
 
 /// The epoll set and the table of parked connections, shared by the main thread and the workers.
 pub(crate) struct Poller {
@@ -172,14 +138,7 @@ impl Poller {
     pub(crate) fn add(self: &Arc<Self>, mut conn: Conn, c: &Config) -> bool {
         let d = deadline(&conn, c);
         let mut t = self.lock();
-        let index = match t.free.pop() {
-            Some(i) => i,
-            None => {
-                t.slots.push(Slot::default());
-                (t.slots.len() - 1) as u32
-            }
-        };
-        let tok = token(index, t.slots[index as usize].generation);
+        let (index, tok) = t.reserve();
         // Added to the set while the table lock is held, just before the table owns it: an event
         // that comes at once waits for the lock and then finds it parked.
         let added = sys::epoll_ctl(
@@ -190,7 +149,7 @@ impl Poller {
         );
         if added.is_err() {
             // No memory for the set: it closes (it holds no lease yet).
-            free(&mut t, index);
+            t.release(index);
             return false;
         }
         let slots: std::sync::Weak<dyn Slots> = Arc::downgrade(self) as _;
@@ -513,28 +472,13 @@ impl Slots for Poller {
             .get(index as usize)
             .is_some_and(|s| s.generation == generation)
         {
-            free(&mut t, index);
+            t.release(index);
         }
         drop(t);
         self.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-fn free(t: &mut Table, index: u32) {
-    let slot = &mut t.slots[index as usize];
-    slot.generation = slot.generation.wrapping_add(1);
-    slot.missed = false;
-    slot.missed_hang_up = false;
-    t.free.push(index);
-}
-
-fn token(index: u32, generation: u32) -> u64 {
-    (u64::from(generation) << 32) | u64::from(index)
-}
-
-fn split(tok: u64) -> (u32, u32) {
-    (tok as u32, (tok >> 32) as u32)
-}
-
+mod table;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,75 @@
+//! The poller's table: a slot per connection it knows (parked, or owned by a thread), each with a
+//! generation so that an event for an earlier connection in the same slot is recognised, and the
+//! main thread's next planned wake-up.
+
+use std::time::Instant;
+
+use crate::conn::Conn;
+
+/// One entry of the table: a parked connection, or the generation of a busy or free slot.
+#[derive(Default)]
+pub(super) struct Slot {
+    /// Bumped when the slot is freed, so an event for an earlier connection is recognised.
+    pub(super) generation: u32,
+    /// Some while parked; None while a thread owns the connection, or the slot is free.
+    pub(super) conn: Option<Conn>,
+    /// An event came while a thread owned the connection: the owner keeps it when it parks it,
+    /// and serves it again.
+    pub(super) missed: bool,
+    /// That event reported the client's hang-up.
+    pub(super) missed_hang_up: bool,
+}
+
+/// The slots, the free ones' indices, and when the main thread plans to wake.
+#[derive(Default)]
+pub(super) struct Table {
+    pub(super) slots: Vec<Slot>,
+    pub(super) free: Vec<u32>,
+    /// The main thread's next planned wake-up: a connection parked with an earlier deadline
+    /// wakes it (see `Poller::park`).
+    pub(super) main_wakes_at: Option<Instant>,
+}
+
+impl Table {
+    /// A free slot (a new one if none is free): its index and the token of its next connection.
+    pub(super) fn reserve(&mut self) -> (u32, u64) {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        (index, token(index, self.slots[index as usize].generation))
+    }
+
+    /// Frees slot `index`: its generation moves on, so its old token no longer matches.
+    pub(super) fn release(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.missed = false;
+        slot.missed_hang_up = false;
+        self.free.push(index);
+    }
+
+    /// Notes a parked connection's deadline; true if it is before the main thread's planned
+    /// wake-up.
+    pub(super) fn due_by(&mut self, d: Option<Instant>) -> bool {
+        let Some(d) = d else { return false };
+        let earlier = self.main_wakes_at.is_none_or(|w| d < w);
+        if earlier {
+            self.main_wakes_at = Some(d);
+        }
+        earlier
+    }
+}
+
+/// A connection's token: its slot's index and generation.
+fn token(index: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(index)
+}
+
+/// A token's slot index and generation.
+pub(super) fn split(tok: u64) -> (u32, u32) {
+    (tok as u32, (tok >> 32) as u32)
+}
