@@ -90,7 +90,7 @@ size: static
 
 # Cold start (50 interleaved runs per target), keep-alive throughput (16 and 256 connections, in
 # three settings: shared CPUs, the server pinned to CPU 0 and the client to CPU 1, the server in a
-# half-CPU cgroup quota; the client is wrk with one thread when installed) and a blocking handler
+# half-CPU cgroup quota; the client is our own one-thread epoll loop) and a blocking handler
 # (10 ms sleep, 64 connections: ratio to the ideal 6,400 req/s) of the static release builds, with
 # the floor beside hello and a function built as users build one (user_fn, below). The benchmark
 # itself is a release build (its client must not be the bottleneck). BENCH_ARGS adds options, e.g.

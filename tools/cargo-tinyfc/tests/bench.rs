@@ -147,7 +147,7 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
 }
 
 #[test]
-fn epoll_client_loads_a_function_for_a_second_without_errors() {
+fn epoll_client_is_the_default_and_loads_a_function_for_a_second_without_errors() {
     let hello = example("hello");
     let empty = std::env::temp_dir().join(format!("tinyfc-bench-epoll-{}", std::process::id()));
     std::fs::create_dir_all(&empty).unwrap();
@@ -156,8 +156,6 @@ fn epoll_client_loads_a_function_for_a_second_without_errors() {
             "bench",
             "--no-cold",
             "--no-blocking",
-            "--client",
-            "epoll",
             "--load-secs",
             "1",
             "--rounds",
@@ -205,4 +203,26 @@ fn epoll_client_loads_a_function_for_a_second_without_errors() {
             assert!(0.0 < p50 && p50 <= p99, "{row}");
         }
     }
+}
+
+#[test]
+fn client_wrk_without_wrk_on_path_fails_at_once_and_says_why() {
+    let run = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+        .args([
+            "bench",
+            "--no-cold",
+            "--client",
+            "wrk",
+            "--dir",
+            "/nonexistent",
+        ])
+        .env("PATH", "")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--client wrk: wrk is not on PATH"),
+        "{stderr}"
+    );
 }

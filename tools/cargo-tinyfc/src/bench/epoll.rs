@@ -1,4 +1,4 @@
-//! The throughput client when wrk is not installed: like `wrk -t1`, one thread whose event loop
+//! The throughput client (the default): like `wrk -t1`, one thread whose event loop
 //! (mio's `Poll`, epoll on Linux) drives every keep-alive connection, so the load takes little CPU
 //! from the server, unlike a thread per connection.
 //!

@@ -60,9 +60,9 @@ pub struct Case<'a> {
 /// The program that sends the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Client {
-    /// wrk with one thread (`wrk.rs`).
+    /// wrk with one thread (`wrk.rs`): a cross-check; its percentiles are corrected.
     Wrk,
-    /// Our own epoll loop on one thread (`epoll.rs`): the light client when wrk is missing.
+    /// Our own epoll loop on one thread (`epoll.rs`), exact latencies: the default.
     Epoll,
     /// A thread per connection (`threads.rs`): takes CPU from the server on the same cores.
     Threads,

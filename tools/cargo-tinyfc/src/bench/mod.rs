@@ -96,10 +96,10 @@ pub struct BenchArgs {
         value_parser = setting_of
     )]
     settings: Vec<Setting>,
-    /// The throughput client: wrk (one thread), epoll (our own event loop on one thread, like
-    /// wrk -t1), threads (a thread per connection, which takes CPU from the server), or auto (wrk
-    /// when it is on PATH, else epoll).
-    #[arg(long, value_name = "C", default_value = "auto", value_parser = ["auto", "wrk", "epoll", "threads"])]
+    /// The throughput client: epoll (our own event loop on one thread, like wrk -t1, with exact
+    /// latencies), wrk (wrk -t1; its percentiles are corrected for coordinated omission), or
+    /// threads (a thread per connection, which takes CPU from the server).
+    #[arg(long, value_name = "C", default_value = "epoll", value_parser = ["epoll", "wrk", "threads"])]
     client: String,
     /// Skip the cold-start part.
     #[arg(long)]
@@ -150,9 +150,7 @@ impl From<BenchArgs> for Options {
             settings: a.settings,
             client: match a.client.as_str() {
                 "wrk" => Client::Wrk,
-                "epoll" => Client::Epoll,
                 "threads" => Client::Threads,
-                _ if setting::on_path("wrk") => Client::Wrk,
                 _ => Client::Epoll,
             },
             cold: !a.no_cold,
@@ -203,6 +201,9 @@ fn targets(o: &Options) -> Vec<(String, Vec<String>, bool)> {
 /// `cargo tinyfc bench ARGS`: the exit code.
 pub fn main(args: BenchArgs) -> Exit {
     let args = Options::from(args);
+    if args.load && args.client == Client::Wrk && !setting::on_path("wrk") {
+        return Err(String::from("--client wrk: wrk is not on PATH").into());
+    }
     let listed = targets(&args);
     if listed.is_empty() {
         return Err(format!(
@@ -241,8 +242,13 @@ pub fn main(args: BenchArgs) -> Exit {
         let cmds: Vec<Vec<String>> = loaded.iter().map(|t| t.cmd.clone()).collect();
         let cmds: Vec<&[String]> = cmds.iter().map(Vec::as_slice).collect();
         match args.client {
-            Client::Wrk => eprintln!("throughput: the client is wrk -t1"),
-            Client::Epoll => eprintln!("throughput: the client is our epoll loop on one thread"),
+            Client::Wrk => eprintln!(
+                "throughput: the client is wrk -t1 (its percentiles are corrected for \
+                 coordinated omission)"
+            ),
+            Client::Epoll => eprintln!(
+                "throughput: the client is our epoll loop on one thread (exact latencies)"
+            ),
             Client::Threads => eprintln!(
                 "throughput: the client is a thread per connection (it takes CPU from the \
                  server, which favours servers with more threads)"

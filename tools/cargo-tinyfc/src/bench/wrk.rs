@@ -1,6 +1,8 @@
-//! The throughput client when wrk is installed: one wrk thread (an epoll loop that takes little
-//! CPU, unlike a thread per connection, which takes CPU from the server and favours servers with
-//! more threads), with its latency percentiles.
+//! `--client wrk`: one wrk thread (an epoll loop that takes little CPU, like our own client), a
+//! cross-check of `epoll.rs` by a tool others know. Its latency percentiles are not the answers'
+//! own: wrk corrects them for coordinated omission, adding for each answer slower than twice the
+//! mean time between a connection's requests the answers a constant-rate client would have waited
+//! for, so a stall of the machine weighs by its length (docs/benchmarks.md, "Why our own client").
 
 use std::io;
 use std::net::SocketAddr;
