@@ -149,7 +149,7 @@ impl Poller {
         );
         if added.is_err() {
             // No memory for the set: it closes (it holds no lease yet).
-            t.release(index);
+            t.release(tok);
             return false;
         }
         let slots: std::sync::Weak<dyn Slots> = Arc::downgrade(self) as _;
@@ -378,12 +378,8 @@ impl Poller {
             return None;
         }
         let hang_up = events & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
-        let (index, generation) = split(tok);
         let mut t = self.lock();
-        let slot = t.slots.get_mut(index as usize)?;
-        if slot.generation != generation {
-            return None;
-        }
+        let slot = t.slot(tok)?;
         let Some(mut conn) = slot.conn.take() else {
             // Not parked: its owner is parking it (or the main thread has it); tell the owner.
             slot.missed = true;
@@ -466,15 +462,7 @@ fn has_input(conn: &Conn) -> bool {
 
 impl Slots for Poller {
     fn release(&self, token: u64) {
-        let (index, generation) = split(token);
-        let mut t = self.lock();
-        if t.slots
-            .get(index as usize)
-            .is_some_and(|s| s.generation == generation)
-        {
-            t.release(index);
-        }
-        drop(t);
+        self.lock().release(token);
         self.open.fetch_sub(1, Ordering::Relaxed);
     }
 }

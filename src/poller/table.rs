@@ -43,13 +43,22 @@ impl Table {
         (index, token(index, self.slots[index as usize].generation))
     }
 
-    /// Frees slot `index`: its generation moves on, so its old token no longer matches.
-    pub(super) fn release(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
+    /// The slot of the connection token `tok` names; None if the token is stale (its slot was
+    /// freed since, and may hold a later connection).
+    pub(super) fn slot(&mut self, tok: u64) -> Option<&mut Slot> {
+        let (index, generation) = split(tok);
+        let slot = self.slots.get_mut(index as usize)?;
+        (slot.generation == generation).then_some(slot)
+    }
+
+    /// Frees the slot of `tok` unless the token is stale: its generation moves on, so the token
+    /// no longer matches.
+    pub(super) fn release(&mut self, tok: u64) {
+        let Some(slot) = self.slot(tok) else { return };
         slot.generation = slot.generation.wrapping_add(1);
         slot.missed = false;
         slot.missed_hang_up = false;
-        self.free.push(index);
+        self.free.push(split(tok).0);
     }
 
     /// Notes a parked connection's deadline; true if it is before the main thread's planned
