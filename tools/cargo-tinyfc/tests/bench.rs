@@ -81,11 +81,17 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
                 .unwrap_or_else(|| panic!("no {t} {conns} throughput row in\n{table}"));
             let rps: f64 = row.split_whitespace().nth(3).unwrap().parse().unwrap();
             assert!(rps > 0.0, "{row}");
-            // The last column: hello's req/s over this target's, round by round.
-            let hello_over: f64 = row.split_whitespace().last().unwrap().parse().unwrap();
+            // The last two columns: hello's req/s over this target's, round by round (the
+            // median), and that median's 95% interval, which holds it.
+            let mut last = row.split_whitespace().rev();
+            let interval = last.next().unwrap();
+            let hello_over: f64 = last.next().unwrap().parse().unwrap();
             assert!(hello_over > 0.0, "{row}");
+            let (low, high) = interval.split_once('-').unwrap();
+            let (low, high): (f64, f64) = (low.parse().unwrap(), high.parse().unwrap());
+            assert!(low <= hello_over && hello_over <= high, "{row}");
             if t == "hello" {
-                assert_eq!(hello_over, 1.0, "{row}");
+                assert_eq!((low, hello_over, high), (1.0, 1.0, 1.0), "{row}");
             }
         }
     }
@@ -128,7 +134,8 @@ fn bench_measures_every_target_and_writes_csv_json_and_svg() {
     assert!(json.contains("\"rss_anon_kb\"") && json.contains("\"requests_per_s\""));
     // hello's ratio to itself, the last field of its load case.
     assert!(
-        json.contains("\"hello_over_it\":1.0}") && !json.contains("NaN"),
+        json.contains("\"hello_over_it\":1.0,\"hello_over_it_95\":[1.0,1.0]}")
+            && !json.contains("NaN"),
         "{json}"
     );
     assert!(
@@ -195,6 +202,7 @@ fn epoll_client_is_the_default_and_loads_a_function_for_a_second_without_errors(
             let cells: Vec<f64> = row
                 .split_whitespace()
                 .skip(3)
+                .take(8)
                 .map(|c| c.parse().unwrap())
                 .collect();
             // req/s, min round, max round, p50, p99, errors, threads, hello / it

@@ -31,6 +31,7 @@ mod report;
 mod round;
 mod setting;
 mod stats;
+mod summary;
 mod threads;
 mod wrk;
 
@@ -295,7 +296,7 @@ pub fn main(args: BenchArgs) -> Exit {
         "{}",
         report::blocking_table(args.blocking_ms, args.blocking_conns, &blocking)
     );
-    let summary = report::json(&targets, &machine, args.blocking_ms, &blocking);
+    let summary = summary::json(&targets, &machine, args.blocking_ms, &blocking);
     if let Err(e) = write_out(&args.out, &targets, &summary) {
         eprintln!(
             "cargo tinyfc bench: cannot write {}: {e}",

@@ -1,12 +1,10 @@
-//! Summaries: the table, the raw CSV, the JSON summary and the SVG plot.
+//! The table, the raw CSV and the SVG plot (`summary.rs` writes the JSON).
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
 use super::cold::{Run, PHASES};
 use super::load::Load;
-use super::stats::Stats;
+use super::stats::{median_interval, Stats};
 
 /// A target's measurements.
 pub struct Target {
@@ -97,7 +95,7 @@ pub fn table(targets: &[Target]) -> String {
     if !loads.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:<14} {:<7} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}",
+            "\n{:<14} {:<7} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10} {:>12}",
             "throughput",
             "setting",
             "conns",
@@ -108,13 +106,15 @@ pub fn table(targets: &[Target]) -> String {
             "p99 (us)",
             "errors",
             "threads",
-            "hello / it"
+            "hello / it",
+            "95% interval"
         );
         for (t, l) in loads {
             let rounds = l.stats();
+            let (ratio, (low, high)) = hello_over(targets, l);
             let _ = writeln!(
                 out,
-                "{:<14} {:<7} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8} {:>8} {:>10.2}",
+                "{:<14} {:<7} {:>6} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>8} {:>8} {:>10.2} {:>12}",
                 t.name,
                 l.setting.name(),
                 l.connections,
@@ -125,7 +125,8 @@ pub fn table(targets: &[Target]) -> String {
                 l.p99_us,
                 l.errors,
                 l.threads,
-                hello_over(targets, l)
+                ratio,
+                format!("{low:.2}-{high:.2}")
             );
         }
     }
@@ -133,15 +134,16 @@ pub fn table(targets: &[Target]) -> String {
 }
 
 /// hello's requests/s over `l`'s (in the same setting), round by round (the targets of one round run back to back, so
-/// the machine's drift between rounds cancels out), median over the rounds; NaN without hello.
-fn hello_over(targets: &[Target], l: &Load) -> f64 {
+/// the machine's drift between rounds cancels out): the median over the rounds, and the 95%
+/// confidence interval of that median ([`median_interval`]); NaN without hello.
+pub(super) fn hello_over(targets: &[Target], l: &Load) -> (f64, (f64, f64)) {
     let hello = targets
         .iter()
         .filter(|t| t.name == "hello")
         .flat_map(|t| &t.loads)
         .find(|h| h.connections == l.connections && h.setting == l.setting);
     let Some(hello) = hello else {
-        return f64::NAN;
+        return (f64::NAN, (f64::NAN, f64::NAN));
     };
     let ratios: Vec<f64> = hello
         .rounds
@@ -149,7 +151,7 @@ fn hello_over(targets: &[Target], l: &Load) -> f64 {
         .zip(&l.rounds)
         .map(|(h, x)| h / x)
         .collect();
-    Stats::of(&ratios).median
+    (Stats::of(&ratios).median, median_interval(&ratios))
 }
 
 /// The blocking-handler case: per runtime, req/s and its ratio to the ideal, `conns` requests
@@ -199,24 +201,8 @@ pub fn blocking_table(
 }
 
 /// Requests per second if every request took exactly `ms` and `conns` ran at once.
-fn ideal(ms: u64, conns: usize) -> f64 {
+pub(super) fn ideal(ms: u64, conns: usize) -> f64 {
     conns as f64 * 1000.0 / ms as f64
-}
-
-/// A number for JSON, rounded to `.1` decimals (0: an integer); `null` when it is not finite (a
-/// ratio without a floor run, say).
-struct Num(f64, i32);
-
-impl Serialize for Num {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Num(x, decimals) = *self;
-        let scale = 10f64.powi(decimals);
-        match (x.is_finite(), decimals) {
-            (false, _) => s.serialize_none(),
-            (true, 0) => s.serialize_i64(x.round() as i64),
-            (true, _) => s.serialize_f64((x * scale).round() / scale),
-        }
-    }
 }
 
 /// Every cold-start run: `target,run,<phases...>,rss_kb,rss_anon_kb`.
@@ -240,157 +226,6 @@ pub fn csv(targets: &[Target]) -> String {
         }
     }
     out
-}
-
-/// `summary.json`.
-#[derive(Serialize)]
-struct Summary<'a> {
-    machine: &'a str,
-    targets: Vec<TargetSummary<'a>>,
-    blocking: Vec<BlockingSummary<'a>>,
-}
-
-/// One target in `summary.json`.
-#[derive(Serialize)]
-struct TargetSummary<'a> {
-    name: &'a str,
-    command: String,
-    runs: usize,
-    failures: usize,
-    size_bytes: Option<u64>,
-    /// Per phase, in [`PHASES`]' order.
-    #[serde(serialize_with = "in_order")]
-    phases_us: Vec<(&'static str, Measure)>,
-    rss_kb: Measure,
-    rss_anon_kb: Measure,
-    throughput: Vec<LoadSummary>,
-}
-
-/// One measure of a target, against the floor's.
-#[derive(Serialize)]
-struct Measure {
-    stats: StatsSummary,
-    ratio_to_floor: Num,
-}
-
-/// [`Stats`] in `summary.json`.
-#[derive(Serialize)]
-struct StatsSummary {
-    min: Num,
-    median: Num,
-    p90: Num,
-    max: Num,
-}
-
-/// One throughput case of a target.
-#[derive(Serialize)]
-struct LoadSummary {
-    setting: &'static str,
-    connections: usize,
-    requests_per_s: Num,
-    rounds_per_s: Vec<Num>,
-    p50_us: Num,
-    p99_us: Num,
-    errors: u64,
-    threads: usize,
-    hello_over_it: Num,
-}
-
-/// The blocking-handler case of one runtime.
-#[derive(Serialize)]
-struct BlockingSummary<'a> {
-    runtime: &'a str,
-    sleep_ms: u64,
-    connections: usize,
-    ideal_per_s: Num,
-    requests_per_s: Num,
-    ratio_to_ideal: Num,
-    p50_us: Num,
-    p99_us: Num,
-    errors: u64,
-}
-
-/// Pairs as a JSON object, keys in their order.
-fn in_order<S: serde::Serializer>(
-    pairs: &[(&'static str, Measure)],
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
-}
-
-/// The summary: per target, per phase stats and ratio to the floor, RSS, size, throughput; then
-/// the blocking-handler case (its handler sleeps `blocking_ms`).
-pub fn json(
-    targets: &[Target],
-    machine: &str,
-    blocking_ms: u64,
-    blocking: &[(String, std::io::Result<Load>)],
-) -> String {
-    let floor = &targets[0];
-    let measure = |values: &[f64], floor_values: &[f64]| {
-        let s = Stats::of(values);
-        Measure {
-            stats: StatsSummary {
-                min: Num(s.min, 1),
-                median: Num(s.median, 1),
-                p90: Num(s.p90, 1),
-                max: Num(s.max, 1),
-            },
-            ratio_to_floor: Num(s.median / Stats::of(floor_values).median, 3),
-        }
-    };
-    let targets_out = targets
-        .iter()
-        .map(|t| TargetSummary {
-            name: &t.name,
-            command: t.cmd.join(" "),
-            runs: t.runs.len(),
-            failures: t.failures,
-            size_bytes: t.size,
-            phases_us: (PHASES.iter().enumerate())
-                .map(|(i, p)| (*p, measure(&t.phase(i), &floor.phase(i))))
-                .collect(),
-            rss_kb: measure(&t.rss(), &floor.rss()),
-            rss_anon_kb: measure(&t.anon(), &floor.anon()),
-            throughput: (t.loads.iter())
-                .map(|l| LoadSummary {
-                    setting: l.setting.name(),
-                    connections: l.connections,
-                    requests_per_s: Num(l.rps(), 0),
-                    rounds_per_s: l.rounds.iter().map(|r| Num(*r, 0)).collect(),
-                    p50_us: Num(l.p50_us, 1),
-                    p99_us: Num(l.p99_us, 1),
-                    errors: l.errors,
-                    threads: l.threads,
-                    hello_over_it: Num(hello_over(targets, l), 3),
-                })
-                .collect(),
-        })
-        .collect();
-    let blocking_out = (blocking.iter())
-        .filter_map(|(n, r)| Some((n, r.as_ref().ok()?)))
-        .map(|(name, l)| {
-            let ideal = ideal(blocking_ms, l.connections);
-            BlockingSummary {
-                runtime: name,
-                sleep_ms: blocking_ms,
-                connections: l.connections,
-                ideal_per_s: Num(ideal, 0),
-                requests_per_s: Num(l.rps(), 0),
-                ratio_to_ideal: Num(l.rps() / ideal, 3),
-                p50_us: Num(l.p50_us, 1),
-                p99_us: Num(l.p99_us, 1),
-                errors: l.errors,
-            }
-        })
-        .collect();
-    let summary = Summary {
-        machine,
-        targets: targets_out,
-        blocking: blocking_out,
-    };
-    // Plain data: serializing it cannot fail.
-    serde_json::to_string(&summary).unwrap_or_default() + "\n"
 }
 
 /// One SVG: a panel per phase, a row of dots per target (each a run), the median marked.
@@ -442,33 +277,37 @@ pub fn svg(targets: &[Target]) -> String {
     out
 }
 
+/// A target with no cold starts and one shared-setting load of `rounds` (req/s), for tests.
+#[cfg(test)]
+pub(super) fn test_target(name: &str, rounds: &[f64]) -> Target {
+    Target {
+        name: name.into(),
+        cmd: vec![name.into()],
+        size: None,
+        runs: Vec::new(),
+        failures: 0,
+        loads: vec![Load {
+            setting: crate::bench::setting::Setting::Shared,
+            threads: 1,
+            connections: 16,
+            rounds: rounds.to_vec(),
+            errors: 0,
+            p50_us: 1.0,
+            p99_us: 2.0,
+        }],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn target(name: &str, rounds: &[f64]) -> Target {
-        Target {
-            name: name.into(),
-            cmd: vec![name.into()],
-            size: None,
-            runs: Vec::new(),
-            failures: 0,
-            loads: vec![Load {
-                setting: crate::bench::setting::Setting::Shared,
-                threads: 1,
-                connections: 16,
-                rounds: rounds.to_vec(),
-                errors: 0,
-                p50_us: 1.0,
-                p99_us: 2.0,
-            }],
-        }
-    }
-
     #[test]
     fn blocking_case_reports_the_ratio_to_the_ideal() {
-        let l = target("probe", &[3200.0, 3200.0, 6400.0]).loads.remove(0);
-        let table = blocking_table(10, 16, &[("probe".into(), Ok(l.clone()))]);
+        let l = test_target("probe", &[3200.0, 3200.0, 6400.0])
+            .loads
+            .remove(0);
+        let table = blocking_table(10, 16, &[("probe".into(), Ok(l))]);
         assert!(table.contains("ideal 1600 req/s"), "{table}");
         assert!(
             table
@@ -476,34 +315,24 @@ mod tests {
                 .any(|r| r.starts_with("probe") && r.ends_with(" 2.000")),
             "{table}"
         );
-        let json = json(
-            &[target("floor", &[])],
-            "test",
-            10,
-            &[("probe".into(), Ok(l))],
-        );
-        assert!(
-            json.contains(r#""ideal_per_s":1600,"requests_per_s":3200,"ratio_to_ideal":2.0,"#),
-            "{json}"
-        );
     }
 
     #[test]
-    fn throughput_is_compared_round_by_round_and_json_has_no_nan() {
+    fn throughput_is_compared_round_by_round_with_the_medians_interval() {
         // The machine slows down halfway: the medians of the rounds mislead (hello's is 90, the
         // other's 100, "0.90"), each round's ratio does not (hello is 2/3 of it throughout).
-        let hello = target("hello", &[60.0, 60.0, 60.0, 90.0, 90.0, 90.0]);
-        let other = target("other", &[90.0, 90.0, 90.0, 135.0, 135.0, 135.0]);
-        let targets = [target("floor", &[]), hello, other];
-        let ratio = hello_over(&targets, &targets[2].loads[0]);
+        let hello = test_target("hello", &[60.0, 60.0, 60.0, 90.0, 90.0, 90.0]);
+        let other = test_target("other", &[90.0, 90.0, 90.0, 135.0, 135.0, 135.0]);
+        let targets = [test_target("floor", &[]), hello, other];
+        let (ratio, interval) = hello_over(&targets, &targets[2].loads[0]);
         assert!((ratio - 2.0 / 3.0).abs() < 1e-9, "{ratio}");
-        assert_eq!(hello_over(&targets, &targets[1].loads[0]), 1.0);
-        // No cold-start runs (--no-cold): ratios to the floor are null, not NaN.
-        let json = json(&targets, "test", 10, &[]);
-        assert!(
-            !json.contains("NaN") && json.contains("\"ratio_to_floor\":null"),
-            "{json}"
+        assert!((interval.0 - 2.0 / 3.0).abs() < 1e-9 && (interval.1 - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(
+            hello_over(&targets, &targets[1].loads[0]),
+            (1.0, (1.0, 1.0))
         );
-        assert!(json.contains("\"hello_over_it\":0.667"), "{json}");
+        let table = table(&targets);
+        let row = table.lines().find(|l| l.starts_with("other")).unwrap();
+        assert!(row.ends_with(" 0.67    0.67-0.67"), "{table}");
     }
 }
