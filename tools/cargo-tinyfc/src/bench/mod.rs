@@ -202,7 +202,7 @@ fn targets(o: &Options) -> Vec<(String, Vec<String>, bool)> {
 /// `cargo tinyfc bench ARGS`: the exit code.
 pub fn main(args: BenchArgs) -> Exit {
     let args = Options::from(args);
-    if args.load && args.client == Client::Wrk && !setting::on_path("wrk") {
+    if (args.load || args.blocking) && args.client == Client::Wrk && !setting::on_path("wrk") {
         return Err(String::from("--client wrk: wrk is not on PATH").into());
     }
     let listed = targets(&args);
