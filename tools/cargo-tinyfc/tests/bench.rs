@@ -215,22 +215,26 @@ fn epoll_client_is_the_default_and_loads_a_function_for_a_second_without_errors(
 
 #[test]
 fn client_wrk_without_wrk_on_path_fails_at_once_and_says_why() {
-    let run = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
-        .args([
-            "bench",
-            "--no-cold",
-            "--client",
-            "wrk",
-            "--dir",
-            "/nonexistent",
-        ])
-        .env("PATH", "")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(!run.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("--client wrk: wrk is not on PATH"),
-        "{stderr}"
-    );
+    // Throughput and the blocking case both use the client.
+    for part in ["--no-blocking", "--no-load"] {
+        let run = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+            .args([
+                "bench",
+                "--no-cold",
+                part,
+                "--client",
+                "wrk",
+                "--dir",
+                "/nonexistent",
+            ])
+            .env("PATH", "")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{part}: {stderr}");
+        assert!(
+            stderr.contains("--client wrk: wrk is not on PATH"),
+            "{part}: {stderr}"
+        );
+    }
 }
