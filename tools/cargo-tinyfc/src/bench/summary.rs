@@ -137,20 +137,20 @@ pub fn json(
             rss_kb: measure(&t.rss(), &floor.rss()),
             rss_anon_kb: measure(&t.anon(), &floor.anon()),
             throughput: (t.loads.iter())
-                .map(|l| LoadSummary {
-                    setting: l.setting.name(),
-                    connections: l.connections,
-                    requests_per_s: Num(l.rps(), 0),
-                    rounds_per_s: l.rounds.iter().map(|r| Num(*r, 0)).collect(),
-                    p50_us: Num(l.p50_us, 1),
-                    p99_us: Num(l.p99_us, 1),
-                    errors: l.errors,
-                    threads: l.threads,
-                    hello_over_it: Num(hello_over(targets, l).0, 3),
-                    hello_over_it_95: {
-                        let (low, high) = hello_over(targets, l).1;
-                        [Num(low, 3), Num(high, 3)]
-                    },
+                .map(|l| {
+                    let (ratio, (low, high)) = hello_over(targets, l);
+                    LoadSummary {
+                        setting: l.setting.name(),
+                        connections: l.connections,
+                        requests_per_s: Num(l.rps(), 0),
+                        rounds_per_s: l.rounds.iter().map(|r| Num(*r, 0)).collect(),
+                        p50_us: Num(l.p50_us, 1),
+                        p99_us: Num(l.p99_us, 1),
+                        errors: l.errors,
+                        threads: l.threads,
+                        hello_over_it: Num(ratio, 3),
+                        hello_over_it_95: [Num(low, 3), Num(high, 3)],
+                    }
                 })
                 .collect(),
         })
