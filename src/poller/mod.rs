@@ -26,7 +26,7 @@ use crate::followers::Followers;
 use crate::ranked::{Rank, Ranked, RankedGuard};
 use crate::sys::{self, EpollEvent, NO_EVENT};
 
-use table::{split, Table};
+use table::Table;
 
 /// How long a rejected connection may linger, reading and dropping input, before it is closed.
 const LINGER: Duration = Duration::from_secs(2);
@@ -138,7 +138,7 @@ impl Poller {
     pub(crate) fn add(self: &Arc<Self>, mut conn: Conn, c: &Config) -> bool {
         let d = deadline(&conn, c);
         let mut t = self.lock();
-        let (index, tok) = t.reserve();
+        let tok = t.reserve();
         // Added to the set while the table lock is held, just before the table owns it: an event
         // that comes at once waits for the lock and then finds it parked.
         let added = sys::epoll_ctl(
@@ -154,7 +154,7 @@ impl Poller {
         }
         let slots: std::sync::Weak<dyn Slots> = Arc::downgrade(self) as _;
         conn.lease = Some(Lease::new(slots, tok));
-        t.slots[index as usize].conn = Some(conn);
+        t.held(tok).conn = Some(conn);
         let poke = t.due_by(d);
         drop(t);
         self.open.fetch_add(1, Ordering::Relaxed);
@@ -167,10 +167,9 @@ impl Poller {
     pub(crate) fn park(&self, mut conn: Conn, c: &Config) -> Parked {
         debug_assert!(conn.caught_up, "parked with input not yet read");
         let d = deadline(&conn, c);
-        let (index, generation) = split(conn.token());
         let mut t = self.lock();
-        let slot = &mut t.slots[index as usize];
-        debug_assert!(slot.generation == generation && slot.conn.is_none());
+        let slot = t.held(conn.token());
+        debug_assert!(slot.conn.is_none());
         if std::mem::take(&mut slot.missed) {
             conn.caught_up = false;
             conn.input_closed |= std::mem::take(&mut slot.missed_hang_up);
@@ -347,10 +346,9 @@ impl Poller {
     /// its deadline still applies.
     pub(crate) fn defer(&self, conn: Conn, c: &Config) {
         let tok = conn.token();
-        let (index, _) = split(tok);
         let d = deadline(&conn, c);
         let mut t = self.lock();
-        t.slots[index as usize].conn = Some(conn);
+        t.held(tok).conn = Some(conn);
         t.due_by(d);
         drop(t);
         self.queue(

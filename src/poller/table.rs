@@ -31,8 +31,8 @@ pub(super) struct Table {
 }
 
 impl Table {
-    /// A free slot (a new one if none is free): its index and the token of its next connection.
-    pub(super) fn reserve(&mut self) -> (u32, u64) {
+    /// A free slot (a new one if none is free): the token of its next connection.
+    pub(super) fn reserve(&mut self) -> u64 {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -40,7 +40,19 @@ impl Table {
                 (self.slots.len() - 1) as u32
             }
         };
-        (index, token(index, self.slots[index as usize].generation))
+        token(index, self.slots[index as usize].generation)
+    }
+
+    /// The slot of a connection its caller holds: the connection's lease keeps that slot, so the
+    /// token cannot be stale.
+    pub(super) fn held(&mut self, tok: u64) -> &mut Slot {
+        let (index, generation) = split(tok);
+        let slot = &mut self.slots[index as usize];
+        debug_assert_eq!(
+            slot.generation, generation,
+            "a held connection's slot moved on"
+        );
+        slot
     }
 
     /// The slot of the connection token `tok` names; None if the token is stale (its slot was
@@ -79,6 +91,6 @@ fn token(index: u32, generation: u32) -> u64 {
 }
 
 /// A token's slot index and generation.
-pub(super) fn split(tok: u64) -> (u32, u32) {
+fn split(tok: u64) -> (u32, u32) {
     (tok as u32, (tok >> 32) as u32)
 }
