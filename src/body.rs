@@ -175,25 +175,30 @@ impl<R: Read> Input<'_, R> {
         }
     }
 
-    /// Takes one CRLF-terminated line (without the CRLF) off the buffer.
+    /// Takes one CRLF-terminated line of at most `max` bytes (without the CRLF) off the buffer.
     fn line(&mut self, max: usize) -> Result<Vec<u8>, BodyError> {
+        // The LF of a line of `max` bytes is at `max + 1`: a limit on where it is found, not on
+        // what one read brought, so a long line is 400 however the client split it.
+        let too_long = max + 2;
         let mut scanned = 0;
         loop {
-            if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
-                let end = scanned + i;
-                if end == 0 || self.buf[end - 1] != b'\r' {
+            let found = self.buf[scanned..].iter().position(|&b| b == b'\n');
+            match found.map(|i| scanned + i) {
+                Some(end) if end >= too_long => break,
+                Some(end) if end == 0 || self.buf[end - 1] != b'\r' => {
                     return Err(reject(400, "bare LF in chunked body").into());
                 }
-                let line = self.buf[..end - 1].to_vec();
-                self.buf.drain(..=end);
-                return Ok(line);
-            }
-            scanned = self.buf.len();
-            if scanned > max {
-                return Err(reject(400, "chunk line too long").into());
+                Some(end) => {
+                    let line = self.buf[..end - 1].to_vec();
+                    self.buf.drain(..=end);
+                    return Ok(line);
+                }
+                None if self.buf.len() >= too_long => break,
+                None => scanned = self.buf.len(),
             }
             self.fill(1)?;
         }
+        Err(reject(400, "chunk line too long").into())
     }
 
     /// Reads at least one more byte into the buffer (up to `want`, 16 KiB to 1 MiB at a time).

@@ -85,6 +85,41 @@ fn chunk_extensions_with_quoted_string_values_are_accepted() {
 }
 
 #[test]
+fn chunk_size_line_over_4096_bytes_is_400_whether_or_not_it_came_in_one_read() {
+    let f = Function::start("probe", &[]);
+    // A chunk-size line of `n` bytes (without its CRLF), extensions making up the length.
+    let line = |size: &str, n: usize| format!("{size};a={}", "b".repeat(n - size.len() - 3));
+    let echo = |body: &str| {
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n{body}"
+        )
+    };
+    for n in [4097, 8_000, 30_000] {
+        // In the buffer whole (the case that was let through), and the last chunk's line too.
+        expect_one_400(
+            &f,
+            &chunked_then_smuggled(&format!("{}\r\nabc\r\n0\r\n\r\n", line("3", n))),
+        );
+        expect_one_400(
+            &f,
+            &chunked_then_smuggled(&format!("3\r\nabc\r\n{}\r\n\r\n", line("0", n))),
+        );
+        // The head first, then the line in a later read.
+        let mut s = f.raw();
+        s.write_all(echo("").as_bytes()).unwrap();
+        thread::sleep(Duration::from_millis(100));
+        let _ = s.write_all(format!("{}\r\nabc\r\n0\r\n\r\n", line("3", n)).as_bytes());
+        let text = read_to_close(&mut s);
+        assert_eq!(status_of(&text), 400, "{n} bytes, split: {text}");
+    }
+    let longest = format!("{}\r\nabc\r\n{}\r\n\r\n", line("3", 4096), line("0", 4096));
+    let text = send_raw(&f, echo(&longest).as_bytes());
+    assert_eq!(status_of(&text), 200, "{text}");
+    assert!(text.ends_with("\r\n\r\nabc"), "{text}");
+}
+
+#[test]
 fn transfer_coding_ending_in_a_unicode_space_is_not_chunked() {
     let f = Function::start("probe", &[]);
     for te in [
