@@ -218,7 +218,8 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
 #[cold]
 pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
     log::debug!("rejected with {}: {}", r.status, r.message);
-    let e = crate::error::Error::typed("BadRequest", r.message);
+    // The status's name as the error type: `BadRequest`, `RequestTimeout`, `ServiceUnavailable`...
+    let e = crate::error::Error::typed(reason(r.status).replace(' ', ""), r.message);
     let resp = crate::protocol::error_response(r.status, &e);
     let _ = write_response(&mut conn.stream, &resp, 404, false, false, false);
     let _ = conn.stream.shutdown(std::net::Shutdown::Write);

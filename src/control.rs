@@ -13,14 +13,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::answer::{reject_and_close, send, Framing};
-use crate::body::{read_body, BodyError};
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::context::Context;
-use crate::head::Head;
+use crate::head::{reject, BodyKind, Head, Reject};
 use crate::poller::Poller;
 use crate::pool::Pool;
-use crate::protocol::{call_deadline, Answer, Call};
+use crate::protocol::{Answer, Call};
 use crate::request::Kind;
 
 /// The part of the function the control thread may run: its lifecycle hooks.
@@ -64,6 +63,9 @@ fn is_health(head: &Head, c: &Config) -> bool {
     let path = crate::grammar::without_query(&head.path);
     (head.method == "GET" || head.method == "HEAD") && path == health
 }
+
+/// The answer to a control or health call with a body.
+const NO_BODY: Reject = reject(400, "a control call takes no body");
 
 /// A connection whose buffer starts with the complete head of a control call.
 struct Job {
@@ -153,7 +155,7 @@ impl Control {
 }
 
 impl Answerer {
-    /// Reads the call's body, runs the hook, writes the answer, hands the connection back.
+    /// Runs the call's hook, writes the answer, hands the connection back.
     fn answer(&self, job: Job) {
         let Job {
             mut conn,
@@ -162,24 +164,15 @@ impl Answerer {
         } = job;
         let c = &self.config;
         let arrived = conn.head_started.unwrap_or_else(Instant::now);
+        // These threads never wait on a client: FC sends these calls without a body, and one
+        // that has a body is refused unread (reading it would hold up every later call).
+        if head.body != BodyKind::Length(0) {
+            reject_and_close(&mut conn, &NO_BODY);
+            return self.poller.defer(conn, c); // a worker lets it linger
+        }
+        conn.buf.drain(..head.len);
         let mut ctx = Context::default();
         ctx.refill(&head.headers, arrived, &c.environment);
-        let deadline = arrived + call_deadline(ctx.timeout_s, c.body_timeout);
-        match read_body(
-            &mut conn,
-            &head,
-            c.max_body_bytes,
-            c.header_timeout,
-            deadline,
-            None, // control calls carry no body on FC; one is bounded by the body limit
-        ) {
-            Ok(_) => {}
-            Err(BodyError::Reject(r)) => {
-                reject_and_close(&mut conn, &r);
-                return self.poller.defer(conn, c); // a worker lets it linger
-            }
-            Err(BodyError::Gone) => return self.poller.close(conn),
-        }
         let answer = {
             let _log = crate::logging::scope(&ctx.request_id);
             self.hooks.control(call, &ctx)

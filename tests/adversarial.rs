@@ -240,7 +240,8 @@ fn connections_past_the_limit_evict_the_longest_idle_one() {
 }
 
 #[test]
-fn a_connection_past_the_limit_with_none_idle_gets_503_and_the_busy_ones_finish() {
+fn a_connection_past_the_limit_with_none_idle_gets_503_service_unavailable_and_the_busy_ones_finish(
+) {
     let f = Function::start("probe", &[("TINYFC_MAX_CONNECTIONS", "2")]);
     let mut busy = calls_in_flight(&f, 2, "/sleep/500");
     thread::sleep(Duration::from_millis(150));
@@ -248,6 +249,10 @@ fn a_connection_past_the_limit_with_none_idle_gets_503_and_the_busy_ones_finish(
     let answer = read_to_close(&mut third);
     assert_eq!(status_of(&answer), 503, "{answer}");
     assert!(answer.contains("too many connections"), "{answer}");
+    assert!(
+        answer.contains(r#""errorType":"ServiceUnavailable""#),
+        "{answer}"
+    );
     for s in busy.iter_mut() {
         assert_eq!(status_of(&read_to_close(s)), 200);
     }

@@ -2,6 +2,7 @@
 //! a call FC still runs, the health path, bodies bounded by the function's memory, one initializer
 //! run at a time across lives.
 
+use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
@@ -52,6 +53,39 @@ fn the_health_path_is_answered_by_the_runtime_within_ms_while_every_worker_is_bu
     // Another method, or another path, is the handler's.
     assert_eq!(f.request("POST", "/healthz", &[], b"").body, b"hello");
     assert_eq!(f.state().1, 3, "the two sleeps and the POST, nothing else");
+}
+
+#[test]
+fn a_health_or_control_call_with_a_body_gets_400_unread_and_holds_up_no_later_health_check() {
+    let f = Function::start("probe", &[("TINYFC_HEALTH_PATH", "/healthz")]);
+    // A body that never comes: the health thread must not wait for it.
+    let mut stalled = f.raw();
+    stalled
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nx")
+        .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    assert_eq!(health(&f, "GET", "/healthz").status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited behind the stalled body"
+    );
+    let text = read_to_close(&mut stalled);
+    assert_eq!(status_of(&text), 400, "{text}");
+    assert!(text.contains("a control call takes no body"), "{text}");
+    // The same for /pre-stop, whose hook then has not run.
+    let text = send_raw(
+        &f,
+        b"GET /pre-stop HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    );
+    assert_eq!(status_of(&text), 400, "{text}");
+    assert_eq!(f.counters()[2], 0, "the pre-stop hook ran");
+    // Content-Length: 0 is no body.
+    let text = send_raw(
+        &f,
+        b"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status_of(&text), 200, "{text}");
 }
 
 #[test]

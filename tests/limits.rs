@@ -80,13 +80,14 @@ fn body_at_the_limit_is_accepted() {
 }
 
 #[test]
-fn head_not_complete_within_the_header_timeout_gets_408() {
+fn head_not_complete_within_the_header_timeout_gets_408_request_timeout() {
     let f = limited();
     let mut s = f.raw();
     let started = Instant::now();
     s.write_all(b"GET / HTTP/1.1\r\nHost: slow").unwrap();
     let text = read_to_close(&mut s);
     assert_eq!(status_of(&text), 408, "{text}");
+    assert!(text.contains(r#""errorType":"RequestTimeout""#), "{text}");
     assert!(started.elapsed() >= Duration::from_millis(450));
     assert_still_serving(&f);
 }

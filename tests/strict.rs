@@ -15,6 +15,7 @@ fn expect_one_400(f: &Function, bytes: &[u8]) {
     let text = send_raw(f, bytes);
     let shown = String::from_utf8_lossy(bytes);
     assert_eq!(status_of(&text), 400, "{shown:?} -> {text}");
+    assert!(text.contains(r#""errorType":"BadRequest""#), "{text}");
     assert_eq!(
         count(&text, "HTTP/1.1 "),
         1,
