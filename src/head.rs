@@ -100,11 +100,7 @@ fn parse_with<'b>(
     }
     let version = req.version.unwrap_or(1);
     let method = req.method.unwrap_or("").to_string();
-    let path = req.path.unwrap_or("").to_string();
-    let absolute = path.starts_with("http://") || path.starts_with("https://");
-    if !path.starts_with('/') && path != "*" && !absolute {
-        return Err(reject(400, "bad request target"));
-    }
+    let path = served_path(&method, req.path.unwrap_or(""))?;
     let headers = Headers::from_head(&buf[..len], req.headers);
 
     let mut length: Option<u64> = None;
@@ -176,6 +172,36 @@ fn parse_with<'b>(
     }))
 }
 
+const BAD_TARGET: Reject = reject(400, "bad request target");
+
+/// The path a request with `target` is served by: an origin-form target (`/p?q`) itself; an
+/// absolute-form one's path and query (`http://host/p?q` is `/p?q`, `https://host` is `/`), which
+/// RFC 9112 3.2.2 has a server route on; `*` for OPTIONS alone. CONNECT asks for a tunnel: 501.
+fn served_path(method: &str, target: &str) -> Result<String, Reject> {
+    if method == "CONNECT" {
+        return Err(reject(501, "CONNECT is not supported"));
+    }
+    if target.starts_with('/') || (target == "*" && method == "OPTIONS") {
+        return Ok(target.to_string());
+    }
+    // The scheme in any case (RFC 9110 4.2.3); a host, without userinfo (RFC 9110 4.2.4).
+    let after_scheme = ["http://", "https://"].iter().find_map(|scheme| {
+        let head = target.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme)
+            .then(|| &target[scheme.len()..])
+    });
+    let rest = after_scheme.ok_or(BAD_TARGET)?;
+    let (host, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    if host.is_empty() || host.contains('@') {
+        return Err(BAD_TARGET);
+    }
+    Ok(if tail.starts_with('/') {
+        tail.to_string()
+    } else {
+        format!("/{tail}")
+    })
+}
+
 /// Where `part` (a slice of `buf`) starts in `buf`.
 fn offset(buf: &[u8], part: &[u8]) -> usize {
     part.as_ptr() as usize - buf.as_ptr() as usize
@@ -240,6 +266,31 @@ mod tests {
         assert_eq!(parse(signed).unwrap_err().status, 400);
         assert_eq!(parse("GET httpx HTTP/1.1\r\n\r\n").unwrap_err().status, 400);
         assert!(parse("GET http://h/p HTTP/1.1\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn targets_are_served_in_origin_form() {
+        for (method, target, path) in [
+            ("GET", "/a?b", "/a?b"),
+            ("GET", "http://h/a?b", "/a?b"),
+            ("GET", "hTTpS://h:1/a", "/a"),
+            ("GET", "http://h", "/"),
+            ("GET", "http://h?b", "/?b"),
+            ("OPTIONS", "*", "*"),
+        ] {
+            assert_eq!(served_path(method, target).as_deref(), Ok(path), "{target}");
+        }
+        for (method, target, status) in [
+            ("GET", "http://", 400),
+            ("GET", "http:///a", 400),
+            ("GET", "http://u@h/a", 400),
+            ("GET", "h:80", 400),
+            ("GET", "*", 400),
+            ("CONNECT", "h:443", 501),
+        ] {
+            let refused = served_path(method, target).map_err(|r| r.status);
+            assert_eq!(refused, Err(status), "{method} {target}");
+        }
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub struct Request {
     pub kind: Kind,
     /// The request method, e.g. `POST`.
     pub method: String,
-    /// The path with its query string, e.g. `/users?id=1`.
+    /// The path with its query string, e.g. `/users?id=1`: always origin form (an absolute-form
+    /// target, `http://host/users?id=1`, arrives as its path and query).
     pub path: String,
     /// All request headers in order, names lower-cased (credential headers included: they are the
     /// user's to use, never logged by tinyfc).

@@ -121,6 +121,46 @@ fn chunk_size_line_over_4096_bytes_is_400_whether_or_not_it_came_in_one_read() {
 }
 
 #[test]
+fn absolute_form_targets_are_served_by_their_path_and_query_and_other_forms_are_refused() {
+    let f = Function::start("probe", &[]);
+    let close = |line: &str| format!("{line} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    for bad in [
+        "GET http://",
+        "GET http:///x",
+        "GET http://u@h/x",
+        "GET ftp://h/",
+        "GET *",
+    ] {
+        expect_one_400(&f, close(bad).as_bytes());
+    }
+    for connect in ["CONNECT h:443", "CONNECT /"] {
+        let text = send_raw(&f, close(connect).as_bytes());
+        assert_eq!(status_of(&text), 501, "{connect}: {text}");
+    }
+    assert_eq!(f.state().1, 0, "an invocation ran");
+    // The scheme in any case; the handler sees origin form, `/` when the URL has no path.
+    for (target, path) in [
+        ("HTTP://h/echo?q=1", "/echo?q=1"),
+        ("https://h:8443/echo", "/echo"),
+        ("http://h?x=/echo", "/?x=/echo"),
+    ] {
+        let text = send_raw(&f, close(&format!("POST {target}")).as_bytes());
+        assert_eq!(status_of(&text), 200, "{target}: {text}");
+        let routed = path.starts_with("/echo");
+        assert_eq!(
+            text.contains(&format!("x-probe-path: {path}\r\n")),
+            routed,
+            "{text}"
+        );
+    }
+    assert_eq!(status_of(&send_raw(&f, close("OPTIONS *").as_bytes())), 200);
+    // A platform path in absolute form is that platform call: /pre-stop runs the hook.
+    let text = send_raw(&f, close("GET http://h/pre-stop").as_bytes());
+    assert_eq!(status_of(&text), 200, "{text}");
+    assert_eq!(f.counters()[2], 1, "the pre-stop hook did not run");
+}
+
+#[test]
 fn transfer_coding_ending_in_a_unicode_space_is_not_chunked() {
     let f = Function::start("probe", &[]);
     for te in [
