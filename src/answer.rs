@@ -218,10 +218,20 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
 #[cold]
 pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
     log::debug!("rejected with {}: {}", r.status, r.message);
-    // The status's name as the error type: `BadRequest`, `RequestTimeout`, `ServiceUnavailable`...
-    let e = crate::error::Error::typed(reason(r.status).replace(' ', ""), r.message);
+    // The status's name, as a type name.
+    let error_type = match r.status {
+        408 => "RequestTimeout",
+        413 => "ContentTooLarge",
+        431 => "RequestHeaderFieldsTooLarge",
+        501 => "NotImplemented",
+        503 => "ServiceUnavailable",
+        _ => "BadRequest",
+    };
+    let e = crate::error::Error::typed(error_type, r.message);
     let resp = crate::protocol::error_response(r.status, &e);
-    let _ = write_response(&mut conn.stream, &resp, 404, false, false, false);
+    // Through `Timed` with no time to wait, as `send` writes (one copy of the encoder, not two).
+    let mut socket = Timed::within(&conn.stream, Duration::ZERO, Duration::ZERO);
+    let _ = write_response(&mut socket, &resp, 404, false, false, false);
     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
     conn.buf = Vec::new();
     conn.closing = Some(Instant::now());

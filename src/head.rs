@@ -174,32 +174,44 @@ fn parse_with<'b>(
 
 const BAD_TARGET: Reject = reject(400, "bad request target");
 
-/// The path a request with `target` is served by: an origin-form target (`/p?q`) itself; an
-/// absolute-form one's path and query (`http://host/p?q` is `/p?q`, `https://host` is `/`), which
-/// RFC 9112 3.2.2 has a server route on; `*` for OPTIONS alone. CONNECT asks for a tunnel: 501.
+/// The path a request with `target` is served by: an origin-form target (`/p?q`) itself, else
+/// [`other_form`]'s.
 fn served_path(method: &str, target: &str) -> Result<String, Reject> {
+    if target.starts_with('/') && method != "CONNECT" {
+        return Ok(target.to_string());
+    }
+    other_form(method, target)
+}
+
+/// An absolute-form target's path and query (`http://host/p?q` is `/p?q`, `https://host` is `/`),
+/// which RFC 9112 3.2.2 has a server route on; `*` for OPTIONS alone. CONNECT asks for a tunnel:
+/// 501. Anything else is 400.
+#[cold]
+fn other_form(method: &str, target: &str) -> Result<String, Reject> {
     if method == "CONNECT" {
         return Err(reject(501, "CONNECT is not supported"));
     }
-    if target.starts_with('/') || (target == "*" && method == "OPTIONS") {
+    if target == "*" && method == "OPTIONS" {
         return Ok(target.to_string());
     }
     // The scheme in any case (RFC 9110 4.2.3); a host, without userinfo (RFC 9110 4.2.4).
-    let after_scheme = ["http://", "https://"].iter().find_map(|scheme| {
-        let head = target.get(..scheme.len())?;
-        head.eq_ignore_ascii_case(scheme)
-            .then(|| &target[scheme.len()..])
-    });
-    let rest = after_scheme.ok_or(BAD_TARGET)?;
-    let (host, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    if host.is_empty() || host.contains('@') {
+    let rest = without_prefix_any_case(target, "http://")
+        .or_else(|| without_prefix_any_case(target, "https://"))
+        .ok_or(BAD_TARGET)?;
+    let host_end = rest.bytes().position(|b| b == b'/' || b == b'?');
+    let (host, tail) = rest.split_at(host_end.unwrap_or(rest.len()));
+    if host.is_empty() || host.bytes().any(|b| b == b'@') {
         return Err(BAD_TARGET);
     }
-    Ok(if tail.starts_with('/') {
-        tail.to_string()
-    } else {
-        format!("/{tail}")
-    })
+    let mut path = String::from(if tail.starts_with('/') { "" } else { "/" });
+    path.push_str(tail);
+    Ok(path)
+}
+
+/// `s` without `prefix`, matched in any case; None if `s` does not start with it.
+fn without_prefix_any_case<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
+    let (head, rest) = s.split_at_checked(prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then_some(rest)
 }
 
 /// Where `part` (a slice of `buf`) starts in `buf`.
