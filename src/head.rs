@@ -1,6 +1,6 @@
 //! Request heads: parsed with `httparse`, then checked (line endings, request target,
-//! Content-Length, Transfer-Encoding, Connection, Expect). What is malformed is decided here, as a
-//! [`Reject`] with the status to answer; trailers are held to the same field rules
+//! Content-Length, Transfer-Encoding, Connection, Expect, Host). What is malformed is decided here,
+//! as a [`Reject`] with the status to answer; trailers are held to the same field rules
 //! ([`check_trailers`]). The grammar accepted, head and body, is written down in one place:
 //! docs/hardening.md, section "Accepted grammar".
 
@@ -108,6 +108,7 @@ fn parse_with<'b>(
     let mut codings: Vec<String> = Vec::new();
     let mut connection = String::new();
     let mut expect_continue = false;
+    let mut hosts = 0usize;
     for (name, value) in &headers {
         // On the length first: a `match` on strings alone compares with every arm in turn.
         match (name.len(), name) {
@@ -139,8 +140,17 @@ fn parse_with<'b>(
             (6, "expect") => {
                 expect_continue = version == 1 && value.eq_ignore_ascii_case("100-continue")
             }
+            (4, "host") => hosts += 1,
             _ => {}
         }
+    }
+    // RFC 9112 3.2: one Host field line, required in HTTP/1.1; its value (empty when the target
+    // has no authority, RFC 9110 7.2) is not checked further.
+    if hosts > 1 {
+        return Err(reject(400, "repeated host"));
+    }
+    if hosts == 0 && version == 1 {
+        return Err(reject(400, "missing host"));
     }
     let body = match (has_te, length) {
         (true, Some(_)) => return Err(reject(400, "both content-length and transfer-encoding")),
@@ -268,16 +278,18 @@ mod tests {
 
     #[test]
     fn smuggling_shapes_are_rejected() {
-        let both = "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let both =
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(parse(both).unwrap_err().status, 400);
-        let two = "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
+        let two = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
         assert_eq!(parse(two).unwrap_err().status, 400);
-        let gz = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        let gz = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
         assert_eq!(parse(gz).unwrap_err().status, 501);
-        let signed = "POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n";
+        let signed = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n";
         assert_eq!(parse(signed).unwrap_err().status, 400);
         assert_eq!(parse("GET httpx HTTP/1.1\r\n\r\n").unwrap_err().status, 400);
-        assert!(parse("GET http://h/p HTTP/1.1\r\n\r\n").unwrap().is_some());
+        let absolute = "GET http://h/p HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert!(parse(absolute).unwrap().is_some());
     }
 
     #[test]
@@ -312,12 +324,12 @@ mod tests {
             "GET / HTTP/1.1\r\nX: y\n\r\n",
             "GET / HTTP/1.1\r\n\n",
             "\nGET / HTTP/1.1\r\n\r\n",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\u{a0}\r\n\r\n",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: \"chunked\"\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\u{a0}\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \"chunked\"\r\n\r\n",
         ] {
             assert_eq!(parse(bad).unwrap_err().status, 400, "{bad:?}");
         }
-        let ok = "\r\nPOST / HTTP/1.1\r\nTransfer-Encoding: ,\tChunked ,\r\n\r\n";
+        let ok = "\r\nPOST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\tChunked ,\r\n\r\n";
         assert_eq!(parse(ok).unwrap().unwrap().body, BodyKind::Chunked);
     }
 
@@ -338,7 +350,7 @@ mod tests {
 
     #[test]
     fn http_1_0_never_expects_100_continue() {
-        let ask = |v: &str| format!("POST / HTTP/1.{v}\r\nExpect: 100-continue\r\n\r\n");
+        let ask = |v: &str| format!("POST / HTTP/1.{v}\r\nHost: x\r\nExpect: 100-continue\r\n\r\n");
         assert!(parse(&ask("1")).unwrap().unwrap().expect_continue);
         let old = parse(&ask("0")).unwrap().unwrap();
         assert!(old.http10 && !old.expect_continue);
@@ -347,8 +359,9 @@ mod tests {
     #[test]
     fn heads_with_many_headers_parse_up_to_the_limit() {
         let head = |n: usize| {
-            let mut h = String::from("GET / HTTP/1.1\r\n");
-            for i in 0..n {
+            // Host is one of the `n`.
+            let mut h = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
+            for i in 1..n {
                 h.push_str(&format!("x-h{i}: v\r\n"));
             }
             h + "\r\n"
@@ -363,11 +376,38 @@ mod tests {
 
     #[test]
     fn keep_alive_follows_version_and_connection_header() {
-        assert!(parse("GET / HTTP/1.1\r\n\r\n").unwrap().unwrap().keep_alive);
+        let kept = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(parse(kept).unwrap().unwrap().keep_alive);
         assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().unwrap().keep_alive);
         let ka = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
         assert!(parse(ka).unwrap().unwrap().keep_alive);
-        let close = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+        let close = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         assert!(!parse(close).unwrap().unwrap().keep_alive);
+    }
+
+    #[test]
+    fn host_is_required_in_http_1_1_and_never_repeated() {
+        let missing = parse("GET / HTTP/1.1\r\nX: y\r\n\r\n").unwrap_err();
+        assert_eq!(missing, reject(400, "missing host"));
+        for twice in [
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nhost: a\r\nX: y\r\nHOST: b\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost:\r\nHost:\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(twice).unwrap_err(),
+                reject(400, "repeated host"),
+                "{twice:?}"
+            );
+        }
+        // HTTP/1.0 may leave it out; an empty value (a target without authority) is allowed.
+        for ok in [
+            "GET / HTTP/1.0\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+            "GET / HTTP/1.1\r\nHOST: a.example:8080\r\n\r\n",
+        ] {
+            assert!(parse(ok).unwrap().is_some(), "{ok:?}");
+        }
     }
 }

@@ -16,12 +16,12 @@ fn rss_kb(f: &Function) -> u64 {
 fn absurd_methods_uris_and_control_bytes_get_400_and_close() {
     let f = Function::start("probe", &[]);
     for bad in [
-        &b"G\x01T / HTTP/1.1\r\n\r\n"[..],
-        b"GET /a b HTTP/1.1\r\n\r\n",
-        b"GET relative HTTP/1.1\r\n\r\n",
-        b"GET / HTTP/1.1\r\nX-\xff\xfe: v\r\n\r\n",
-        b"GET / HTTP/1.1\r\nName With Space: v\r\n\r\n",
-        b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+        &b"G\x01T / HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        b"GET /a b HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET relative HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: t\r\nX-\xff\xfe: v\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: t\r\nName With Space: v\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n",
         b"GET / HTTP/2.0\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", // a TLS ClientHello
     ] {
@@ -41,12 +41,12 @@ fn absurd_methods_uris_and_control_bytes_get_400_and_close() {
 fn smuggled_request_behind_an_ambiguous_one_never_runs() {
     let f = Function::start("probe", &[]);
     for shape in [
-        &b"POST /echo HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\n\r\n"[..],
-        b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\n\r\n",
-        b"POST /echo HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\n\r\n",
-        b"POST /echo HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\nxGET /panic HTTP/1.1\r\n\r\n",
-        b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\nGET /panic HTTP/1.1\r\n\r\n",
-        b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\n\r\n",
+        &b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1, 1\r\n\r\nxGET /panic HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\nGET /panic HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\nHost: t\r\n\r\n",
     ] {
         let text = send_raw(&f, shape);
         assert_eq!(status_of(&text), 400, "{:?} -> {text}", String::from_utf8_lossy(shape));
@@ -67,7 +67,8 @@ fn endless_header_line_gets_431_and_rss_grows_by_at_most_the_header_limit() {
     assert_still_serving(&f);
     let before = rss_kb(&f);
     let mut s = f.raw();
-    s.write_all(b"GET / HTTP/1.1\r\nX-Endless: ").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nX-Endless: ")
+        .unwrap();
     let chunk = vec![b'a'; 64 * 1024];
     let mut sent = 0;
     // Megabytes without CRLF; the server answers and stops reading long before the end.
@@ -87,7 +88,7 @@ fn endless_header_line_gets_431_and_rss_grows_by_at_most_the_header_limit() {
 #[test]
 fn a_thousand_headers_get_431() {
     let f = Function::start("probe", &[]);
-    let mut req = String::from("GET / HTTP/1.1\r\n");
+    let mut req = String::from("GET / HTTP/1.1\r\nHost: t\r\n");
     for i in 0..1000 {
         req.push_str(&format!("x-h-{i}: {i}\r\n"));
     }
@@ -153,7 +154,7 @@ fn client_that_never_reads_its_answer_is_cut_off_and_frees_the_worker() {
     let mut s = f.raw();
     s.write_all(
         format!(
-            "POST /echo HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .as_bytes(),
@@ -266,7 +267,7 @@ fn panics_and_hangs_leave_other_invocations_and_the_drain_intact() {
         &[("TINYFC_WORKERS", "4"), ("TINYFC_DRAIN_MS", "500")],
     );
     let mut hung = f.raw();
-    hung.write_all(b"GET /sleep/60000 HTTP/1.1\r\n\r\n")
+    hung.write_all(b"GET /sleep/60000 HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap(); // hangs past any timeout
     let mut conn = f.connect();
     for i in 0..300 {
@@ -382,7 +383,7 @@ fn soak_mixed_load_keeps_memory_and_threads_flat_and_loses_nothing() {
                                 ok += 1;
                             }
                             2 => {
-                                let text = send_raw(f, b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+                                let text = send_raw(f, b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
                                 assert_eq!(status_of(&text), 400);
                                 bad += 1;
                             }
@@ -428,7 +429,7 @@ fn idle_connections_do_not_keep_the_buffers_of_large_bodies() {
     let mut conns = Vec::new();
     for _ in 0..100 {
         let mut s = f.raw();
-        s.write_all(b"POST /state HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        s.write_all(b"POST /state HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
             .unwrap();
         s.write_all(&body).unwrap();
         let mut buf = [0u8; 4096];

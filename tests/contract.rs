@@ -156,7 +156,8 @@ fn a_call_with_a_function_timeout_gets_body_and_answer_deadlines_of_at_least_tha
     );
     // The body: five pieces 500 ms apart.
     let mut s = f.raw();
-    let head = "POST /echo HTTP/1.1\r\nx-fc-function-timeout: 10\r\nconnection: close\r\n\
+    let head =
+        "POST /echo HTTP/1.1\r\nhost: t\r\nx-fc-function-timeout: 10\r\nconnection: close\r\n\
                 content-length: 5\r\n\r\n";
     s.write_all(head.as_bytes()).unwrap();
     for b in b"hello" {
@@ -171,7 +172,7 @@ fn a_call_with_a_function_timeout_gets_body_and_answer_deadlines_of_at_least_tha
     let body = vec![b'z'; 12 << 20];
     let mut s = f.raw();
     let head = format!(
-        "POST /echo HTTP/1.1\r\nx-fc-function-timeout: 10\r\nconnection: close\r\n\
+        "POST /echo HTTP/1.1\r\nhost: t\r\nx-fc-function-timeout: 10\r\nconnection: close\r\n\
          content-length: {}\r\n\r\n",
         body.len()
     );
@@ -205,7 +206,7 @@ fn bodies_in_flight_are_bounded_by_the_functions_memory() {
                 sc.spawn(|| {
                     let mut s = f.raw();
                     let head = format!(
-                        "POST /sink HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+                        "POST /sink HTTP/1.1\r\nhost: t\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
                         body.len()
                     );
                     s.write_all(head.as_bytes()).unwrap();
@@ -224,11 +225,14 @@ fn bodies_in_flight_are_bounded_by_the_functions_memory() {
 #[test]
 fn a_body_over_the_whole_budget_is_413_declared_or_chunked() {
     let f = Function::start("probe", &[("TINYFC_BODY_BUDGET_BYTES", "1000")]);
-    let declared = send_raw(&f, b"POST /echo HTTP/1.1\r\ncontent-length: 1001\r\n\r\n");
+    let declared = send_raw(
+        &f,
+        b"POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: 1001\r\n\r\n",
+    );
     assert_eq!(status_of(&declared), 413, "{declared}");
     let chunk = "a".repeat(600);
     let chunked = format!(
-        "POST /echo HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n"
     );
     let text = send_raw(&f, chunked.as_bytes());
     assert_eq!(status_of(&text), 413, "{text}");

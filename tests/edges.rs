@@ -17,7 +17,7 @@ fn text_until_closed(s: &mut TcpStream, limit: Duration) -> (String, bool) {
 
 /// A GET whose head is exactly `len` bytes (padded with one header).
 fn head_of_len(len: usize) -> Vec<u8> {
-    let start = "GET /padded HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\nx-pad: ";
+    let start = "GET /padded HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\nx-pad: ";
     let end = "\r\n\r\n";
     let pad = len - start.len() - end.len();
     format!("{start}{}{end}", "p".repeat(pad)).into_bytes()
@@ -47,7 +47,7 @@ fn a_request_whose_head_fills_whole_read_chunks_is_answered_after_a_half_close()
 fn every_pipelined_request_before_a_half_close_is_answered_then_the_connection_closes() {
     let f = Function::start("probe", &[]);
     let mut s = f.raw();
-    let one = "GET /a HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n";
+    let one = "GET /a HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\n\r\n";
     s.write_all(one.repeat(3).as_bytes()).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     let (text, closed) = text_until_closed(&mut s, Duration::from_secs(10));
@@ -71,7 +71,7 @@ fn each_answered_200_then_closed(conns: Vec<TcpStream>) {
 #[test]
 fn half_closed_connections_are_closed_once_answered_not_at_the_idle_timeout() {
     let f = Function::start("probe", &[("TINYFC_IDLE_TIMEOUT_MS", "60000")]);
-    let request = b"GET / HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n";
+    let request = b"GET / HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\n\r\n";
     let conns: Vec<TcpStream> = (0..20)
         .map(|_| {
             let mut s = f.raw();
@@ -112,7 +112,7 @@ fn a_half_close_that_comes_while_the_request_runs_closes_the_connection_once_ans
             ("TINYFC_WORKERS", "32"),
         ],
     );
-    let request = b"GET /sleep/300 HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n";
+    let request = b"GET /sleep/300 HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\n\r\n";
     let conns: Vec<TcpStream> = (0..20)
         .map(|_| {
             let mut s = f.raw();
@@ -131,8 +131,8 @@ fn a_half_close_that_comes_while_the_request_runs_closes_the_connection_once_ans
 fn pre_freeze_then(f: &Function, behind: &str) -> TcpStream {
     let mut s = f.raw();
     let req = format!(
-        "GET /pre-freeze HTTP/1.1\r\nx-fc-control-path: /pre-freeze\r\n\r\n\
-         GET {behind} HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n"
+        "GET /pre-freeze HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /pre-freeze\r\n\r\n\
+         GET {behind} HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\n\r\n"
     );
     s.write_all(req.as_bytes()).unwrap();
     s
@@ -214,7 +214,7 @@ fn slow_bodies_are_cut_at_the_body_timeout_and_free_their_workers() {
             .map(|_| {
                 sc.spawn(move || {
                     let mut s = f.raw();
-                    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n")
+                    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
                         .unwrap();
                     let started = Instant::now();
                     for _ in 0..100 {
@@ -265,7 +265,7 @@ fn slow_readers_are_cut_at_the_write_timeout_and_free_their_workers() {
                 sc.spawn(move || {
                     let mut s = f.raw();
                     let head = format!(
-                        "POST /echo HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+                        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
                         body.len()
                     );
                     s.write_all(head.as_bytes()).unwrap();
@@ -328,7 +328,7 @@ fn idle_connections(f: &Function, n: usize) -> Vec<TcpStream> {
         .map(|i| {
             let mut s = f.raw();
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.write_all(b"GET / HTTP/1.1\r\nx-fc-control-path: /http-invoke\r\n\r\n")
+            s.write_all(b"GET / HTTP/1.1\r\nhost: t\r\nx-fc-control-path: /http-invoke\r\n\r\n")
                 .unwrap();
             let mut buf = [0u8; 1024];
             let n = s.read(&mut buf).unwrap_or(0);

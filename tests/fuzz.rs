@@ -20,30 +20,32 @@ const MAX_HEAD: usize = 1024;
 const MAX_BODY: usize = 4096;
 
 /// Seeds: well-formed requests (most to `/headers`, for the header oracle, and `/echo`) and the
-/// hostile shapes: smuggling, bad chunks, control bytes, bare LF, absurd methods and targets. No
-/// path is a few mutations away from the probe's failing or slow paths (`/with-header`,
-/// `/status/`, `/sleep/`, `/spin/`, `/panic`, `/error`).
+/// hostile shapes: smuggling, bad chunks, control bytes, bare LF, absurd methods and targets, a
+/// missing or repeated Host. No path is a few mutations away from the probe's failing or slow
+/// paths (`/with-header`, `/status/`, `/sleep/`, `/spin/`, `/panic`, `/error`).
 const SEEDS: &[&[u8]] = &[
     b"GET /headers HTTP/1.1\r\nHost: a\r\nX-A:  b \r\n\r\n",
-    b"GET /headers HTTP/1.1\r\nA: 1\r\nB:\r\nC: \xc3\xa9\xff\r\nD: x y\r\n\r\nGET /headers HTTP/1.1\r\n\r\n",
-    b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-    b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nT: 1\r\n\r\n",
-    b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-    b"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
-    b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
-    b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx\r\n0\r\n\r\n",
-    b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n",
-    b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n 0\r\n\r\nGET /headers HTTP/1.1\r\n\r\n",
-    b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked \xc2\xa0\r\n\r\n0\r\nT\r\n\r\n",
-    b"GET /headers\x00\x7f HTTP/1.1\r\nX: \x01\r\n\r\n",
-    b"G\xc3\xa9T /headers HTTP/1.1\r\n\r\n",
+    b"GET /headers HTTP/1.1\r\nA: 1\r\nB:\r\nHost: a\r\nC: \xc3\xa9\xff\r\nD: x y\r\n\r\nGET /headers HTTP/1.1\r\nHost:\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nT: 1\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx\r\n0\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n 0\r\n\r\nGET /headers HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \xc2\xa0\r\n\r\n0\r\nT\r\n\r\n",
+    b"GET /headers\x00\x7f HTTP/1.1\r\nHost: a\r\nX: \x01\r\n\r\n",
+    b"G\xc3\xa9T /headers HTTP/1.1\r\nHost: a\r\n\r\n",
     b"GET http://x/../../etc/passwd HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     b"POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
-    b"POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
-    b"GET /headers HTTP/1.1\r\n Folded: header\r\n\r\n",
-    b"GET /headers HTTP/1.1\nX: y\n\n",
-    b"GET /headers HTTP/9.9\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
+    b"GET /headers HTTP/1.1\r\n Folded: header\r\nHost: a\r\n\r\n",
+    b"GET /headers HTTP/1.1\nHost: a\nX: y\n\n",
+    b"GET /headers HTTP/9.9\r\nHost: a\r\n\r\n",
+    b"GET /headers HTTP/1.1\r\nX: y\r\n\r\n",
+    b"GET /headers HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
 ];
 
 /// Response seeds for the client.
@@ -80,6 +82,7 @@ const TOKENS: &[&[u8]] = &[
     b"99999999999999999999",
     b"-",
     b"HTTP/1.0",
+    b"Host: ",
 ];
 
 /// xorshift64*: small, seedable, good enough to drive mutations.
@@ -225,7 +228,7 @@ fn answers(mut bytes: &[u8]) -> Result<Vec<Answer>, String> {
 /// back: the connection closes (no wait for a timeout); only well-formed answers of expected
 /// statuses; nothing after a rejection; a `/headers` answer is the headers httparse finds in the
 /// request, as a handler sees them (names lower-cased, values trimmed of spaces and tabs, invalid
-/// UTF-8 replaced), from a head with CRLF line ends only.
+/// UTF-8 replaced), from a head with CRLF line ends only and one Host line (none only in HTTP/1.0).
 fn check_request(f: &Function, input: &[u8]) {
     let shown = || String::from_utf8_lossy(input).into_owned();
     let mut s = f.raw();
@@ -268,6 +271,16 @@ fn check_request(f: &Function, input: &[u8]) {
     assert!(
         !head.iter().enumerate().any(|(i, b)| bare(i, b)),
         "200 to a head with a bare LF or CR: {:?}",
+        shown()
+    );
+    let hosts = req
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("host"));
+    let hosts = hosts.count();
+    assert!(
+        hosts == 1 || (hosts == 0 && req.version == Some(0)),
+        "200 to a head with {hosts} Host lines: {:?}",
         shown()
     );
     if req.path == Some("/headers") {
@@ -347,9 +360,10 @@ fn fuzz_valid_chunked_encodings_decode_to_their_payload_and_the_next_request_is_
     let mut conn = f.connect();
     let done = run(300, || {
         let payload: Vec<u8> = (0..rng.below(MAX_BODY)).map(|_| rng.next() as u8).collect();
-        let mut req = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut req =
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         req.extend_from_slice(&encode_chunked(&mut rng, &payload));
-        req.extend_from_slice(b"GET /next HTTP/1.1\r\n\r\n");
+        req.extend_from_slice(b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n");
         conn.stream().write_all(&req).unwrap();
         let echoed = conn.read_response(false).unwrap();
         assert_eq!((echoed.status, &echoed.body), (200, &payload));

@@ -23,10 +23,10 @@ fn pipelined_requests_are_answered_in_order() {
     let f = Function::start("probe", &[]);
     let mut s = f.raw();
     s.write_all(
-        b"GET /sleep/200 HTTP/1.1\r\n\r\n\
-          POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nfirst\
-          POST /echo HTTP/1.1\r\nContent-Length: 6\r\n\r\nsecond\
-          GET /state HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"GET /sleep/200 HTTP/1.1\r\nHost: t\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nfirst\
+          POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nsecond\
+          GET /state HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     )
     .unwrap();
     let text = read_to_close(&mut s);
@@ -65,7 +65,7 @@ fn chunked_request_body_with_extensions_and_trailers_is_decoded() {
     let f = Function::start("probe", &[]);
     let text = send_raw(
         &f,
-        b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
           5;name=value\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n",
     );
     assert_eq!(status_of(&text), 200, "{text}");
@@ -77,12 +77,12 @@ fn chunked_body_split_across_writes_is_reassembled() {
     let f = Function::start("probe", &[]);
     let mut s = f.raw();
     s.set_nodelay(true).unwrap();
-    s.write_all(b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab")
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab")
         .unwrap();
     thread::sleep(Duration::from_millis(100));
     s.write_all(b"c\r\n0\r\n").unwrap();
     thread::sleep(Duration::from_millis(100));
-    s.write_all(b"\r\nGET /state HTTP/1.1\r\nConnection: close\r\n\r\n")
+    s.write_all(b"\r\nGET /state HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
     let text = read_to_close(&mut s);
     assert!(text.contains("\r\n\r\nabcHTTP/1.1 200"), "{text}");
@@ -92,8 +92,10 @@ fn chunked_body_split_across_writes_is_reassembled() {
 fn expect_100_continue_gets_an_interim_response_before_the_body() {
     let f = Function::start("probe", &[]);
     let mut s = f.raw();
-    s.write_all(b"POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
-        .unwrap();
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    )
+    .unwrap();
     let mut buf = [0u8; 256];
     let n = s.read(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -111,7 +113,7 @@ fn expect_100_continue_gets_an_interim_response_before_the_body() {
 fn head_request_gets_headers_without_a_body() {
     let f = Function::start("probe", &[]);
     let mut s = f.raw();
-    s.write_all(b"HEAD /x HTTP/1.1\r\n\r\nGET /state HTTP/1.1\r\nConnection: close\r\n\r\n")
+    s.write_all(b"HEAD /x HTTP/1.1\r\nHost: t\r\n\r\nGET /state HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
     let text = read_to_close(&mut s);
     // "content-length: 5" for the HEAD, then immediately the next response.
@@ -151,7 +153,8 @@ fn connections_their_clients_close_are_closed_by_the_server_too() {
         if i % 2 == 0 {
             // Some answered first, as the platform's calls are; the rest only connect, as its
             // readiness probe does.
-            s.write_all(b"GET /hello HTTP/1.1\r\n\r\n").unwrap();
+            s.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
             let mut buf = [0u8; 512];
             assert!(s.read(&mut buf).unwrap() > 0);
         }
@@ -173,7 +176,8 @@ fn a_client_that_disconnects_mid_invocation_does_not_stop_the_handler() {
     let f = Function::start("probe", &[]);
     {
         let mut s = f.raw();
-        s.write_all(b"GET /sleep/300 HTTP/1.1\r\n\r\n").unwrap();
+        s.write_all(b"GET /sleep/300 HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
         thread::sleep(Duration::from_millis(50));
     } // closed while the handler sleeps
     thread::sleep(Duration::from_millis(500));

@@ -31,14 +31,17 @@ fn expect_rejected(f: &Function, bytes: &[u8], status: u16) {
 #[test]
 fn head_over_the_header_limit_gets_431() {
     let f = limited();
-    let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(5000));
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(5000)
+    );
     expect_rejected(&f, big.as_bytes(), 431);
 }
 
 #[test]
 fn more_than_128_headers_get_431() {
     let f = limited();
-    let mut req = String::from("GET / HTTP/1.1\r\n");
+    let mut req = String::from("GET / HTTP/1.1\r\nHost: t\r\n");
     for i in 0..200 {
         req.push_str(&format!("h{i}: v\r\n"));
     }
@@ -51,7 +54,7 @@ fn content_length_over_the_body_limit_gets_413_before_the_body_is_sent() {
     let f = limited();
     let mut s = f.raw();
     // The body is never sent: the answer must come from the head alone.
-    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 10001\r\n\r\n")
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10001\r\n\r\n")
         .unwrap();
     let text = read_to_close(&mut s);
     assert_eq!(status_of(&text), 413, "{text}");
@@ -61,7 +64,7 @@ fn content_length_over_the_body_limit_gets_413_before_the_body_is_sent() {
 #[test]
 fn chunked_body_growing_over_the_limit_gets_413() {
     let f = limited();
-    let mut req = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut req = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..3 {
         req.extend_from_slice(b"1000\r\n");
         req.extend_from_slice(&[b'x'; 4096]);
@@ -96,7 +99,7 @@ fn head_not_complete_within_the_header_timeout_gets_408_request_timeout() {
 fn stalled_body_gets_408_and_runs_no_invocation() {
     let f = limited();
     let mut s = f.raw();
-    s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly part")
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly part")
         .unwrap();
     let text = read_to_close(&mut s);
     assert_eq!(status_of(&text), 408, "{text}");
@@ -108,7 +111,7 @@ fn body_cut_short_by_a_close_runs_no_invocation() {
     let f = limited();
     {
         let mut s = f.raw();
-        s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\ntruncated")
+        s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\ntruncated")
             .unwrap();
     }
     thread::sleep(Duration::from_millis(200));
@@ -131,7 +134,7 @@ fn content_length_with_transfer_encoding_gets_400() {
     let f = limited();
     expect_rejected(
         &f,
-        b"POST /echo HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         400,
     );
 }
@@ -141,7 +144,7 @@ fn conflicting_content_lengths_get_400() {
     let f = limited();
     expect_rejected(
         &f,
-        b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
         400,
     );
 }
@@ -149,7 +152,7 @@ fn conflicting_content_lengths_get_400() {
 #[test]
 fn bad_chunk_size_gets_400() {
     let f = limited();
-    let req = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n";
+    let req = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n";
     assert_eq!(status_of(&send_raw(&f, req)), 400);
     assert_eq!(f.state().1, 0, "no invocation ran");
     expect_rejected(&f, req, 400);
@@ -158,16 +161,25 @@ fn bad_chunk_size_gets_400() {
 #[test]
 fn transfer_encoding_other_than_chunked_gets_501() {
     let f = limited();
-    let req = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n";
+    let req =
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n";
     expect_rejected(&f, req, 501);
+}
+
+#[test]
+fn missing_or_repeated_host_gets_400() {
+    let f = limited();
+    expect_rejected(&f, b"GET / HTTP/1.1\r\n\r\n", 400);
+    expect_rejected(&f, b"GET / HTTP/1.1\r\nHost: t\r\nHost: t\r\n\r\n", 400);
+    expect_rejected(&f, b"GET / HTTP/1.0\r\nHost: t\r\nHost: u\r\n\r\n", 400);
 }
 
 #[test]
 fn malformed_request_line_gets_400() {
     let f = limited();
     expect_rejected(&f, b"NOT A REQUEST\r\n\r\n", 400);
-    expect_rejected(&f, b"GET /\x01 HTTP/1.1\r\n\r\n", 400);
-    expect_rejected(&f, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400);
+    expect_rejected(&f, b"GET /\x01 HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    expect_rejected(&f, b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n", 400);
 }
 
 #[test]

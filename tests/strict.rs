@@ -1,5 +1,5 @@
 //! Parser strictness and answer validity, through real sockets against the probe: chunk-size
-//! lines, transfer codings, trailers and line endings are held to the grammar in
+//! lines, transfer codings, trailers, line endings and Host lines are held to the grammar in
 //! docs/hardening.md ("Accepted grammar"); HTTP/1.0 clients get what HTTP/1.0 allows; a handler's
 //! invalid status or header fails only that invocation.
 
@@ -28,7 +28,7 @@ fn expect_one_400(f: &Function, bytes: &[u8]) {
 /// A chunked POST /echo whose body is `body`, with a smuggled request behind it.
 fn chunked_then_smuggled(body: &str) -> Vec<u8> {
     format!(
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n{body}GET /panic HTTP/1.1\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{body}GET /panic HTTP/1.1\r\nHost: x\r\n\r\n"
     )
     .into_bytes()
 }
@@ -65,7 +65,7 @@ fn chunk_extensions_of_tokens_are_accepted() {
     let f = Function::start("probe", &[]);
     let text = send_raw(
         &f,
-        b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
           5;a=b;c\r\nhello\r\n0;last\r\n\r\n",
     );
     assert_eq!(status_of(&text), 200, "{text}");
@@ -78,7 +78,7 @@ fn chunk_extensions_with_quoted_string_values_are_accepted() {
     // RFC 9112 7.1.1: chunk-ext-val = token / quoted-string, with quoted-pair escapes.
     let text = send_raw(
         &f,
-        b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
           3;name=\"q v\"\r\nhel\r\n2;a=\"x;y=\\\"z\\\\\";b;c=\"\"\r\nlo\r\n0;e=\"\t\x80\"\r\n\r\n",
     );
     assert_eq!(status_of(&text), 200, "{text}");
@@ -168,15 +168,15 @@ fn transfer_coding_ending_in_a_unicode_space_is_not_chunked() {
         b"\xc2\xa0chunked",
         b"chunked\xe2\x80\x83",
     ] {
-        let mut req = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: ".to_vec();
+        let mut req = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ".to_vec();
         req.extend_from_slice(te);
-        req.extend_from_slice(b"\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\n\r\n");
+        req.extend_from_slice(b"\r\n\r\n0\r\n\r\nGET /panic HTTP/1.1\r\nHost: x\r\n\r\n");
         expect_one_400(&f, &req);
     }
     // Spaces and tabs around codings are optional whitespace.
     let text = send_raw(
         &f,
-        b"POST /echo HTTP/1.1\r\nTransfer-Encoding:\t chunked \t\r\nConnection: close\r\n\r\n\
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\t chunked \t\r\nConnection: close\r\n\r\n\
           2\r\nok\r\n0\r\n\r\n",
     );
     assert_eq!(status_of(&text), 200, "{text}");
@@ -212,14 +212,89 @@ fn bare_lf_anywhere_in_the_head_gets_400() {
         b"GET /a HTTP/1.1\r\nHost: x\r\n\n",
         b"GET /a HTTP/1.1\r\n\n",
         b"GET /a HTTP/1.1\n\r\n",
-        b"\nGET /a HTTP/1.1\r\n\r\n",
-        b"\r\n\nGET /a HTTP/1.1\r\n\r\n",
+        b"\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"\r\n\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
     ] {
         expect_one_400(&f, head);
     }
     // An empty line (CRLF) before the request line is ignored, as RFC 9112 section 2.2 allows.
-    let text = send_raw(&f, b"\r\nGET /a HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let text = send_raw(
+        &f,
+        b"\r\nGET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(status_of(&text), 200, "{text}");
+}
+
+/// Sends `bytes` on a fresh connection and reads until the function closes it: its answer, and
+/// a failure if it is still open after 5 s.
+fn answer_then_closed(f: &Function, bytes: &[u8]) -> String {
+    let mut s = f.raw();
+    let _ = s.write_all(bytes);
+    let (out, closed) = read_until_closed(&mut s, Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(
+        closed,
+        "{:?}: left open: {text}",
+        String::from_utf8_lossy(bytes)
+    );
+    text
+}
+
+#[test]
+fn http_1_1_without_a_host_line_gets_400_and_the_connection_closes() {
+    let f = Function::start("probe", &[]);
+    // RFC 9112 3.2; the well-formed request pipelined behind it never runs.
+    for head in [
+        &b"GET /a HTTP/1.1\r\n\r\nGET /panic HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET /a HTTP/1.1\r\nX-Host: x\r\nHosts: x\r\n\r\nGET /panic HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let text = answer_then_closed(&f, head);
+        assert_eq!(status_of(&text), 400, "{text}");
+        assert!(text.contains("missing host"), "{text}");
+        assert!(text.contains("connection: close"), "{text}");
+        expect_one_400(&f, head);
+    }
+    assert_still_serving(&f);
+}
+
+#[test]
+fn two_host_lines_get_400_in_http_1_1_and_in_http_1_0() {
+    let f = Function::start("probe", &[]);
+    for head in [
+        &b"GET /a HTTP/1.1\r\nHost: x\r\nHost: x\r\n\r\nGET /panic HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET /a HTTP/1.1\r\nhost: x\r\nX: y\r\nHOST: y\r\n\r\nGET /panic HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /a HTTP/1.1\r\nHost:\r\nHost:\r\n\r\nGET /panic HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /a HTTP/1.0\r\nHost: x\r\nHost: y\r\n\r\n",
+        b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\nHost: x\r\nHost: x\r\n\r\n\
+          GET /panic HTTP/1.0\r\n\r\n",
+    ] {
+        let text = answer_then_closed(&f, head);
+        assert_eq!(status_of(&text), 400, "{text}");
+        assert!(text.contains("repeated host"), "{text}");
+        assert!(text.contains("connection: close"), "{text}");
+        expect_one_400(&f, head);
+    }
+    assert_still_serving(&f);
+}
+
+#[test]
+fn http_1_0_without_a_host_line_is_answered() {
+    let f = Function::start("probe", &[]);
+    let text = answer_then_closed(&f, b"GET /headers HTTP/1.0\r\nX: y\r\n\r\n");
+    assert_eq!(status_of(&text), 200, "{text}");
+    assert!(text.contains("\r\n\r\nx: y\n"), "{text}");
+}
+
+#[test]
+fn an_empty_host_value_is_accepted() {
+    let f = Function::start("probe", &[]);
+    // RFC 9110 7.2: empty when the target has no authority. The value is not checked further.
+    let text = answer_then_closed(
+        &f,
+        b"GET /headers HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status_of(&text), 200, "{text}");
+    assert!(text.contains("\r\n\r\nhost: \n"), "{text}");
 }
 
 #[test]

@@ -13,7 +13,8 @@ fn a_connection_dropped_by_a_panic_frees_its_slot_and_the_open_count() {
     server.set_nonblocking(true).unwrap();
     let _ = poller.add(Conn::new(server), &Config::default());
     assert_eq!(poller.open(), 1);
-    client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    client.write_all(request).unwrap();
     let Ready::Conn(conn) = poller.wait(Duration::from_secs(5), false) else {
         panic!("no ready connection");
     };

@@ -240,6 +240,11 @@ fn open(
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut out = format!("{} {} HTTP/1.1\r\n", req.method(), req.url());
     let mut headers = super::calls::common_headers(&platform.opts, rid, "/http-invoke");
+    // The runtime answers an HTTP/1.1 request without Host 400 (RFC 9112 section 3.2): the
+    // caller's is forwarded, else `localhost`, as tinyfc::client does for the other calls.
+    if !forward.iter().any(|(k, _)| k == "host") {
+        headers.push(("host".into(), "localhost".into()));
+    }
     headers.extend(forward.iter().cloned());
     headers.push(("upgrade".into(), "websocket".into()));
     headers.push(("connection".into(), "Upgrade".into()));
