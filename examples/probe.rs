@@ -93,14 +93,15 @@ fn init(_ctx: &Context) -> Result<Probe, InitError> {
     }
 }
 
-fn pre_stop(_p: &Probe, _ctx: &Context) -> Result<(), Error> {
+fn pre_stop(_p: &Probe, ctx: &Context) -> Result<(), Error> {
     PRESTOP_RUNS.fetch_add(1, SeqCst);
     if let Some(d) = env_ms("PROBE_PRESTOP_MS") {
         std::thread::sleep(d);
     }
     println!(
-        "probe: pre-stop after {} invocations",
-        INVOCATIONS.load(SeqCst)
+        "probe: pre-stop after {} invocations, function {:?}",
+        INVOCATIONS.load(SeqCst),
+        ctx.function_name
     );
     if std::env::var("PROBE_PRESTOP_FAIL").as_deref() == Ok("1") {
         return Err(Error::typed("ProbePreStop", "probe pre-stop error"));

@@ -4,15 +4,16 @@
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::context::Context;
+use crate::context::{Context, Environment};
 use crate::control::{ControlCall, Hooks};
 use crate::error::Error;
 use crate::function::HealthFn;
 use crate::function::{Function, HandlerFn};
 use crate::grammar::{is_field_value, is_token};
+use crate::headers::Headers;
 use crate::lifecycle::{Health, Lifecycle, NotReady};
 use crate::logging::{self, FcEvent, PlatformLines};
 use crate::protocol::{reserved_response_header, Answer, Call};
@@ -45,6 +46,8 @@ pub(crate) struct Served<S> {
     health: Option<HealthFn<S>>,
     handler: HandlerFn<S>,
     drain: Duration,
+    /// FC's environment variables: the context of a pre-stop that a signal runs.
+    environment: Environment,
     #[cfg(feature = "websocket")]
     sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
 }
@@ -71,6 +74,7 @@ impl<S: Send + Sync + 'static> Served<S> {
             health,
             handler: function.handler,
             drain: config.drain,
+            environment: config.environment.clone(),
             #[cfg(feature = "websocket")]
             sockets: function.sockets,
         })
@@ -172,7 +176,11 @@ impl<S: Send + Sync + 'static> Hooks for Served<S> {
     #[cold]
     fn shutdown(&self) {
         log::info!("draining for up to {} ms", self.drain.as_millis() as u64);
-        if let Err(e) = self.lifecycle.shut_down(&Context::default(), self.drain) {
+        // No call brings headers: the hook sees what the environment says (the function's name,
+        // region, credentials), as a /pre-stop without FC's headers would.
+        let mut ctx = Context::default();
+        ctx.refill(&Headers::new(), Instant::now(), &self.environment);
+        if let Err(e) = self.lifecycle.shut_down(&ctx, self.drain) {
             log::error!("pre-stop failed: {e}");
         }
     }

@@ -249,6 +249,16 @@ fn sigterm_lets_the_in_flight_invocation_finish_runs_pre_stop_and_exits_0() {
 }
 
 #[test]
+fn a_pre_stop_run_by_sigterm_sees_the_context_from_fcs_environment() {
+    let mut f = Function::start("probe", &[("FC_FUNCTION_NAME", "envfn")]);
+    assert_eq!(f.initialize("init").status, 200);
+    f.signal(libc::SIGTERM);
+    assert_eq!(f.wait_exit(HANG).expect("no exit").code(), Some(0));
+    let out = f.stdout();
+    assert!(out.contains(r#"pre-stop after 0 invocations, function "envfn""#), "{out}");
+}
+
+#[test]
 fn sigint_before_initialization_exits_0_without_the_hook() {
     let mut f = Function::start("probe", &[]);
     f.signal(libc::SIGINT);
