@@ -53,16 +53,11 @@ impl Request {
 }
 
 impl Response {
-    /// A 200 `application/json` response with `value` as its body. If `value` cannot be written
-    /// as JSON, a 500 response with FC's error body (`errorType` [`INVALID_RESULT_JSON`]); use
-    /// [`Response::try_json`] to handle that yourself.
-    pub fn json<T: Serialize + ?Sized>(value: &T) -> Response {
-        Response::try_json(value).unwrap_or_else(|e| crate::protocol::error_response(500, &e))
-    }
-
     /// A 200 `application/json` response with `value` as its body, or the error
-    /// (`errorType` [`INVALID_RESULT_JSON`]) if it cannot be written as JSON.
-    pub fn try_json<T: Serialize + ?Sized>(value: &T) -> Result<Response, Error> {
+    /// (`errorType` [`INVALID_RESULT_JSON`]) if it cannot be written as JSON (a map whose keys
+    /// are not strings): returned from a handler, with `?` or as is, it fails the invocation as
+    /// any error does, so an unwritable result never reaches FC as a success.
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Response, Error> {
         let body = serde_json::to_vec(value)
             .map_err(|e| Error::typed(INVALID_RESULT_JSON, e.to_string()))?;
         Ok(Response::new(200)
@@ -73,7 +68,7 @@ impl Response {
 
 /// Adapts a handler that takes an event `E` and returns a result `R` (both serde types) into the
 /// raw handler a [`Function`](crate::Function) takes: the body is parsed with
-/// [`Request::json`], the result written with [`Response::try_json`]. A body that does not parse
+/// [`Request::json`], the result written with [`Response::json`]. A body that does not parse
 /// fails the invocation with `errorType` [`INVALID_EVENT_JSON`] before `f` runs.
 ///
 /// `E` can be one of the trigger events in `tinyfc::events` (feature `events`), your own type, or
@@ -88,7 +83,7 @@ where
 {
     move |state: &S, ctx: &Context, req: Request| {
         let event = req.json::<E>()?;
-        Response::try_json(&f(state, ctx, event)?)
+        Response::json(&f(state, ctx, event)?)
     }
 }
 
@@ -168,7 +163,7 @@ mod tests {
 
     #[test]
     fn response_json_is_application_json() {
-        let r = Response::json(&Ping { n: 1 });
+        let r = Response::json(&Ping { n: 1 }).unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.body, br#"{"n":1}"#);
         assert_eq!(r.headers.get("content-type"), Some("application/json"));
@@ -178,11 +173,8 @@ mod tests {
     fn unserializable_result_is_an_invalid_result_json_error() {
         let mut m = std::collections::HashMap::new();
         m.insert((1, 2), 3); // tuple keys have no JSON form
-        let e = Response::try_json(&m).unwrap_err();
+        let e = Response::json(&m).unwrap_err();
         assert_eq!(e.error_type, INVALID_RESULT_JSON);
-        let r = Response::json(&m);
-        assert_eq!(r.status, 500);
-        assert!(String::from_utf8_lossy(r.body.as_bytes().unwrap()).contains(INVALID_RESULT_JSON));
     }
 
     #[test]

@@ -255,7 +255,10 @@ fn a_pre_stop_run_by_sigterm_sees_the_context_from_fcs_environment() {
     f.signal(libc::SIGTERM);
     assert_eq!(f.wait_exit(HANG).expect("no exit").code(), Some(0));
     let out = f.stdout();
-    assert!(out.contains(r#"pre-stop after 0 invocations, function "envfn""#), "{out}");
+    assert!(
+        out.contains(r#"pre-stop after 0 invocations, function "envfn""#),
+        "{out}"
+    );
 }
 
 #[test]

@@ -48,7 +48,7 @@ fn handler(state: &State, _ctx: &Context, req: Request) -> Result<Response, Erro
     for line in &done {
         info!("{}: {line}", state.function_name);
     }
-    Ok(Response::json(&done))
+    Response::json(&done)
 }
 
 {{trigger}}
