@@ -168,11 +168,15 @@ impl Chunks<'_> {
 impl Write for Chunks<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.check()?;
-        self.buf.extend_from_slice(data);
+        // At most the rest of a chunk (`buf` is always shorter than one here): `write_all` comes
+        // back for the rest, so a large write goes out as chunks, each within its own deadline,
+        // and is never held whole.
+        let taken = data.len().min(MAX_CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..taken]);
         if self.buf.len() >= MAX_CHUNK {
             self.send_chunk()?;
         }
-        Ok(data.len())
+        Ok(taken)
     }
 
     fn flush(&mut self) -> io::Result<()> {

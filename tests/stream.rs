@@ -108,6 +108,18 @@ fn a_client_gone_mid_stream_stops_the_producer_and_frees_the_worker() {
 }
 
 #[test]
+fn a_write_larger_than_a_chunk_goes_out_as_64_kib_chunks() {
+    let f = Function::start("probe", &[]);
+    // Two `write_all`s of 1 MiB, each then flushed.
+    let mut s = get(&f, "/stream-big/2", "s-big", "");
+    let r = read_chunked(&mut s, usize::MAX);
+    assert!(r.terminated, "no terminating chunk: {}", r.head);
+    let sizes: Vec<usize> = r.chunks.iter().map(|(_, c)| c.len()).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 2 << 20);
+    assert_eq!(sizes, vec![64 * 1024; 32], "one chunk per 64 KiB written");
+}
+
+#[test]
 fn a_producer_error_is_logged_and_cuts_the_stream_without_its_terminating_chunk() {
     let f = Function::start("probe", &[]);
     let mut s = get(&f, "/stream-fail/2", "s-fail", "");
