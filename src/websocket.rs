@@ -319,6 +319,9 @@ fn close(socket: &mut Socket<'_>, end: End) {
         return;
     }
     let away = io.away.load(Ordering::SeqCst);
+    // After the client's violation the connection is failed (RFC 6455 7.1.7): nothing more is
+    // read from it (tungstenite's reader is in no state to go on after a message over the limit).
+    let failed = matches!(end, End::ClientFault(_));
     let (code, reason) = match (away, end) {
         (true, _) => (CloseCode::Away, "the instance is stopping"),
         (false, End::Done) => (CloseCode::Normal, ""),
@@ -329,9 +332,9 @@ fn close(socket: &mut Socket<'_>, end: End) {
         code,
         reason: reason.into(),
     };
-    if socket.close(Some(frame)).is_err() || away {
+    if socket.close(Some(frame)).is_err() || away || failed {
         let _ = socket.flush();
-        return; // the read side is shut: no reply to wait for
+        return; // the read side is shut, or the client's input is no longer read
     }
     // Wait briefly for the client's close (so our frame is not lost to a reset), never long.
     socket.get_mut().deadline = Some(Instant::now() + Duration::from_secs(1));

@@ -282,6 +282,25 @@ fn open_on(addr: std::net::SocketAddr) -> WebSocket<TcpStream> {
 }
 
 #[test]
+fn a_message_well_over_a_large_limit_is_closed_with_1009_and_nothing_reads_on() {
+    // After a message over the limit the socket is failed (RFC 6455 7.1.7): nothing more is read
+    // from it (reading on tripped an assertion inside tungstenite in debug builds).
+    let f = Function::start("probe", &[("TINYFC_MAX_BODY_BYTES", "100000")]);
+    let mut socket = open(&f);
+    echo_once(&mut socket, "before");
+    // The server fails the socket from the frame's header, with most of it still coming.
+    let _ = socket.send(Message::binary(vec![7u8; 300_000]));
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = f.stdout();
+    assert!(!out.contains("panic"), "{out}");
+    assert!(
+        f.wait_stdout("the WebSocket client broke the protocol (1009)"),
+        "{out}"
+    );
+    assert_still_serving(&f);
+}
+
+#[test]
 fn one_test_servers_drain_leaves_another_servers_sockets_open() {
     let mut config = tinyfc::Config::default();
     config.drain = Duration::from_millis(300);
