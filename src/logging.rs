@@ -5,6 +5,8 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{LevelFilter, Log, Metadata, Record};
@@ -27,9 +29,27 @@ impl Log for FcLogger {
     }
 
     fn log(&self, record: &Record) {
-        if !self.inner.enabled(record.metadata()) {
+        if !self.inner.enabled(record.metadata()) || STDOUT_GONE.load(Ordering::Relaxed) {
             return;
         }
+        // simple_logger prints with `println!`, which panics once stdout is gone (a pipe whose
+        // reader exited): a log line must not take its thread down (the drain thread's would
+        // keep the process from exiting), so the panic is caught and logging stops.
+        if catch_unwind(AssertUnwindSafe(|| self.log_line(record))).is_err() {
+            STDOUT_GONE.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stdout().flush();
+    }
+}
+
+/// Set once a log line could not be written: stdout is gone.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+impl FcLogger {
+    fn log_line(&self, record: &Record) {
         // The timestamp goes first, in the same locked stdout buffer as simple_logger's line (the
         // lock is reentrant), so the line is still written whole by one write(2).
         let mut out = std::io::stdout().lock();
@@ -50,10 +70,6 @@ impl Log for FcLogger {
                 self.inner.log(&record);
             }
         });
-    }
-
-    fn flush(&self) {
-        let _ = std::io::stdout().flush();
     }
 }
 

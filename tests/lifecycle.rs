@@ -262,6 +262,26 @@ fn a_pre_stop_run_by_sigterm_sees_the_context_from_fcs_environment() {
 }
 
 #[test]
+fn with_stdout_gone_a_sigterm_still_drains_and_exits_0() {
+    // stdout is a pipe whose reader (`head`) exits after the listening line, as when a log
+    // collector dies: every later write to it fails with EPIPE.
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["-c", r#"exec "$0" > >(head -n 1)"#])
+        .arg(example("probe"))
+        .env("FC_SERVER_PORT", "0")
+        .env("RUST_LOG", "info");
+    let mut f = Function::spawn(cmd, "tinyfc listening on 0.0.0.0:");
+    thread::sleep(Duration::from_millis(200)); // `head` has exited
+    assert_eq!(f.initialize("init").status, 200);
+    assert_eq!(f.invoke("inv", b"e").status, 200);
+    f.signal(libc::SIGTERM);
+    let status = f
+        .wait_exit(HANG)
+        .expect("no exit after SIGTERM with stdout gone");
+    assert_eq!(status.code(), Some(0), "{}", f.stderr());
+}
+
+#[test]
 fn sigint_before_initialization_exits_0_without_the_hook() {
     let mut f = Function::start("probe", &[]);
     f.signal(libc::SIGINT);
