@@ -609,3 +609,52 @@ fn the_callers_host_header_reaches_the_function_once() {
         "{request_log}"
     );
 }
+
+#[test]
+fn once_refuses_a_port_another_process_listens_on_and_calls_nothing_there() {
+    // Another function (here: this test) already holds the port the function is given.
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = local(&["--once", "--port", &port], "hello", &[])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("port {port} is already in use")),
+        "{text}"
+    );
+    taken.set_nonblocking(true).unwrap();
+    assert!(
+        taken.accept().is_err(),
+        "the platform called the other process"
+    );
+}
+
+/// Not a test of its own: the function of the test below, run as the instance by re-executing
+/// this test binary. It listens on 127.0.0.1:$FC_SERVER_PORT alone.
+#[test]
+#[ignore]
+fn loopback_only_function() {
+    let Ok(port) = std::env::var("FC_SERVER_PORT") else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port.parse().unwrap())).unwrap();
+    for conn in listener.incoming() {
+        drop(conn);
+    }
+}
+
+#[test]
+fn a_function_listening_on_loopback_only_fails_to_start_as_on_fc() {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = local_cmd();
+    cmd.args(["--once", "--max-restarts", "0", "--no-initializer", "--"])
+        .arg(exe)
+        .args(["loopback_only_function", "--exact", "--ignored"]);
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("listens on 127.0.0.1:"), "{text}");
+    assert!(text.contains("FunctionNotStarted"), "{text}");
+}

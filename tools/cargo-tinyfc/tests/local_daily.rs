@@ -377,6 +377,7 @@ fn event_example_sends_the_triggers_documented_sample_as_the_event() {
             "--no-initializer",
             "--port",
             &port,
+            "--external-function",
             "--event-example",
             "oss",
         ],

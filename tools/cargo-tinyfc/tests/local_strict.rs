@@ -237,7 +237,8 @@ fn serving_with_props(f: &fake::Fake, name: &str, props: &str) -> Function {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
     cmd.current_dir(&dir)
         .args(["local", "--listen", "127.0.0.1:0", "--no-initializer"])
-        .args(["--port", &f.port.to_string(), "--", "sleep", "600"]);
+        .args(["--port", &f.port.to_string(), "--external-function"])
+        .args(["--", "sleep", "600"]);
     Function::spawn(cmd, "front door on http://127.0.0.1:")
 }
 

@@ -52,6 +52,11 @@ pub struct LocalArgs {
     /// 0: a free port).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+    /// The function already listens on --port, started outside `local` (a debugger, a test's
+    /// stand-in); COMMAND still runs as the instance. Skips the checks that the port is free
+    /// before the start and that the function listens on all addresses.
+    #[arg(long, requires = "port")]
+    pub external_function: bool,
     /// FC_FUNCTION_NAME and x-fc-function-name (default: functionName, else local-function).
     #[arg(long, value_name = "NAME")]
     pub function_name: Option<String>,

@@ -7,7 +7,7 @@
 //! the leader is not yet reaped (its pid cannot be reused until then). Should the platform itself be
 //! killed, the instance gets SIGKILL from the kernel (PR_SET_PDEATHSIG).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +28,8 @@ pub struct Instance {
     pub addr: SocketAddr,
     /// FC_INSTANCE_ID given to it.
     pub id: String,
+    /// Started outside `local` (`--external-function`): not checked for its listening address.
+    external: bool,
     /// When it was started.
     pub started: Instant,
     /// Set once it accepted a connection.
@@ -38,7 +40,8 @@ impl Instance {
     /// Starts the command with FC's environment; its stdout and stderr pass through `logs`.
     pub fn start(opts: &Options, logs: &Arc<Logs>) -> std::io::Result<Instance> {
         let port = match opts.port {
-            Some(p) => p,
+            Some(p) if opts.external_function => p,
+            Some(p) => port_not_taken(p).map(|()| p)?,
             None => free_port()?,
         };
         let id = format!("c-{}", super::random_hex(24));
@@ -101,6 +104,7 @@ impl Instance {
             pid,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             id,
+            external: opts.external_function,
             started: Instant::now(),
             listened: AtomicBool::new(false),
         })
@@ -131,6 +135,13 @@ impl Instance {
         loop {
             if TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_ok() {
                 self.listened.store(true, Ordering::SeqCst);
+                if !self.external && !self.reachable_from_outside() {
+                    return Err(format!(
+                        "the instance listens on 127.0.0.1:{} only: FC connects to an instance \
+                         on its own address, so it reports FunctionNotStarted (listen on 0.0.0.0)",
+                        self.addr.port()
+                    ));
+                }
                 return Ok(self.started.elapsed());
             }
             if self.exited() {
@@ -150,6 +161,16 @@ impl Instance {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// Whether the instance also accepts on this machine's own address, as FC connects to an
+    /// instance. True when the machine has none but loopback (nothing to tell then).
+    fn reachable_from_outside(&self) -> bool {
+        let Some(ip) = own_address() else {
+            return true;
+        };
+        let addr = SocketAddr::new(ip, self.addr.port());
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
     }
 
     /// True once the instance's process has exited.
@@ -249,6 +270,30 @@ pub fn describe(status: Option<ExitStatus>) -> String {
         Some(s) => s.to_string(),
         None => "exit status unknown".into(),
     }
+}
+
+/// Fails when something on this machine already listens on `port` (the s.yaml's, or `--port`):
+/// the platform would call that process instead of the instance. On FC an instance has its
+/// network to itself.
+fn port_not_taken(port: u16) -> std::io::Result<()> {
+    match TcpListener::bind(("0.0.0.0", port)) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(std::io::Error::new(
+            e.kind(),
+            format!(
+                "port {port} is already in use on this machine: stop what listens there, or \
+                 give the function another port (customRuntimeConfig.port, --port)"
+            ),
+        )),
+        _ => Ok(()), // free, or not ours to bind (the function will say so itself)
+    }
+}
+
+/// This machine's address on its default route (a UDP connect sends nothing), if it has one.
+fn own_address() -> Option<IpAddr> {
+    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?; // TEST-NET-1: routed by a default route, never reached
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
 /// A port that was free a moment ago.

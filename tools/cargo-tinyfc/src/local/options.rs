@@ -76,6 +76,8 @@ pub struct Options {
     pub listen: String,
     /// The function's port (`--port`, customRuntimeConfig.port); None: a free one.
     pub port: Option<u16>,
+    /// `--external-function`: the function on `port` was started outside `local`.
+    pub external_function: bool,
     /// `--function-name`, functionName.
     pub function_name: String,
     /// `--region`, region.
@@ -317,6 +319,7 @@ impl Options {
                 Some(0) | None => None,
                 port => port,
             },
+            external_function: a.external_function,
             function_name,
             region: a
                 .region

@@ -116,11 +116,12 @@ fn serve(
 }
 
 /// `cargo tinyfc local` serving on a free port in front of the hand-written function (no
-/// initializer; the instance process is a `sleep` that only keeps the instance alive).
+/// initializer; the instance process is a `sleep` that only keeps the instance alive, and the
+/// function, started outside `local`, listens on 127.0.0.1 alone: `--external-function`).
 pub fn serving(f: &Fake, args: &[&str]) -> Function {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
     cmd.args(["local", "--listen", "127.0.0.1:0", "--no-initializer"])
-        .args(["--port", &f.port.to_string()])
+        .args(["--port", &f.port.to_string(), "--external-function"])
         .args(args)
         .args(["--", "sleep", "600"]);
     Function::spawn(cmd, "front door on http://127.0.0.1:")
