@@ -461,7 +461,7 @@ impl Shared {
         }
         #[cfg(feature = "websocket")]
         if call == Call::Invoke(Kind::Http) && crate::websocket::asks_upgrade(&req.headers) {
-            let upgrade = &mut crate::websocket::Upgrade::new(conn, &self.config);
+            let upgrade = &mut crate::websocket::Upgrade::new(conn, &self.config, framing.http10);
             if self.service.websocket(ctx, &req, upgrade) {
                 return Outcome::Close; // the socket's life has ended
             }

@@ -162,12 +162,18 @@ pub(crate) fn asks_upgrade(headers: &Headers) -> bool {
 pub(crate) struct Upgrade<'a> {
     conn: &'a mut Conn,
     config: &'a Config,
+    /// The request was HTTP/1.0, which has no upgrade (RFC 6455 4.2.1 asks for 1.1 or later).
+    http10: bool,
 }
 
 impl<'a> Upgrade<'a> {
     /// `conn` holds what the client sent after the request (its first frames, perhaps).
-    pub(crate) fn new(conn: &'a mut Conn, config: &'a Config) -> Upgrade<'a> {
-        Upgrade { conn, config }
+    pub(crate) fn new(conn: &'a mut Conn, config: &'a Config, http10: bool) -> Upgrade<'a> {
+        Upgrade {
+            conn,
+            config,
+            http10,
+        }
     }
 
     /// Answers instead of upgrading (the connection then closes).
@@ -197,7 +203,12 @@ impl<'a> Upgrade<'a> {
         (registry, drains): (&Registry, u64),
         handler: impl FnOnce(&mut Socket<'_>) -> Result<(), Error>,
     ) {
-        let key = match check_handshake(req) {
+        let checked = if self.http10 {
+            Err("a WebSocket upgrade needs HTTP/1.1")
+        } else {
+            check_handshake(req)
+        };
+        let key = match checked {
             Ok(key) => key,
             Err(why) => {
                 log::warn!("bad WebSocket upgrade: {why}");

@@ -94,7 +94,7 @@ fn under_an_fc_base_path_the_socket_path_is_matched_on_the_route_path() {
 }
 
 #[test]
-fn bad_upgrades_are_answered_400_and_plain_gets_go_to_the_handler() {
+fn bad_upgrades_http_1_0_included_are_answered_400_and_plain_gets_go_to_the_handler() {
     let f = Function::start("probe", &[]);
     let key = "dGhlIHNhbXBsZSBub25jZQ==";
     let bad = [
@@ -104,6 +104,8 @@ fn bad_upgrades_are_answered_400_and_plain_gets_go_to_the_handler() {
         format!("GET /ws HTTP/1.1\r\nhost: t\r\nupgrade: h2c\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: {key}\r\n\r\n"),
         format!("POST /ws HTTP/1.1\r\nhost: t\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: {key}\r\ncontent-length: 0\r\n\r\n"),
         "GET /ws HTTP/1.1\r\nhost: t\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: short==\r\n\r\n".to_string(),
+        // A valid handshake but for the version: HTTP/1.0 has no upgrade (RFC 6455 4.2.1).
+        format!("GET /ws HTTP/1.0\r\nhost: t\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: {key}\r\n\r\n"),
     ];
     for req in &bad {
         let answer = send_raw(&f, req.as_bytes());
