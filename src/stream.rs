@@ -79,6 +79,11 @@ pub(crate) fn send_streamed(
                 "the stream failed after {} chunks and was cut short: {e}",
                 w.sent
             );
+            if framing.http10 {
+                // Read to the close, an HTTP/1.0 body has no end of its own to leave out: a
+                // reset is what tells its client the body is incomplete.
+                reset_on_close(stream);
+            }
             false
         }
     }

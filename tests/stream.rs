@@ -155,6 +155,26 @@ fn an_http10_client_gets_the_stream_unchunked_until_the_close() {
 }
 
 #[test]
+fn an_http10_client_of_a_failing_stream_sees_a_reset_not_a_clean_end() {
+    use std::io::Read;
+    let f = Function::start("probe", &[]);
+    let mut s = f.raw();
+    s.write_all(b"GET /stream-fail/2 HTTP/1.0\r\nx-fc-control-path: /http-invoke\r\n\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(HANG)).unwrap();
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(_) => {}
+            Err(e) => break Err(e.kind()),
+        }
+    };
+    // Its body ends at the close: a clean close would read as the whole body.
+    assert_eq!(end, Err(std::io::ErrorKind::ConnectionReset));
+}
+
+#[test]
 fn a_head_request_gets_the_streamed_answers_head_only() {
     let f = Function::start("probe", &[]);
     let mut s = f.raw();
