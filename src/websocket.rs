@@ -282,6 +282,12 @@ impl<'a> Upgrade<'a> {
                     );
                     End::ClientFault(code)
                 }
+                // The drain closed the socket under the handler: its error is the stop's, not
+                // the function's.
+                None if away.load(Ordering::SeqCst) => {
+                    log::info!("WebSocket handler ended by the stop: {e}");
+                    End::Failed
+                }
                 None => {
                     log::error!("WebSocket handler failed: {e}");
                     End::Failed
