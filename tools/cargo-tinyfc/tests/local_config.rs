@@ -134,6 +134,27 @@ fn a_method_the_http_trigger_does_not_allow_is_refused_at_the_front_door() {
 }
 
 #[test]
+fn once_http_with_a_method_the_http_trigger_does_not_allow_fails_the_step_as_the_front_door_does() {
+    let dir = dir_with("once-methods", S_YAML);
+    let out = local_in(&dir, &["--once", "--http", "POST", "/echo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("POST /echo -> 405: the HTTP trigger does not allow POST (its methods: GET)"),
+        "{text}"
+    );
+    assert!(text.contains("a step failed"), "{text}");
+    // The method the trigger lists still goes through.
+    let out = local_in(&dir, &["--once", "--http", "get", "/state"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn a_broken_s_yaml_is_a_usage_error_naming_the_field() {
     let dir = dir_with(
         "broken",
