@@ -23,6 +23,17 @@ pub fn seconds(v: &str) -> Result<Duration, String> {
     secs("the value", v)
 }
 
+/// clap value parser: a hook's limit, seconds as [`seconds`] but above 0 (FC's hook timeouts are
+/// at least 1 s; a limit of nothing would fail every call).
+pub fn limit_seconds(v: &str) -> Result<Duration, String> {
+    match seconds(v)? {
+        d if d.is_zero() => Err(format!(
+            "the value: {v:?} is not above 0 seconds (a hook's timeout is at least 1 s on FC)"
+        )),
+        d => Ok(d),
+    }
+}
+
 /// Parses `v`, the value of option `option`.
 pub fn number<T: FromStr>(option: &str, v: &str) -> Result<T, String> {
     v.parse()

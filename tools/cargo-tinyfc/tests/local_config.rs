@@ -155,6 +155,51 @@ fn once_http_with_a_method_the_http_trigger_does_not_allow_fails_the_step_as_the
 }
 
 #[test]
+fn a_zero_hook_timeout_is_a_usage_error_naming_its_prop_or_option() {
+    let with_pre_stop = S_YAML.replace(
+        "          timeout: 7\n",
+        "          timeout: 7\n        preStop:\n          handler: index.preStop\n          timeout: 0\n",
+    );
+    for (name, yaml, args, says) in [
+        (
+            "init-yaml",
+            S_YAML.replace("timeout: 7", "timeout: 0"),
+            &["--once"][..],
+            "instanceLifecycleConfig.initializer.timeout",
+        ),
+        (
+            "prestop-yaml",
+            with_pre_stop,
+            &["--once"][..],
+            "instanceLifecycleConfig.preStop.timeout",
+        ),
+        (
+            "init-flag",
+            S_YAML.to_string(),
+            &["--once", "--init-timeout", "0"][..],
+            "--init-timeout",
+        ),
+        (
+            "prestop-flag",
+            S_YAML.to_string(),
+            &["--once", "--prestop-timeout", "0"][..],
+            "--prestop-timeout",
+        ),
+    ] {
+        let out = local_in(&dir_with(name, &yaml), args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(says), "{name}: {err}");
+        assert!(!err.contains("0 duration"), "{name}: {err}");
+        // Refused before anything started.
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("instance"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn a_broken_s_yaml_is_a_usage_error_naming_the_field() {
     let dir = dir_with(
         "broken",

@@ -10,6 +10,7 @@ mod env_file;
 mod front;
 mod gate;
 mod health;
+mod hooks;
 mod instance;
 mod logs;
 mod options;
