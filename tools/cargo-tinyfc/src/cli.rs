@@ -74,17 +74,17 @@ pub struct CallArgs {
 }
 
 /// The event (or body) in file `path`, `-` for stdin; empty without a path. `local --event` and
-/// `invoke --event` read it so.
-pub fn read_event(path: Option<&str>) -> std::io::Result<Vec<u8>> {
-    match path {
-        None => Ok(Vec::new()),
+/// `invoke --event` read it so; Err names the file (`--event missing.json: No such file ...`).
+pub fn read_event(path: Option<&str>) -> Result<Vec<u8>, String> {
+    let read = match path {
+        None => return Ok(Vec::new()),
         Some("-") => {
             let mut v = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
-            Ok(v)
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).map(|_| v)
         }
         Some(p) => std::fs::read(p),
-    }
+    };
+    read.map_err(|e| format!("--event {}: {e}", path.unwrap_or_default()))
 }
 
 /// The documented sample event named `name` (`--event-example`); Err lists the names.

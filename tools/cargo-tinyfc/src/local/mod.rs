@@ -133,7 +133,7 @@ fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
     let event = match event {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("cargo tinyfc local: cannot read the event: {e}");
+            eprintln!("cargo tinyfc local: cannot read the event, {e}");
             return 2;
         }
     };
