@@ -23,6 +23,17 @@ pub fn seconds(v: &str) -> Result<Duration, String> {
     secs("the value", v)
 }
 
+/// clap value parser: a hook's limit, seconds as [`seconds`] but above 0 (FC's hook timeouts are
+/// at least 1 s; a limit of nothing would fail every call).
+pub fn limit_seconds(v: &str) -> Result<Duration, String> {
+    match seconds(v)? {
+        d if d.is_zero() => Err(format!(
+            "the value: {v:?} is not above 0 seconds (a hook's timeout is at least 1 s on FC)"
+        )),
+        d => Ok(d),
+    }
+}
+
 /// Parses `v`, the value of option `option`.
 pub fn number<T: FromStr>(option: &str, v: &str) -> Result<T, String> {
     v.parse()
@@ -63,17 +74,17 @@ pub struct CallArgs {
 }
 
 /// The event (or body) in file `path`, `-` for stdin; empty without a path. `local --event` and
-/// `invoke --event` read it so.
-pub fn read_event(path: Option<&str>) -> std::io::Result<Vec<u8>> {
-    match path {
-        None => Ok(Vec::new()),
+/// `invoke --event` read it so; Err names the file (`--event missing.json: No such file ...`).
+pub fn read_event(path: Option<&str>) -> Result<Vec<u8>, String> {
+    let read = match path {
+        None => return Ok(Vec::new()),
         Some("-") => {
             let mut v = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
-            Ok(v)
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).map(|_| v)
         }
         Some(p) => std::fs::read(p),
-    }
+    };
+    read.map_err(|e| format!("--event {}: {e}", path.unwrap_or_default()))
 }
 
 /// The documented sample event named `name` (`--event-example`); Err lists the names.

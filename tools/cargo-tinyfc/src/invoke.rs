@@ -51,8 +51,7 @@ pub struct InvokeArgs {
 pub fn main(a: InvokeArgs) -> Exit {
     let body = match (&a.call.event, &a.call.event_example) {
         (_, Some(name)) => event_example(name).map_err(UsageError)?.as_bytes().to_vec(),
-        (path, None) => read_event(path.as_deref())
-            .map_err(|e| UsageError(format!("--event {}: {e}", path.as_deref().unwrap_or(""))))?,
+        (path, None) => read_event(path.as_deref()).map_err(UsageError)?,
     };
     let (method, path, mut headers) = match &a.call.http {
         Some(mh) => (mh[0].to_ascii_uppercase(), mh[1].clone(), Vec::new()),

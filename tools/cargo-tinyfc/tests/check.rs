@@ -227,11 +227,29 @@ fn a_code_package_without_an_executable_bootstrap_at_its_root_fails() {
     let dir = scratch("bootstrap");
     std::fs::write(dir.join("s.yaml"), s_yaml("")).unwrap();
     let zip = dir.join("dist/function.zip");
-    for (name, mode, says) in [
-        ("app/bootstrap", 0o755, "no bootstrap at the zip's root"),
-        ("bootstrap", 0o644, "not executable"),
+    for (name, mode, bytes, says) in [
+        (
+            "app/bootstrap",
+            0o755,
+            &b"\x7fELF...."[..],
+            "no bootstrap at the zip's root",
+        ),
+        ("bootstrap", 0o644, b"\x7fELF....", "not executable"),
+        // What `cargo tinyfc zip` refuses to package, too (one test for both).
+        (
+            "bootstrap",
+            0o755,
+            b"edition: 3.0.0\n",
+            "neither an ELF binary nor a script",
+        ),
+        (
+            "bootstrap",
+            0o755,
+            b"",
+            "neither an ELF binary nor a script",
+        ),
     ] {
-        zip_with(&zip, name, mode, b"\x7fELF....");
+        zip_with(&zip, name, mode, bytes);
         let (code, out) = check(&dir, &[]);
         assert_eq!(code, Some(1), "{name}: {out}");
         assert!(

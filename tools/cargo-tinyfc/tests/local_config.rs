@@ -134,6 +134,72 @@ fn a_method_the_http_trigger_does_not_allow_is_refused_at_the_front_door() {
 }
 
 #[test]
+fn once_http_with_a_method_the_http_trigger_does_not_allow_fails_the_step_as_the_front_door_does() {
+    let dir = dir_with("once-methods", S_YAML);
+    let out = local_in(&dir, &["--once", "--http", "POST", "/echo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("POST /echo -> 405: the HTTP trigger does not allow POST (its methods: GET)"),
+        "{text}"
+    );
+    assert!(text.contains("a step failed"), "{text}");
+    // The method the trigger lists still goes through.
+    let out = local_in(&dir, &["--once", "--http", "get", "/state"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_zero_hook_timeout_is_a_usage_error_naming_its_prop_or_option() {
+    let with_pre_stop = S_YAML.replace(
+        "          timeout: 7\n",
+        "          timeout: 7\n        preStop:\n          handler: index.preStop\n          timeout: 0\n",
+    );
+    for (name, yaml, args, says) in [
+        (
+            "init-yaml",
+            S_YAML.replace("timeout: 7", "timeout: 0"),
+            &["--once"][..],
+            "instanceLifecycleConfig.initializer.timeout",
+        ),
+        (
+            "prestop-yaml",
+            with_pre_stop,
+            &["--once"][..],
+            "instanceLifecycleConfig.preStop.timeout",
+        ),
+        (
+            "init-flag",
+            S_YAML.to_string(),
+            &["--once", "--init-timeout", "0"][..],
+            "--init-timeout",
+        ),
+        (
+            "prestop-flag",
+            S_YAML.to_string(),
+            &["--once", "--prestop-timeout", "0"][..],
+            "--prestop-timeout",
+        ),
+    ] {
+        let out = local_in(&dir_with(name, &yaml), args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(says), "{name}: {err}");
+        assert!(!err.contains("0 duration"), "{name}: {err}");
+        // Refused before anything started.
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("instance"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn a_broken_s_yaml_is_a_usage_error_naming_the_field() {
     let dir = dir_with(
         "broken",

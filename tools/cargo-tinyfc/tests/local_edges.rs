@@ -118,3 +118,20 @@ fn a_seconds_option_too_large_for_a_duration_is_a_usage_error() {
         assert!(err.contains(option) && !err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn an_event_file_that_cannot_be_read_is_a_usage_error_naming_the_file() {
+    let missing = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-such-event.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))
+        .args(["local", "--once", "--event"])
+        .arg(&missing)
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("--event {}: ", missing.display())),
+        "{err}"
+    );
+}

@@ -257,3 +257,31 @@ fn ca_certs_with_a_space_before_its_file_is_a_usage_error_that_says_to_write_equ
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn zip_refuses_what_check_calls_no_bootstrap_a_file_neither_elf_nor_script() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-zip-not-runnable");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    std::fs::write(dir.join("s.yaml"), "edition: 3.0.0\nname: app\n").unwrap();
+    std::fs::write(dir.join("empty"), "").unwrap();
+    for input in ["s.yaml", "empty"] {
+        let out = tool(&["zip", &path(input), &path("bad.zip")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{input}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{}: bootstrap is neither an ELF binary nor a script",
+                path(input)
+            )),
+            "{input}: {err}"
+        );
+        assert!(!dir.join("bad.zip").exists(), "{input}: nothing written");
+    }
+    // A script is what FC can start, as `check` says: packaged.
+    std::fs::write(dir.join("start.sh"), "#!/bin/sh\nexec ./app\n").unwrap();
+    pack(&["zip", &path("start.sh"), &path("ok.zip")]);
+    assert!(dir.join("ok.zip").is_file());
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -8,6 +8,8 @@ mod schema;
 mod tinyfc_rules;
 mod triggers;
 
+pub use tinyfc_rules::elf_or_script;
+
 use std::path::Path;
 
 use crate::cli::Exit;

@@ -147,7 +147,7 @@ fn bootstrap(code: &Path) -> Result<(), String> {
         return Ok(());
     };
     let mut zip = zip::ZipArchive::new(file).map_err(|e| format!("not a zip: {e}"))?;
-    let mut entry = match zip.by_name("bootstrap") {
+    let entry = match zip.by_name("bootstrap") {
         Ok(entry) => entry,
         Err(_) => {
             let rule = "no bootstrap at the zip's root, which FC starts (no command); \
@@ -158,9 +158,19 @@ fn bootstrap(code: &Path) -> Result<(), String> {
     if entry.unix_mode().is_some_and(|m| m & 0o111 == 0) {
         return Err(NO_EXEC.into());
     }
-    let mut magic = [0u8; 4];
-    if entry.read_exact(&mut magic).is_ok() && &magic != b"\x7fELF" && &magic[..2] != b"#!" {
-        return Err("bootstrap is neither an ELF binary nor a script".into());
+    elf_or_script(entry)
+}
+
+/// Whether FC can start `file` as `bootstrap`: an ELF executable or a script (`#!`); Err says
+/// it cannot. `check` asks it of a code package's bootstrap and `zip` of the binary it packages.
+/// A file that cannot be read is not judged here (opening or zipping it says why).
+pub fn elf_or_script(file: impl Read) -> Result<(), String> {
+    let mut magic = Vec::with_capacity(4);
+    if file.take(4).read_to_end(&mut magic).is_err()
+        || magic.starts_with(b"\x7fELF")
+        || magic.starts_with(b"#!")
+    {
+        return Ok(());
     }
-    Ok(())
+    Err("bootstrap is neither an ELF binary nor a script".into())
 }

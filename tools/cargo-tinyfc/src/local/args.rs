@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::seconds;
+use crate::cli::{limit_seconds, seconds};
 use crate::syaml::ManifestArgs;
 
 /// `--help`'s text after the options.
@@ -86,9 +86,9 @@ pub struct LocalArgs {
     /// Never call POST /initialize (the function's first invocation runs its initializer).
     #[arg(long)]
     pub no_initializer: bool,
-    /// Limit for one /initialize call; past it the instance restarts (default: the initializer's
-    /// timeout, else 60).
-    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    /// Limit for one /initialize call, above 0; past it the instance restarts (default: the
+    /// initializer's timeout, else 60).
+    #[arg(long, value_name = "SECS", value_parser = limit_seconds)]
     pub init_timeout: Option<Duration>,
     /// Retries after a 400/404 answer to /initialize before giving up.
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -148,9 +148,9 @@ pub struct LocalArgs {
     /// After SIGTERM, how long before SIGKILL.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     pub grace: Duration,
-    /// Limit for GET /pre-stop (default: the preStop hook's timeout, else 20; the runtime drains
-    /// in-flight invocations first).
-    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    /// Limit for GET /pre-stop, above 0 (default: the preStop hook's timeout, else 20; the
+    /// runtime drains in-flight invocations first).
+    #[arg(long, value_name = "SECS", value_parser = limit_seconds)]
     pub prestop_timeout: Option<Duration>,
     /// The function's command and arguments (with --watch, --bin, --example or --manifest-path:
     /// the arguments only). Default: s.yaml's customRuntimeConfig command and args, else

@@ -11,6 +11,7 @@ use tiny_http::{Header, Request, Response, Server};
 
 use super::activity::Activity;
 use super::async_queue::{AsyncQueue, Job};
+use super::options::Options;
 use super::platform::{error_message, request_id, Failure, Kind, Platform, Reply, Unavailable};
 use super::tunnel::Refusal;
 use crate::say;
@@ -24,6 +25,19 @@ const MAX_PATH: usize = 4 * 1024;
 const MAX_BODY: usize = 32 * 1024 * 1024;
 /// FC's limit on an asynchronous invocation's event.
 const MAX_ASYNC_BODY: usize = 128 * 1024;
+
+/// The HTTP trigger's `methods` (s.yaml): FC refuses any other method before the function. Why
+/// `method` is refused, or None; the front door (405 `MethodNotAllowed`) and `--once --http` /
+/// `--invoke N --http` (a failed step) both apply it.
+pub fn refused_method(opts: &Options, method: &str) -> Option<String> {
+    let allowed = opts.http_methods.as_ref()?;
+    (!allowed.iter().any(|m| m.eq_ignore_ascii_case(method))).then(|| {
+        format!(
+            "the HTTP trigger does not allow {method} (its methods: {})",
+            allowed.join(", ")
+        )
+    })
+}
 
 /// Request headers a proxy does not forward (hop-by-hop), plus the platform's own.
 fn forwardable(name: &str) -> bool {
@@ -274,13 +288,7 @@ fn handle(
     let is_event = method == "POST"
         && path.starts_with("/2023-03-30/functions/")
         && path.ends_with("/invocations");
-    // The HTTP trigger's `methods` (s.yaml): FC refuses any other method before the function.
-    let allowed = platform.opts.http_methods.as_ref();
-    if !is_event && allowed.is_some_and(|m| !m.iter().any(|m| m.eq_ignore_ascii_case(&method))) {
-        let msg = format!(
-            "the HTTP trigger does not allow {method} (its methods: {})",
-            allowed.map(|m| m.join(", ")).unwrap_or_default()
-        );
+    if let Some(msg) = refused_method(&platform.opts, &method).filter(|_| !is_event) {
         say!("{method} {url} -> 405: {msg}");
         return error(405, "MethodNotAllowed", &msg).into();
     }

@@ -10,6 +10,7 @@ mod env_file;
 mod front;
 mod gate;
 mod health;
+mod hooks;
 mod instance;
 mod logs;
 mod options;
@@ -132,7 +133,7 @@ fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
     let event = match event {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("cargo tinyfc local: cannot read the event: {e}");
+            eprintln!("cargo tinyfc local: cannot read the event, {e}");
             return 2;
         }
     };
@@ -230,6 +231,13 @@ fn invoke_n(platform: &Arc<Platform>, n: u32, event: &[u8]) -> bool {
     }
     let mut ok = true;
     for _ in 0..n {
+        // The HTTP trigger's `methods`: FC refuses another method before the function, as the
+        // front door does.
+        if let Some(msg) = front::refused_method(opts, method).filter(|_| kind == Kind::Http) {
+            say!("invoke: {method} {path} -> 405: {msg}");
+            ok = false;
+            continue;
+        }
         let started = Instant::now();
         let rid = platform::request_id();
         match platform.invoke(&rid, kind, method, &path, &headers, event) {

@@ -208,21 +208,7 @@ impl Options {
             .unwrap_or_default();
         let hooks = p.instance_lifecycle_config.clone().unwrap_or_default();
         let runtime = p.custom_runtime_config.clone().unwrap_or_default();
-        let hook_set = |h: &Option<crate::syaml::LifecycleHook>| {
-            h.as_ref()
-                .is_some_and(|h| h.handler.as_deref().is_some_and(|s| !s.is_empty()))
-        };
-        let hook_timeout = |h: &Option<crate::syaml::LifecycleHook>| {
-            h.as_ref()
-                .and_then(|h| h.timeout)
-                .map(|t| Duration::from_secs(t.into()))
-        };
-        // FC calls /initialize and /pre-stop only when the hook is configured.
-        let initializer = if a.no_initializer {
-            false
-        } else {
-            a.initializer || function.is_none() || hook_set(&hooks.initializer)
-        };
+        let hooks = super::hooks::hooks(&a, function.is_some(), &hooks)?;
         let timeout_s = a.timeout.or(p.timeout).unwrap_or(60);
         if !(1..=86_400).contains(&timeout_s) {
             return Err(format!(
@@ -330,12 +316,9 @@ impl Options {
             timeout_s,
             service_name: a.service_name,
             qualifier: a.qualifier,
-            initializer,
-            pre_stop: function.is_none() || hook_set(&hooks.pre_stop),
-            init_timeout: a
-                .init_timeout
-                .or(hook_timeout(&hooks.initializer))
-                .unwrap_or(Duration::from_secs(60)),
+            initializer: hooks.initializer,
+            pre_stop: hooks.pre_stop,
+            init_timeout: hooks.init_timeout,
             init_retries: a.init_retries,
             max_restarts: a.max_restarts,
             start_timeout: a.start_timeout,
@@ -346,10 +329,7 @@ impl Options {
             invocations,
             idle_stop: a.idle_stop,
             grace: a.grace,
-            prestop_timeout: a
-                .prestop_timeout
-                .or(hook_timeout(&hooks.pre_stop))
-                .unwrap_or(Duration::from_secs(20)),
+            prestop_timeout: hooks.prestop_timeout,
             credentials: Credentials {
                 key_id: env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-local-dummy-key-id"),
                 key_secret: env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "local-dummy-key-secret"),

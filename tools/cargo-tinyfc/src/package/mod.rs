@@ -22,7 +22,7 @@ zip's root (the output is the same for the same binary).",
   cargo tinyfc zip target/x86_64-unknown-linux-musl/release/examples/hello dist/function.zip"
 )]
 pub struct ZipArgs {
-    /// The function binary.
+    /// The function binary: an ELF executable, or a script starting with #! (else refused).
     binary: PathBuf,
     /// The zip to write.
     #[arg(value_name = "OUT.zip")]
@@ -70,6 +70,17 @@ fn image_name(v: &str) -> Result<String, String> {
 
 /// `cargo tinyfc zip ARGS`: the exit code.
 pub fn zip_main(args: ZipArgs) -> Exit {
+    // What `check` would call an error in the package is refused before anything is written.
+    if let Ok(file) = std::fs::File::open(&args.binary) {
+        if let Err(rule) = crate::check::elf_or_script(file) {
+            eprintln!(
+                "cargo tinyfc: {}: {rule}: FC could not start it as the package's bootstrap \
+                 (zip the function binary that `cargo tinyfc build` prints)",
+                args.binary.display()
+            );
+            return Ok(1);
+        }
+    }
     Ok(match tinyfc_pack::zip(&args.binary, &args.out) {
         Ok(()) => {
             let size = std::fs::metadata(&args.out).map_or(0, |m| m.len());
