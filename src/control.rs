@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::answer::{reject_and_close, send, Framing};
 use crate::config::Config;
@@ -178,7 +178,12 @@ impl Answerer {
             self.hooks.control(call, &ctx)
         };
         let stopping = self.stopping.load(Ordering::SeqCst);
-        let framing = Framing::of(&head, ctx.timeout_s, stopping, c);
+        // Nor for the client to read: an answer that does not fit the socket's buffer at once
+        // (a client that sends calls and reads no answers) closes the connection.
+        let framing = Framing {
+            write_timeout: Duration::ZERO,
+            ..Framing::of(&head, ctx.timeout_s, stopping, c)
+        };
         let written = send(&conn.stream, &answer.resp, answer.fc_status, framing, c);
         if !(written && framing.keep_alive) {
             return self.poller.close(conn);

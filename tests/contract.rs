@@ -88,6 +88,65 @@ fn a_health_or_control_call_with_a_body_gets_400_unread_and_holds_up_no_later_he
     assert_eq!(status_of(&text), 200, "{text}");
 }
 
+/// A connection to `addr` whose receive buffer is 4 KiB (set before connecting, so the window
+/// the server sees stays small).
+fn connect_with_a_small_receive_buffer(addr: &str) -> std::net::TcpStream {
+    use std::os::fd::FromRawFd;
+    let addr: std::net::SocketAddrV4 = addr.parse().unwrap();
+    let size: libc::c_int = 4096;
+    let sa = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: addr.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*addr.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: a socket this function owns, plain-data arguments that live across each call.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let len = std::mem::size_of_val(&size) as libc::socklen_t;
+        let size = std::ptr::from_ref(&size).cast();
+        assert_eq!(
+            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, size, len),
+            0
+        );
+        let sa_len = std::mem::size_of_val(&sa) as libc::socklen_t;
+        let sa_ptr = std::ptr::from_ref(&sa).cast();
+        assert_eq!(libc::connect(fd, sa_ptr, sa_len), 0);
+        std::net::TcpStream::from_raw_fd(fd)
+    }
+}
+
+#[test]
+fn a_client_that_sends_health_checks_and_reads_no_answer_holds_up_no_other_check() {
+    let f = Function::start("probe", &[("TINYFC_HEALTH_PATH", "/healthz")]);
+    // Pipelined checks whose answers are never read: the answers fill the socket's buffers
+    // (a small receive buffer, so they fill within a few hundred answers).
+    let mut flood = connect_with_a_small_receive_buffer(&f.addr());
+    let writer = thread::spawn(move || {
+        let checks = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n".repeat(1000);
+        for _ in 0..1000 {
+            if flood.write_all(checks.as_bytes()).is_err() {
+                break; // closed by the server: what the fix does
+            }
+        }
+        flood
+    });
+    // The server's send buffer fills within a few seconds; every check meanwhile is answered.
+    for _ in 0..6 {
+        thread::sleep(Duration::from_secs(1));
+        let started = std::time::Instant::now();
+        assert_eq!(health(&f, "GET", "/healthz").status, 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "waited behind the client that reads nothing"
+        );
+    }
+    drop(writer.join().unwrap());
+}
+
 #[test]
 fn the_health_path_says_503_after_a_fatal_initializer_failure() {
     let f = Function::start(
