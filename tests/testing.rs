@@ -478,4 +478,25 @@ fn a_test_server_gives_each_chunk_of_a_stream_with_the_time_it_arrived() {
     assert!(at[0] <= at[1] && at[1] <= at[2], "{at:?}");
     assert!(at[2] - at[0] >= pause, "{at:?}");
     assert_eq!(streamed.body(), b"data: 0\n\ndata: 1\n\ndata: 2\n\n");
+    assert!(streamed.complete);
+}
+
+#[test]
+fn a_test_server_gives_the_chunks_of_a_stream_cut_short_and_says_it_was_cut() {
+    let function = Function::new(|_: &(), _: &Context, _: Request| {
+        Ok(Response::stream(|w| {
+            for i in 0..2 {
+                write!(w, "data: {i}\n\n")?;
+                w.flush()?;
+            }
+            Err(std::io::Error::other("upstream gone"))
+        }))
+    });
+    let server = TestServer::start(function).unwrap();
+    let streamed = server.stream("GET", "/events", &[], b"").unwrap();
+    assert_eq!(streamed.status, 200); // the head was sent before the producer failed
+    let data: Vec<&[u8]> = streamed.chunks.iter().map(|c| &c.data[..]).collect();
+    assert_eq!(data, [&b"data: 0\n\n"[..], b"data: 1\n\n"]);
+    assert!(!streamed.complete);
+    assert_eq!(streamed.body(), b"data: 0\n\ndata: 1\n\n");
 }

@@ -294,6 +294,12 @@ impl TestServer {
     /// chunk of a streamed answer ([`Response::stream`](crate::Response::stream): one per
     /// flush) with the time it arrived, counted from when the request was sent. An answer that
     /// is not streamed comes as the pieces its reads gave.
+    ///
+    /// An answer cut short after its head (a producer that fails after some chunks: the server
+    /// closes the connection without the last chunk) is not an error: it comes with the chunks
+    /// that arrived before the cut and [`complete`](Streamed::complete) `false`. Errors are those
+    /// of the request and its head, a timeout (kind `WouldBlock` or `TimedOut`), and a body the
+    /// client cannot read (kind `InvalidData`).
     pub fn stream(
         &self,
         method: &str,
@@ -308,14 +314,24 @@ impl TestServer {
         let sent = Instant::now();
         let (head, mut reader) = conn.read_streaming(method.eq_ignore_ascii_case("HEAD"))?;
         let mut chunks = Vec::new();
-        while let Some(data) = reader.next_chunk()? {
-            let arrived = sent.elapsed();
-            chunks.push(Chunk { data, arrived });
-        }
+        let complete = loop {
+            match reader.next_chunk() {
+                Ok(Some(data)) => chunks.push(Chunk {
+                    data,
+                    arrived: sent.elapsed(),
+                }),
+                Ok(None) => break true,
+                // The server closed (or reset) the connection before the body's end: the stream
+                // was cut, and what came before it is the test's to check.
+                Err(e) if is_cut(&e) => break false,
+                Err(e) => return Err(e),
+            }
+        };
         Ok(Streamed {
             status: head.status,
             headers: head.headers,
             chunks,
+            complete,
         })
     }
 
@@ -361,6 +377,16 @@ impl std::fmt::Debug for TestServer {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `e`, met while reading a body, says the connection ended before the body did.
+fn is_cut(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// The `x-fc-*` headers the platform would send for a call with context `ctx`, e.g. to call a
