@@ -75,6 +75,64 @@ fn the_test_context_has_the_platforms_defaults() {
     assert_eq!(req.body, [1, 2]);
 }
 
+/// A function that keeps the context of its last call in `seen`.
+fn keeps_context(seen: Arc<std::sync::Mutex<Option<Context>>>) -> Function<()> {
+    Function::new(move |_: &(), ctx: &Context, _: Request| {
+        *seen.lock().unwrap() = Some(ctx.clone());
+        Ok(Response::text("kept"))
+    })
+}
+
+#[test]
+fn a_handler_behind_a_test_server_sees_the_test_contexts_instance_id_and_code_path() {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let server = TestServer::start(keeps_context(seen.clone())).unwrap();
+    assert_eq!(server.invoke(b"").unwrap().status, 200);
+    let got = seen.lock().unwrap().take().unwrap();
+    let expected = testing::context();
+    assert_eq!(
+        (got.instance_id.as_deref(), got.code_path.as_deref()),
+        (
+            expected.instance_id.as_deref(),
+            expected.code_path.as_deref()
+        )
+    );
+    assert_eq!(got.instance_id.as_deref(), Some("test-instance-id"));
+    // The whole context is the server's, but for what each call sets.
+    let mut per_call = server.context().clone();
+    (per_call.request_id, per_call.deadline) = (got.request_id.clone(), got.deadline);
+    assert_eq!(got, per_call);
+
+    // A context given later does not change them: they are the instance's, not the call's.
+    let mut other = testing::context();
+    other.instance_id = Some("ignored".into());
+    let server = server.with_context(other);
+    assert_eq!(server.invoke(b"").unwrap().status, 200);
+    let got = seen.lock().unwrap().take().unwrap();
+    assert_eq!(got.instance_id.as_deref(), Some("test-instance-id"));
+    assert_eq!(server.context().instance_id, got.instance_id);
+}
+
+#[test]
+fn a_test_servers_instance_id_and_code_path_come_from_its_configs_environment() {
+    let vars = [("FC_INSTANCE_ID", "c-42"), ("FC_FUNC_CODE_PATH", "/opt/fn")];
+    let config = tinyfc::Config::from_lookup(|k| {
+        let found = vars.iter().find(|(name, _)| *name == k);
+        found.map(|(_, value)| value.to_string())
+    })
+    .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let server = TestServer::start_with(config, keeps_context(seen.clone())).unwrap();
+    assert_eq!(server.invoke(b"").unwrap().status, 200);
+    let got = seen.lock().unwrap().take().unwrap();
+    assert_eq!(
+        (got.instance_id.as_deref(), got.code_path.as_deref()),
+        (Some("c-42"), Some("/opt/fn"))
+    );
+    assert_eq!(server.context().instance_id.as_deref(), Some("c-42"));
+    assert_eq!(server.context().code_path.as_deref(), Some("/opt/fn"));
+}
+
 #[test]
 fn initialize_answers_200_and_runs_the_initializer_once() {
     let runs = Arc::new(AtomicUsize::new(0));
@@ -478,4 +536,25 @@ fn a_test_server_gives_each_chunk_of_a_stream_with_the_time_it_arrived() {
     assert!(at[0] <= at[1] && at[1] <= at[2], "{at:?}");
     assert!(at[2] - at[0] >= pause, "{at:?}");
     assert_eq!(streamed.body(), b"data: 0\n\ndata: 1\n\ndata: 2\n\n");
+    assert!(streamed.complete);
+}
+
+#[test]
+fn a_test_server_gives_the_chunks_of_a_stream_cut_short_and_says_it_was_cut() {
+    let function = Function::new(|_: &(), _: &Context, _: Request| {
+        Ok(Response::stream(|w| {
+            for i in 0..2 {
+                write!(w, "data: {i}\n\n")?;
+                w.flush()?;
+            }
+            Err(std::io::Error::other("upstream gone"))
+        }))
+    });
+    let server = TestServer::start(function).unwrap();
+    let streamed = server.stream("GET", "/events", &[], b"").unwrap();
+    assert_eq!(streamed.status, 200); // the head was sent before the producer failed
+    let data: Vec<&[u8]> = streamed.chunks.iter().map(|c| &c.data[..]).collect();
+    assert_eq!(data, [&b"data: 0\n\n"[..], b"data: 1\n\n"]);
+    assert!(!streamed.complete);
+    assert_eq!(streamed.body(), b"data: 0\n\ndata: 1\n\n");
 }

@@ -132,6 +132,28 @@ impl Environment {
         }
     }
 
+    /// The value the environment gives the field that `variable` sets, if it sets one.
+    pub(crate) fn of(&self, variable: &str) -> Option<&str> {
+        self.value(Self::index_of(variable)?)
+    }
+
+    /// This environment with `value` for the field that `variable` sets, unless it already has
+    /// one (the way `TestServer` stands in for the variables FC sets in every instance).
+    pub(crate) fn or_set(mut self, variable: &str, value: &str) -> Environment {
+        if let Some(index) = Self::index_of(variable) {
+            if self.value(index).is_none() {
+                let at = self.set.partition_point(|(i, _)| *i < index);
+                self.set.insert(at, (index, value.to_string()));
+            }
+        }
+        self
+    }
+
+    /// The index in `FIELDS` of the field that `variable` sets.
+    fn index_of(variable: &str) -> Option<usize> {
+        FIELDS.iter().position(|f| f.env().any(|v| v == variable))
+    }
+
     /// The value for the field at `index`, if the environment sets it.
     fn value(&self, index: usize) -> Option<&str> {
         let found = self.set.iter().find(|(i, _)| *i == index);

@@ -253,3 +253,28 @@ fn a_context_refilled_call_after_call_equals_one_filled_afresh() {
         assert_eq!(reused, fresh, "after {headers:?}");
     }
 }
+
+#[test]
+fn an_environment_value_set_in_code_fills_only_an_unset_field_and_keeps_the_table_order() {
+    let read = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Environment::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    };
+    let env = read(&[("FC_REGION", "cn-shanghai")])
+        .or_set("FC_FUNC_CODE_PATH", "/code")
+        .or_set("FC_INSTANCE_ID", "i-1")
+        .or_set("FC_REGION", "ignored")
+        .or_set("NOT_AN_FC_VARIABLE", "ignored");
+    let read_whole = read(&[
+        ("FC_REGION", "cn-shanghai"),
+        ("FC_INSTANCE_ID", "i-1"),
+        ("FC_FUNC_CODE_PATH", "/code"),
+    ]);
+    assert_eq!(env, read_whole);
+    assert_eq!(env.of("FC_INSTANCE_ID"), Some("i-1"));
+    assert_eq!(env.of("FC_REGION"), Some("cn-shanghai"));
+    assert_eq!(env.of("FC_ACCOUNT_ID"), None);
+}

@@ -73,12 +73,17 @@ pub const REQUEST_ID: &str = "test-request-id";
 /// ([`TestServer::with_timeout`]): the function timeout of [`context`].
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The variable of [`Context::instance_id`] (environment only).
+const INSTANCE_ID: &str = "FC_INSTANCE_ID";
+/// The variable of [`Context::code_path`] (environment only).
+const CODE_PATH: &str = "FC_FUNC_CODE_PATH";
+
 /// The context the platform would pass with its defaults: request id [`REQUEST_ID`],
 /// function `test-function` (handler `index.handler`, initializer `index.initializer`, pre-stop
 /// handler `index.preStop`), 512 MB, a 60 s timeout (so [`Context::deadline`] is 60 s from now),
 /// region `cn-hangzhou`, account `1234567890`, service `test-service`, qualifier `LATEST`, version
 /// `1`, control path `/invoke`, dummy credentials, and the instance's `test-instance-id` and
-/// `/code`. Change fields by assigning them:
+/// `/code` (which a handler behind a [`TestServer`] sees too). Change fields by assigning them:
 ///
 /// ```
 /// use tinyfc::testing;
@@ -199,17 +204,51 @@ pub struct TestServer {
 impl TestServer {
     /// Serves `function` (what [`run`](crate::run) would serve) with [`Config::default`] on a
     /// free port of 127.0.0.1 and returns once it accepts connections.
+    ///
+    /// The handler sees the context [`TestServer::context`] says (with each call's request id,
+    /// control path and deadline): the platform's headers carry most of it, and the two fields
+    /// FC gives only through the instance's environment, `instance_id` (`FC_INSTANCE_ID`) and
+    /// `code_path` (`FC_FUNC_CODE_PATH`), are [`context`]'s `test-instance-id` and `/code`: FC
+    /// sets both in every instance, so a function behind a `TestServer` sees them set, as one
+    /// tested alone with [`context`] does.
     pub fn start<S: Send + Sync + 'static>(function: Function<S>) -> io::Result<TestServer> {
         TestServer::start_with(Config::default(), function)
     }
 
     /// [`TestServer::start`] with `config` (checked first, as [`run_with`](crate::run_with) does),
-    /// except its port.
+    /// except its port. The server's `instance_id` and `code_path` are those of `config`'s
+    /// environment (`FC_INSTANCE_ID` and `FC_FUNC_CODE_PATH` read by
+    /// [`Config::from_lookup`]), else [`context`]'s, as in [`TestServer::start`]:
+    ///
+    /// ```
+    /// use tinyfc::testing::TestServer;
+    /// use tinyfc::{Config, Function, Response};
+    ///
+    /// let config = Config::from_lookup(|k| (k == "FC_INSTANCE_ID").then(|| "c-42".to_string()))?;
+    /// let function = Function::new(|_: &(), ctx: &tinyfc::Context, _: tinyfc::Request| {
+    ///     Ok(Response::text(format!("{:?} {:?}", ctx.instance_id, ctx.code_path)))
+    /// });
+    /// let server = TestServer::start_with(config, function)?;
+    /// assert_eq!(server.invoke(b"")?.text(), r#"Some("c-42") Some("/code")"#);
+    /// assert_eq!(server.context().instance_id.as_deref(), Some("c-42"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn start_with<S: Send + Sync + 'static>(
         mut config: Config,
         function: Function<S>,
     ) -> io::Result<TestServer> {
         config.validate()?;
+        // FC sets these in every instance, and they have no header: a config without them gets
+        // `context()`'s, so the handler sees what a test of the handler alone passes it.
+        let mut context = context();
+        let instance_id = context.instance_id.take().unwrap_or_default();
+        let code_path = context.code_path.take().unwrap_or_default();
+        let environment = std::mem::take(&mut config.environment)
+            .or_set(INSTANCE_ID, &instance_id)
+            .or_set(CODE_PATH, &code_path);
+        context.instance_id = environment.of(INSTANCE_ID).map(String::from);
+        context.code_path = environment.of(CODE_PATH).map(String::from);
+        config.environment = environment;
         let socket = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = socket.local_addr()?;
         let served = Served::new(&mut config, function, PlatformLines::QUIET);
@@ -217,7 +256,7 @@ impl TestServer {
         Ok(TestServer {
             addr,
             shared,
-            context: context(),
+            context,
             timeout: TIMEOUT,
         })
     }
@@ -225,8 +264,13 @@ impl TestServer {
     /// This server with `context` as the source of the platform's headers on later calls (the
     /// request id stays fresh per call): e.g. `testing::context()` with `function_name` changed.
     /// Its `Some` optional fields are sent too (`base_path` as `x-fc-base-path`, ...); its
-    /// `deadline` and the environment-only `instance_id` and `code_path` are not headers.
-    pub fn with_context(mut self, context: Context) -> TestServer {
+    /// `deadline` is not a header. Its `instance_id` and `code_path` are not headers either and
+    /// are replaced by the server's (what the handler sees: set with
+    /// [`TestServer::start_with`]), as the real server takes them from its environment, not from
+    /// the call.
+    pub fn with_context(mut self, mut context: Context) -> TestServer {
+        context.instance_id = self.context.instance_id.take();
+        context.code_path = self.context.code_path.take();
         self.context = context;
         self
     }
@@ -238,7 +282,9 @@ impl TestServer {
         self
     }
 
-    /// The context the platform's headers are made from ([`context`] unless set).
+    /// The context the platform's headers are made from ([`context`] unless set), with the
+    /// server's `instance_id` and `code_path`: the context the handler sees, but for each call's
+    /// request id, control path and deadline.
     pub fn context(&self) -> &Context {
         &self.context
     }
@@ -294,6 +340,12 @@ impl TestServer {
     /// chunk of a streamed answer ([`Response::stream`](crate::Response::stream): one per
     /// flush) with the time it arrived, counted from when the request was sent. An answer that
     /// is not streamed comes as the pieces its reads gave.
+    ///
+    /// An answer cut short after its head (a producer that fails after some chunks: the server
+    /// closes the connection without the last chunk) is not an error: it comes with the chunks
+    /// that arrived before the cut and [`complete`](Streamed::complete) `false`. Errors are those
+    /// of the request and its head, a timeout (kind `WouldBlock` or `TimedOut`), and a body the
+    /// client cannot read (kind `InvalidData`).
     pub fn stream(
         &self,
         method: &str,
@@ -308,14 +360,24 @@ impl TestServer {
         let sent = Instant::now();
         let (head, mut reader) = conn.read_streaming(method.eq_ignore_ascii_case("HEAD"))?;
         let mut chunks = Vec::new();
-        while let Some(data) = reader.next_chunk()? {
-            let arrived = sent.elapsed();
-            chunks.push(Chunk { data, arrived });
-        }
+        let complete = loop {
+            match reader.next_chunk() {
+                Ok(Some(data)) => chunks.push(Chunk {
+                    data,
+                    arrived: sent.elapsed(),
+                }),
+                Ok(None) => break true,
+                // The server closed (or reset) the connection before the body's end: the stream
+                // was cut, and what came before it is the test's to check.
+                Err(e) if is_cut(&e) => break false,
+                Err(e) => return Err(e),
+            }
+        };
         Ok(Streamed {
             status: head.status,
             headers: head.headers,
             chunks,
+            complete,
         })
     }
 
@@ -361,6 +423,16 @@ impl std::fmt::Debug for TestServer {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `e`, met while reading a body, says the connection ended before the body did.
+fn is_cut(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// The `x-fc-*` headers the platform would send for a call with context `ctx`, e.g. to call a

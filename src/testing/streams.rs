@@ -15,8 +15,15 @@ pub struct Streamed {
     pub status: u16,
     /// The response headers, names as sent.
     pub headers: Vec<(String, String)>,
-    /// The body's chunks in order.
+    /// The body's chunks in order: all of them, or those that arrived whole before the cut when
+    /// the answer was cut short (see [`complete`](Streamed::complete)).
     pub chunks: Vec<Chunk>,
+    /// Whether the body ended as its framing says (a chunked body's last chunk, all of its
+    /// `content-length`, or the close that ends an unframed one). `false` when the connection
+    /// was closed or reset before that: what a client sees when a streamed answer's producer
+    /// fails after the head (the server cuts the stream, as a test can check). Check it, or
+    /// the whole body, when a test needs the answer to be whole.
+    pub complete: bool,
 }
 
 impl Streamed {
@@ -29,7 +36,8 @@ impl Streamed {
         found.map(|(_, v)| v.as_str())
     }
 
-    /// The whole body: the chunks joined.
+    /// The whole body: the chunks joined (what arrived before the cut of an answer that is not
+    /// [`complete`](Streamed::complete)).
     pub fn body(&self) -> Vec<u8> {
         self.chunks
             .iter()
