@@ -231,7 +231,8 @@ fn serving_with_props(f: &fake::Fake, name: &str, props: &str) -> Function {
     std::fs::create_dir_all(&dir).unwrap();
     let yaml = format!(
         "edition: 3.0.0\nname: app\nresources:\n  f:\n    component: fc3\n    props:\n      \
-         functionName: f\n{props}"
+         region: cn-hangzhou\n      functionName: f\n      runtime: custom.debian12\n      \
+         code: ./code\n{props}"
     );
     std::fs::write(dir.join("s.yaml"), yaml).unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));

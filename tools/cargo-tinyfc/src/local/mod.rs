@@ -6,6 +6,7 @@ mod activity;
 mod args;
 mod async_queue;
 mod calls;
+mod deploy_rules;
 mod env_file;
 mod front;
 mod gate;
@@ -81,6 +82,9 @@ pub fn main(args: LocalArgs) -> crate::cli::Exit {
     let mut opts = Options::from_args(args).map_err(crate::cli::UsageError)?;
     if let Some(source) = &opts.source {
         say!("configuration: {source}");
+    }
+    for warning in &opts.warnings {
+        say!("{warning}");
     }
     if let Some(build) = &opts.build {
         match watch::build(&build.target) {
