@@ -1,9 +1,10 @@
 //! `cargo tinyfc check`: validates what `s deploy` will deploy, before it does. Each fc3 function
 //! in s.yaml (or the one `--resource` names) against the fc3 component's schema and FC's own rules
-//! (src/check/schema.rs, the triggers in src/check/triggers.rs) and tinyfc's
-//! (src/check/tinyfc_rules.rs). Every finding names the prop and the rule; errors fail the check
-//! (exit 1), warnings do not.
+//! (src/check/schema.rs, the triggers in src/check/triggers.rs, keys the schema does not know in
+//! src/check/keys.rs) and tinyfc's (src/check/tinyfc_rules.rs). Every finding names the prop and
+//! the rule; errors fail the check (exit 1), warnings do not.
 
+mod keys;
 mod schema;
 mod tinyfc_rules;
 mod triggers;
