@@ -96,7 +96,8 @@ pub struct LocalArgs {
     /// Retries after a 400/404 answer to /initialize before giving up.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub init_retries: u32,
-    /// Restarts after a 500, a crash or a timeout of /initialize before giving up.
+    /// Restarts after a 500, a crash or a timeout of /initialize before giving up; also restarts
+    /// for failed health checks in a row before the platform gives up (exit 1).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub max_restarts: u32,
     /// How long the instance may take to listen (FC: 120 s).
