@@ -154,6 +154,53 @@ fn each_broken_rule_is_named_with_its_prop_and_fails_with_exit_1() {
 }
 
 #[test]
+fn an_unknown_key_in_a_nested_object_is_a_warning_naming_its_path() {
+    let dir = scratch("nested-keys");
+    let text = s_yaml("")
+        .replace(
+            "preStop: { handler: index.preStop, timeout: 20 }",
+            "preStop: { handler: index.preStop, timeout: 20, timout: 20 }\n        \
+             initializer: { handler: index.initializer, command: [init] }",
+        )
+        .replace(
+            "methods: [GET, POST, OPTIONS] }",
+            "methods: [GET, POST, OPTIONS], method: [PUT] }\n          qualifer: LATEST",
+        )
+        + "      customRuntimeConfig:\n        prot: 9000\n        port: 9000\n        \
+           healthCheckConfig: { httpGetUrl: /ready, bogusKey: 1 }\n      \
+           asyncInvokeConfig:\n        destinationConfig:\n          \
+           onSucess: { destination: acs:mns:::/queues/ok/messages }\n          \
+           onFailure: { destination: acs:mns:::/queues/no/messages, destnation: x }\n      \
+           logConfig: { project: p, logstore: l, logBeginRul: None }\n";
+    std::fs::write(dir.join("s.yaml"), text).unwrap();
+    let (code, out) = check(&dir, &[]);
+    // Warnings only: the check passes, as with a misspelt top-level prop.
+    assert_eq!(code, Some(0), "{out}");
+    let unknown = [
+        "instanceLifecycleConfig.preStop.timout",
+        "customRuntimeConfig.prot",
+        "customRuntimeConfig.healthCheckConfig.bogusKey",
+        "asyncInvokeConfig.destinationConfig.onSucess",
+        "asyncInvokeConfig.destinationConfig.onFailure.destnation",
+        "logConfig.logBeginRul",
+        "triggers[0].qualifer",
+        "triggers[0].triggerConfig.method",
+    ];
+    for prop in unknown {
+        let line = format!("warning: resources.api.props.{prop}: not a key the fc3 schema knows");
+        assert!(out.contains(&line), "{prop}\n{out}");
+    }
+    // Keys the schema lists are not warned of (a hook's `command`, `port`, `httpGetUrl`, ...).
+    let warnings = out.lines().filter(|l| l.contains("warning:")).count();
+    assert_eq!(warnings, unknown.len(), "{out}");
+    assert!(
+        out.contains(&format!("0 error(s), {} warning(s)", unknown.len())),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn trigger_configs_are_typed_as_the_schema_says() {
     let dir = scratch("triggers");
     let triggers = "      triggers:

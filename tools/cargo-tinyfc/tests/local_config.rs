@@ -211,6 +211,103 @@ fn a_broken_s_yaml_is_a_usage_error_naming_the_field() {
     assert!(err.contains("memorySize"), "{err}");
 }
 
+#[test]
+fn props_fc_would_refuse_are_a_usage_error_listing_them_before_anything_starts() {
+    let with_fc_port = S_YAML.replace(
+        "GREETING: from-s-yaml\n",
+        "GREETING: from-s-yaml\n        FC_SERVER_PORT: \"9000\"\n",
+    );
+    for (name, yaml, says) in [
+        (
+            "memory-64",
+            S_YAML.replace("memory: 128", "memory: 64"),
+            &["memorySize: 64 is not a multiple of 64 from 128 to 32768 (MB) [fc3 schema]"][..],
+        ),
+        (
+            "memory-100",
+            S_YAML.replace("memory: 128", "memory: 100"),
+            &["memorySize: 100 is not a multiple of 64"][..],
+        ),
+        (
+            "runtime",
+            S_YAML.replace("custom.debian12", "custom.debian99"),
+            &[r#"runtime: "custom.debian99" is not one of"#][..],
+        ),
+        (
+            "fc-env",
+            with_fc_port,
+            &["environmentVariables.FC_SERVER_PORT: FC_* names are reserved for the platform [FC]"][..],
+        ),
+        (
+            // Every error at once, as `cargo tinyfc check` lists them.
+            "all",
+            S_YAML
+                .replace("memory: 128", "memory: 100")
+                .replace("custom.debian12", "custom.debian99"),
+            &["props.memorySize: 100", "props.runtime: "][..],
+        ),
+    ] {
+        let out = local_in(&dir_with(name, &yaml), &["--once"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains("s.yaml: `s deploy` would refuse this function"), "{name}: {err}");
+        for said in says {
+            assert!(err.contains(said), "{name}: missing {said:?} in {err}");
+        }
+        // Refused before anything started.
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("instance"), "{name}: {text}");
+    }
+}
+
+#[test]
+fn a_flag_is_held_to_the_rule_of_the_prop_it_overrides() {
+    let with_yaml = dir_with("flag-memory", S_YAML);
+    let without_yaml = dir_with("flag-memory-no-yaml", "");
+    std::fs::remove_file(without_yaml.join("s.yaml")).unwrap();
+    for (dir, memory, says) in [
+        (&with_yaml, "0", "resources.probe.props.memorySize: 0 is not a multiple of 64"),
+        (&with_yaml, "100", "memorySize: 100 is not a multiple of 64 from 128 to 32768 (MB) [fc3 schema] (from --memory 100)"),
+        (&without_yaml, "0", "--memory 0: memorySize: 0 is not a multiple of 64"),
+    ] {
+        let out = local_in(dir, &["--once", "--memory", memory]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--memory {memory}: {err}");
+        assert!(err.contains(says), "--memory {memory}: {err}");
+    }
+    // A flag FC would take still overrides s.yaml's prop, and without an s.yaml as well.
+    for dir in [&with_yaml, &without_yaml] {
+        let out = local_in(
+            dir,
+            &["--once", "--memory", "256", "--http", "GET", "/context"],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(text.contains(r#""memory_mb":256"#), "{text}");
+    }
+}
+
+#[test]
+fn what_check_warns_of_is_said_and_the_function_still_runs() {
+    let yaml = S_YAML.replace(
+        "      timeout: 30\n",
+        "      timeout: 30\n      memroySize: 256\n",
+    );
+    let out = local_in(&dir_with("warned", &yaml), &["--once"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warning: resources.probe.props.memroySize: not an fc3 prop"),
+        "{text}"
+    );
+    // A tinyfc rule (10 bodies of 32 MiB in 128 MB) fails `check` but not `s deploy`: said, and on.
+    assert!(
+        text.contains("TINYFC_MAX_BODY_BYTES") && text.contains("local goes on"),
+        "{text}"
+    );
+    assert!(text.contains("all steps succeeded"), "{text}");
+}
+
 /// `cargo tinyfc invoke ARGS` against the front door at `addr`.
 fn invoke(addr: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"))

@@ -227,17 +227,24 @@ fn an_invocation_past_the_timeout_is_answered_as_a_timeout_and_the_instance_rest
 /// `cargo tinyfc local` serving in front of the hand-written function, in a directory whose
 /// s.yaml gives function `f` the props `props` (YAML, indented 6 spaces).
 fn serving_with_props(f: &fake::Fake, name: &str, props: &str) -> Function {
+    serving_with(f, name, props, &[])
+}
+
+/// The same with more options for `local`.
+fn serving_with(f: &fake::Fake, name: &str, props: &str, args: &[&str]) -> Function {
     let dir = std::env::temp_dir().join(format!("tinyfc-strict-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let yaml = format!(
         "edition: 3.0.0\nname: app\nresources:\n  f:\n    component: fc3\n    props:\n      \
-         functionName: f\n{props}"
+         region: cn-hangzhou\n      functionName: f\n      runtime: custom.debian12\n      \
+         code: ./code\n{props}"
     );
     std::fs::write(dir.join("s.yaml"), yaml).unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-tinyfc"));
     cmd.current_dir(&dir)
         .args(["local", "--listen", "127.0.0.1:0", "--no-initializer"])
         .args(["--port", &f.port.to_string(), "--external-function"])
+        .args(args)
         .args(["--", "sleep", "600"]);
     Function::spawn(cmd, "front door on http://127.0.0.1:")
 }
@@ -315,6 +322,34 @@ fn an_instance_that_fails_its_health_checks_is_restarted() {
         assert!(std::time::Instant::now() < until, "{}", local.stdout());
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn health_checks_failing_past_max_restarts_make_the_platform_give_up_with_exit_1() {
+    let f = fake(|_, head| {
+        if head.starts_with("get /healthz") {
+            Answer::Send(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n")
+        } else {
+            Answer::Send(OK)
+        }
+    });
+    let mut local = serving_with(&f, "gives-up", HEALTH, &["--max-restarts", "1"]);
+    let status = local.wait_exit(HANG);
+    let out = local.stdout();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{out}");
+    assert!(
+        out.contains("(failureThreshold), restart 1/1 (--max-restarts)"),
+        "{out}"
+    );
+    assert_eq!(count(&out, "restarting the instance"), 1, "{out}");
+    assert!(
+        out.contains(
+            "giving up: 2 health checks failed in a row (failureThreshold), after 1 restarts for \
+             failed health checks (--max-restarts 1)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("the platform gave up"), "{out}");
 }
 
 #[test]

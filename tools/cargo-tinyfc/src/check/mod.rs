@@ -1,9 +1,10 @@
 //! `cargo tinyfc check`: validates what `s deploy` will deploy, before it does. Each fc3 function
 //! in s.yaml (or the one `--resource` names) against the fc3 component's schema and FC's own rules
-//! (src/check/schema.rs, the triggers in src/check/triggers.rs) and tinyfc's
-//! (src/check/tinyfc_rules.rs). Every finding names the prop and the rule; errors fail the check
-//! (exit 1), warnings do not.
+//! (src/check/schema.rs, the triggers in src/check/triggers.rs, keys the schema does not know in
+//! src/check/keys.rs) and tinyfc's (src/check/tinyfc_rules.rs). Every finding names the prop and
+//! the rule; errors fail the check (exit 1), warnings do not.
 
+mod keys;
 mod schema;
 mod tinyfc_rules;
 mod triggers;
@@ -69,6 +70,25 @@ pub struct Finding {
     pub rule: String,
 }
 
+impl Finding {
+    /// Whether `s deploy` or FC refuses the function for it: an error of the fc3 schema's or
+    /// FC's. tinyfc's rules are about the runtime inside, which neither applies.
+    pub fn refused_by_fc(&self) -> bool {
+        self.error && self.source != Source::Tinyfc
+    }
+
+    /// `PREFIX FIELD: RULE [SOURCE]`, as `check` and `local` say it (the prefix
+    /// `resources.NAME.props.`).
+    pub fn describe(&self, prefix: &str) -> String {
+        format!(
+            "{prefix}{}: {} [{}]",
+            self.field,
+            self.rule,
+            self.source.name()
+        )
+    }
+}
+
 /// The findings of one function.
 #[derive(Debug, Default)]
 pub struct Findings(pub Vec<Finding>);
@@ -102,6 +122,12 @@ pub fn check_function(function: &Function, base: &Path) -> Findings {
     out
 }
 
+/// The file's own rule (not a function's): Some(why) when `edition` is not the fc3 component's.
+pub fn edition(manifest: &Manifest) -> Option<&'static str> {
+    (manifest.edition.as_deref() != Some("3.0.0"))
+        .then_some("the fc3 component needs Serverless Devs 3 (`edition: 3.0.0`)")
+}
+
 /// `cargo tinyfc check ARGS`: the exit code.
 pub fn main(args: CheckArgs) -> Exit {
     let loaded = match &args.manifest.resource {
@@ -125,8 +151,7 @@ pub fn main(args: CheckArgs) -> Exit {
         return Ok(1);
     }
     let mut errors = 0;
-    if manifest.edition.as_deref() != Some("3.0.0") {
-        let rule = "the fc3 component needs Serverless Devs 3 (`edition: 3.0.0`)";
+    if let Some(rule) = edition(&manifest) {
         println!("{file}: error: edition: {rule} [fc3 schema]");
         errors += 1;
     }
@@ -139,13 +164,8 @@ pub fn main(args: CheckArgs) -> Exit {
         let findings = check_function(function, base);
         for f in &findings.0 {
             let level = if f.error { "error" } else { "warning" };
-            println!(
-                "{file}: {level}: resources.{}.props.{}: {} [{}]",
-                function.resource,
-                f.field,
-                f.rule,
-                f.source.name()
-            );
+            let prefix = format!("resources.{}.props.", function.resource);
+            println!("{file}: {level}: {}", f.describe(&prefix));
         }
         let e = findings.0.iter().filter(|f| f.error).count();
         errors += e;

@@ -26,20 +26,6 @@ const RUNTIMES: &[&str] = &[
     "python3", "python3.10", "python3.12", "python3.9",
 ];
 
-/// The fc3 schema's top-level `properties`: anything else is most likely a misspelt prop,
-/// which s deploy ignores (the function then gets the default).
-#[rustfmt::skip]
-const PROPS: &[&str] = &[
-    "annotations", "asyncInvokeConfig", "code", "concurrencyConfig", "cpu",
-    "customContainerConfig", "customDNS", "customRuntimeConfig", "description", "diskSize",
-    "enableLongLiving", "endpoint", "environmentVariables", "functionName", "gpuConfig", "handler",
-    "instanceIsolationMode", "instanceLifecycleConfig", "internetAccess", "layers", "logConfig",
-    "memorySize", "nasConfig", "ossMountConfig", "provisionConfig", "region", "resourceGroupId",
-    "role", "runtime", "scalingConfig", "sessionAffinity", "sessionAffinityConfig", "supplement",
-    "tags", "timeout", "instanceConcurrency", "tracingConfig", "triggers", "vpcBinding",
-    "vpcConfig",
-];
-
 /// Checks `p` (and `raw`, the props as written) against the fc3 schema and FC's rules.
 pub fn check(p: &FunctionProps, raw: &Value, out: &mut Findings) {
     required(p, out);
@@ -211,14 +197,7 @@ pub fn check(p: &FunctionProps, raw: &Value, out: &mut Findings) {
     }
     environment(p, out);
     super::triggers::check(p, out);
-    if let Some(map) = raw.as_mapping() {
-        for key in map.keys().filter_map(Value::as_str) {
-            if !PROPS.contains(&key) {
-                let rule = "not an fc3 prop: s deploy ignores it (misspelt?)";
-                out.warn(s, key, rule.into());
-            }
-        }
-    }
+    super::keys::check(raw, out);
 }
 
 /// The schema's `required`, and its if/then/else on `runtime`.

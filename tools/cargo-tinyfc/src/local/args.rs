@@ -14,7 +14,9 @@ Configuration: in a directory with s.yaml (or with --config FILE; --resource NAM
 several functions) the function's props are the defaults: functionName, region, memorySize,
 timeout, instanceConcurrency, environmentVariables, the initializer and preStop hooks and their
 timeouts, customRuntimeConfig (port, command, args, healthCheckConfig), asyncInvokeConfig and the
-HTTP trigger's methods. Flags override them.
+HTTP trigger's methods. Flags override them. What `cargo tinyfc check` calls an fc3 schema or FC
+error in them (flags included: --memory 100 as memorySize: 100) is a usage error before anything
+starts, as `s deploy` would refuse it; its warnings are printed.
 
 examples:
   cargo tinyfc local --once --event-example oss   # in a crate: builds and runs its binary
@@ -66,7 +68,8 @@ pub struct LocalArgs {
     /// FC_ACCOUNT_ID and x-fc-account-id.
     #[arg(long, value_name = "ID", default_value = "1234567890")]
     pub account_id: String,
-    /// FC_FUNCTION_MEMORY_SIZE and x-fc-function-memory in MB (default: memorySize, else 512).
+    /// FC_FUNCTION_MEMORY_SIZE and x-fc-function-memory in MB (default: memorySize, else 512);
+    /// held to memorySize's rule: a multiple of 64 from 128 to 32768.
     #[arg(long, value_name = "MB")]
     pub memory: Option<u32>,
     /// x-fc-function-timeout, 1 to 86400 s; past it an invocation times out (default: timeout,
@@ -93,7 +96,8 @@ pub struct LocalArgs {
     /// Retries after a 400/404 answer to /initialize before giving up.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub init_retries: u32,
-    /// Restarts after a 500, a crash or a timeout of /initialize before giving up.
+    /// Restarts after a 500, a crash or a timeout of /initialize before giving up; also restarts
+    /// for failed health checks in a row before the platform gives up (exit 1).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub max_restarts: u32,
     /// How long the instance may take to listen (FC: 120 s).

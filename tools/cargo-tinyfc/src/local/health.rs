@@ -3,6 +3,9 @@
 //! `timeoutSeconds`; an answer 200 to 399 passes. `successThreshold` passes in a row make the
 //! instance healthy (said once); `failureThreshold` failures in a row take it out of service: it is
 //! killed and a new one started, whose checks begin again. Defaults are FC's (0, 3, 1, 3, 1).
+//! At most `--max-restarts` such restarts follow one another with no instance found healthy in
+//! between, as for the initializer's restarts; past that the platform gives up: the instance is
+//! killed, none started, and the run ends with exit 1.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,9 +46,11 @@ pub fn start(platform: Arc<Platform>) {
         return;
     };
     std::thread::spawn(move || {
-        while !platform.stopping() {
+        // Restarts for failed checks since an instance was last found healthy.
+        let mut restarts = 0;
+        while !platform.stopping() && platform.gave_up().is_none() {
             match platform.ready() {
-                Some((id, addr)) => check_instance(&platform, &schedule, &id, addr),
+                Some((id, addr)) => check_instance(&platform, &schedule, &id, addr, &mut restarts),
                 None => std::thread::sleep(Duration::from_millis(50)),
             }
         }
@@ -53,8 +58,15 @@ pub fn start(platform: Arc<Platform>) {
 }
 
 /// Checks the instance `id` at `addr` until it is replaced, fails its checks, or the platform
-/// stops.
-fn check_instance(platform: &Platform, s: &Schedule, id: &str, addr: SocketAddr) {
+/// stops. `restarts`: those for failed checks since an instance was found healthy (reset when
+/// this one is); past --max-restarts the platform gives up instead of restarting.
+fn check_instance(
+    platform: &Platform,
+    s: &Schedule,
+    id: &str,
+    addr: SocketAddr,
+    restarts: &mut u32,
+) {
     let current = || platform.ready().is_some_and(|(now, _)| now == id);
     if !sleep_while(s.initial_delay, current) {
         return;
@@ -68,6 +80,7 @@ fn check_instance(platform: &Platform, s: &Schedule, id: &str, addr: SocketAddr)
                 passed += 1;
                 if !healthy && passed >= s.successes {
                     healthy = true;
+                    *restarts = 0;
                     say!(
                         "health check: instance {id} healthy (GET {} -> {status})",
                         s.path
@@ -87,7 +100,18 @@ fn check_instance(platform: &Platform, s: &Schedule, id: &str, addr: SocketAddr)
                 );
                 if failed >= s.failures {
                     let why = format!("{failed} health checks failed in a row (failureThreshold)");
-                    platform.replace_instance(addr, &why);
+                    let max = platform.opts.max_restarts;
+                    if *restarts >= max {
+                        let why = format!(
+                            "{why}, after {restarts} restarts for failed health checks \
+                             (--max-restarts {max})"
+                        );
+                        platform.give_up(addr, &why);
+                    } else {
+                        *restarts += 1;
+                        let why = format!("{why}, restart {restarts}/{max} (--max-restarts)");
+                        platform.replace_instance(addr, &why);
+                    }
                     return;
                 }
             }

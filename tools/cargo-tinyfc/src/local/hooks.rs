@@ -22,32 +22,24 @@ pub struct Hooks {
 
 /// The hooks for `a`, with `config` from s.yaml (`configured`: there is an s.yaml). FC calls
 /// /initialize and /pre-stop only when the hook has a handler; without an s.yaml both are called.
-/// A timeout of 0 in s.yaml is refused naming the prop, as the fc3 schema does (at least 1 s) and
-/// as `cargo tinyfc check` calls it an error; the flags refuse 0 when parsed (`cli::limit_seconds`).
-pub fn hooks(
-    a: &LocalArgs,
-    configured: bool,
-    config: &InstanceLifecycleConfig,
-) -> Result<Hooks, String> {
+/// s.yaml's timeouts are at least 1 s (`cargo tinyfc check`'s rule, applied before:
+/// src/local/deploy_rules.rs); the flags refuse 0 when parsed (`cli::limit_seconds`).
+pub fn hooks(a: &LocalArgs, configured: bool, config: &InstanceLifecycleConfig) -> Hooks {
     let set = |h: &Option<LifecycleHook>| {
         h.as_ref()
             .is_some_and(|h| h.handler.as_deref().is_some_and(|s| !s.is_empty()))
     };
-    let limit = |flag: Option<Duration>, name: &str, h: &Option<LifecycleHook>, default: u64| match (
-        flag,
-        h.as_ref().and_then(|h| h.timeout),
-    ) {
-        (Some(t), _) => Ok(t),
-        (None, Some(0)) => Err(format!(
-            "instanceLifecycleConfig.{name}.timeout: 0 is less than 1 second, as FC"
-        )),
-        (None, t) => Ok(Duration::from_secs(t.map_or(default, u64::from))),
+    let limit = |flag: Option<Duration>, h: &Option<LifecycleHook>, default: u64| {
+        flag.unwrap_or_else(|| {
+            let t = h.as_ref().and_then(|h| h.timeout);
+            Duration::from_secs(t.map_or(default, u64::from))
+        })
     };
-    Ok(Hooks {
+    Hooks {
         initializer: !a.no_initializer
             && (a.initializer || !configured || set(&config.initializer)),
         pre_stop: !configured || set(&config.pre_stop),
-        init_timeout: limit(a.init_timeout, "initializer", &config.initializer, 60)?,
-        prestop_timeout: limit(a.prestop_timeout, "preStop", &config.pre_stop, 20)?,
-    })
+        init_timeout: limit(a.init_timeout, &config.initializer, 60),
+        prestop_timeout: limit(a.prestop_timeout, &config.pre_stop, 20),
+    }
 }

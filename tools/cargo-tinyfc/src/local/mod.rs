@@ -6,6 +6,7 @@ mod activity;
 mod args;
 mod async_queue;
 mod calls;
+mod deploy_rules;
 mod env_file;
 mod front;
 mod gate;
@@ -82,6 +83,9 @@ pub fn main(args: LocalArgs) -> crate::cli::Exit {
     if let Some(source) = &opts.source {
         say!("configuration: {source}");
     }
+    for warning in &opts.warnings {
+        say!("{warning}");
+    }
     if let Some(build) = &opts.build {
         match watch::build(&build.target) {
             // The arguments after `--` go to the built executable.
@@ -155,7 +159,7 @@ fn one_shot(platform: Arc<Platform>, n: u32) -> i32 {
         }
     };
     let (pre_stop_ok, exit_ok) = platform.stop();
-    let all = ok && pre_stop_ok && exit_ok;
+    let all = ok && pre_stop_ok && exit_ok && platform.gave_up().is_none();
     say!(
         "{}",
         if all {
@@ -327,6 +331,10 @@ fn serve(platform: Arc<Platform>) -> i32 {
             say!("signal received: stopping");
             break;
         }
+        if let Some(why) = platform.gave_up() {
+            say!("the platform gave up ({why}): stopping");
+            break;
+        }
         let idle = activity.idle();
         if idle_stop.is_some_and(|limit| idle >= limit) {
             say!("idle for {} s: stopping", idle.as_secs_f64());
@@ -348,7 +356,7 @@ fn serve(platform: Arc<Platform>) -> i32 {
     for t in threads {
         let _ = t.join();
     }
-    if pre_stop_ok && exit_ok {
+    if pre_stop_ok && exit_ok && platform.gave_up().is_none() {
         0
     } else {
         1

@@ -1,5 +1,6 @@
 //! What `local` runs with: the flags (src/local/args.rs) over the function's s.yaml props over
-//! FC's defaults, checked once, so the platform never sees a value FC would refuse.
+//! FC's defaults, checked once by `cargo tinyfc check`'s rules (src/local/deploy_rules.rs), so the
+//! platform never sees a value FC would refuse.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -143,6 +144,8 @@ pub struct Options {
     pub http_methods: Option<Vec<String>>,
     /// Where the configuration came from (`s.yaml, resource hello`), for the log.
     pub source: Option<String>,
+    /// What `cargo tinyfc check` warns of in the configuration, one line each, said at the start.
+    pub warnings: Vec<String>,
 }
 
 /// The function `local` builds with cargo before it starts it.
@@ -180,9 +183,6 @@ impl Target {
     }
 }
 
-/// FC's largest instance concurrency.
-pub const MAX_CONCURRENCY: usize = 200;
-
 impl Options {
     /// The flags over the function's s.yaml props (when there is an s.yaml) over FC's defaults.
     pub fn from_args(a: LocalArgs) -> Result<Options, String> {
@@ -202,29 +202,21 @@ impl Options {
             }
             None => (None, None),
         };
+        let warnings = super::deploy_rules::apply(&a, manifest.as_ref(), function.as_ref())?;
         let p = function
             .as_ref()
             .map(|f| f.props.clone())
             .unwrap_or_default();
         let hooks = p.instance_lifecycle_config.clone().unwrap_or_default();
         let runtime = p.custom_runtime_config.clone().unwrap_or_default();
-        let hooks = super::hooks::hooks(&a, function.is_some(), &hooks)?;
+        let hooks = super::hooks::hooks(&a, function.is_some(), &hooks);
+        // In FC's ranges: deploy_rules refused anything else.
         let timeout_s = a.timeout.or(p.timeout).unwrap_or(60);
-        if !(1..=86_400).contains(&timeout_s) {
-            return Err(format!(
-                "timeout: {timeout_s} is not from 1 to 86400 seconds, as FC"
-            ));
-        }
         let concurrency = a
             .concurrency
             .map(usize::from)
             .or(p.instance_concurrency.map(|c| c as usize))
             .unwrap_or(1);
-        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
-            return Err(format!(
-                "instanceConcurrency: {concurrency} is not from 1 to {MAX_CONCURRENCY}, as FC"
-            ));
-        }
         let mut vars: Vec<(String, String)> =
             p.environment_variables.0.clone().into_iter().collect();
         if let Some(path) = &a.env_file {
@@ -294,7 +286,7 @@ impl Options {
             .and_then(|c| c.ok())
             .map(|c| c.methods);
         let http_methods = http_methods.filter(|m| !m.is_empty());
-        let asynchronous = async_config(p.async_invoke_config.as_ref())?;
+        let asynchronous = async_config(p.async_invoke_config.as_ref());
         let source = function
             .as_ref()
             .zip(manifest.as_ref())
@@ -345,6 +337,7 @@ impl Options {
             asynchronous,
             http_methods,
             source,
+            warnings,
         })
     }
 }
@@ -398,16 +391,11 @@ fn configured_command(
     }
 }
 
-/// asyncInvokeConfig checked against FC's ranges, with FC's defaults.
-fn async_config(c: Option<&crate::syaml::AsyncInvokeConfig>) -> Result<AsyncConfig, String> {
+/// asyncInvokeConfig (in FC's ranges: deploy_rules refused anything else), with FC's defaults.
+fn async_config(c: Option<&crate::syaml::AsyncInvokeConfig>) -> AsyncConfig {
     let mut out = AsyncConfig::default();
-    let Some(c) = c else { return Ok(out) };
+    let Some(c) = c else { return out };
     if let Some(n) = c.max_async_retry_attempts {
-        if n > 8 {
-            return Err(format!(
-                "asyncInvokeConfig.maxAsyncRetryAttempts: {n} is not from 0 to 8, as FC"
-            ));
-        }
         out.max_retries = n;
     }
     if let Some(age) = c.max_async_event_age_in_seconds {
@@ -419,7 +407,7 @@ fn async_config(c: Option<&crate::syaml::AsyncInvokeConfig>) -> Result<AsyncConf
         out.on_success = arn(&d.on_success);
         out.on_failure = arn(&d.on_failure);
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

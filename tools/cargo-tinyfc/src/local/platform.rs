@@ -71,6 +71,9 @@ struct State {
     idle: Vec<(Connection, Instant, SocketAddr)>,
     /// Set by `stop`: no instance is started after it.
     stopping: bool,
+    /// Why the platform gave up on its instances (health checks failing past --max-restarts):
+    /// the run then ends with exit 1.
+    gave_up: Option<String>,
 }
 
 /// The local platform.
@@ -99,6 +102,7 @@ impl Platform {
                 instance: None,
                 idle: Vec::new(),
                 stopping: false,
+                gave_up: None,
             }),
             changed: Condvar::new(),
             gate: Arc::new(Gate::new(opts.concurrency, opts.queue_limit)),
@@ -128,6 +132,11 @@ impl Platform {
     /// True once `stop` began.
     pub fn stopping(&self) -> bool {
         self.lock().stopping
+    }
+
+    /// Why the platform gave up on its instances, if it did ([`Platform::give_up`]).
+    pub fn gave_up(&self) -> Option<String> {
+        self.lock().gave_up.clone()
     }
 
     /// Starts and initializes an instance, restarting it up to --max-restarts times. Ok once ready.

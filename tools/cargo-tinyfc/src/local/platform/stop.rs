@@ -82,6 +82,30 @@ impl Platform {
         let _ = self.boot();
     }
 
+    /// Takes the instance at `addr` out of service for good, `why`: it is killed as
+    /// [`Platform::replace_instance`] kills it, but no new one is started; callers are refused as
+    /// when stopping, and [`Platform::gave_up`] says why, so the run ends (exit 1). Nothing
+    /// happens if that instance is gone already or the platform is stopping.
+    pub fn give_up(&self, addr: SocketAddr, why: &str) {
+        let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        let old = {
+            let mut st = self.lock();
+            let current = st.instance.as_ref().is_some_and(|i| i.addr == addr);
+            if st.stopping || !current || st.phase != Phase::Ready {
+                return;
+            }
+            st.phase = Phase::Stopping;
+            st.gave_up = Some(why.to_string());
+            st.idle.clear();
+            st.instance.take()
+        };
+        self.changed.notify_all();
+        if let Some(old) = old {
+            say!("giving up: {why}; killing {} (pid {})", old.id, old.pid());
+            old.reap();
+        }
+    }
+
     /// Pre-stop (if the instance ever listened), then SIGTERM (SIGKILL past the grace period).
     /// The runtime itself drains in-flight invocations before it runs its pre-stop hook.
     /// Returns whether pre-stop answered 2xx (or was not needed) and whether the instance exited
