@@ -4,9 +4,10 @@
 
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Boot, Phase, Platform};
+use super::{Boot, Phase, Platform, State};
 use crate::local::calls::is_timeout;
 use crate::local::instance::{describe, Instance};
 use crate::say;
@@ -61,24 +62,15 @@ impl Platform {
     /// is stopping.
     pub fn replace_instance(&self, addr: SocketAddr, why: &str) {
         let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
-        let old = {
-            let mut st = self.lock();
-            let current = st.instance.as_ref().is_some_and(|i| i.addr == addr);
-            if st.stopping || !current || st.phase != Phase::Ready {
-                return;
-            }
-            st.phase = Phase::Booting;
-            st.idle.clear();
-            st.instance.take()
+        let Some(old) = self.take_out(addr, |st| st.phase = Phase::Booting) else {
+            return;
         };
-        if let Some(old) = old {
-            say!(
-                "restarting the instance: {why}; killing {} (pid {})",
-                old.id,
-                old.pid()
-            );
-            old.reap();
-        }
+        say!(
+            "restarting the instance: {why}; killing {} (pid {})",
+            old.id,
+            old.pid()
+        );
+        old.reap();
         let _ = self.boot();
     }
 
@@ -88,22 +80,30 @@ impl Platform {
     /// happens if that instance is gone already or the platform is stopping.
     pub fn give_up(&self, addr: SocketAddr, why: &str) {
         let _replacing = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
-        let old = {
-            let mut st = self.lock();
-            let current = st.instance.as_ref().is_some_and(|i| i.addr == addr);
-            if st.stopping || !current || st.phase != Phase::Ready {
-                return;
-            }
+        let taken = self.take_out(addr, |st| {
             st.phase = Phase::Stopping;
             st.gave_up = Some(why.to_string());
-            st.idle.clear();
-            st.instance.take()
+        });
+        let Some(old) = taken else {
+            return;
         };
         self.changed.notify_all();
-        if let Some(old) = old {
-            say!("giving up: {why}; killing {} (pid {})", old.id, old.pid());
-            old.reap();
+        say!("giving up: {why}; killing {} (pid {})", old.id, old.pid());
+        old.reap();
+    }
+
+    /// Takes the instance at `addr` out of the state, after `then` sets what follows, if it is
+    /// the current one, ready, and the platform is not stopping (else None, nothing changed).
+    /// The caller holds `replacing`.
+    fn take_out(&self, addr: SocketAddr, then: impl FnOnce(&mut State)) -> Option<Arc<Instance>> {
+        let mut st = self.lock();
+        let current = st.instance.as_ref().is_some_and(|i| i.addr == addr);
+        if st.stopping || !current || st.phase != Phase::Ready {
+            return None;
         }
+        then(&mut st);
+        st.idle.clear();
+        st.instance.take()
     }
 
     /// Pre-stop (if the instance ever listened), then SIGTERM (SIGKILL past the grace period).
