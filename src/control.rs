@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::conn::Conn;
 use crate::context::Context;
 use crate::head::{reject, BodyKind, Head, Reject};
+use crate::headers::Headers;
 use crate::poller::Poller;
 use crate::pool::Pool;
 use crate::protocol::{Answer, Call};
@@ -26,8 +27,8 @@ use crate::request::Kind;
 pub(crate) trait Hooks: Send + Sync + 'static {
     /// Answers a control call (drain and pre-stop, pre-freeze, or the health path).
     fn control(&self, call: ControlCall, ctx: &Context) -> Answer;
-    /// The signal path: stop admitting, drain, run pre-stop once if it has not run.
-    fn shutdown(&self);
+    /// The signal path: stop admitting, drain, run pre-stop once (with `ctx`) if it has not run.
+    fn shutdown(&self, ctx: &Context);
 }
 
 /// A call the control thread answers.
@@ -134,11 +135,19 @@ impl Control {
 
     /// Starts the signal path's drain on its own thread; the process exits 0 when it ends.
     pub(crate) fn start_drain(&self) {
-        let hooks = self.answerer.hooks.clone();
+        let answerer = self.answerer.clone();
         let queue = self.queue.clone();
         let limit = self.answerer.config.drain;
         let drain = move || {
-            hooks.shutdown();
+            // No call brings headers: the hook sees what the environment says (the function's
+            // name, region, credentials), as a /pre-stop without FC's headers would.
+            let mut ctx = Context::default();
+            ctx.refill(
+                &Headers::new(),
+                Instant::now(),
+                &answerer.config.environment,
+            );
+            answerer.hooks.shutdown(&ctx);
             // A control call whose hook the drain waited for is still writing its answer: a
             // received request is answered before the process exits.
             queue.wait_settled(limit);

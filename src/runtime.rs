@@ -4,16 +4,15 @@
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::Config;
-use crate::context::{Context, Environment};
+use crate::context::Context;
 use crate::control::{ControlCall, Hooks};
 use crate::error::Error;
 use crate::function::HealthFn;
 use crate::function::{Function, HandlerFn};
 use crate::grammar::{is_field_value, is_token};
-use crate::headers::Headers;
 use crate::lifecycle::{Health, Lifecycle, NotReady};
 use crate::logging::{self, FcEvent, PlatformLines};
 use crate::protocol::{reserved_response_header, Answer, Call};
@@ -46,8 +45,6 @@ pub(crate) struct Served<S> {
     health: Option<HealthFn<S>>,
     handler: HandlerFn<S>,
     drain: Duration,
-    /// FC's environment variables: the context of a pre-stop that a signal runs.
-    environment: Environment,
     #[cfg(feature = "websocket")]
     sockets: Vec<(String, crate::websocket::SocketFn<S>)>,
 }
@@ -74,7 +71,6 @@ impl<S: Send + Sync + 'static> Served<S> {
             health,
             handler: function.handler,
             drain: config.drain,
-            environment: config.environment.clone(),
             #[cfg(feature = "websocket")]
             sockets: function.sockets,
         })
@@ -174,13 +170,9 @@ impl<S: Send + Sync + 'static> Hooks for Served<S> {
     }
 
     #[cold]
-    fn shutdown(&self) {
+    fn shutdown(&self, ctx: &Context) {
         log::info!("draining for up to {} ms", self.drain.as_millis() as u64);
-        // No call brings headers: the hook sees what the environment says (the function's name,
-        // region, credentials), as a /pre-stop without FC's headers would.
-        let mut ctx = Context::default();
-        ctx.refill(&Headers::new(), Instant::now(), &self.environment);
-        if let Err(e) = self.lifecycle.shut_down(&ctx, self.drain) {
+        if let Err(e) = self.lifecycle.shut_down(ctx, self.drain) {
             log::error!("pre-stop failed: {e}");
         }
     }
