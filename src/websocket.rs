@@ -203,12 +203,7 @@ impl<'a> Upgrade<'a> {
         (registry, drains): (&Registry, u64),
         handler: impl FnOnce(&mut Socket<'_>) -> Result<(), Error>,
     ) {
-        let checked = if self.http10 {
-            Err("a WebSocket upgrade needs HTTP/1.1")
-        } else {
-            check_handshake(req)
-        };
-        let key = match checked {
+        let key = match check_handshake(req, self.http10) {
             Ok(key) => key,
             Err(why) => {
                 log::warn!("bad WebSocket upgrade: {why}");
@@ -358,8 +353,12 @@ fn close(socket: &mut Socket<'_>, end: End) {
     while socket.read().is_ok() {}
 }
 
-/// The key of a valid WebSocket handshake (RFC 6455 4.2.1), else why it is not one.
-fn check_handshake(req: &Request) -> Result<&str, &'static str> {
+/// The key of a valid WebSocket handshake (RFC 6455 4.2.1; `http10`: the request was HTTP/1.0),
+/// else why it is not one.
+fn check_handshake(req: &Request, http10: bool) -> Result<&str, &'static str> {
+    if http10 {
+        return Err("a WebSocket upgrade needs HTTP/1.1");
+    }
     let h = &req.headers;
     let has = |name: &str, token: &str| {
         h.iter()
