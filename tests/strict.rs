@@ -240,6 +240,16 @@ fn answer_then_closed(f: &Function, bytes: &[u8]) -> String {
     text
 }
 
+/// Sends `head` (a request the server must refuse, with a request pipelined behind it): expects
+/// 400 naming `why`, the connection closed and said closed, and nothing run (`expect_one_400`).
+fn expect_400_closed_saying(f: &Function, head: &[u8], why: &str) {
+    let text = answer_then_closed(f, head);
+    assert_eq!(status_of(&text), 400, "{text}");
+    assert!(text.contains(why), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+    expect_one_400(f, head);
+}
+
 #[test]
 fn http_1_1_without_a_host_line_gets_400_and_the_connection_closes() {
     let f = Function::start("probe", &[]);
@@ -248,11 +258,7 @@ fn http_1_1_without_a_host_line_gets_400_and_the_connection_closes() {
         &b"GET /a HTTP/1.1\r\n\r\nGET /panic HTTP/1.1\r\nHost: x\r\n\r\n"[..],
         b"GET /a HTTP/1.1\r\nX-Host: x\r\nHosts: x\r\n\r\nGET /panic HTTP/1.1\r\nHost: x\r\n\r\n",
     ] {
-        let text = answer_then_closed(&f, head);
-        assert_eq!(status_of(&text), 400, "{text}");
-        assert!(text.contains("missing host"), "{text}");
-        assert!(text.contains("connection: close"), "{text}");
-        expect_one_400(&f, head);
+        expect_400_closed_saying(&f, head, "missing host");
     }
     assert_still_serving(&f);
 }
@@ -268,11 +274,7 @@ fn two_host_lines_get_400_in_http_1_1_and_in_http_1_0() {
         b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\nHost: x\r\nHost: x\r\n\r\n\
           GET /panic HTTP/1.0\r\n\r\n",
     ] {
-        let text = answer_then_closed(&f, head);
-        assert_eq!(status_of(&text), 400, "{text}");
-        assert!(text.contains("repeated host"), "{text}");
-        assert!(text.contains("connection: close"), "{text}");
-        expect_one_400(&f, head);
+        expect_400_closed_saying(&f, head, "repeated host");
     }
     assert_still_serving(&f);
 }
