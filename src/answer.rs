@@ -218,15 +218,8 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
 #[cold]
 pub(crate) fn reject_and_close(conn: &mut Conn, r: &Reject) {
     log::debug!("rejected with {}: {}", r.status, r.message);
-    // The status's name, as a type name.
-    let error_type = match r.status {
-        408 => "RequestTimeout",
-        413 => "ContentTooLarge",
-        431 => "RequestHeaderFieldsTooLarge",
-        501 => "NotImplemented",
-        503 => "ServiceUnavailable",
-        _ => "BadRequest",
-    };
+    // The status's reason phrase as a type name: `BadRequest`, `RequestTimeout`, ...
+    let error_type: String = reason(r.status).split(' ').collect();
     let e = crate::error::Error::typed(error_type, r.message);
     let resp = crate::protocol::error_response(r.status, &e);
     // Through `Timed` with no time to wait, as `send` writes (one copy of the encoder, not two).
